@@ -1,0 +1,115 @@
+//! The response body of the stack, which knows the usage once the provider reported it.
+
+use std::{
+    pin::Pin,
+    sync::{Arc, OnceLock},
+    task::{Context, Poll},
+};
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::{BodyExt, Full, combinators::UnsyncBoxBody};
+
+use crate::Usage;
+
+/// The error type of the stack's services and bodies.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Where a provider adapter puts the usage of a response once it knows it: at once for a
+/// complete JSON body, at the end of a stream for a streamed one.
+#[derive(Clone, Debug, Default)]
+pub struct UsageSlot(Arc<OnceLock<Usage>>);
+
+impl UsageSlot {
+    /// An empty slot.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A slot that already holds `usage`.
+    pub fn filled(usage: Usage) -> Self {
+        let slot = Self::new();
+        slot.set(usage);
+        slot
+    }
+
+    /// Records the usage; the first record wins, later ones are ignored.
+    pub fn set(&self, usage: Usage) {
+        let _ = self.0.set(usage);
+    }
+
+    /// The usage, once recorded.
+    pub fn get(&self) -> Option<Usage> {
+        self.0.get().copied()
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The body of every response the infermux stack produces.
+    ///
+    /// Streams pass through it frame by frame, never buffered. It carries a [`UsageSlot`] so
+    /// that an accounting layer wrapping it can read the provider's usage when the body ends.
+    pub struct InferBody {
+        #[pin]
+        inner: UnsyncBoxBody<Bytes, BoxError>,
+        usage: UsageSlot,
+    }
+}
+
+impl InferBody {
+    /// Wraps a body whose usage will be recorded in `usage`.
+    pub fn new<B>(body: B, usage: UsageSlot) -> Self
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        Self { inner: body.map_err(Into::into).boxed_unsync(), usage }
+    }
+
+    /// A complete body with no usage (errors, model lists).
+    pub fn full(bytes: impl Into<Bytes>) -> Self {
+        Self::new(Full::new(bytes.into()), UsageSlot::new())
+    }
+
+    /// A complete body whose usage is known.
+    pub fn full_with_usage(bytes: impl Into<Bytes>, usage: Usage) -> Self {
+        Self::new(Full::new(bytes.into()), UsageSlot::filled(usage))
+    }
+
+    /// The usage, once the provider reported it.
+    pub fn usage(&self) -> Option<Usage> {
+        self.usage.get()
+    }
+}
+
+impl Default for InferBody {
+    fn default() -> Self {
+        Self::full(Bytes::new())
+    }
+}
+
+impl std::fmt::Debug for InferBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InferBody").field("usage", &self.usage.get()).finish_non_exhaustive()
+    }
+}
+
+impl Body for InferBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        self.project().inner.poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}

@@ -1,0 +1,28 @@
+//! The shared vocabulary of the infermux layers.
+//!
+//! Every layer of the infermux stack speaks in the types defined here, so that a layer never
+//! reaches into another's internals and a library user can build and test any layer alone:
+//!
+//! * identities: [`ProviderName`], [`Caller`], [`RequestId`];
+//! * the typed request that travels down the stack: [`InferRequest`] with its parsed
+//!   [`RequestBody`] (OpenAI chat completions or embeddings, unknown fields kept verbatim);
+//! * what comes back: an `http::Response<`[`InferBody`]`>` carrying a [`Served`] record and,
+//!   once known, the provider's [`Usage`];
+//! * exact money: [`Money`], integer pico-USD, rendered as a decimal only at the edge.
+//!
+//! The wire types in [`chat`] and [`embeddings`] follow the OpenAI API, which is the one
+//! dialect clients speak to infermux; provider adapters translate from them.
+
+pub mod chat;
+pub mod embeddings;
+mod body;
+mod ids;
+mod money;
+mod request;
+mod usage;
+
+pub use body::{BoxError, InferBody, UsageSlot};
+pub use ids::{Caller, ProviderName, RequestId};
+pub use money::Money;
+pub use request::{Candidate, Endpoint, InferRequest, RequestBody, RouteContext, Served};
+pub use usage::Usage;

@@ -1,0 +1,118 @@
+//! The typed request that travels down the stack, and the record of who served it.
+
+use std::sync::Arc;
+
+use crate::{
+    Caller, ProviderName, RequestId, chat::ChatRequest, embeddings::EmbeddingsRequest,
+};
+
+/// The OpenAI endpoint a request was made to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    /// `POST /v1/chat/completions`
+    ChatCompletions,
+    /// `POST /v1/embeddings`
+    Embeddings,
+}
+
+impl Endpoint {
+    /// The endpoint's path below `/v1`, as a label for logs and metrics.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::ChatCompletions => "chat_completions",
+            Self::Embeddings => "embeddings",
+        }
+    }
+}
+
+/// A parsed request body.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RequestBody {
+    /// A chat completion.
+    Chat(ChatRequest),
+    /// An embeddings request.
+    Embeddings(EmbeddingsRequest),
+}
+
+impl RequestBody {
+    /// The endpoint this body belongs to.
+    pub const fn endpoint(&self) -> Endpoint {
+        match self {
+            Self::Chat(_) => Endpoint::ChatCompletions,
+            Self::Embeddings(_) => Endpoint::Embeddings,
+        }
+    }
+
+    /// The requested model.
+    pub fn model(&self) -> &str {
+        match self {
+            Self::Chat(chat) => &chat.model,
+            Self::Embeddings(embeddings) => &embeddings.model,
+        }
+    }
+
+    /// Replaces the requested model (a budget's model override does this).
+    pub fn set_model(&mut self, model: impl Into<String>) {
+        match self {
+            Self::Chat(chat) => chat.model = model.into(),
+            Self::Embeddings(embeddings) => embeddings.model = model.into(),
+        }
+    }
+
+    /// Whether the client asked for a server-sent event stream.
+    pub fn is_stream(&self) -> bool {
+        matches!(self, Self::Chat(chat) if chat.is_stream())
+    }
+}
+
+/// One provider that may serve a request, and the model name it is to be sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Candidate {
+    /// The provider.
+    pub provider: ProviderName,
+    /// The model sent to that provider (the requested model, or its alias there).
+    pub upstream_model: Arc<str>,
+}
+
+/// Where a request may go, decided by the routing layers before dispatch.
+///
+/// The candidates are in order: the first is the choice, the rest the failover order. When
+/// no routing layer ran (the list is empty), dispatch falls back to every provider that can
+/// serve the requested model, in declared order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RouteContext {
+    /// The route group that matched the requested model, if any.
+    pub group: Option<Arc<str>>,
+    /// The providers to try, in order.
+    pub candidates: Vec<Candidate>,
+}
+
+/// A request on its way through the infermux stack.
+#[derive(Clone, Debug)]
+pub struct InferRequest {
+    /// The parsed body.
+    pub body: RequestBody,
+    /// Who the request is accounted to.
+    pub caller: Caller,
+    /// The request id, echoed in `X-Infermux-Request-Id`.
+    pub request_id: RequestId,
+    /// Where the request may go.
+    pub route: RouteContext,
+}
+
+impl InferRequest {
+    /// A request from `caller` with no routing decided yet.
+    pub fn new(body: RequestBody, caller: Caller, request_id: RequestId) -> Self {
+        Self { body, caller, request_id, route: RouteContext::default() }
+    }
+}
+
+/// Who served a response: set by dispatch as a response extension on every response that a
+/// provider produced (pass-through provider errors included).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Served {
+    /// The provider that answered.
+    pub provider: ProviderName,
+    /// The model it was sent.
+    pub upstream_model: Arc<str>,
+}

@@ -1,0 +1,27 @@
+//! Token usage as providers report it.
+
+/// Tokens one request consumed, as the provider billed them.
+///
+/// `prompt_tokens` counts every input token, including the cached ones; `cached_prompt_tokens`
+/// and `cache_creation_tokens` say how many of them were read from or written to a prompt
+/// cache (priced differently), so no token is ever charged twice.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Input tokens, cached ones included.
+    pub prompt_tokens: u64,
+    /// Output tokens, reasoning tokens included.
+    pub completion_tokens: u64,
+    /// Input tokens read from the provider's prompt cache.
+    pub cached_prompt_tokens: u64,
+    /// Input tokens written to the provider's prompt cache.
+    pub cache_creation_tokens: u64,
+    /// Output tokens spent on hidden reasoning (already part of `completion_tokens`).
+    pub reasoning_tokens: u64,
+}
+
+impl Usage {
+    /// All tokens of the request: prompt plus completion.
+    pub const fn total_tokens(&self) -> u64 {
+        self.prompt_tokens + self.completion_tokens
+    }
+}

@@ -1,0 +1,1 @@
+//! The configuration file: format, `${ENV}` expansion and validation.
