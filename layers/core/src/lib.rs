@@ -16,12 +16,14 @@
 pub mod chat;
 pub mod embeddings;
 mod body;
+mod catalog;
 mod ids;
 mod money;
 mod request;
 mod usage;
 
 pub use body::{BoxError, InferBody, UsageSlot};
+pub use catalog::{ModelCatalog, ProviderModels};
 pub use ids::{Caller, ProviderName, RequestId};
 pub use money::Money;
 pub use request::{Candidate, Endpoint, InferRequest, RequestBody, RouteContext, Served};

@@ -1,0 +1,148 @@
+//! The command line: `serve`, `validate`, `--version`.
+
+use std::{
+    path::{Path, PathBuf},
+    process::ExitCode,
+};
+
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{self, Config};
+
+/// The config file `serve` and `validate` use when `--config` is not given.
+const DEFAULT_CONFIG_PATH: &str = "infermux.yml";
+
+/// infermux: an OpenAI-compatible inference router.
+#[derive(Debug, Parser)]
+#[command(name = "infermux", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the proxy and the management API.
+    Serve {
+        /// Config file; default `./infermux.yml`, else the embedded default config.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Parse and validate a config file, print a summary, exit 0 (valid) or 1 (invalid).
+    Validate {
+        /// Config file; default `./infermux.yml`.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+}
+
+/// Runs the command line; the exit code is 0 on success, 1 on a config or start-up error
+/// (clap itself exits 2 on usage errors).
+pub fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Validate { config } => validate(config.as_deref()),
+        Command::Serve { config } => serve(config.as_deref()),
+    }
+}
+
+#[allow(clippy::print_stdout)] // `validate` prints its summary for people.
+fn validate(path: Option<&Path>) -> ExitCode {
+    let path = path.unwrap_or(Path::new(DEFAULT_CONFIG_PATH));
+    match config::load(path) {
+        Ok(config) => {
+            println!("{}: valid\n{}", path.display(), config.summary());
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Where `serve` takes its configuration from.
+enum Source {
+    File(Config),
+    Embedded(Config),
+}
+
+fn load_for_serve(path: Option<&Path>) -> Result<Source, config::ConfigError> {
+    match path {
+        Some(path) => config::load(path).map(Source::File),
+        None if Path::new(DEFAULT_CONFIG_PATH).exists() => {
+            config::load(Path::new(DEFAULT_CONFIG_PATH)).map(Source::File)
+        }
+        None => Ok(Source::Embedded(config::default_config())),
+    }
+}
+
+fn serve(path: Option<&Path>) -> ExitCode {
+    let source = match load_for_serve(path) {
+        Ok(source) => source,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    runtime.block_on(async move {
+        let config = match source {
+            Source::File(config) => {
+                crate::telemetry::init_logging(&config.log);
+                config
+            }
+            Source::Embedded(mut config) => {
+                crate::telemetry::init_logging(&config.log);
+                tracing::info!("no infermux.yml found; serving the embedded default config (mock provider)");
+                let client = crate::provider::http_client(std::time::Duration::from_secs(1));
+                crate::local_ollama::prefer_local_ollama(&mut config, &client).await;
+                config
+            }
+        };
+        let server = match crate::server::Server::bind(config).await {
+            Ok(server) => server,
+            Err(error) => {
+                tracing::error!(%error, "cannot start");
+                eprintln!("error: {error}");
+                return ExitCode::from(1);
+            }
+        };
+        let shutdown = CancellationToken::new();
+        tokio::spawn(stop_on_signal(shutdown.clone()));
+        server.run(shutdown).await;
+        ExitCode::SUCCESS
+    })
+}
+
+/// Cancels `shutdown` on SIGTERM or SIGINT.
+async fn stop_on_signal(shutdown: CancellationToken) {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = interrupt => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+    tracing::info!("shutdown signal received; draining in-flight requests");
+    shutdown.cancel();
+}

@@ -1,0 +1,241 @@
+//! The one place where typed errors become OpenAI-shaped HTTP error responses.
+//!
+//! Every layer reports failures as small typed errors (inside a [`BoxError`]); the edge walks
+//! the source chain, finds the first error it knows, and renders
+//! `{"error": {"message", "type": "infermux_error", "code"}}` with the matching status and an
+//! `X-Infermux-Error: <code>` header. Anything unknown is a 500 `internal_error` whose message
+//! is generic: internal details stay in the logs.
+
+use std::{error::Error as StdError, fmt};
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode, header};
+use infermux_core::{BoxError, InferBody};
+use serde::Serialize;
+
+/// Header naming the error code of an error response.
+pub const ERROR_HEADER: &str = "x-infermux-error";
+
+/// The request could not be understood: malformed JSON, a missing field, a bad value.
+#[derive(Debug)]
+pub struct InvalidRequest {
+    message: String,
+}
+
+impl InvalidRequest {
+    /// An invalid request described by `message` (lower case, names the field).
+    pub fn new(message: impl Into<String>) -> Self {
+        Self { message: message.into() }
+    }
+}
+
+impl fmt::Display for InvalidRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl StdError for InvalidRequest {}
+
+/// The request body is larger than `max_request_body`.
+#[derive(Debug)]
+pub struct PayloadTooLarge {
+    limit: u64,
+}
+
+impl PayloadTooLarge {
+    /// A body over `limit` bytes.
+    pub const fn new(limit: u64) -> Self {
+        Self { limit }
+    }
+}
+
+impl fmt::Display for PayloadTooLarge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "request body exceeds the limit of {} bytes (max_request_body)", self.limit)
+    }
+}
+
+impl StdError for PayloadTooLarge {}
+
+/// No configured provider can serve the requested model.
+#[derive(Debug)]
+pub struct ModelNotFound {
+    model: String,
+}
+
+impl ModelNotFound {
+    /// No provider serves `model`.
+    pub fn new(model: impl Into<String>) -> Self {
+        Self { model: model.into() }
+    }
+}
+
+impl fmt::Display for ModelNotFound {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the model `{}` does not exist or no provider serves it; GET /v1/models lists the models you can request",
+            self.model
+        )
+    }
+}
+
+impl StdError for ModelNotFound {}
+
+/// A path or method the proxy does not serve.
+#[derive(Debug)]
+pub struct RouteNotFound {
+    method: http::Method,
+    path: String,
+}
+
+impl RouteNotFound {
+    /// `method path` is not served.
+    pub fn new(method: http::Method, path: impl Into<String>) -> Self {
+        Self { method, path: path.into() }
+    }
+}
+
+impl fmt::Display for RouteNotFound {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "no route for {} {}; infermux serves POST /v1/chat/completions, POST /v1/embeddings and GET /v1/models",
+            self.method, self.path
+        )
+    }
+}
+
+impl StdError for RouteNotFound {}
+
+/// How an error is shown to the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorClass {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// The `code` field and `X-Infermux-Error` header.
+    pub code: &'static str,
+}
+
+/// Finds how to show `error` by walking its source chain for an error infermux knows.
+pub fn classify(error: &(dyn StdError + 'static)) -> ErrorClass {
+    let mut next = Some(error);
+    while let Some(err) = next {
+        if let Some(class) = classify_one(err) {
+            return class;
+        }
+        next = err.source();
+    }
+    ErrorClass { status: StatusCode::INTERNAL_SERVER_ERROR, code: "internal_error" }
+}
+
+fn classify_one(err: &(dyn StdError + 'static)) -> Option<ErrorClass> {
+    use crate::provider::AllProvidersFailed;
+    let (status, code) = if err.is::<InvalidRequest>() {
+        (StatusCode::BAD_REQUEST, "invalid_request")
+    } else if err.is::<PayloadTooLarge>() {
+        (StatusCode::PAYLOAD_TOO_LARGE, "invalid_request")
+    } else if err.is::<ModelNotFound>() {
+        (StatusCode::NOT_FOUND, "model_not_found")
+    } else if err.is::<RouteNotFound>() {
+        (StatusCode::NOT_FOUND, "not_found")
+    } else if let Some(failed) = err.downcast_ref::<AllProvidersFailed>() {
+        if failed.all_rejected_request() {
+            (StatusCode::BAD_REQUEST, "invalid_request")
+        } else {
+            (StatusCode::BAD_GATEWAY, "all_providers_failed")
+        }
+    } else {
+        return None;
+    };
+    Some(ErrorClass { status, code })
+}
+
+#[derive(Serialize)]
+struct ErrorEnvelope<'a> {
+    error: ErrorObject<'a>,
+}
+
+/// The OpenAI-shaped error object, also used for SSE error events.
+#[derive(Serialize)]
+pub struct ErrorObject<'a> {
+    /// Human-readable message.
+    pub message: &'a str,
+    /// Always `infermux_error`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Machine-readable code.
+    pub code: &'a str,
+}
+
+/// The JSON bytes of an OpenAI-shaped error body.
+pub fn error_json(message: &str, code: &str) -> Bytes {
+    let envelope = ErrorEnvelope { error: ErrorObject { message, kind: "infermux_error", code } };
+    // Serialising a struct of strings cannot fail.
+    serde_json::to_vec(&envelope).map(Bytes::from).unwrap_or_default()
+}
+
+/// Renders any stack error as the client's response.
+pub fn into_response(error: &BoxError) -> Response<InferBody> {
+    let class = classify(error.as_ref());
+    let message = if class.code == "internal_error" {
+        tracing::error!(error = %error, "internal error");
+        "internal error; see the infermux logs".to_owned()
+    } else {
+        error.to_string()
+    };
+    response(class, &message)
+}
+
+/// An error response of `class` with `message`.
+pub fn response(class: ErrorClass, message: &str) -> Response<InferBody> {
+    let mut response = Response::new(InferBody::full(error_json(message, class.code)));
+    *response.status_mut() = class.status;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(ERROR_HEADER, HeaderValue::from_static(class.code));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_errors_are_found_behind_wrappers() {
+        #[derive(Debug)]
+        struct Wrapper(BoxError);
+        impl fmt::Display for Wrapper {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("wrapped")
+            }
+        }
+        impl StdError for Wrapper {
+            fn source(&self) -> Option<&(dyn StdError + 'static)> {
+                Some(self.0.as_ref())
+            }
+        }
+        let err = Wrapper(Box::new(ModelNotFound::new("gpt-9")));
+        assert_eq!(classify(&err).code, "model_not_found");
+        assert_eq!(classify(&err).status, StatusCode::NOT_FOUND);
+    }
+
+    #[test]
+    fn unknown_errors_are_internal_and_do_not_leak_details() {
+        let err: BoxError = "secret detail".into();
+        let response = into_response(&err);
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(response.headers()[ERROR_HEADER], "internal_error");
+    }
+
+    #[test]
+    fn error_bodies_are_openai_shaped() {
+        let body: serde_json::Value =
+            serde_json::from_slice(&error_json("bad", "invalid_request")).expect("json");
+        assert_eq!(
+            body,
+            serde_json::json!({"error": {"message": "bad", "type": "infermux_error", "code": "invalid_request"}})
+        );
+    }
+}

@@ -1,0 +1,279 @@
+//! HTTP request -> typed [`InferRequest`]: the body is parsed exactly once, here.
+//!
+//! [`Ingress`] is the edge of the proxy port. It routes the OpenAI paths, reads the body
+//! under the `max_request_body` limit, parses it into the typed request (unknown fields kept),
+//! reads the headers that matter (`X-Infermux-Caller`, `X-Request-Id`), and calls the stack
+//! below. Whatever happens, the client gets an HTTP response: errors from any layer are
+//! rendered once, by [`crate::error`], and every response carries `X-Infermux-Request-Id`.
+//! Management paths are never served here; `/healthz` is, for load balancers.
+
+use std::{
+    convert::Infallible,
+    sync::Arc,
+    task::{Context, Poll},
+    time::Instant,
+};
+
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use http::{HeaderMap, HeaderValue, Method, Request, Response, header};
+use http_body::Body;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use infermux_core::{
+    BoxError, Caller, InferBody, InferRequest, RequestBody, RequestId, chat::ChatRequest,
+    embeddings::EmbeddingsRequest,
+};
+use tower::{Service, ServiceExt};
+
+use crate::{
+    error::{self, InvalidRequest, PayloadTooLarge, RouteNotFound},
+    provider::PROVIDER_HEADER,
+};
+
+/// Header carrying the caller a request is accounted to.
+pub const CALLER_HEADER: &str = "x-infermux-caller";
+/// Header echoing the request id on every response.
+pub const REQUEST_ID_HEADER: &str = "x-infermux-request-id";
+/// Incoming request id to echo.
+const INCOMING_REQUEST_ID: &str = "x-request-id";
+/// Longest accepted incoming request id; longer ones are replaced.
+const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// What ingress needs to know, fixed at start-up.
+#[derive(Debug)]
+pub struct IngressSettings {
+    /// Largest accepted request body, in bytes.
+    pub max_request_body: u64,
+    /// The body of `GET /v1/models`, rendered once.
+    models_body: Bytes,
+}
+
+impl IngressSettings {
+    /// Settings accepting bodies up to `max_request_body` bytes and listing `models`.
+    pub fn new<I, M>(max_request_body: u64, models: I) -> Self
+    where
+        I: IntoIterator<Item = M>,
+        M: AsRef<str>,
+    {
+        let data: Vec<serde_json::Value> = models
+            .into_iter()
+            .map(|m| {
+                serde_json::json!({"id": m.as_ref(), "object": "model", "created": 0, "owned_by": "infermux"})
+            })
+            .collect();
+        let models_body = serde_json::json!({"object": "list", "data": data}).to_string().into();
+        Self { max_request_body, models_body }
+    }
+}
+
+/// The proxy's HTTP edge, in front of a stack of `Service<InferRequest>`.
+#[derive(Clone, Debug)]
+pub struct Ingress<S> {
+    inner: S,
+    settings: Arc<IngressSettings>,
+}
+
+impl<S> Ingress<S> {
+    /// Puts ingress in front of `inner`.
+    pub fn new(inner: S, settings: IngressSettings) -> Self {
+        Self { inner, settings: Arc::new(settings) }
+    }
+}
+
+/// The OpenAI endpoints ingress serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Route {
+    Chat,
+    Embeddings,
+    Models,
+    Health,
+    NotFound,
+}
+
+impl Route {
+    fn of(method: &Method, path: &str) -> Self {
+        let path = path.strip_prefix("/v1").unwrap_or(path);
+        match (method, path) {
+            (&Method::POST, "/chat/completions") => Self::Chat,
+            (&Method::POST, "/embeddings") => Self::Embeddings,
+            (&Method::GET, "/models") => Self::Models,
+            (&Method::GET, "/healthz") => Self::Health,
+            _ => Self::NotFound,
+        }
+    }
+
+    const fn label(self) -> &'static str {
+        match self {
+            Self::Chat => "chat_completions",
+            Self::Embeddings => "embeddings",
+            Self::Models => "models",
+            Self::Health => "healthz",
+            Self::NotFound => "not_found",
+        }
+    }
+}
+
+impl<S, B> Service<Request<B>> for Ingress<S>
+where
+    S: Service<InferRequest, Response = Response<InferBody>, Error = BoxError> + Clone + Send + 'static,
+    S::Future: Send,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response<InferBody>;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response<InferBody>, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        // The inner stack is driven to readiness per request, after the body is read.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let started = Instant::now();
+        let settings = self.settings.clone();
+        let inner = self.inner.clone();
+        let (parts, body) = request.into_parts();
+        let route = Route::of(&parts.method, parts.uri.path());
+        let request_id = request_id(&parts.headers);
+        Box::pin(async move {
+            let caller = caller(&parts.headers);
+            let result = match route {
+                Route::Chat | Route::Embeddings => {
+                    match read_request(route, &parts.headers, body, &settings, &caller, &request_id).await {
+                        Ok(infer) => inner.oneshot(infer).await,
+                        Err(error) => Err(error),
+                    }
+                }
+                Route::Models => Ok(json_response(settings.models_body.clone())),
+                Route::Health => Ok(json_response(Bytes::from_static(br#"{"status":"ok"}"#))),
+                Route::NotFound => Err(RouteNotFound::new(parts.method.clone(), parts.uri.path()).into()),
+            };
+            let mut response = result.unwrap_or_else(|error| error::into_response(&error));
+            if let Ok(value) = HeaderValue::from_str(request_id.as_str()) {
+                response.headers_mut().insert(REQUEST_ID_HEADER, value);
+            }
+            record(route, &response, &caller, &request_id, started);
+            Ok(response)
+        })
+    }
+}
+
+/// Reads, bounds and parses the body into the typed request.
+async fn read_request<B>(
+    route: Route,
+    headers: &HeaderMap,
+    body: B,
+    settings: &IngressSettings,
+    caller: &Caller,
+    request_id: &RequestId,
+) -> Result<InferRequest, BoxError>
+where
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let limit = settings.max_request_body;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit) {
+        return Err(PayloadTooLarge::new(limit).into());
+    }
+    let limit_usize = usize::try_from(limit).unwrap_or(usize::MAX);
+    let bytes = match Limited::new(body, limit_usize).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(error) if error.is::<LengthLimitError>() => return Err(PayloadTooLarge::new(limit).into()),
+        Err(error) => return Err(InvalidRequest::new(format!("could not read the request body: {error}")).into()),
+    };
+    let body = match route {
+        Route::Chat => RequestBody::Chat(parse_chat(&bytes)?),
+        _ => RequestBody::Embeddings(parse_embeddings(&bytes)?),
+    };
+    Ok(InferRequest::new(body, caller.clone(), request_id.clone()))
+}
+
+fn parse_error(error: serde_json::Error) -> InvalidRequest {
+    if error.is_syntax() || error.is_eof() {
+        InvalidRequest::new(format!("the request body is not valid JSON: {error}"))
+    } else {
+        InvalidRequest::new(format!("invalid request body: {error}"))
+    }
+}
+
+fn parse_chat(bytes: &[u8]) -> Result<ChatRequest, InvalidRequest> {
+    let chat: ChatRequest = serde_json::from_slice(bytes).map_err(parse_error)?;
+    if chat.model.trim().is_empty() {
+        return Err(InvalidRequest::new("`model` must name a model; GET /v1/models lists them"));
+    }
+    if chat.messages.is_empty() {
+        return Err(InvalidRequest::new("`messages` must contain at least one message"));
+    }
+    if let Some(i) = chat.messages.iter().position(|m| m.role.trim().is_empty()) {
+        return Err(InvalidRequest::new(format!("`messages[{i}].role` must not be empty")));
+    }
+    Ok(chat)
+}
+
+fn parse_embeddings(bytes: &[u8]) -> Result<EmbeddingsRequest, InvalidRequest> {
+    let request: EmbeddingsRequest = serde_json::from_slice(bytes).map_err(parse_error)?;
+    if request.model.trim().is_empty() {
+        return Err(InvalidRequest::new("`model` must name a model; GET /v1/models lists them"));
+    }
+    if request.input.is_null() {
+        return Err(InvalidRequest::new("`input` must be a string or a list"));
+    }
+    Ok(request)
+}
+
+fn caller(headers: &HeaderMap) -> Caller {
+    headers
+        .get(CALLER_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map_or_else(Caller::anonymous, Caller::new)
+}
+
+fn request_id(headers: &HeaderMap) -> RequestId {
+    headers
+        .get(INCOMING_REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty() && v.len() <= MAX_REQUEST_ID_LEN)
+        .map_or_else(|| RequestId::new(uuid::Uuid::new_v4().to_string()), RequestId::new)
+}
+
+fn json_response(body: Bytes) -> Response<InferBody> {
+    let mut response = Response::new(InferBody::full(body));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// One access-log line and the request metrics.
+fn record(route: Route, response: &Response<InferBody>, caller: &Caller, id: &RequestId, started: Instant) {
+    let status = response.status();
+    let elapsed = started.elapsed();
+    let provider = response.headers().get(PROVIDER_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+    metrics::counter!("infermux_requests_total",
+        "endpoint" => route.label(), "status" => status.as_u16().to_string())
+    .increment(1);
+    metrics::histogram!("infermux_request_duration_seconds", "endpoint" => route.label())
+        .record(elapsed.as_secs_f64());
+    if matches!(route, Route::Health) {
+        return;
+    }
+    let error = response.headers().get(error::ERROR_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+    tracing::info!(
+        request_id = %id,
+        caller = %caller,
+        endpoint = route.label(),
+        status = status.as_u16(),
+        provider,
+        error,
+        latency_ms = elapsed.as_secs_f64() * 1000.0,
+        "request",
+    );
+}

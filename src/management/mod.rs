@@ -1,0 +1,111 @@
+//! The management API, served on `management_listen`.
+//!
+//! `GET /healthz` answers 200 while the process serves (and never needs the token, so load
+//! balancers can probe it); `GET /metrics` renders Prometheus text. When a
+//! `management_token` is configured, every other path wants
+//! `Authorization: Bearer <token>`.
+
+mod metrics;
+
+use std::{
+    convert::Infallible,
+    sync::Arc,
+    task::{Context, Poll},
+};
+
+use bytes::Bytes;
+use futures_util::future::{Ready, ready};
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use infermux_core::InferBody;
+use metrics_exporter_prometheus::PrometheusHandle;
+use tower::Service;
+
+pub use self::metrics::prometheus;
+use crate::error::{self, ErrorClass};
+
+/// The management API service.
+#[derive(Clone)]
+pub struct Management {
+    inner: Arc<ManagementInner>,
+}
+
+struct ManagementInner {
+    token: Option<String>,
+    metrics: PrometheusHandle,
+}
+
+impl std::fmt::Debug for Management {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Management")
+            .field("token", &self.inner.token.as_ref().map(|_| "***"))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Management {
+    /// The management API; `token`, when set, guards everything but `/healthz`.
+    pub fn new(token: Option<String>, metrics: PrometheusHandle) -> Self {
+        Self { inner: Arc::new(ManagementInner { token, metrics }) }
+    }
+
+    fn authorized(&self, headers: &http::HeaderMap) -> bool {
+        let Some(token) = &self.inner.token else { return true };
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        presented.is_some_and(|p| constant_time_eq(p.as_bytes(), token.as_bytes()))
+    }
+
+    fn respond(&self, method: &Method, path: &str, headers: &http::HeaderMap) -> Response<InferBody> {
+        if path == "/healthz" && method == Method::GET {
+            return json(StatusCode::OK, Bytes::from_static(br#"{"status":"ok"}"#));
+        }
+        if !self.authorized(headers) {
+            let class = ErrorClass { status: StatusCode::UNAUTHORIZED, code: "unauthorized" };
+            let mut response = error::response(class, "the management API wants `Authorization: Bearer <management_token>`");
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            return response;
+        }
+        match (method, path) {
+            (&Method::GET, "/metrics") => {
+                let mut response = Response::new(InferBody::full(self.inner.metrics.render()));
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+                );
+                response
+            }
+            _ => {
+                let class = ErrorClass { status: StatusCode::NOT_FOUND, code: "not_found" };
+                error::response(class, &format!("no management endpoint {method} {path}"))
+            }
+        }
+    }
+}
+
+fn json(status: StatusCode, body: Bytes) -> Response<InferBody> {
+    let mut response = Response::new(InferBody::full(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// Compares without an early exit, so response timing says nothing about the token.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl<B> Service<Request<B>> for Management {
+    type Response = Response<InferBody>;
+    type Error = Infallible;
+    type Future = Ready<Result<Response<InferBody>, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        ready(Ok(self.respond(request.method(), request.uri().path(), request.headers())))
+    }
+}

@@ -1,0 +1,244 @@
+//! A provider reached over HTTP: encode, send on the shared client, classify, decode.
+
+use std::{
+    sync::Arc,
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use infermux_core::{InferBody, ProviderName};
+use tower::Service;
+
+use super::{
+    ProviderCall, ProviderError, ProviderErrorKind, WireFormat, client::HttpClient,
+};
+
+/// How much of an error response is read to explain the failure.
+const ERROR_BODY_LIMIT: usize = 64 * 1024;
+
+/// The user agent infermux sends upstream.
+const USER_AGENT: &str = concat!("infermux/", env!("CARGO_PKG_VERSION"));
+
+/// The settings of one HTTP provider.
+#[derive(Clone, Debug)]
+pub struct HttpProviderConfig {
+    /// The provider's name, for messages.
+    pub name: ProviderName,
+    /// The API it speaks.
+    pub wire: WireFormat,
+    /// The API root, without a trailing slash (`https://api.openai.com/v1`).
+    pub base_url: String,
+    /// The key sent upstream; the client's own credentials never are.
+    pub api_key: Option<String>,
+    /// Bound on a complete response, or on the first chunk and each later gap of a stream.
+    pub timeout: Duration,
+}
+
+/// A tower service calling one provider's HTTP API.
+#[derive(Clone)]
+pub struct HttpProvider {
+    config: Arc<HttpProviderConfig>,
+    client: HttpClient,
+}
+
+impl std::fmt::Debug for HttpProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpProvider")
+            .field("name", &self.config.name)
+            .field("wire", &self.config.wire)
+            .field("base_url", &self.config.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpProvider {
+    /// A provider with `config`, sending on `client`.
+    pub fn new(config: HttpProviderConfig, client: HttpClient) -> Self {
+        Self { config: Arc::new(config), client }
+    }
+}
+
+impl Service<ProviderCall> for HttpProvider {
+    type Response = Response<InferBody>;
+    type Error = ProviderError;
+    type Future = BoxFuture<'static, Result<Response<InferBody>, ProviderError>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), ProviderError>> {
+        // The pooled client queues internally; readiness is decided by the layers around.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, call: ProviderCall) -> Self::Future {
+        let config = self.config.clone();
+        let client = self.client.clone();
+        Box::pin(async move {
+            let timeout = config.timeout;
+            let attempt = send(&config, &client, &call);
+            let result = match tokio::time::timeout(timeout, attempt).await {
+                Ok(result) => result,
+                Err(_) => Err(ProviderError::new(
+                    ProviderErrorKind::Timeout,
+                    format!("no response within {}", humantime::format_duration(timeout)),
+                )),
+            };
+            result.map_err(|e| e.redact(config.api_key.as_deref()))
+        })
+    }
+}
+
+async fn send(
+    config: &HttpProviderConfig,
+    client: &HttpClient,
+    call: &ProviderCall,
+) -> Result<Response<InferBody>, ProviderError> {
+    let encoded = config.wire.encode(call)?;
+    let mut request = Request::new(Full::new(Bytes::from(encoded.body)));
+    *request.method_mut() = Method::POST;
+    *request.uri_mut() = format!("{}{}", config.base_url, encoded.path).parse().map_err(|e| {
+        ProviderError::new(ProviderErrorKind::Connect, format!("invalid provider URL: {e}"))
+    })?;
+    let headers = request.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
+    config.wire.authenticate(config.api_key.as_deref(), headers);
+
+    let response = client.request(request).await.map_err(|e| {
+        ProviderError::new(ProviderErrorKind::Connect, format!("connection failed: {}", error_chain(&e)))
+    })?;
+    let status = response.status();
+    if status.is_success() {
+        return success(config, call, response).await;
+    }
+    let retry_after = retry_after(response.headers());
+    let content_type = response.headers().get(header::CONTENT_TYPE).cloned();
+    let body = read_error_body(response.into_body()).await;
+    if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+        let quota = status == StatusCode::TOO_MANY_REQUESTS && is_quota_error(&body);
+        let kind = ProviderErrorKind::Status { status, retry_after, quota };
+        return Err(ProviderError::new(kind, error_message(&body)));
+    }
+    if status.is_client_error() {
+        // The provider refused the request itself: the client sees its answer as is.
+        let mut response = Response::new(InferBody::full(body));
+        *response.status_mut() = status;
+        let json = HeaderValue::from_static("application/json");
+        response.headers_mut().insert(header::CONTENT_TYPE, content_type.unwrap_or(json));
+        return Ok(response);
+    }
+    Err(ProviderError::new(
+        ProviderErrorKind::BadResponse,
+        format!("unexpected status {status} (redirects are not followed)"),
+    ))
+}
+
+async fn success(
+    config: &HttpProviderConfig,
+    call: &ProviderCall,
+    response: Response<Incoming>,
+) -> Result<Response<InferBody>, ProviderError> {
+    if call.request.body.is_stream() {
+        let body = config
+            .wire
+            .stream(call, response.into_body(), config.name.as_str(), config.timeout)
+            .await?;
+        let mut response = Response::new(body);
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        return Ok(response);
+    }
+    let bytes = response.into_body().collect().await.map_err(|e| {
+        ProviderError::new(ProviderErrorKind::Connect, format!("response body broke: {e}"))
+    })?;
+    let (json, usage) = config.wire.decode(call, &bytes.to_bytes())?;
+    let mut response = Response::new(InferBody::full_with_usage(json, usage));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    Ok(response)
+}
+
+/// Reads at most [`ERROR_BODY_LIMIT`] bytes of an error response.
+async fn read_error_body(body: Incoming) -> Bytes {
+    match Limited::new(body, ERROR_BODY_LIMIT).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => Bytes::new(),
+    }
+}
+
+/// The provider's own explanation: `error.message` (OpenAI, Anthropic), `error` (Ollama), or
+/// the start of the body.
+fn error_message(body: &[u8]) -> String {
+    let json: Option<serde_json::Value> = serde_json::from_slice(body).ok();
+    let message = json.as_ref().and_then(|v| {
+        let error = v.get("error")?;
+        error.get("message").and_then(|m| m.as_str()).or_else(|| error.as_str()).map(str::to_owned)
+    });
+    message.unwrap_or_else(|| {
+        let text = String::from_utf8_lossy(body);
+        let text = text.trim();
+        if text.is_empty() {
+            "no error message".to_owned()
+        } else {
+            text.chars().take(200).collect()
+        }
+    })
+}
+
+/// Whether a 429 is about quota or billing rather than a momentary rate limit.
+fn is_quota_error(body: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(body);
+    ["insufficient_quota", "quota_exceeded", "billing"].iter().any(|needle| text.contains(needle))
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is not used by LLM providers).
+fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
+    let value = headers.get(header::RETRY_AFTER)?.to_str().ok()?.trim();
+    value.parse::<f64>().ok().filter(|s| s.is_finite() && *s >= 0.0).map(Duration::from_secs_f64)
+}
+
+/// An error and its causes, joined: hyper's top-level errors say little on their own.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut next = error.source();
+    while let Some(cause) = next {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        next = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_messages_come_from_each_providers_error_shape() {
+        assert_eq!(error_message(br#"{"error":{"message":"overloaded","type":"server_error"}}"#), "overloaded");
+        assert_eq!(error_message(br#"{"type":"error","error":{"type":"overloaded_error","message":"busy"}}"#), "busy");
+        assert_eq!(error_message(br#"{"error":"model not found"}"#), "model not found");
+        assert_eq!(error_message(b"<html>bad gateway</html>"), "<html>bad gateway</html>");
+        assert_eq!(error_message(b""), "no error message");
+    }
+
+    #[test]
+    fn retry_after_is_read_in_seconds() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(header::RETRY_AFTER, HeaderValue::from_static("7"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
+        headers.insert(header::RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&headers), None);
+    }
+
+    #[test]
+    fn quota_errors_are_told_from_rate_limits() {
+        assert!(is_quota_error(br#"{"error":{"code":"insufficient_quota"}}"#));
+        assert!(!is_quota_error(br#"{"error":{"code":"rate_limit_exceeded"}}"#));
+    }
+}

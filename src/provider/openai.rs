@@ -1,0 +1,231 @@
+//! OpenAI and OpenAI-compatible providers: the client's dialect, passed through.
+//!
+//! Requests go out as the client sent them (unknown fields included) with only the model
+//! replaced; responses come back byte for byte. Usage is read from the response without
+//! re-serialising it. Streams always ask upstream for a usage chunk
+//! (`stream_options.include_usage`) so that infermux learns the usage of every stream; that
+//! chunk is removed again when the client did not ask for it.
+
+use infermux_core::{
+    Usage,
+    chat::{ChatRequest, StreamOptions},
+    embeddings::EmbeddingsRequest,
+};
+use serde::Deserialize;
+use sse_stream::Sse;
+
+use super::stream::ChunkDecoder;
+
+/// The body of `POST {base}/chat/completions`.
+pub(crate) fn encode_chat(chat: &ChatRequest, upstream_model: &str) -> serde_json::Result<Vec<u8>> {
+    let mut outgoing = chat.clone();
+    outgoing.model = upstream_model.to_owned();
+    if chat.is_stream() {
+        outgoing.stream_options.get_or_insert_with(StreamOptions::default).include_usage =
+            Some(true);
+    }
+    serde_json::to_vec(&outgoing)
+}
+
+/// The body of `POST {base}/embeddings`.
+pub(crate) fn encode_embeddings(
+    request: &EmbeddingsRequest,
+    upstream_model: &str,
+) -> serde_json::Result<Vec<u8>> {
+    let mut outgoing = request.clone();
+    outgoing.model = upstream_model.to_owned();
+    serde_json::to_vec(&outgoing)
+}
+
+/// The `usage` object of OpenAI responses and chunks.
+#[derive(Debug, Default, Deserialize)]
+struct WireUsage {
+    #[serde(default)]
+    prompt_tokens: u64,
+    #[serde(default)]
+    completion_tokens: u64,
+    #[serde(default)]
+    prompt_tokens_details: Option<PromptDetails>,
+    #[serde(default)]
+    completion_tokens_details: Option<CompletionDetails>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct PromptDetails {
+    #[serde(default)]
+    cached_tokens: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct CompletionDetails {
+    #[serde(default)]
+    reasoning_tokens: Option<u64>,
+}
+
+impl From<WireUsage> for Usage {
+    fn from(wire: WireUsage) -> Self {
+        Self {
+            prompt_tokens: wire.prompt_tokens,
+            completion_tokens: wire.completion_tokens,
+            cached_prompt_tokens: wire
+                .prompt_tokens_details
+                .and_then(|d| d.cached_tokens)
+                .unwrap_or(0),
+            cache_creation_tokens: 0,
+            reasoning_tokens: wire
+                .completion_tokens_details
+                .and_then(|d| d.reasoning_tokens)
+                .unwrap_or(0),
+        }
+    }
+}
+
+/// Just the fields infermux reads from a response or chunk; the rest is skipped unparsed.
+#[derive(Deserialize)]
+struct Probe {
+    #[serde(default)]
+    usage: Option<WireUsage>,
+    #[serde(default)]
+    choices: Option<Vec<serde::de::IgnoredAny>>,
+    #[serde(default)]
+    error: Option<serde_json::Value>,
+}
+
+/// Reads the usage of a complete response (chat completion or embeddings list).
+pub(crate) fn decode_usage(body: &[u8]) -> Result<Usage, String> {
+    let probe: Probe = serde_json::from_slice(body)
+        .map_err(|e| format!("the provider's response is not valid JSON: {e}"))?;
+    Ok(probe.usage.map(Usage::from).unwrap_or_default())
+}
+
+/// Passes an OpenAI stream through, learning its usage on the way.
+#[derive(Debug)]
+pub(crate) struct StreamFilter {
+    client_wants_usage: bool,
+    usage: Usage,
+    done: bool,
+}
+
+impl StreamFilter {
+    /// A filter for a client that did (`true`) or did not ask for the usage chunk.
+    pub(crate) fn new(client_wants_usage: bool) -> Self {
+        Self { client_wants_usage, usage: Usage::default(), done: false }
+    }
+}
+
+impl ChunkDecoder for StreamFilter {
+    type Item = Sse;
+
+    fn feed(&mut self, event: Sse) -> Result<Vec<String>, String> {
+        let Some(data) = event.data else { return Ok(vec![]) };
+        if data.trim() == "[DONE]" {
+            self.done = true;
+            return Ok(vec![]);
+        }
+        let probe: Probe = serde_json::from_str(&data)
+            .map_err(|e| format!("the provider sent an invalid stream chunk: {e}"))?;
+        if let Some(error) = probe.error {
+            return Err(format!("the provider sent an error: {error}"));
+        }
+        if let Some(usage) = probe.usage {
+            self.usage = usage.into();
+            let usage_only = probe.choices.is_none_or(|c| c.is_empty());
+            if usage_only && !self.client_wants_usage {
+                return Ok(vec![]);
+            }
+        }
+        Ok(vec![data])
+    }
+
+    fn finish(&mut self) -> Result<Vec<String>, String> {
+        if self.done {
+            Ok(vec![])
+        } else {
+            Err("the stream ended before `data: [DONE]`".to_owned())
+        }
+    }
+
+    fn usage(&self) -> Usage {
+        self.usage
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(data: &str) -> Sse {
+        Sse::default().data(data)
+    }
+
+    #[test]
+    fn the_model_is_replaced_and_unknown_fields_pass_through() {
+        let chat: ChatRequest = serde_json::from_str(
+            r#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi","x":1}],"seed":7,"logit_bias":{"5":1}}"#,
+        )
+        .expect("chat");
+        let body: serde_json::Value =
+            serde_json::from_slice(&encode_chat(&chat, "gpt-4o-2024").expect("encode")).expect("json");
+        assert_eq!(body["model"], "gpt-4o-2024");
+        assert_eq!(body["seed"], 7);
+        assert_eq!(body["logit_bias"]["5"], 1);
+        assert_eq!(body["messages"][0]["x"], 1);
+        assert!(body.get("stream_options").is_none());
+    }
+
+    #[test]
+    fn streams_always_ask_upstream_for_usage() {
+        let chat: ChatRequest = serde_json::from_str(
+            r#"{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":true}"#,
+        )
+        .expect("chat");
+        let body: serde_json::Value =
+            serde_json::from_slice(&encode_chat(&chat, "m").expect("encode")).expect("json");
+        assert_eq!(body["stream_options"]["include_usage"], true);
+    }
+
+    #[test]
+    fn usage_is_read_with_cached_and_reasoning_tokens() {
+        let usage = decode_usage(
+            br#"{"id":"x","choices":[],"usage":{"prompt_tokens":10,"completion_tokens":5,"total_tokens":15,
+                "prompt_tokens_details":{"cached_tokens":4},"completion_tokens_details":{"reasoning_tokens":2}}}"#,
+        )
+        .expect("usage");
+        assert_eq!(
+            usage,
+            Usage {
+                prompt_tokens: 10,
+                completion_tokens: 5,
+                cached_prompt_tokens: 4,
+                cache_creation_tokens: 0,
+                reasoning_tokens: 2
+            }
+        );
+    }
+
+    #[test]
+    fn the_usage_chunk_is_dropped_unless_the_client_asked_for_it() {
+        let usage_chunk = r#"{"id":"c","choices":[],"usage":{"prompt_tokens":8,"completion_tokens":1}}"#;
+        let mut filter = StreamFilter::new(false);
+        assert_eq!(filter.feed(event(r#"{"choices":[{"index":0}]}"#)).map(|v| v.len()), Ok(1));
+        assert_eq!(filter.feed(event(usage_chunk)), Ok(vec![]));
+        assert_eq!(filter.feed(event("[DONE]")), Ok(vec![]));
+        assert_eq!(filter.finish(), Ok(vec![]));
+        assert_eq!(filter.usage().prompt_tokens, 8);
+
+        let mut filter = StreamFilter::new(true);
+        assert_eq!(filter.feed(event(usage_chunk)), Ok(vec![usage_chunk.to_owned()]));
+    }
+
+    #[test]
+    fn a_stream_without_done_is_incomplete() {
+        let mut filter = StreamFilter::new(false);
+        assert!(filter.finish().is_err());
+    }
+
+    #[test]
+    fn an_error_chunk_ends_the_stream() {
+        let mut filter = StreamFilter::new(false);
+        assert!(filter.feed(event(r#"{"error":{"message":"overloaded"}}"#)).is_err());
+    }
+}

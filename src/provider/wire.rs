@@ -1,0 +1,177 @@
+//! The three wire formats an HTTP provider may speak, and what each needs from a call.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, header};
+use hyper::body::Incoming;
+use http_body_util::BodyExt;
+use infermux_core::{BoxError, InferBody, RequestBody, Usage, UsageSlot};
+use sse_stream::SseStream;
+use futures_util::TryStreamExt;
+
+use super::{
+    ProviderCall, ProviderError, ProviderErrorKind, anthropic, ollama, openai,
+    stream::{ChunkDecoder, TranslatedBody},
+};
+
+/// The `anthropic-version` header infermux speaks.
+const ANTHROPIC_VERSION: HeaderValue = HeaderValue::from_static("2023-06-01");
+
+/// How a provider's HTTP API is spoken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WireFormat {
+    /// OpenAI's API (also every OpenAI-compatible server).
+    OpenAi,
+    /// Anthropic's Messages API.
+    Anthropic,
+    /// Ollama's native API.
+    Ollama,
+}
+
+/// An upstream request body and the path (below `base_url`) it goes to.
+pub(crate) struct Encoded {
+    pub(crate) path: &'static str,
+    pub(crate) body: Vec<u8>,
+}
+
+fn unsupported(message: impl Into<String>) -> ProviderError {
+    ProviderError::new(ProviderErrorKind::Unsupported, message)
+}
+
+fn bad_response(message: impl Into<String>) -> ProviderError {
+    ProviderError::new(ProviderErrorKind::BadResponse, message)
+}
+
+/// Seconds since the epoch, for the `created` field of translated responses.
+fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+impl WireFormat {
+    /// Translates the call into this API's request.
+    pub(crate) fn encode(self, call: &ProviderCall) -> Result<Encoded, ProviderError> {
+        let model = &*call.upstream_model;
+        let (path, body) = match (self, &call.request.body) {
+            (Self::OpenAi, RequestBody::Chat(chat)) => {
+                ("/chat/completions", openai::encode_chat(chat, model).map_err(|e| unsupported(e.to_string()))?)
+            }
+            (Self::OpenAi, RequestBody::Embeddings(req)) => {
+                ("/embeddings", openai::encode_embeddings(req, model).map_err(|e| unsupported(e.to_string()))?)
+            }
+            (Self::Anthropic, RequestBody::Chat(chat)) => (
+                "/v1/messages",
+                anthropic::encode_request(chat, model).map_err(|e| unsupported(e.to_string()))?,
+            ),
+            (Self::Anthropic, RequestBody::Embeddings(_)) => {
+                return Err(unsupported("anthropic has no embeddings API"));
+            }
+            (Self::Ollama, RequestBody::Chat(chat)) => {
+                ("/api/chat", ollama::encode_chat(chat, model).map_err(|e| unsupported(e.to_string()))?)
+            }
+            (Self::Ollama, RequestBody::Embeddings(req)) => {
+                ("/api/embed", ollama::encode_embed(req, model).map_err(|e| unsupported(e.to_string()))?)
+            }
+        };
+        Ok(Encoded { path, body })
+    }
+
+    /// Sets this API's authentication headers.
+    pub(crate) fn authenticate(self, api_key: Option<&str>, headers: &mut HeaderMap) {
+        let key = api_key.and_then(|k| HeaderValue::from_str(k).ok());
+        match self {
+            Self::OpenAi | Self::Ollama => {
+                if let Some(key) = api_key.and_then(|k| HeaderValue::from_str(&format!("Bearer {k}")).ok()) {
+                    let mut key = key;
+                    key.set_sensitive(true);
+                    headers.insert(header::AUTHORIZATION, key);
+                }
+            }
+            Self::Anthropic => {
+                if let Some(mut key) = key {
+                    key.set_sensitive(true);
+                    headers.insert("x-api-key", key);
+                }
+                headers.insert("anthropic-version", ANTHROPIC_VERSION);
+            }
+        }
+    }
+
+    /// Translates a complete successful response into OpenAI's shape, with its usage.
+    pub(crate) fn decode(self, call: &ProviderCall, body: &Bytes) -> Result<(Bytes, Usage), ProviderError> {
+        match (self, &call.request.body) {
+            (Self::OpenAi, _) => openai::decode_usage(body).map(|u| (body.clone(), u)).map_err(bad_response),
+            (Self::Anthropic, _) => anthropic::decode_response(body, unix_now())
+                .map(|(json, usage)| (Bytes::from(json), usage))
+                .map_err(|e| bad_response(e.to_string())),
+            (Self::Ollama, RequestBody::Chat(_)) => {
+                ollama::decode_chat(body, &completion_id(call), unix_now())
+                    .map(|(json, usage)| (Bytes::from(json), usage))
+                    .map_err(|e| bad_response(e.to_string()))
+            }
+            (Self::Ollama, RequestBody::Embeddings(_)) => {
+                ollama::decode_embed(body, &call.upstream_model)
+                    .map(|(json, usage)| (Bytes::from(json), usage))
+                    .map_err(|e| bad_response(e.to_string()))
+            }
+        }
+    }
+
+    /// Starts translating a successful streamed response; returns once the first chunk is
+    /// decoded, so that a stream failing before it is a failed attempt.
+    pub(crate) async fn stream(
+        self,
+        call: &ProviderCall,
+        upstream: Incoming,
+        provider: &str,
+        idle_timeout: Duration,
+    ) -> Result<InferBody, ProviderError> {
+        let wants_usage = match &call.request.body {
+            RequestBody::Chat(chat) => chat.wants_stream_usage(),
+            RequestBody::Embeddings(_) => false,
+        };
+        match self {
+            Self::OpenAi => {
+                let decoder = openai::StreamFilter::new(wants_usage);
+                start(sse_events(upstream), decoder, provider, idle_timeout).await
+            }
+            Self::Anthropic => {
+                let decoder = anthropic::StreamTranslator::new(unix_now(), wants_usage);
+                start(sse_events(upstream), decoder, provider, idle_timeout).await
+            }
+            Self::Ollama => {
+                let decoder = ollama::NdjsonTranslator::new(completion_id(call), unix_now(), wants_usage);
+                let bytes = upstream.into_data_stream().map_err(BoxError::from);
+                start(bytes, decoder, provider, idle_timeout).await
+            }
+        }
+    }
+}
+
+/// The server-sent events of an upstream body.
+fn sse_events(
+    upstream: Incoming,
+) -> impl futures_util::Stream<Item = Result<sse_stream::Sse, BoxError>> + Send + 'static {
+    SseStream::new(upstream).map_err(BoxError::from)
+}
+
+/// The `id` of a completion translated from a provider that has none of its own.
+fn completion_id(call: &ProviderCall) -> String {
+    format!("chatcmpl-{}", call.request.request_id)
+}
+
+async fn start<S, D>(
+    upstream: S,
+    decoder: D,
+    provider: &str,
+    idle_timeout: Duration,
+) -> Result<InferBody, ProviderError>
+where
+    D: ChunkDecoder,
+    S: futures_util::Stream<Item = Result<D::Item, BoxError>> + Send + 'static,
+{
+    let usage = UsageSlot::new();
+    let mut body = TranslatedBody::new(upstream, decoder, usage.clone(), provider, idle_timeout);
+    body.first_chunk().await.map_err(bad_response)?;
+    Ok(InferBody::new(body, usage))
+}

@@ -1,0 +1,153 @@
+//! Listeners and graceful shutdown.
+//!
+//! Each port is served by hyper's HTTP/1.1 + HTTP/2 (h2c) connection builder. On shutdown the
+//! listener stops accepting at once, open connections finish their in-flight requests (idle
+//! keep-alive connections are closed), and whatever is still running after the drain timeout
+//! is cut.
+
+use std::{convert::Infallible, time::Duration};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body::Body;
+use hyper::body::Incoming;
+use hyper_util::{
+    rt::{TokioExecutor, TokioIo},
+    server::{conn::auto::Builder, graceful::GracefulShutdown},
+    service::TowerToHyperService,
+};
+use infermux_core::BoxError;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower::Service;
+
+/// Serves `service` on `listener` until `shutdown` is cancelled, then drains for at most
+/// `drain_timeout`.
+pub async fn serve<S, B>(
+    listener: TcpListener,
+    service: S,
+    shutdown: CancellationToken,
+    drain_timeout: Duration,
+) where
+    S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let builder = Builder::new(TokioExecutor::new());
+    let graceful = GracefulShutdown::new();
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = shutdown.cancelled() => break,
+        };
+        let (stream, _peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                tracing::warn!(%error, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let connection = builder
+            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service.clone()))
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(error = %error, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => tracing::debug!("all connections drained"),
+        () = tokio::time::sleep(drain_timeout) => {
+            tracing::warn!(?drain_timeout, "drain timeout reached; closing remaining connections");
+        }
+    }
+}
+
+/// A bound infermux: the proxy port and the management port, ready to serve.
+#[derive(Debug)]
+pub struct Server {
+    proxy: TcpListener,
+    management: TcpListener,
+    config: crate::config::Config,
+}
+
+impl Server {
+    /// Binds `config.listen` and `config.management_listen`.
+    pub async fn bind(config: crate::config::Config) -> std::io::Result<Self> {
+        let proxy = bind(config.listen, "listen").await?;
+        let management = bind(config.management_listen, "management_listen").await?;
+        Ok(Self { proxy, management, config })
+    }
+
+    /// The proxy port's address (useful when the config asked for port 0).
+    pub fn proxy_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        self.proxy.local_addr()
+    }
+
+    /// The management port's address.
+    pub fn management_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        self.management.local_addr()
+    }
+
+    /// Serves both ports until `shutdown` is cancelled, then drains in-flight requests.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let Self { proxy, management, config } = self;
+        if !config.management_listen.ip().is_loopback() && config.management_token.is_none() {
+            tracing::warn!(
+                address = %config.management_listen,
+                "the management API listens beyond loopback without a management_token; set one"
+            );
+        }
+        let client = crate::provider::http_client(CONNECT_TIMEOUT);
+        let proxy_service = crate::stack::proxy(&config, &client);
+        let metrics = crate::management::prometheus();
+        let upkeep = tokio::spawn(metrics_upkeep(metrics.clone(), shutdown.clone()));
+        let management_service = crate::management::Management::new(
+            config.management_token.as_ref().map(|t| t.expose().to_owned()),
+            metrics,
+        );
+        tracing::info!(
+            listen = %config.listen,
+            management_listen = %config.management_listen,
+            providers = config.providers.len(),
+            "infermux serving"
+        );
+        let drain = config.drain_timeout;
+        tokio::join!(
+            serve(proxy, proxy_service, shutdown.clone(), drain),
+            serve(management, management_service, shutdown.clone(), drain),
+        );
+        upkeep.abort();
+        tracing::info!("infermux stopped");
+    }
+}
+
+/// Bound on each upstream TCP connect.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+async fn bind(addr: std::net::SocketAddr, key: &str) -> std::io::Result<TcpListener> {
+    TcpListener::bind(addr).await.map_err(|e| {
+        std::io::Error::new(e.kind(), format!("cannot listen on {addr} (`{key}`): {e}"))
+    })
+}
+
+/// Keeps histograms' windows rolling even when nobody scrapes.
+async fn metrics_upkeep(
+    handle: metrics_exporter_prometheus::PrometheusHandle,
+    shutdown: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => handle.run_upkeep(),
+            () = shutdown.cancelled() => return,
+        }
+    }
+}
