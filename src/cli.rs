@@ -73,7 +73,7 @@ fn load_for_serve(path: Option<&Path>) -> Result<Source, config::ConfigError> {
         None if Path::new(DEFAULT_CONFIG_PATH).exists() => {
             config::load(Path::new(DEFAULT_CONFIG_PATH)).map(Source::File)
         }
-        None => Ok(Source::Embedded(config::default_config())),
+        None => config::default_config().map(Source::Embedded),
     }
 }
 
@@ -85,7 +85,10 @@ fn serve(path: Option<&Path>) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");
@@ -100,7 +103,9 @@ fn serve(path: Option<&Path>) -> ExitCode {
             }
             Source::Embedded(mut config) => {
                 crate::telemetry::init_logging(&config.log);
-                tracing::info!("no infermux.yml found; serving the embedded default config (mock provider)");
+                tracing::info!(
+                    "no infermux.yml found; serving the embedded default config (mock provider)"
+                );
                 let client = crate::provider::http_client(std::time::Duration::from_secs(1));
                 crate::local_ollama::prefer_local_ollama(&mut config, &client).await;
                 config

@@ -25,7 +25,9 @@ pub struct InvalidRequest {
 impl InvalidRequest {
     /// An invalid request described by `message` (lower case, names the field).
     pub fn new(message: impl Into<String>) -> Self {
-        Self { message: message.into() }
+        Self {
+            message: message.into(),
+        }
     }
 }
 
@@ -52,7 +54,11 @@ impl PayloadTooLarge {
 
 impl fmt::Display for PayloadTooLarge {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "request body exceeds the limit of {} bytes (max_request_body)", self.limit)
+        write!(
+            f,
+            "request body exceeds the limit of {} bytes (max_request_body)",
+            self.limit
+        )
     }
 }
 
@@ -67,7 +73,9 @@ pub struct ModelNotFound {
 impl ModelNotFound {
     /// No provider serves `model`.
     pub fn new(model: impl Into<String>) -> Self {
-        Self { model: model.into() }
+        Self {
+            model: model.into(),
+        }
     }
 }
 
@@ -93,7 +101,10 @@ pub struct RouteNotFound {
 impl RouteNotFound {
     /// `method path` is not served.
     pub fn new(method: http::Method, path: impl Into<String>) -> Self {
-        Self { method, path: path.into() }
+        Self {
+            method,
+            path: path.into(),
+        }
     }
 }
 
@@ -127,7 +138,10 @@ pub fn classify(error: &(dyn StdError + 'static)) -> ErrorClass {
         }
         next = err.source();
     }
-    ErrorClass { status: StatusCode::INTERNAL_SERVER_ERROR, code: "internal_error" }
+    ErrorClass {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        code: "internal_error",
+    }
 }
 
 fn classify_one(err: &(dyn StdError + 'static)) -> Option<ErrorClass> {
@@ -171,9 +185,17 @@ pub struct ErrorObject<'a> {
 
 /// The JSON bytes of an OpenAI-shaped error body.
 pub fn error_json(message: &str, code: &str) -> Bytes {
-    let envelope = ErrorEnvelope { error: ErrorObject { message, kind: "infermux_error", code } };
+    let envelope = ErrorEnvelope {
+        error: ErrorObject {
+            message,
+            kind: "infermux_error",
+            code,
+        },
+    };
     // Serialising a struct of strings cannot fail.
-    serde_json::to_vec(&envelope).map(Bytes::from).unwrap_or_default()
+    serde_json::to_vec(&envelope)
+        .map(Bytes::from)
+        .unwrap_or_default()
 }
 
 /// Renders any stack error as the client's response.
@@ -193,7 +215,10 @@ pub fn response(class: ErrorClass, message: &str) -> Response<InferBody> {
     let mut response = Response::new(InferBody::full(error_json(message, class.code)));
     *response.status_mut() = class.status;
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     headers.insert(ERROR_HEADER, HeaderValue::from_static(class.code));
     response
 }

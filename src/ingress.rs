@@ -61,8 +61,13 @@ impl IngressSettings {
                 serde_json::json!({"id": m.as_ref(), "object": "model", "created": 0, "owned_by": "infermux"})
             })
             .collect();
-        let models_body = serde_json::json!({"object": "list", "data": data}).to_string().into();
-        Self { max_request_body, models_body }
+        let models_body = serde_json::json!({"object": "list", "data": data})
+            .to_string()
+            .into();
+        Self {
+            max_request_body,
+            models_body,
+        }
     }
 }
 
@@ -76,7 +81,10 @@ pub struct Ingress<S> {
 impl<S> Ingress<S> {
     /// Puts ingress in front of `inner`.
     pub fn new(inner: S, settings: IngressSettings) -> Self {
-        Self { inner, settings: Arc::new(settings) }
+        Self {
+            inner,
+            settings: Arc::new(settings),
+        }
     }
 }
 
@@ -115,7 +123,10 @@ impl Route {
 
 impl<S, B> Service<Request<B>> for Ingress<S>
 where
-    S: Service<InferRequest, Response = Response<InferBody>, Error = BoxError> + Clone + Send + 'static,
+    S: Service<InferRequest, Response = Response<InferBody>, Error = BoxError>
+        + Clone
+        + Send
+        + 'static,
     S::Future: Send,
     B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
@@ -140,14 +151,18 @@ where
             let caller = caller(&parts.headers);
             let result = match route {
                 Route::Chat | Route::Embeddings => {
-                    match read_request(route, &parts.headers, body, &settings, &caller, &request_id).await {
+                    match read_request(route, &parts.headers, body, &settings, &caller, &request_id)
+                        .await
+                    {
                         Ok(infer) => inner.oneshot(infer).await,
                         Err(error) => Err(error),
                     }
                 }
                 Route::Models => Ok(json_response(settings.models_body.clone())),
                 Route::Health => Ok(json_response(Bytes::from_static(br#"{"status":"ok"}"#))),
-                Route::NotFound => Err(RouteNotFound::new(parts.method.clone(), parts.uri.path()).into()),
+                Route::NotFound => {
+                    Err(RouteNotFound::new(parts.method.clone(), parts.uri.path()).into())
+                }
             };
             let mut response = result.unwrap_or_else(|error| error::into_response(&error));
             if let Ok(value) = HeaderValue::from_str(request_id.as_str()) {
@@ -183,8 +198,14 @@ where
     let limit_usize = usize::try_from(limit).unwrap_or(usize::MAX);
     let bytes = match Limited::new(body, limit_usize).collect().await {
         Ok(collected) => collected.to_bytes(),
-        Err(error) if error.is::<LengthLimitError>() => return Err(PayloadTooLarge::new(limit).into()),
-        Err(error) => return Err(InvalidRequest::new(format!("could not read the request body: {error}")).into()),
+        Err(error) if error.is::<LengthLimitError>() => {
+            return Err(PayloadTooLarge::new(limit).into());
+        }
+        Err(error) => {
+            return Err(
+                InvalidRequest::new(format!("could not read the request body: {error}")).into(),
+            );
+        }
     };
     let body = match route {
         Route::Chat => RequestBody::Chat(parse_chat(&bytes)?),
@@ -204,13 +225,19 @@ fn parse_error(error: serde_json::Error) -> InvalidRequest {
 fn parse_chat(bytes: &[u8]) -> Result<ChatRequest, InvalidRequest> {
     let chat: ChatRequest = serde_json::from_slice(bytes).map_err(parse_error)?;
     if chat.model.trim().is_empty() {
-        return Err(InvalidRequest::new("`model` must name a model; GET /v1/models lists them"));
+        return Err(InvalidRequest::new(
+            "`model` must name a model; GET /v1/models lists them",
+        ));
     }
     if chat.messages.is_empty() {
-        return Err(InvalidRequest::new("`messages` must contain at least one message"));
+        return Err(InvalidRequest::new(
+            "`messages` must contain at least one message",
+        ));
     }
     if let Some(i) = chat.messages.iter().position(|m| m.role.trim().is_empty()) {
-        return Err(InvalidRequest::new(format!("`messages[{i}].role` must not be empty")));
+        return Err(InvalidRequest::new(format!(
+            "`messages[{i}].role` must not be empty"
+        )));
     }
     Ok(chat)
 }
@@ -218,7 +245,9 @@ fn parse_chat(bytes: &[u8]) -> Result<ChatRequest, InvalidRequest> {
 fn parse_embeddings(bytes: &[u8]) -> Result<EmbeddingsRequest, InvalidRequest> {
     let request: EmbeddingsRequest = serde_json::from_slice(bytes).map_err(parse_error)?;
     if request.model.trim().is_empty() {
-        return Err(InvalidRequest::new("`model` must name a model; GET /v1/models lists them"));
+        return Err(InvalidRequest::new(
+            "`model` must name a model; GET /v1/models lists them",
+        ));
     }
     if request.input.is_null() {
         return Err(InvalidRequest::new("`input` must be a string or a list"));
@@ -241,22 +270,36 @@ fn request_id(headers: &HeaderMap) -> RequestId {
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|v| !v.is_empty() && v.len() <= MAX_REQUEST_ID_LEN)
-        .map_or_else(|| RequestId::new(uuid::Uuid::new_v4().to_string()), RequestId::new)
+        .map_or_else(
+            || RequestId::new(uuid::Uuid::new_v4().to_string()),
+            RequestId::new,
+        )
 }
 
 fn json_response(body: Bytes) -> Response<InferBody> {
     let mut response = Response::new(InferBody::full(body));
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     response
 }
 
 /// One access-log line and the request metrics.
-fn record(route: Route, response: &Response<InferBody>, caller: &Caller, id: &RequestId, started: Instant) {
+fn record(
+    route: Route,
+    response: &Response<InferBody>,
+    caller: &Caller,
+    id: &RequestId,
+    started: Instant,
+) {
     let status = response.status();
     let elapsed = started.elapsed();
-    let provider = response.headers().get(PROVIDER_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let provider = response
+        .headers()
+        .get(PROVIDER_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     metrics::counter!("infermux_requests_total",
         "endpoint" => route.label(), "status" => status.as_u16().to_string())
     .increment(1);
@@ -265,7 +308,11 @@ fn record(route: Route, response: &Response<InferBody>, caller: &Caller, id: &Re
     if matches!(route, Route::Health) {
         return;
     }
-    let error = response.headers().get(error::ERROR_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let error = response
+        .headers()
+        .get(error::ERROR_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     tracing::info!(
         request_id = %id,
         caller = %caller,

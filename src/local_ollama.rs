@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use serde::Deserialize;
 
 use crate::{
@@ -39,7 +39,12 @@ async fn local_models(client: &HttpClient) -> Option<Vec<String>> {
         if !response.status().is_success() {
             return None;
         }
-        response.into_body().collect().await.ok().map(|b| b.to_bytes())
+        response
+            .into_body()
+            .collect()
+            .await
+            .ok()
+            .map(|b| b.to_bytes())
     };
     let body: Bytes = tokio::time::timeout(PROBE_TIMEOUT, request).await.ok()??;
     let tags: Tags = serde_json::from_slice(&body).ok()?;
@@ -47,11 +52,20 @@ async fn local_models(client: &HttpClient) -> Option<Vec<String>> {
 }
 
 /// Puts a local Ollama, if one answers, first in the default `config`.
-pub async fn prefer_local_ollama(config: &mut Config, client: &HttpClient) {
-    let Some(models) = local_models(client).await else { return };
-    let Some(chat_model) = models.iter().find(|m| !m.contains("embed")).cloned() else { return };
+pub(crate) async fn prefer_local_ollama(config: &mut Config, client: &HttpClient) {
+    let Some(models) = local_models(client).await else {
+        return;
+    };
+    let Some(chat_model) = models.iter().find(|m| !m.contains("embed")).cloned() else {
+        return;
+    };
     let mut served: Vec<String> = models.clone();
-    served.extend(models.iter().filter_map(|m| m.strip_suffix(":latest")).map(str::to_owned));
+    served.extend(
+        models
+            .iter()
+            .filter_map(|m| m.strip_suffix(":latest"))
+            .map(str::to_owned),
+    );
     let aliases: Vec<(String, String)> = config
         .providers
         .iter()
@@ -71,4 +85,3 @@ pub async fn prefer_local_ollama(config: &mut Config, client: &HttpClient) {
     };
     config.providers.insert(0, ollama);
 }
-

@@ -29,7 +29,10 @@ pub async fn serve<S, B>(
     shutdown: CancellationToken,
     drain_timeout: Duration,
 ) where
-    S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible> + Clone + Send + 'static,
+    S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
     S::Future: Send + 'static,
     B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
@@ -52,7 +55,10 @@ pub async fn serve<S, B>(
         };
         let _ = stream.set_nodelay(true);
         let connection = builder
-            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service.clone()))
+            .serve_connection(
+                TokioIo::new(stream),
+                TowerToHyperService::new(service.clone()),
+            )
             .into_owned();
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
@@ -83,7 +89,11 @@ impl Server {
     pub async fn bind(config: crate::config::Config) -> std::io::Result<Self> {
         let proxy = bind(config.listen, "listen").await?;
         let management = bind(config.management_listen, "management_listen").await?;
-        Ok(Self { proxy, management, config })
+        Ok(Self {
+            proxy,
+            management,
+            config,
+        })
     }
 
     /// The proxy port's address (useful when the config asked for port 0).
@@ -98,7 +108,11 @@ impl Server {
 
     /// Serves both ports until `shutdown` is cancelled, then drains in-flight requests.
     pub async fn run(self, shutdown: CancellationToken) {
-        let Self { proxy, management, config } = self;
+        let Self {
+            proxy,
+            management,
+            config,
+        } = self;
         if !config.management_listen.ip().is_loopback() && config.management_token.is_none() {
             tracing::warn!(
                 address = %config.management_listen,
@@ -110,12 +124,21 @@ impl Server {
         let metrics = crate::management::prometheus();
         let upkeep = tokio::spawn(metrics_upkeep(metrics.clone(), shutdown.clone()));
         let management_service = crate::management::Management::new(
-            config.management_token.as_ref().map(|t| t.expose().to_owned()),
+            config
+                .management_token
+                .as_ref()
+                .map(|t| t.expose().to_owned()),
             metrics,
         );
+        let listen = proxy
+            .local_addr()
+            .map_or_else(|_| config.listen.to_string(), |a| a.to_string());
+        let management_listen = management
+            .local_addr()
+            .map_or_else(|_| config.management_listen.to_string(), |a| a.to_string());
         tracing::info!(
-            listen = %config.listen,
-            management_listen = %config.management_listen,
+            %listen,
+            %management_listen,
             providers = config.providers.len(),
             "infermux serving"
         );

@@ -28,7 +28,12 @@ pub fn proxy(config: &Config, client: &HttpClient) -> Proxy {
     let providers: HashMap<ProviderName, ProviderService> = config
         .providers
         .iter()
-        .map(|p| (ProviderName::new(p.name.as_str()), provider_service(p, client)))
+        .map(|p| {
+            (
+                ProviderName::new(p.name.as_str()),
+                provider_service(p, client),
+            )
+        })
         .collect();
     Ingress::new(Dispatch::new(catalog, providers), settings)
 }

@@ -5,9 +5,10 @@ use tracing_subscriber::{EnvFilter, fmt};
 use crate::config::{LogConfig, LogFormat};
 
 /// Installs the global log subscriber. `RUST_LOG`, when set, overrides `log.level`.
-pub fn init_logging(log: &LogConfig) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(format!("{},hyper=warn,h2=warn,rustls=warn", log.level)));
+pub(crate) fn init_logging(log: &LogConfig) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new(format!("{},hyper=warn,h2=warn,rustls=warn", log.level))
+    });
     let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _ = match log.format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),

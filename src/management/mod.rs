@@ -45,11 +45,15 @@ impl std::fmt::Debug for Management {
 impl Management {
     /// The management API; `token`, when set, guards everything but `/healthz`.
     pub fn new(token: Option<String>, metrics: PrometheusHandle) -> Self {
-        Self { inner: Arc::new(ManagementInner { token, metrics }) }
+        Self {
+            inner: Arc::new(ManagementInner { token, metrics }),
+        }
     }
 
     fn authorized(&self, headers: &http::HeaderMap) -> bool {
-        let Some(token) = &self.inner.token else { return true };
+        let Some(token) = &self.inner.token else {
+            return true;
+        };
         let presented = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -57,14 +61,27 @@ impl Management {
         presented.is_some_and(|p| constant_time_eq(p.as_bytes(), token.as_bytes()))
     }
 
-    fn respond(&self, method: &Method, path: &str, headers: &http::HeaderMap) -> Response<InferBody> {
+    fn respond(
+        &self,
+        method: &Method,
+        path: &str,
+        headers: &http::HeaderMap,
+    ) -> Response<InferBody> {
         if path == "/healthz" && method == Method::GET {
             return json(StatusCode::OK, Bytes::from_static(br#"{"status":"ok"}"#));
         }
         if !self.authorized(headers) {
-            let class = ErrorClass { status: StatusCode::UNAUTHORIZED, code: "unauthorized" };
-            let mut response = error::response(class, "the management API wants `Authorization: Bearer <management_token>`");
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            let class = ErrorClass {
+                status: StatusCode::UNAUTHORIZED,
+                code: "unauthorized",
+            };
+            let mut response = error::response(
+                class,
+                "the management API wants `Authorization: Bearer <management_token>`",
+            );
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             return response;
         }
         match (method, path) {
@@ -77,7 +94,10 @@ impl Management {
                 response
             }
             _ => {
-                let class = ErrorClass { status: StatusCode::NOT_FOUND, code: "not_found" };
+                let class = ErrorClass {
+                    status: StatusCode::NOT_FOUND,
+                    code: "not_found",
+                };
                 error::response(class, &format!("no management endpoint {method} {path}"))
             }
         }
@@ -87,7 +107,10 @@ impl Management {
 fn json(status: StatusCode, body: Bytes) -> Response<InferBody> {
     let mut response = Response::new(InferBody::full(body));
     *response.status_mut() = status;
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     response
 }
 
@@ -106,6 +129,10 @@ impl<B> Service<Request<B>> for Management {
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        ready(Ok(self.respond(request.method(), request.uri().path(), request.headers())))
+        ready(Ok(self.respond(
+            request.method(),
+            request.uri().path(),
+            request.headers(),
+        )))
     }
 }

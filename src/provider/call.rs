@@ -47,7 +47,10 @@ pub struct ProviderError {
 impl ProviderError {
     /// An error of `kind` described by `message`.
     pub fn new(kind: ProviderErrorKind, message: impl Into<String>) -> Self {
-        Self { kind, message: message.into() }
+        Self {
+            kind,
+            message: message.into(),
+        }
     }
 
     /// What went wrong.
@@ -66,7 +69,9 @@ impl ProviderError {
         match &self.kind {
             ProviderErrorKind::Connect => "connect",
             ProviderErrorKind::Timeout => "timeout",
-            ProviderErrorKind::Status { status, .. } if *status == StatusCode::TOO_MANY_REQUESTS => {
+            ProviderErrorKind::Status { status, .. }
+                if *status == StatusCode::TOO_MANY_REQUESTS =>
+            {
                 "status_429"
             }
             ProviderErrorKind::Status { .. } => "status_5xx",

@@ -80,14 +80,18 @@ struct DispatchInner {
 
 impl fmt::Debug for Dispatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Dispatch").field("catalog", &self.inner.catalog).finish_non_exhaustive()
+        f.debug_struct("Dispatch")
+            .field("catalog", &self.inner.catalog)
+            .finish_non_exhaustive()
     }
 }
 
 impl Dispatch {
     /// Dispatches over `providers`; `catalog` says which of them serves which model.
     pub fn new(catalog: ModelCatalog, providers: HashMap<ProviderName, ProviderService>) -> Self {
-        Self { inner: Arc::new(DispatchInner { catalog, providers }) }
+        Self {
+            inner: Arc::new(DispatchInner { catalog, providers }),
+        }
     }
 }
 
@@ -113,15 +117,23 @@ impl Service<InferRequest> for Dispatch {
             let request = Arc::new(request);
             let mut failures = Vec::new();
             for candidate in candidates {
-                let Some(service) = inner.providers.get(&candidate.provider) else { continue };
-                let call =
-                    ProviderCall { request: request.clone(), upstream_model: candidate.upstream_model.clone() };
+                let Some(service) = inner.providers.get(&candidate.provider) else {
+                    continue;
+                };
+                let call = ProviderCall {
+                    request: request.clone(),
+                    upstream_model: candidate.upstream_model.clone(),
+                };
                 match service.clone().oneshot(call).await {
                     Ok(mut response) => {
                         metrics::counter!("infermux_provider_attempts_total",
                             "provider" => candidate.provider.to_string(), "outcome" => "ok")
                         .increment(1);
-                        mark_served(&mut response, &candidate.provider, &candidate.upstream_model);
+                        mark_served(
+                            &mut response,
+                            &candidate.provider,
+                            &candidate.upstream_model,
+                        );
                         return Ok(response);
                     }
                     Err(error) => {
@@ -151,7 +163,8 @@ fn mark_served(response: &mut Response<InferBody>, provider: &ProviderName, mode
     if let Ok(value) = HeaderValue::from_str(model) {
         headers.insert(MODEL_HEADER, value);
     }
-    response
-        .extensions_mut()
-        .insert(Served { provider: provider.clone(), upstream_model: model.clone() });
+    response.extensions_mut().insert(Served {
+        provider: provider.clone(),
+        upstream_model: model.clone(),
+    });
 }

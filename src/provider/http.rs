@@ -14,9 +14,7 @@ use hyper::body::Incoming;
 use infermux_core::{InferBody, ProviderName};
 use tower::Service;
 
-use super::{
-    ProviderCall, ProviderError, ProviderErrorKind, WireFormat, client::HttpClient,
-};
+use super::{ProviderCall, ProviderError, ProviderErrorKind, WireFormat, client::HttpClient};
 
 /// How much of an error response is read to explain the failure.
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
@@ -59,7 +57,10 @@ impl std::fmt::Debug for HttpProvider {
 impl HttpProvider {
     /// A provider with `config`, sending on `client`.
     pub fn new(config: HttpProviderConfig, client: HttpClient) -> Self {
-        Self { config: Arc::new(config), client }
+        Self {
+            config: Arc::new(config),
+            client,
+        }
     }
 }
 
@@ -99,16 +100,27 @@ async fn send(
     let encoded = config.wire.encode(call)?;
     let mut request = Request::new(Full::new(Bytes::from(encoded.body)));
     *request.method_mut() = Method::POST;
-    *request.uri_mut() = format!("{}{}", config.base_url, encoded.path).parse().map_err(|e| {
-        ProviderError::new(ProviderErrorKind::Connect, format!("invalid provider URL: {e}"))
-    })?;
+    *request.uri_mut() = format!("{}{}", config.base_url, encoded.path)
+        .parse()
+        .map_err(|e| {
+            ProviderError::new(
+                ProviderErrorKind::Connect,
+                format!("invalid provider URL: {e}"),
+            )
+        })?;
     let headers = request.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     headers.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
     config.wire.authenticate(config.api_key.as_deref(), headers);
 
     let response = client.request(request).await.map_err(|e| {
-        ProviderError::new(ProviderErrorKind::Connect, format!("connection failed: {}", error_chain(&e)))
+        ProviderError::new(
+            ProviderErrorKind::Connect,
+            format!("connection failed: {}", error_chain(&e)),
+        )
     })?;
     let status = response.status();
     if status.is_success() {
@@ -119,7 +131,11 @@ async fn send(
     let body = read_error_body(response.into_body()).await;
     if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
         let quota = status == StatusCode::TOO_MANY_REQUESTS && is_quota_error(&body);
-        let kind = ProviderErrorKind::Status { status, retry_after, quota };
+        let kind = ProviderErrorKind::Status {
+            status,
+            retry_after,
+            quota,
+        };
         return Err(ProviderError::new(kind, error_message(&body)));
     }
     if status.is_client_error() {
@@ -127,7 +143,9 @@ async fn send(
         let mut response = Response::new(InferBody::full(body));
         *response.status_mut() = status;
         let json = HeaderValue::from_static("application/json");
-        response.headers_mut().insert(header::CONTENT_TYPE, content_type.unwrap_or(json));
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, content_type.unwrap_or(json));
         return Ok(response);
     }
     Err(ProviderError::new(
@@ -144,22 +162,34 @@ async fn success(
     if call.request.body.is_stream() {
         let body = config
             .wire
-            .stream(call, response.into_body(), config.name.as_str(), config.timeout)
+            .stream(
+                call,
+                response.into_body(),
+                config.name.as_str(),
+                config.timeout,
+            )
             .await?;
         let mut response = Response::new(body);
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/event-stream"),
+        );
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         return Ok(response);
     }
     let bytes = response.into_body().collect().await.map_err(|e| {
-        ProviderError::new(ProviderErrorKind::Connect, format!("response body broke: {e}"))
+        ProviderError::new(
+            ProviderErrorKind::Connect,
+            format!("response body broke: {e}"),
+        )
     })?;
     let (json, usage) = config.wire.decode(call, &bytes.to_bytes())?;
     let mut response = Response::new(InferBody::full_with_usage(json, usage));
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     Ok(response)
 }
 
@@ -177,7 +207,11 @@ fn error_message(body: &[u8]) -> String {
     let json: Option<serde_json::Value> = serde_json::from_slice(body).ok();
     let message = json.as_ref().and_then(|v| {
         let error = v.get("error")?;
-        error.get("message").and_then(|m| m.as_str()).or_else(|| error.as_str()).map(str::to_owned)
+        error
+            .get("message")
+            .and_then(|m| m.as_str())
+            .or_else(|| error.as_str())
+            .map(str::to_owned)
     });
     message.unwrap_or_else(|| {
         let text = String::from_utf8_lossy(body);
@@ -193,13 +227,19 @@ fn error_message(body: &[u8]) -> String {
 /// Whether a 429 is about quota or billing rather than a momentary rate limit.
 fn is_quota_error(body: &[u8]) -> bool {
     let text = String::from_utf8_lossy(body);
-    ["insufficient_quota", "quota_exceeded", "billing"].iter().any(|needle| text.contains(needle))
+    ["insufficient_quota", "quota_exceeded", "billing"]
+        .iter()
+        .any(|needle| text.contains(needle))
 }
 
 /// `Retry-After` in seconds (the HTTP-date form is not used by LLM providers).
 fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
     let value = headers.get(header::RETRY_AFTER)?.to_str().ok()?.trim();
-    value.parse::<f64>().ok().filter(|s| s.is_finite() && *s >= 0.0).map(Duration::from_secs_f64)
+    value
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(Duration::from_secs_f64)
 }
 
 /// An error and its causes, joined: hyper's top-level errors say little on their own.
@@ -220,10 +260,24 @@ mod tests {
 
     #[test]
     fn error_messages_come_from_each_providers_error_shape() {
-        assert_eq!(error_message(br#"{"error":{"message":"overloaded","type":"server_error"}}"#), "overloaded");
-        assert_eq!(error_message(br#"{"type":"error","error":{"type":"overloaded_error","message":"busy"}}"#), "busy");
-        assert_eq!(error_message(br#"{"error":"model not found"}"#), "model not found");
-        assert_eq!(error_message(b"<html>bad gateway</html>"), "<html>bad gateway</html>");
+        assert_eq!(
+            error_message(br#"{"error":{"message":"overloaded","type":"server_error"}}"#),
+            "overloaded"
+        );
+        assert_eq!(
+            error_message(
+                br#"{"type":"error","error":{"type":"overloaded_error","message":"busy"}}"#
+            ),
+            "busy"
+        );
+        assert_eq!(
+            error_message(br#"{"error":"model not found"}"#),
+            "model not found"
+        );
+        assert_eq!(
+            error_message(b"<html>bad gateway</html>"),
+            "<html>bad gateway</html>"
+        );
         assert_eq!(error_message(b""), "no error message");
     }
 
@@ -238,7 +292,11 @@ mod tests {
 
     #[test]
     fn quota_errors_are_told_from_rate_limits() {
-        assert!(is_quota_error(br#"{"error":{"code":"insufficient_quota"}}"#));
-        assert!(!is_quota_error(br#"{"error":{"code":"rate_limit_exceeded"}}"#));
+        assert!(is_quota_error(
+            br#"{"error":{"code":"insufficient_quota"}}"#
+        ));
+        assert!(!is_quota_error(
+            br#"{"error":{"code":"rate_limit_exceeded"}}"#
+        ));
     }
 }

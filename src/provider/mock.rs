@@ -15,9 +15,7 @@ use std::{
 use futures_util::{StreamExt, future::BoxFuture, stream};
 use http::{HeaderValue, Response, header};
 use infermux_core::{
-    InferBody, RequestBody, Usage, UsageSlot,
-    chat::ChatRequest,
-    embeddings::EmbeddingsRequest,
+    InferBody, RequestBody, Usage, UsageSlot, chat::ChatRequest, embeddings::EmbeddingsRequest,
 };
 use serde_json::json;
 use tower::Service;
@@ -52,7 +50,9 @@ pub struct MockProvider {
 impl MockProvider {
     /// A mock provider with `settings`.
     pub fn new(settings: MockSettings) -> Self {
-        Self { settings: std::sync::Arc::new(settings) }
+        Self {
+            settings: std::sync::Arc::new(settings),
+        }
     }
 }
 
@@ -94,9 +94,10 @@ impl Service<ProviderCall> for MockProvider {
 
 fn json_response(body: InferBody) -> Response<InferBody> {
     let mut response = Response::new(body);
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     response
 }
 
@@ -111,11 +112,17 @@ fn chat_usage(chat: &ChatRequest, reply: &str) -> Usage {
         .iter()
         .map(|m| 4 + m.content.as_ref().map_or(0, |c| words(&c.text())))
         .sum::<u64>();
-    Usage { prompt_tokens: prompt, completion_tokens: words(reply), ..Usage::default() }
+    Usage {
+        prompt_tokens: prompt,
+        completion_tokens: words(reply),
+        ..Usage::default()
+    }
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 fn usage_json(usage: Usage) -> serde_json::Value {
@@ -142,7 +149,13 @@ fn completion(id: &str, model: &str, reply: &str, usage: Usage) -> serde_json::V
     })
 }
 
-fn chunk(id: &str, model: &str, created: u64, delta: serde_json::Value, finish: Option<&str>) -> String {
+fn chunk(
+    id: &str,
+    model: &str,
+    created: u64,
+    delta: serde_json::Value,
+    finish: Option<&str>,
+) -> String {
     json!({
         "id": id,
         "object": "chat.completion.chunk",
@@ -174,12 +187,27 @@ impl ChunkDecoder for MockChunks {
     }
 }
 
-fn stream_chat(settings: &MockSettings, chat: &ChatRequest, id: &str, model: &str) -> Response<InferBody> {
+fn stream_chat(
+    settings: &MockSettings,
+    chat: &ChatRequest,
+    id: &str,
+    model: &str,
+) -> Response<InferBody> {
     let usage = chat_usage(chat, &settings.reply);
     let created = unix_now();
-    let mut chunks = vec![chunk(id, model, created, json!({"role": "assistant", "content": ""}), None)];
+    let mut chunks = vec![chunk(
+        id,
+        model,
+        created,
+        json!({"role": "assistant", "content": ""}),
+        None,
+    )];
     let reply_words: Vec<&str> = settings.reply.split_inclusive(' ').collect();
-    chunks.extend(reply_words.iter().map(|w| chunk(id, model, created, json!({"content": w}), None)));
+    chunks.extend(
+        reply_words
+            .iter()
+            .map(|w| chunk(id, model, created, json!({"content": w}), None)),
+    );
     chunks.push(chunk(id, model, created, json!({}), Some("stop")));
     if chat.wants_stream_usage() {
         chunks.push(
@@ -191,12 +219,14 @@ fn stream_chat(settings: &MockSettings, chat: &ChatRequest, id: &str, model: &st
         );
     }
     let interval = settings.chunk_interval;
-    let paced = stream::iter(chunks).enumerate().then(move |(i, chunk)| async move {
-        if i > 0 && !interval.is_zero() {
-            tokio::time::sleep(interval).await;
-        }
-        Ok::<_, Infallible>(chunk)
-    });
+    let paced = stream::iter(chunks)
+        .enumerate()
+        .then(move |(i, chunk)| async move {
+            if i > 0 && !interval.is_zero() {
+                tokio::time::sleep(interval).await;
+            }
+            Ok::<_, Infallible>(chunk)
+        });
     let slot = UsageSlot::new();
     // The mock never stalls, so the idle bound only has to exceed the chunk interval.
     let idle = interval + Duration::from_secs(60);
@@ -209,7 +239,10 @@ fn stream_chat(settings: &MockSettings, chat: &ChatRequest, id: &str, model: &st
     );
     let mut response = Response::new(InferBody::new(body, slot));
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response
 }
@@ -226,7 +259,12 @@ fn embed(text: &str) -> Vec<f64> {
             (hash % 2000) as f64 / 1000.0 - 1.0
         })
         .collect();
-    let norm = raw.iter().map(|x| x * x).sum::<f64>().sqrt().max(f64::EPSILON);
+    let norm = raw
+        .iter()
+        .map(|x| x * x)
+        .sum::<f64>()
+        .sqrt()
+        .max(f64::EPSILON);
     raw.into_iter().map(|x| x / norm).collect()
 }
 
@@ -238,7 +276,10 @@ fn embeddings(request: &EmbeddingsRequest, model: &str) -> (serde_json::Value, U
         .map(|(index, text)| json!({"object": "embedding", "index": index, "embedding": embed(text)}))
         .collect();
     let prompt_tokens = texts.iter().map(|t| words(t).max(1)).sum::<u64>();
-    let usage = Usage { prompt_tokens, ..Usage::default() };
+    let usage = Usage {
+        prompt_tokens,
+        ..Usage::default()
+    };
     let body = json!({
         "object": "list",
         "data": data,
@@ -269,22 +310,40 @@ mod tests {
 
     fn call(body: &str) -> ProviderCall {
         let chat: ChatRequest = serde_json::from_str(body).expect("chat");
-        let request = InferRequest::new(RequestBody::Chat(chat), Caller::anonymous(), RequestId::new("r1"));
-        ProviderCall { request: Arc::new(request), upstream_model: "gpt-4o-mini".into() }
+        let request = InferRequest::new(
+            RequestBody::Chat(chat),
+            Caller::anonymous(),
+            RequestId::new("r1"),
+        );
+        ProviderCall {
+            request: Arc::new(request),
+            upstream_model: "gpt-4o-mini".into(),
+        }
     }
 
     #[tokio::test]
     async fn hi_costs_eight_prompt_tokens() {
         let response = provider()
-            .oneshot(call(r#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#))
+            .oneshot(call(
+                r#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#,
+            ))
             .await
             .expect("response");
         let usage = response.body().usage().expect("usage");
         assert_eq!((usage.prompt_tokens, usage.completion_tokens), (8, 3));
-        let json: serde_json::Value =
-            serde_json::from_slice(&response.into_body().collect().await.expect("body").to_bytes())
-                .expect("json");
-        assert_eq!(json["choices"][0]["message"]["content"], "Hello there friend.");
+        let json: serde_json::Value = serde_json::from_slice(
+            &response
+                .into_body()
+                .collect()
+                .await
+                .expect("body")
+                .to_bytes(),
+        )
+        .expect("json");
+        assert_eq!(
+            json["choices"][0]["message"]["content"],
+            "Hello there friend."
+        );
         assert_eq!(json["model"], "gpt-4o-mini");
         assert_eq!(json["usage"]["total_tokens"], 11);
     }
@@ -298,7 +357,13 @@ mod tests {
             .await
             .expect("response");
         let text = String::from_utf8(
-            response.into_body().collect().await.expect("body").to_bytes().to_vec(),
+            response
+                .into_body()
+                .collect()
+                .await
+                .expect("body")
+                .to_bytes()
+                .to_vec(),
         )
         .expect("utf-8");
         let events: Vec<&str> = text.split("\n\n").filter(|e| !e.is_empty()).collect();

@@ -21,8 +21,10 @@ pub(crate) fn encode_chat(chat: &ChatRequest, upstream_model: &str) -> serde_jso
     let mut outgoing = chat.clone();
     outgoing.model = upstream_model.to_owned();
     if chat.is_stream() {
-        outgoing.stream_options.get_or_insert_with(StreamOptions::default).include_usage =
-            Some(true);
+        outgoing
+            .stream_options
+            .get_or_insert_with(StreamOptions::default)
+            .include_usage = Some(true);
     }
     serde_json::to_vec(&outgoing)
 }
@@ -109,7 +111,11 @@ pub(crate) struct StreamFilter {
 impl StreamFilter {
     /// A filter for a client that did (`true`) or did not ask for the usage chunk.
     pub(crate) fn new(client_wants_usage: bool) -> Self {
-        Self { client_wants_usage, usage: Usage::default(), done: false }
+        Self {
+            client_wants_usage,
+            usage: Usage::default(),
+            done: false,
+        }
     }
 }
 
@@ -117,7 +123,9 @@ impl ChunkDecoder for StreamFilter {
     type Item = Sse;
 
     fn feed(&mut self, event: Sse) -> Result<Vec<String>, String> {
-        let Some(data) = event.data else { return Ok(vec![]) };
+        let Some(data) = event.data else {
+            return Ok(vec![]);
+        };
         if data.trim() == "[DONE]" {
             self.done = true;
             return Ok(vec![]);
@@ -165,7 +173,8 @@ mod tests {
         )
         .expect("chat");
         let body: serde_json::Value =
-            serde_json::from_slice(&encode_chat(&chat, "gpt-4o-2024").expect("encode")).expect("json");
+            serde_json::from_slice(&encode_chat(&chat, "gpt-4o-2024").expect("encode"))
+                .expect("json");
         assert_eq!(body["model"], "gpt-4o-2024");
         assert_eq!(body["seed"], 7);
         assert_eq!(body["logit_bias"]["5"], 1);
@@ -205,16 +214,25 @@ mod tests {
 
     #[test]
     fn the_usage_chunk_is_dropped_unless_the_client_asked_for_it() {
-        let usage_chunk = r#"{"id":"c","choices":[],"usage":{"prompt_tokens":8,"completion_tokens":1}}"#;
+        let usage_chunk =
+            r#"{"id":"c","choices":[],"usage":{"prompt_tokens":8,"completion_tokens":1}}"#;
         let mut filter = StreamFilter::new(false);
-        assert_eq!(filter.feed(event(r#"{"choices":[{"index":0}]}"#)).map(|v| v.len()), Ok(1));
+        assert_eq!(
+            filter
+                .feed(event(r#"{"choices":[{"index":0}]}"#))
+                .map(|v| v.len()),
+            Ok(1)
+        );
         assert_eq!(filter.feed(event(usage_chunk)), Ok(vec![]));
         assert_eq!(filter.feed(event("[DONE]")), Ok(vec![]));
         assert_eq!(filter.finish(), Ok(vec![]));
         assert_eq!(filter.usage().prompt_tokens, 8);
 
         let mut filter = StreamFilter::new(true);
-        assert_eq!(filter.feed(event(usage_chunk)), Ok(vec![usage_chunk.to_owned()]));
+        assert_eq!(
+            filter.feed(event(usage_chunk)),
+            Ok(vec![usage_chunk.to_owned()])
+        );
     }
 
     #[test]
@@ -226,6 +244,10 @@ mod tests {
     #[test]
     fn an_error_chunk_ends_the_stream() {
         let mut filter = StreamFilter::new(false);
-        assert!(filter.feed(event(r#"{"error":{"message":"overloaded"}}"#)).is_err());
+        assert!(
+            filter
+                .feed(event(r#"{"error":{"message":"overloaded"}}"#))
+                .is_err()
+        );
     }
 }

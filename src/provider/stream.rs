@@ -145,7 +145,8 @@ impl<D: ChunkDecoder> TranslatedBody<D> {
     fn fail(&mut self, message: String) {
         let message = format!("provider {} stream failed: {message}", self.provider);
         tracing::warn!(provider = %self.provider, error = %message, "stream interrupted");
-        self.pending.push_back(sse_data(&error_json(&message, STREAM_ERROR_CODE)));
+        self.pending
+            .push_back(sse_data(&error_json(&message, STREAM_ERROR_CODE)));
         self.failure = Some(message);
         self.end();
     }
@@ -219,11 +220,18 @@ mod tests {
         }
 
         fn finish(&mut self) -> Result<Vec<String>, String> {
-            if self.complete { Ok(vec![]) } else { Err("ended early".into()) }
+            if self.complete {
+                Ok(vec![])
+            } else {
+                Err("ended early".into())
+            }
         }
 
         fn usage(&self) -> Usage {
-            Usage { completion_tokens: 1, ..Usage::default() }
+            Usage {
+                completion_tokens: 1,
+                ..Usage::default()
+            }
         }
     }
 
@@ -259,14 +267,20 @@ mod tests {
     #[tokio::test]
     async fn a_broken_connection_gets_an_error_event() {
         let out = text(body(vec![Ok("a"), Err("reset".into())])).await;
-        assert!(out.contains("stream_interrupted") && out.contains("reset"), "{out}");
+        assert!(
+            out.contains("stream_interrupted") && out.contains("reset"),
+            "{out}"
+        );
         assert!(!out.contains("[DONE]"));
     }
 
     #[tokio::test]
     async fn failing_before_the_first_chunk_is_a_failed_attempt() {
         let mut b = body(vec![Ok("bad")]);
-        assert_eq!(b.first_chunk().await.map_err(|e| e.contains("bad item")), Err(true));
+        assert_eq!(
+            b.first_chunk().await.map_err(|e| e.contains("bad item")),
+            Err(true)
+        );
         let mut b = body(vec![Ok("a"), Ok("bad")]);
         assert_eq!(b.first_chunk().await, Ok(()));
     }

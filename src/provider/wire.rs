@@ -3,12 +3,12 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use futures_util::TryStreamExt;
 use http::{HeaderMap, HeaderValue, header};
-use hyper::body::Incoming;
 use http_body_util::BodyExt;
+use hyper::body::Incoming;
 use infermux_core::{BoxError, InferBody, RequestBody, Usage, UsageSlot};
 use sse_stream::SseStream;
-use futures_util::TryStreamExt;
 
 use super::{
     ProviderCall, ProviderError, ProviderErrorKind, anthropic, ollama, openai,
@@ -45,7 +45,9 @@ fn bad_response(message: impl Into<String>) -> ProviderError {
 
 /// Seconds since the epoch, for the `created` field of translated responses.
 fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 impl WireFormat {
@@ -53,12 +55,14 @@ impl WireFormat {
     pub(crate) fn encode(self, call: &ProviderCall) -> Result<Encoded, ProviderError> {
         let model = &*call.upstream_model;
         let (path, body) = match (self, &call.request.body) {
-            (Self::OpenAi, RequestBody::Chat(chat)) => {
-                ("/chat/completions", openai::encode_chat(chat, model).map_err(|e| unsupported(e.to_string()))?)
-            }
-            (Self::OpenAi, RequestBody::Embeddings(req)) => {
-                ("/embeddings", openai::encode_embeddings(req, model).map_err(|e| unsupported(e.to_string()))?)
-            }
+            (Self::OpenAi, RequestBody::Chat(chat)) => (
+                "/chat/completions",
+                openai::encode_chat(chat, model).map_err(|e| unsupported(e.to_string()))?,
+            ),
+            (Self::OpenAi, RequestBody::Embeddings(req)) => (
+                "/embeddings",
+                openai::encode_embeddings(req, model).map_err(|e| unsupported(e.to_string()))?,
+            ),
             (Self::Anthropic, RequestBody::Chat(chat)) => (
                 "/v1/messages",
                 anthropic::encode_request(chat, model).map_err(|e| unsupported(e.to_string()))?,
@@ -66,12 +70,14 @@ impl WireFormat {
             (Self::Anthropic, RequestBody::Embeddings(_)) => {
                 return Err(unsupported("anthropic has no embeddings API"));
             }
-            (Self::Ollama, RequestBody::Chat(chat)) => {
-                ("/api/chat", ollama::encode_chat(chat, model).map_err(|e| unsupported(e.to_string()))?)
-            }
-            (Self::Ollama, RequestBody::Embeddings(req)) => {
-                ("/api/embed", ollama::encode_embed(req, model).map_err(|e| unsupported(e.to_string()))?)
-            }
+            (Self::Ollama, RequestBody::Chat(chat)) => (
+                "/api/chat",
+                ollama::encode_chat(chat, model).map_err(|e| unsupported(e.to_string()))?,
+            ),
+            (Self::Ollama, RequestBody::Embeddings(req)) => (
+                "/api/embed",
+                ollama::encode_embed(req, model).map_err(|e| unsupported(e.to_string()))?,
+            ),
         };
         Ok(Encoded { path, body })
     }
@@ -81,7 +87,9 @@ impl WireFormat {
         let key = api_key.and_then(|k| HeaderValue::from_str(k).ok());
         match self {
             Self::OpenAi | Self::Ollama => {
-                if let Some(key) = api_key.and_then(|k| HeaderValue::from_str(&format!("Bearer {k}")).ok()) {
+                if let Some(key) =
+                    api_key.and_then(|k| HeaderValue::from_str(&format!("Bearer {k}")).ok())
+                {
                     let mut key = key;
                     key.set_sensitive(true);
                     headers.insert(header::AUTHORIZATION, key);
@@ -98,9 +106,15 @@ impl WireFormat {
     }
 
     /// Translates a complete successful response into OpenAI's shape, with its usage.
-    pub(crate) fn decode(self, call: &ProviderCall, body: &Bytes) -> Result<(Bytes, Usage), ProviderError> {
+    pub(crate) fn decode(
+        self,
+        call: &ProviderCall,
+        body: &Bytes,
+    ) -> Result<(Bytes, Usage), ProviderError> {
         match (self, &call.request.body) {
-            (Self::OpenAi, _) => openai::decode_usage(body).map(|u| (body.clone(), u)).map_err(bad_response),
+            (Self::OpenAi, _) => openai::decode_usage(body)
+                .map(|u| (body.clone(), u))
+                .map_err(bad_response),
             (Self::Anthropic, _) => anthropic::decode_response(body, unix_now())
                 .map(|(json, usage)| (Bytes::from(json), usage))
                 .map_err(|e| bad_response(e.to_string())),
@@ -109,8 +123,11 @@ impl WireFormat {
                     .map(|(json, usage)| (Bytes::from(json), usage))
                     .map_err(|e| bad_response(e.to_string()))
             }
-            (Self::Ollama, RequestBody::Embeddings(_)) => {
-                ollama::decode_embed(body, &call.upstream_model)
+            (Self::Ollama, RequestBody::Embeddings(request)) => {
+                // `encode` already refused an unknown `encoding_format`.
+                let encoding = ollama::EmbeddingEncoding::of(request)
+                    .unwrap_or(ollama::EmbeddingEncoding::Float);
+                ollama::decode_embed(body, &call.upstream_model, encoding)
                     .map(|(json, usage)| (Bytes::from(json), usage))
                     .map_err(|e| bad_response(e.to_string()))
             }
@@ -140,7 +157,8 @@ impl WireFormat {
                 start(sse_events(upstream), decoder, provider, idle_timeout).await
             }
             Self::Ollama => {
-                let decoder = ollama::NdjsonTranslator::new(completion_id(call), unix_now(), wants_usage);
+                let decoder =
+                    ollama::NdjsonTranslator::new(completion_id(call), unix_now(), wants_usage);
                 let bytes = upstream.into_data_stream().map_err(BoxError::from);
                 start(bytes, decoder, provider, idle_timeout).await
             }

@@ -63,7 +63,10 @@ impl InferBody {
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
-        Self { inner: body.map_err(Into::into).boxed_unsync(), usage }
+        Self {
+            inner: body.map_err(Into::into).boxed_unsync(),
+            usage,
+        }
     }
 
     /// A complete body with no usage (errors, model lists).
@@ -90,7 +93,9 @@ impl Default for InferBody {
 
 impl std::fmt::Debug for InferBody {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("InferBody").field("usage", &self.usage.get()).finish_non_exhaustive()
+        f.debug_struct("InferBody")
+            .field("usage", &self.usage.get())
+            .finish_non_exhaustive()
     }
 }
 

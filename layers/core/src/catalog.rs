@@ -62,7 +62,11 @@ impl ModelCatalog {
         let mut models: Vec<Arc<str>> = self
             .providers
             .iter()
-            .flat_map(|p| p.models.iter().chain(p.aliases.iter().map(|(from, _)| from)))
+            .flat_map(|p| {
+                p.models
+                    .iter()
+                    .chain(p.aliases.iter().map(|(from, _)| from))
+            })
             .cloned()
             .collect();
         models.sort();
@@ -97,7 +101,10 @@ mod tests {
             .iter()
             .map(|c| (c.provider.as_str(), &*c.upstream_model))
             .collect();
-        assert_eq!(got, [("openai", "gpt-4o"), ("anthropic", "claude-opus-4-5")]);
+        assert_eq!(
+            got,
+            [("openai", "gpt-4o"), ("anthropic", "claude-opus-4-5")]
+        );
     }
 
     #[test]

@@ -13,10 +13,10 @@
 //! The wire types in [`chat`] and [`embeddings`] follow the OpenAI API, which is the one
 //! dialect clients speak to infermux; provider adapters translate from them.
 
-pub mod chat;
-pub mod embeddings;
 mod body;
 mod catalog;
+pub mod chat;
+pub mod embeddings;
 mod ids;
 mod money;
 mod request;

@@ -69,7 +69,11 @@ impl Money {
         let whole = self.0 / PICOS_PER_USD;
         let digits = format!("{:012}", self.0 % PICOS_PER_USD);
         let trimmed = digits.trim_end_matches('0');
-        let shown = if trimmed.len() < 2 { &digits[..2] } else { trimmed };
+        let shown = if trimmed.len() < 2 {
+            &digits[..2]
+        } else {
+            trimmed
+        };
         format!("${whole}.{shown}")
     }
 }
@@ -116,7 +120,10 @@ mod tests {
             (0.1, "$0.10"),
         ];
         for (usd, shown) in cases {
-            assert_eq!(Money::from_usd(usd).map(Money::to_dollars).as_deref(), Some(shown));
+            assert_eq!(
+                Money::from_usd(usd).map(Money::to_dollars).as_deref(),
+                Some(shown)
+            );
         }
     }
 
@@ -129,7 +136,10 @@ mod tests {
 
     #[test]
     fn floats_for_reports_are_the_nearest_to_the_exact_value() {
-        let sum: Money = [1_200_000, 600_000].into_iter().map(Money::from_picos).sum();
+        let sum: Money = [1_200_000, 600_000]
+            .into_iter()
+            .map(Money::from_picos)
+            .sum();
         assert_eq!(sum.as_usd_f64(), 0.0000018);
     }
 

@@ -2,9 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::{
-    Caller, ProviderName, RequestId, chat::ChatRequest, embeddings::EmbeddingsRequest,
-};
+use crate::{Caller, ProviderName, RequestId, chat::ChatRequest, embeddings::EmbeddingsRequest};
 
 /// The OpenAI endpoint a request was made to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -103,7 +101,12 @@ pub struct InferRequest {
 impl InferRequest {
     /// A request from `caller` with no routing decided yet.
     pub fn new(body: RequestBody, caller: Caller, request_id: RequestId) -> Self {
-        Self { body, caller, request_id, route: RouteContext::default() }
+        Self {
+            body,
+            caller,
+            request_id,
+            route: RouteContext::default(),
+        }
     }
 }
 

@@ -1,0 +1,208 @@
+//! The real binary: command line, exit codes, the embedded default config, graceful shutdown.
+
+mod common;
+
+use std::{
+    io::{BufRead, BufReader},
+    path::Path,
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use common::{chat, get, post_json};
+use infermux_test_util::{Fault, MockServer};
+use serde_json::json;
+
+fn infermux() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_infermux"))
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write config");
+    path
+}
+
+/// Waits for the JSON log line announcing the bound addresses; returns (proxy, management).
+fn wait_until_serving(child: &mut Child) -> (String, String) {
+    let stderr = child.stderr.take().expect("stderr piped");
+    let (found, addresses) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) {
+                if event["message"] == "infermux serving" {
+                    let addr = |key: &str| event[key].as_str().unwrap_or_default().to_owned();
+                    let _ = found.send(Ok((addr("listen"), addr("management_listen"))));
+                }
+            }
+            // Keep draining stderr so the child never blocks on a full pipe.
+            seen.push(line);
+        }
+        let _ = found.send(Err(seen.join("\n")));
+    });
+    match addresses.recv_timeout(Duration::from_secs(30)) {
+        Ok(Ok(addresses)) => addresses,
+        Ok(Err(log)) => panic!("infermux exited before serving:\n{log}"),
+        Err(_) => panic!("infermux did not announce its addresses within 30 s"),
+    }
+}
+
+#[test]
+fn version_prints_the_crate_version() {
+    let out = infermux().arg("--version").output().expect("run");
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("infermux {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let out = infermux().arg("frobnicate").output().expect("run");
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn validate_accepts_a_good_config_and_never_prints_keys() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write(
+        dir.path(),
+        "infermux.yml",
+        "providers:\n  - {name: openai, type: openai, api_key: \"${OPENAI_API_KEY}\", models: [gpt-4o-mini]}\n",
+    );
+    let out = infermux()
+        .args(["validate", "--config"])
+        .arg(&path)
+        .env("OPENAI_API_KEY", "sk-very-secret-value")
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("openai"));
+    assert!(!stdout.contains("sk-very-secret-value"));
+}
+
+#[test]
+fn validate_rejects_a_bad_config_with_exit_1_naming_the_file_and_field() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write(
+        dir.path(),
+        "broken.yml",
+        "providers:\n  - name: openai\n    type: openai\n    base_ulr: \"https://api.openai.com/v1\"\n    models: [gpt-4o]\n",
+    );
+    let out = infermux()
+        .args(["validate", "--config"])
+        .arg(&path)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("broken.yml"), "{stderr}");
+    assert!(
+        stderr.contains("base_ulr") && stderr.contains("base_url"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn serve_with_a_broken_config_exits_1() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write(dir.path(), "infermux.yml", "providers: []\n");
+    let out = infermux()
+        .args(["serve", "--config"])
+        .arg(&path)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[tokio::test]
+async fn serve_without_a_config_answers_from_the_embedded_mock_provider() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = infermux()
+        .arg("serve")
+        .current_dir(dir.path())
+        .env("INFERMUX_LISTEN", "127.0.0.1:0")
+        .env("INFERMUX_MANAGEMENT_LISTEN", "127.0.0.1:0")
+        .env("INFERMUX_LOG_FORMAT", "json")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let (proxy, management) = wait_until_serving(&mut child);
+    let reply = post_json(
+        &format!("http://{proxy}/v1/chat/completions"),
+        &[],
+        chat("gpt-4o-mini", json!({})),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.header("x-infermux-provider"), Some("mock"));
+    assert!(
+        reply.json()["choices"][0]["message"]["content"]
+            .as_str()
+            .is_some()
+    );
+    assert_eq!(
+        get(&format!("http://{management}/healthz"), &[])
+            .await
+            .status,
+        200
+    );
+    terminate(&child);
+    assert!(child.wait().expect("exit").success());
+}
+
+fn terminate(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+}
+
+#[tokio::test]
+async fn sigterm_finishes_in_flight_requests_then_exits_0() {
+    let openai = MockServer::openai().await;
+    openai.set_fault(Fault::Latency(Duration::from_millis(700)));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = format!(
+        "listen: \"127.0.0.1:0\"\nmanagement_listen: \"127.0.0.1:0\"\nlog: {{format: json}}\nproviders:\n  - {{name: openai, type: openai, api_key: k, base_url: \"{}\", models: [gpt-4o-mini]}}\n",
+        openai.base_url()
+    );
+    let path = write(dir.path(), "infermux.yml", &config);
+    let mut child = infermux()
+        .args(["serve", "--config"])
+        .arg(&path)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let (proxy, _) = wait_until_serving(&mut child);
+    let in_flight = tokio::spawn(async move {
+        post_json(
+            &format!("http://{proxy}/v1/chat/completions"),
+            &[],
+            chat("gpt-4o-mini", json!({})),
+        )
+        .await
+    });
+    openai.wait_for_requests(1).await;
+    terminate(&child);
+    let reply = in_flight.await.expect("request task");
+    assert_eq!(
+        reply.status,
+        200,
+        "the in-flight request completes: {}",
+        reply.text()
+    );
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .expect("join")
+        .expect("exit");
+    assert!(status.success(), "{status:?}");
+}
