@@ -30,11 +30,10 @@ fn wait_until_serving(child: &mut Child) -> (String, String) {
     std::thread::spawn(move || {
         let mut seen = Vec::new();
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) {
-                if event["message"] == "infermux serving" {
-                    let addr = |key: &str| event[key].as_str().unwrap_or_default().to_owned();
-                    let _ = found.send(Ok((addr("listen"), addr("management_listen"))));
-                }
+            let event = serde_json::from_str::<serde_json::Value>(&line).unwrap_or_default();
+            if event["message"] == "infermux serving" {
+                let addr = |key: &str| event[key].as_str().unwrap_or_default().to_owned();
+                let _ = found.send(Ok((addr("listen"), addr("management_listen"))));
             }
             // Keep draining stderr so the child never blocks on a full pipe.
             seen.push(line);

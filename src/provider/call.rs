@@ -82,10 +82,8 @@ impl ProviderError {
 
     /// Removes `secret` from the message, should a provider have echoed it.
     pub(crate) fn redact(mut self, secret: Option<&str>) -> Self {
-        if let Some(secret) = secret.filter(|s| !s.is_empty()) {
-            if self.message.contains(secret) {
-                self.message = self.message.replace(secret, "[redacted]");
-            }
+        if let Some(secret) = secret.filter(|s| !s.is_empty() && self.message.contains(*s)) {
+            self.message = self.message.replace(secret, "[redacted]");
         }
         self
     }

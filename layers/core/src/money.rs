@@ -31,7 +31,7 @@ impl Money {
     /// Returns `None` for negative, non-finite or too large amounts.
     pub fn from_usd(usd: f64) -> Option<Self> {
         let picos = (usd * PICOS_PER_USD as f64).round();
-        (usd.is_finite() && usd >= 0.0 && picos < u64::MAX as f64).then(|| Self(picos as u64))
+        (usd.is_finite() && usd >= 0.0 && picos < u64::MAX as f64).then_some(Self(picos as u64))
     }
 
     /// The amount as an `f64` of USD, for JSON reports. Exact for amounts whose decimal form
