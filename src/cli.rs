@@ -107,7 +107,12 @@ fn serve(path: Option<&Path>) -> ExitCode {
                     "no infermux.yml found; serving the embedded default config (mock provider)"
                 );
                 let client = crate::provider::http_client(std::time::Duration::from_secs(1));
-                crate::local_ollama::prefer_local_ollama(&mut config, &client).await;
+                crate::local_ollama::prefer_local_ollama(
+                    &mut config,
+                    &client,
+                    crate::local_ollama::OLLAMA_URL,
+                )
+                .await;
                 config
             }
         };

@@ -27,7 +27,7 @@ use tower::{Service, ServiceExt};
 
 use crate::{
     error::{self, InvalidRequest, PayloadTooLarge, RouteNotFound},
-    provider::PROVIDER_HEADER,
+    provider::{MODEL_HEADER, PROVIDER_HEADER},
 };
 
 /// Header carrying the caller a request is accounted to.
@@ -295,11 +295,6 @@ fn record(
 ) {
     let status = response.status();
     let elapsed = started.elapsed();
-    let provider = response
-        .headers()
-        .get(PROVIDER_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
     metrics::counter!("infermux_requests_total",
         "endpoint" => route.label(), "status" => status.as_u16().to_string())
     .increment(1);
@@ -308,17 +303,25 @@ fn record(
     if matches!(route, Route::Health) {
         return;
     }
-    let error = response
-        .headers()
-        .get(error::ERROR_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    };
+    let (provider, model, error) = (
+        header(PROVIDER_HEADER),
+        header(MODEL_HEADER),
+        header(error::ERROR_HEADER),
+    );
     tracing::info!(
         request_id = %id,
         caller = %caller,
         endpoint = route.label(),
         status = status.as_u16(),
         provider,
+        model,
         error,
         latency_ms = elapsed.as_secs_f64() * 1000.0,
         "request",

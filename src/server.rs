@@ -120,7 +120,11 @@ impl Server {
             );
         }
         let client = crate::provider::http_client(CONNECT_TIMEOUT);
-        let proxy_service = crate::stack::proxy(&config, &client);
+        let proxy_service = tower::ServiceBuilder::new()
+            .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+                panic_response,
+            ))
+            .service(crate::stack::proxy(&config, &client));
         let metrics = crate::management::prometheus();
         let upkeep = tokio::spawn(metrics_upkeep(metrics.clone(), shutdown.clone()));
         let management_service = crate::management::Management::new(
@@ -150,6 +154,18 @@ impl Server {
         upkeep.abort();
         tracing::info!("infermux stopped");
     }
+}
+
+/// A panic while serving a request becomes a 500 for that request, not a dropped connection.
+fn panic_response(
+    _panic: Box<dyn std::any::Any + Send + 'static>,
+) -> Response<infermux_core::InferBody> {
+    tracing::error!("a request handler panicked");
+    let class = crate::error::ErrorClass {
+        status: http::StatusCode::INTERNAL_SERVER_ERROR,
+        code: "internal_error",
+    };
+    crate::error::response(class, "internal error; see the infermux logs")
 }
 
 /// Bound on each upstream TCP connect.

@@ -26,6 +26,7 @@ providers:
   - {{name: openai, type: openai, api_key: sk-o, base_url: "{}", models: [gpt-4o-mini, text-embedding-3-small]}}
   - {{name: anthropic, type: anthropic, api_key: sk-a, base_url: "{}", models: [claude-haiku-4-5]}}
   - {{name: ollama, type: ollama, base_url: "{}", models: [llama3.2, nomic-embed-text]}}
+  - {{name: mock, type: mock, models: [mock-chat, mock-embed]}}
 "#,
         openai.base_url(),
         anthropic.base_url(),

@@ -21,7 +21,8 @@ use serde_json::json;
 use tower::Service;
 
 use super::{
-    ProviderCall, ProviderError,
+    ProviderCall, ProviderError, ProviderErrorKind,
+    embedding::EmbeddingEncoding,
     stream::{ChunkDecoder, TranslatedBody},
 };
 
@@ -83,7 +84,10 @@ impl Service<ProviderCall> for MockProvider {
                     json_response(InferBody::full_with_usage(body.to_string(), usage))
                 }
                 RequestBody::Embeddings(request) => {
-                    let (body, usage) = embeddings(request, model);
+                    let encoding = EmbeddingEncoding::of(request).map_err(|e| {
+                        ProviderError::new(ProviderErrorKind::Unsupported, e.to_string())
+                    })?;
+                    let (body, usage) = embeddings(request, model, encoding);
                     json_response(InferBody::full_with_usage(body.to_string(), usage))
                 }
             };
@@ -248,32 +252,38 @@ fn stream_chat(
 }
 
 /// A deterministic unit vector per text (FNV-1a seeded), so equal inputs embed equally.
-fn embed(text: &str) -> Vec<f64> {
+fn embed(text: &str) -> Vec<f32> {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    let raw: Vec<f64> = (0..EMBEDDING_DIMENSIONS)
+    let raw: Vec<f32> = (0..EMBEDDING_DIMENSIONS)
         .map(|i| {
             for byte in text.bytes().chain([i as u8]) {
                 hash ^= u64::from(byte);
                 hash = hash.wrapping_mul(0x0100_0000_01b3);
             }
-            (hash % 2000) as f64 / 1000.0 - 1.0
+            (hash % 2000) as f32 / 1000.0 - 1.0
         })
         .collect();
     let norm = raw
         .iter()
         .map(|x| x * x)
-        .sum::<f64>()
+        .sum::<f32>()
         .sqrt()
-        .max(f64::EPSILON);
+        .max(f32::EPSILON);
     raw.into_iter().map(|x| x / norm).collect()
 }
 
-fn embeddings(request: &EmbeddingsRequest, model: &str) -> (serde_json::Value, Usage) {
+fn embeddings(
+    request: &EmbeddingsRequest,
+    model: &str,
+    encoding: EmbeddingEncoding,
+) -> (serde_json::Value, Usage) {
     let texts = request.texts();
     let data: Vec<serde_json::Value> = texts
         .iter()
         .enumerate()
-        .map(|(index, text)| json!({"object": "embedding", "index": index, "embedding": embed(text)}))
+        .map(|(index, text)| {
+            json!({"object": "embedding", "index": index, "embedding": encoding.encode(embed(text))})
+        })
         .collect();
     let prompt_tokens = texts.iter().map(|t| words(t).max(1)).sum::<u64>();
     let usage = Usage {
@@ -378,7 +388,7 @@ mod tests {
         let a = embed("hello");
         assert_eq!(a, embed("hello"));
         assert_ne!(a, embed("world"));
-        let norm: f64 = a.iter().map(|x| x * x).sum();
-        assert!((norm - 1.0).abs() < 1e-9);
+        let norm: f32 = a.iter().map(|x| x * x).sum();
+        assert!((norm - 1.0).abs() < 1e-5);
     }
 }

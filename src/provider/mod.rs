@@ -10,6 +10,7 @@ pub mod anthropic;
 mod call;
 mod client;
 mod dispatch;
+mod embedding;
 mod http;
 mod mock;
 pub mod ollama;

@@ -11,7 +11,9 @@ use infermux_core::{BoxError, InferBody, RequestBody, Usage, UsageSlot};
 use sse_stream::SseStream;
 
 use super::{
-    ProviderCall, ProviderError, ProviderErrorKind, anthropic, ollama, openai,
+    ProviderCall, ProviderError, ProviderErrorKind, anthropic,
+    embedding::EmbeddingEncoding,
+    ollama, openai,
     stream::{ChunkDecoder, TranslatedBody},
 };
 
@@ -125,8 +127,7 @@ impl WireFormat {
             }
             (Self::Ollama, RequestBody::Embeddings(request)) => {
                 // `encode` already refused an unknown `encoding_format`.
-                let encoding = ollama::EmbeddingEncoding::of(request)
-                    .unwrap_or(ollama::EmbeddingEncoding::Float);
+                let encoding = EmbeddingEncoding::of(request).unwrap_or(EmbeddingEncoding::Float);
                 ollama::decode_embed(body, &call.upstream_model, encoding)
                     .map(|(json, usage)| (Bytes::from(json), usage))
                     .map_err(|e| bad_response(e.to_string()))

@@ -26,5 +26,5 @@ pub use body::{BoxError, InferBody, UsageSlot};
 pub use catalog::{ModelCatalog, ProviderModels};
 pub use ids::{Caller, ProviderName, RequestId};
 pub use money::Money;
-pub use request::{Candidate, Endpoint, InferRequest, RequestBody, RouteContext, Served};
+pub use request::{Candidate, InferRequest, RequestBody, RouteContext, Served};
 pub use usage::Usage;

@@ -4,25 +4,6 @@ use std::sync::Arc;
 
 use crate::{Caller, ProviderName, RequestId, chat::ChatRequest, embeddings::EmbeddingsRequest};
 
-/// The OpenAI endpoint a request was made to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Endpoint {
-    /// `POST /v1/chat/completions`
-    ChatCompletions,
-    /// `POST /v1/embeddings`
-    Embeddings,
-}
-
-impl Endpoint {
-    /// The endpoint's path below `/v1`, as a label for logs and metrics.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::ChatCompletions => "chat_completions",
-            Self::Embeddings => "embeddings",
-        }
-    }
-}
-
 /// A parsed request body.
 // One body exists per request and moves into an `Arc` at dispatch: boxing the larger variant
 // would only add an allocation.
@@ -36,14 +17,6 @@ pub enum RequestBody {
 }
 
 impl RequestBody {
-    /// The endpoint this body belongs to.
-    pub const fn endpoint(&self) -> Endpoint {
-        match self {
-            Self::Chat(_) => Endpoint::ChatCompletions,
-            Self::Embeddings(_) => Endpoint::Embeddings,
-        }
-    }
-
     /// The requested model.
     pub fn model(&self) -> &str {
         match self {

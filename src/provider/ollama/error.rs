@@ -83,11 +83,8 @@ pub(crate) enum TranslateError {
     #[error("input must be a string or a list of strings")]
     Input,
     /// An `encoding_format` other than `float` or `base64`.
-    #[error("encoding_format `{format}` is not supported (use `float` or `base64`)")]
-    EncodingFormat {
-        /// The format as sent (JSON-encoded when not a string).
-        format: String,
-    },
+    #[error(transparent)]
+    EncodingFormat(#[from] crate::provider::embedding::UnsupportedEncoding),
     /// The request body could not be serialized.
     #[error("cannot encode the ollama request: {0}")]
     Encode(#[source] serde_json::Error),

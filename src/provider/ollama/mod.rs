@@ -15,7 +15,6 @@
 //!   `invalid_request`) when the request asks for something Ollama cannot do, such as an image
 //!   by URL rather than inline;
 //! * `encode_embed` turns an `EmbeddingsRequest` into the body of `POST /api/embed`;
-//!   `EmbeddingEncoding::of` reads the `encoding_format` its answer must be written in;
 //! * `decode_chat` and `decode_embed` turn Ollama's answers into OpenAI `chat.completion` and
 //!   embeddings-list bodies, with the provider's `Usage`; `decode_embed_as` writes the vectors
 //!   in the `encoding_format` asked for (the OpenAI SDKs ask for `base64` by default);
@@ -31,7 +30,7 @@ mod request;
 mod response;
 mod stream;
 
-pub(crate) use request::{EmbeddingEncoding, encode_chat, encode_embed};
+pub(crate) use request::{encode_chat, encode_embed};
 pub(crate) use response::{decode_chat, decode_embed};
 pub(crate) use stream::NdjsonTranslator;
 mod decoder;

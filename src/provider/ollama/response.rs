@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::error::DecodeError;
-use super::request::EmbeddingEncoding;
+use crate::provider::embedding::{EmbeddingEncoding, EmbeddingVector};
 
 /// One `/api/chat` response: the whole answer, or one line of a stream.
 #[derive(Deserialize)]
@@ -209,16 +209,6 @@ struct EmbeddingItem {
     embedding: EmbeddingVector,
 }
 
-/// An embedding vector as the client asked for it.
-#[derive(Serialize)]
-#[serde(untagged)]
-enum EmbeddingVector {
-    /// Numbers, written with `f32` precision.
-    Float(Vec<f32>),
-    /// Base64 of the little-endian `f32` bytes.
-    Base64(String),
-}
-
 /// The usage of an embeddings request.
 #[derive(Serialize)]
 struct EmbeddingUsage {
@@ -251,10 +241,7 @@ pub(crate) fn decode_embed(
         .map(|(index, vector)| EmbeddingItem {
             object: "embedding",
             index,
-            embedding: match encoding {
-                EmbeddingEncoding::Float => EmbeddingVector::Float(vector),
-                EmbeddingEncoding::Base64 => EmbeddingVector::Base64(base64_f32(&vector)),
-            },
+            embedding: encoding.encode(vector),
         })
         .collect();
     let list = EmbeddingList {
@@ -271,31 +258,6 @@ pub(crate) fn decode_embed(
         ..Usage::default()
     };
     Ok((serde_json::to_vec(&list)?, usage))
-}
-
-/// Standard base64 (with padding) of the little-endian bytes of `values`, as OpenAI writes
-/// `encoding_format: base64` embeddings.
-fn base64_f32(values: &[f32]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let bytes: Vec<u8> = values
-        .iter()
-        .flat_map(|value| value.to_le_bytes())
-        .collect();
-    let mut encoded = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let triple = chunk.iter().enumerate().fold(0u32, |acc, (i, byte)| {
-            acc | u32::from(*byte) << (16 - 8 * i)
-        });
-        for sextet in 0..4 {
-            if sextet <= chunk.len() {
-                let bits = (triple >> (18 - 6 * sextet)) & 0x3f;
-                encoded.push(char::from(ALPHABET[bits as usize]));
-            } else {
-                encoded.push('=');
-            }
-        }
-    }
-    encoded
 }
 
 #[cfg(test)]
@@ -479,9 +441,6 @@ mod tests {
         let body: Value = serde_json::from_slice(&json).expect("JSON body");
         assert_eq!(body["data"][0]["embedding"], json!("AAAAPwAAgD4AAAC+"));
         assert_eq!(body["data"][1]["embedding"], json!("AACAPwAAAMDNzMw9"));
-        assert_eq!(base64_f32(&[1.0, -2.0]), "AACAPwAAAMA=");
-        assert_eq!(base64_f32(&[0.1]), "zczMPQ==");
-        assert_eq!(base64_f32(&[]), "");
     }
 
     #[test]
