@@ -8,6 +8,7 @@
 
 pub mod anthropic;
 mod call;
+mod chat_parts;
 mod client;
 mod dispatch;
 mod embedding;

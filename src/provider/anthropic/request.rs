@@ -4,6 +4,7 @@ use infermux_core::chat::{ChatMessage, ChatRequest, ContentPart, MessageContent,
 use serde_json::{Map, Value, json};
 
 use super::TranslateError;
+use crate::provider::chat_parts::{base64_data_url, tool_arguments};
 
 /// `max_tokens` sent when the client set no output limit: Anthropic requires one.
 const DEFAULT_MAX_TOKENS: u64 = 4096;
@@ -334,13 +335,6 @@ fn part_block(
         .map(|text| text_block(text.to_owned())))
 }
 
-/// Splits a `data:<mime>;base64,<data>` URL into its media type and data.
-fn base64_data_url(url: &str) -> Option<(&str, &str)> {
-    let (meta, data) = url.strip_prefix("data:")?.split_once(',')?;
-    let media_type = meta.strip_suffix(";base64")?.split(';').next()?;
-    (!media_type.is_empty()).then_some((media_type, data))
-}
-
 /// The Anthropic image `source` of an OpenAI image URL.
 fn image_source(url: &str) -> Option<Value> {
     if let Some((media_type, data)) = base64_data_url(url) {
@@ -355,23 +349,13 @@ fn image_source(url: &str) -> Option<Value> {
 fn assistant_blocks(index: usize, message: &ChatMessage) -> Result<Vec<Value>, TranslateError> {
     let mut blocks = content_blocks(index, message)?;
     for (call, tool_call) in message.tool_calls.iter().flatten().enumerate() {
-        let arguments = tool_call.function.arguments.trim();
-        let input = if arguments.is_empty() {
-            Value::Object(Map::new())
-        } else {
-            serde_json::from_str(arguments).map_err(|_| TranslateError::ToolArguments {
+        let input = tool_arguments(&tool_call.function.arguments).map_err(|problem| {
+            TranslateError::ToolArguments {
                 index,
                 call,
-                problem: "is not valid JSON",
-            })?
-        };
-        if !input.is_object() {
-            return Err(TranslateError::ToolArguments {
-                index,
-                call,
-                problem: "is not a JSON object",
-            });
-        }
+                problem,
+            }
+        })?;
         blocks.push(json!({
             "type": "tool_use",
             "id": tool_call.id,

@@ -9,7 +9,10 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::error::TranslateError;
-use crate::provider::embedding::EmbeddingEncoding;
+use crate::provider::{
+    chat_parts::{base64_data_url, is_data_url, tool_arguments},
+    embedding::EmbeddingEncoding,
+};
 
 /// OpenAI sampling fields that Ollama takes, under the same names, in `options`.
 const PASSED_OPTIONS: [&str; 3] = ["seed", "presence_penalty", "frequency_penalty"];
@@ -156,7 +159,7 @@ fn encode_message<'a>(
             .enumerate()
             .map(|(call, tool_call)| {
                 let arguments =
-                    parse_arguments(&tool_call.function.arguments).map_err(|problem| {
+                    tool_arguments(&tool_call.function.arguments).map_err(|problem| {
                         TranslateError::ToolArguments {
                             index,
                             call,
@@ -252,34 +255,11 @@ fn inline_image(
         .ok_or(TranslateError::MissingImage { index, part })?
         .url
         .as_str();
-    let rest = url
-        .get(..5)
-        .filter(|scheme| scheme.eq_ignore_ascii_case("data:"))
-        .and_then(|_| url.get(5..))
-        .ok_or(TranslateError::RemoteImage { index, part })?;
-    let (header, data) = rest
-        .split_once(',')
-        .ok_or(TranslateError::ImageEncoding { index, part })?;
-    let base64 = header
-        .rsplit_once(';')
-        .is_some_and(|(_, encoding)| encoding.eq_ignore_ascii_case("base64"));
-    if !base64 {
-        return Err(TranslateError::ImageEncoding { index, part });
+    if !is_data_url(url) {
+        return Err(TranslateError::RemoteImage { index, part });
     }
+    let (_, data) = base64_data_url(url).ok_or(TranslateError::ImageEncoding { index, part })?;
     Ok(data)
-}
-
-/// Parses OpenAI's JSON-encoded tool call arguments into the object Ollama wants; an empty
-/// string is an empty object.
-fn parse_arguments(arguments: &str) -> Result<Map<String, Value>, &'static str> {
-    if arguments.trim().is_empty() {
-        return Ok(Map::new());
-    }
-    match serde_json::from_str(arguments) {
-        Ok(Value::Object(object)) => Ok(object),
-        Ok(_) => Err("is not a JSON object"),
-        Err(_) => Err("is not valid JSON"),
-    }
 }
 
 /// Ollama's `options`: sampling parameters and the output limit.
