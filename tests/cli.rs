@@ -25,9 +25,16 @@ fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
 
 /// Waits for the JSON log line announcing the bound addresses; returns (proxy, management).
 fn wait_until_serving(child: &mut Child) -> (String, String) {
+    serve_and_log(child).0
+}
+
+/// Like [`wait_until_serving`], and also returns a thread that yields every log line once
+/// the process has exited.
+fn serve_and_log(child: &mut Child) -> ((String, String), std::thread::JoinHandle<Vec<String>>) {
     let stderr = child.stderr.take().expect("stderr piped");
     let (found, addresses) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
+    // Keeps draining stderr so the child never blocks on a full pipe.
+    let reader = std::thread::spawn(move || {
         let mut seen = Vec::new();
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             let event = serde_json::from_str::<serde_json::Value>(&line).unwrap_or_default();
@@ -35,13 +42,13 @@ fn wait_until_serving(child: &mut Child) -> (String, String) {
                 let addr = |key: &str| event[key].as_str().unwrap_or_default().to_owned();
                 let _ = found.send(Ok((addr("listen"), addr("management_listen"))));
             }
-            // Keep draining stderr so the child never blocks on a full pipe.
             seen.push(line);
         }
         let _ = found.send(Err(seen.join("\n")));
+        seen
     });
     match addresses.recv_timeout(Duration::from_secs(30)) {
-        Ok(Ok(addresses)) => addresses,
+        Ok(Ok(addresses)) => (addresses, reader),
         Ok(Err(log)) => panic!("infermux exited before serving:\n{log}"),
         Err(_) => panic!("infermux did not announce its addresses within 30 s"),
     }
@@ -204,4 +211,54 @@ async fn sigterm_finishes_in_flight_requests_then_exits_0() {
         .expect("join")
         .expect("exit");
     assert!(status.success(), "{status:?}");
+}
+
+#[tokio::test]
+async fn api_keys_never_reach_the_logs_even_at_trace_level() {
+    let openai = MockServer::openai().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = format!(
+        "listen: \"127.0.0.1:0\"\nmanagement_listen: \"127.0.0.1:0\"\nlog: {{level: trace, format: json}}\nproviders:\n  - {{name: openai, type: openai, api_key: \"${{OPENAI_API_KEY}}\", base_url: \"{}\", models: [gpt-4o-mini]}}\n",
+        openai.base_url()
+    );
+    let path = write(dir.path(), "infermux.yml", &config);
+    let secret = "sk-proj-this-must-never-be-logged";
+    let mut child = infermux()
+        .args(["serve", "--config"])
+        .arg(&path)
+        .env("OPENAI_API_KEY", secret)
+        .env("RUST_LOG", "trace")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let ((proxy, _), reader) = serve_and_log(&mut child);
+    let url = format!("http://{proxy}/v1/chat/completions");
+    assert_eq!(
+        post_json(&url, &[], chat("gpt-4o-mini", json!({})))
+            .await
+            .status,
+        200
+    );
+    openai.set_fault(Fault::status(500));
+    let failed = post_json(&url, &[], chat("gpt-4o-mini", json!({"stream": true}))).await;
+    assert_eq!(failed.status, 502);
+    assert!(!failed.text().contains(secret));
+    assert_eq!(
+        openai.requests()[0].header("authorization"),
+        Some(&*format!("Bearer {secret}"))
+    );
+    terminate(&child);
+    assert!(
+        tokio::task::spawn_blocking(move || child.wait())
+            .await
+            .expect("join")
+            .expect("exit")
+            .success()
+    );
+    let log = reader.join().expect("log reader");
+    assert!(log.len() > 5, "trace logging is on: {} lines", log.len());
+    assert!(
+        !log.iter().any(|line| line.contains(secret)),
+        "the key leaked into the log"
+    );
 }

@@ -161,3 +161,17 @@ async fn a_stream_cut_after_its_first_chunk_ends_with_an_error_event_and_no_done
         "a started stream is never retried"
     );
 }
+
+#[tokio::test]
+async fn a_stream_that_stalls_after_its_first_chunk_ends_with_an_error_event_after_the_timeout() {
+    let (first, second) = (MockServer::openai().await, MockServer::openai().await);
+    first.set_reply("slow words here");
+    first.set_fault(Fault::ChunkInterval(std::time::Duration::from_secs(30)));
+    let infermux = two(&first, &second, "300ms").await;
+    let reply = ask(&infermux, json!({"stream": true})).await;
+    assert_eq!(reply.header("x-infermux-provider"), Some("first"));
+    let events = reply.sse_data();
+    assert!(!events.iter().any(|e| e == "[DONE]"), "{events:?}");
+    let last = events.last().expect("events");
+    assert!(last.contains("no data from the provider"), "{last}");
+}
