@@ -48,7 +48,14 @@ pub fn run(cli: Cli) -> ExitCode {
 
 #[allow(clippy::print_stdout)] // `validate` prints its summary for people.
 fn validate(path: Option<&Path>) -> ExitCode {
-    let path = path.unwrap_or(Path::new(DEFAULT_CONFIG_PATH));
+    let default = Path::new(DEFAULT_CONFIG_PATH);
+    if path.is_none() && !default.exists() {
+        eprintln!(
+            "error: no --config given and no ./{DEFAULT_CONFIG_PATH} here; run `infermux validate --config FILE`"
+        );
+        return ExitCode::from(1);
+    }
+    let path = path.unwrap_or(default);
     match config::load(path) {
         Ok(config) => {
             println!("{}: valid\n{}", path.display(), config.summary());

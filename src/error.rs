@@ -120,6 +120,37 @@ impl fmt::Display for RouteNotFound {
 
 impl StdError for RouteNotFound {}
 
+/// A served path asked with the wrong method (`GET /v1/chat/completions`).
+#[derive(Debug)]
+pub struct MethodNotAllowed {
+    method: http::Method,
+    path: String,
+    allowed: http::Method,
+}
+
+impl MethodNotAllowed {
+    /// `method path` is served, but only with `allowed`.
+    pub fn new(method: http::Method, path: impl Into<String>, allowed: http::Method) -> Self {
+        Self {
+            method,
+            path: path.into(),
+            allowed,
+        }
+    }
+}
+
+impl fmt::Display for MethodNotAllowed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {} is not served; use {}",
+            self.method, self.path, self.allowed
+        )
+    }
+}
+
+impl StdError for MethodNotAllowed {}
+
 /// How an error is shown to the client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ErrorClass {
@@ -154,6 +185,8 @@ fn classify_one(err: &(dyn StdError + 'static)) -> Option<ErrorClass> {
         (StatusCode::NOT_FOUND, "model_not_found")
     } else if err.is::<RouteNotFound>() {
         (StatusCode::NOT_FOUND, "not_found")
+    } else if err.is::<MethodNotAllowed>() {
+        (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
     } else if let Some(failed) = err.downcast_ref::<AllProvidersFailed>() {
         if failed.all_rejected_request() {
             (StatusCode::BAD_REQUEST, "invalid_request")

@@ -26,7 +26,7 @@ use infermux_core::{
 use tower::{Service, ServiceExt};
 
 use crate::{
-    error::{self, InvalidRequest, PayloadTooLarge, RouteNotFound},
+    error::{self, InvalidRequest, MethodNotAllowed, PayloadTooLarge, RouteNotFound},
     provider::{MODEL_HEADER, PROVIDER_HEADER},
 };
 
@@ -89,34 +89,41 @@ impl<S> Ingress<S> {
 }
 
 /// The OpenAI endpoints ingress serves.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 enum Route {
     Chat,
     Embeddings,
     Models,
     Health,
     NotFound,
+    WrongMethod(Method),
 }
 
 impl Route {
     fn of(method: &Method, path: &str) -> Self {
         let path = path.strip_prefix("/v1").unwrap_or(path);
-        match (method, path) {
-            (&Method::POST, "/chat/completions") => Self::Chat,
-            (&Method::POST, "/embeddings") => Self::Embeddings,
-            (&Method::GET, "/models") => Self::Models,
-            (&Method::GET, "/healthz") => Self::Health,
-            _ => Self::NotFound,
+        let (route, allowed) = match path {
+            "/chat/completions" => (Self::Chat, Method::POST),
+            "/embeddings" => (Self::Embeddings, Method::POST),
+            "/models" => (Self::Models, Method::GET),
+            "/healthz" => (Self::Health, Method::GET),
+            _ => return Self::NotFound,
+        };
+        if *method == allowed {
+            route
+        } else {
+            Self::WrongMethod(allowed)
         }
     }
 
-    const fn label(self) -> &'static str {
+    const fn label(&self) -> &'static str {
         match self {
             Self::Chat => "chat_completions",
             Self::Embeddings => "embeddings",
             Self::Models => "models",
             Self::Health => "healthz",
             Self::NotFound => "not_found",
+            Self::WrongMethod(_) => "method_not_allowed",
         }
     }
 }
@@ -149,10 +156,17 @@ where
         let request_id = request_id(&parts.headers);
         Box::pin(async move {
             let caller = caller(&parts.headers);
-            let result = match route {
+            let result = match &route {
                 Route::Chat | Route::Embeddings => {
-                    match read_request(route, &parts.headers, body, &settings, &caller, &request_id)
-                        .await
+                    match read_request(
+                        &route,
+                        &parts.headers,
+                        body,
+                        &settings,
+                        &caller,
+                        &request_id,
+                    )
+                    .await
                     {
                         Ok(infer) => inner.oneshot(infer).await,
                         Err(error) => Err(error),
@@ -160,15 +174,26 @@ where
                 }
                 Route::Models => Ok(json_response(settings.models_body.clone())),
                 Route::Health => Ok(json_response(Bytes::from_static(br#"{"status":"ok"}"#))),
+                Route::WrongMethod(allowed) => Err(MethodNotAllowed::new(
+                    parts.method.clone(),
+                    parts.uri.path(),
+                    allowed.clone(),
+                )
+                .into()),
                 Route::NotFound => {
                     Err(RouteNotFound::new(parts.method.clone(), parts.uri.path()).into())
                 }
             };
             let mut response = result.unwrap_or_else(|error| error::into_response(&error));
+            if let Route::WrongMethod(allowed) = &route {
+                if let Ok(value) = HeaderValue::from_str(allowed.as_str()) {
+                    response.headers_mut().insert(header::ALLOW, value);
+                }
+            }
             if let Ok(value) = HeaderValue::from_str(request_id.as_str()) {
                 response.headers_mut().insert(REQUEST_ID_HEADER, value);
             }
-            record(route, &response, &caller, &request_id, started);
+            record(&route, &response, &caller, &request_id, started);
             Ok(response)
         })
     }
@@ -176,7 +201,7 @@ where
 
 /// Reads, bounds and parses the body into the typed request.
 async fn read_request<B>(
-    route: Route,
+    route: &Route,
     headers: &HeaderMap,
     body: B,
     settings: &IngressSettings,
@@ -287,7 +312,7 @@ fn json_response(body: Bytes) -> Response<InferBody> {
 
 /// One access-log line and the request metrics.
 fn record(
-    route: Route,
+    route: &Route,
     response: &Response<InferBody>,
     caller: &Caller,
     id: &RequestId,

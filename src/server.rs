@@ -37,7 +37,10 @@ pub async fn serve<S, B>(
     B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
-    let builder = Builder::new(TokioExecutor::new());
+    let mut builder = Builder::new(TokioExecutor::new());
+    // Header names go out as `X-Infermux-Provider`, not `x-infermux-provider`: HTTP does not
+    // care, but people grepping `curl -D -` output, as the guides do, do.
+    builder.http1().title_case_headers(true);
     let graceful = GracefulShutdown::new();
     loop {
         let accepted = tokio::select! {

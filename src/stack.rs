@@ -67,6 +67,7 @@ fn provider_service(provider: &ProviderConfig, client: &HttpClient) -> ProviderS
                 name: provider.name.clone(),
                 latency: provider.mock.latency,
                 chunk_interval: provider.mock.chunk_interval,
+                timeout: provider.timeout,
                 reply: provider.mock.reply.clone(),
             }));
         }

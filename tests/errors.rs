@@ -126,3 +126,12 @@ async fn a_request_id_is_generated_when_none_is_given() {
     let id = reply.header("x-infermux-request-id").expect("request id");
     assert_eq!(id.len(), 36, "a UUID: {id}");
 }
+
+#[tokio::test]
+async fn a_served_path_with_the_wrong_method_is_405_naming_the_right_one() {
+    let openai = MockServer::openai().await;
+    let infermux = start(&openai, "").await;
+    let reply = get(&infermux.url("/v1/chat/completions"), &[]).await;
+    assert_error(&reply, 405, "method_not_allowed");
+    assert_eq!(reply.header("allow"), Some("POST"));
+}

@@ -218,3 +218,31 @@ async fn body_fields_never_change_where_a_request_goes() {
     assert_eq!(openai.request_count(), 1);
     assert_eq!(elsewhere.request_count(), 0);
 }
+
+#[tokio::test]
+async fn header_names_go_out_in_title_case_as_the_guides_grep_for_them() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let openai = MockServer::openai().await;
+    let infermux = start(&openai).await;
+    let body = chat("gpt-4o-mini", json!({})).to_string();
+    let request = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(infermux.proxy)
+        .await
+        .expect("connect");
+    stream.write_all(request.as_bytes()).await.expect("send");
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).await.expect("read");
+    let head = raw.split("\r\n\r\n").next().unwrap_or_default();
+    assert!(
+        head.contains("\r\nX-Infermux-Provider: openai\r\n"),
+        "{head}"
+    );
+    assert!(
+        head.contains("\r\nX-Infermux-Model: gpt-4o-mini\r\n"),
+        "{head}"
+    );
+}

@@ -165,6 +165,10 @@ pub(super) fn yaml_issue(
             format!("duplicate key \"{}\"", key.as_deref().unwrap_or("?")),
             "each key may appear once; remove or merge the repeated one",
         ),
+        Error::Message { msg, .. } if msg == WITHHELD => {
+            let explained = explain_withheld(&here(), written());
+            Issue::new(here(), explained.unwrap_or_else(|| msg.clone()), "")
+        }
         Error::Message { msg, .. } => Issue::new(here(), msg.clone(), ""),
         other => syntax_issue(other, position, original),
     };
@@ -173,6 +177,27 @@ pub(super) fn yaml_issue(
         ..issue
     }
     .at(position)
+}
+
+/// What serde-saphyr says instead of a value's own error message once the file interpolates
+/// any `${...}` near it, lest the message quote a secret.
+const WITHHELD: &str = "invalid interpolated scalar value";
+
+/// Explains a value whose message serde-saphyr withheld, when the value as written holds no
+/// `${...}` and so no secret: durations, sizes and listen addresses are the values with
+/// messages of their own.
+fn explain_withheld(field: &str, written: &str) -> Option<String> {
+    if written.contains('$') {
+        return None;
+    }
+    let value = written.trim().trim_matches(|c| c == '"' || c == '\'');
+    match field.rsplit('.').next()? {
+        "max_request_body" => super::size::explain(value),
+        "listen" | "management_listen" => super::address::parse(value)
+            .err()
+            .map(|why| format!("invalid address \"{value}\": {why}")),
+        _ => super::duration::explain(value),
+    }
 }
 
 /// The error behind alias and snippet wrappers.

@@ -33,6 +33,18 @@ fn why(e: &DurationError) -> &'static str {
     }
 }
 
+fn message(value: &str, e: &DurationError) -> String {
+    format!("invalid duration \"{value}\" ({}); {EXAMPLE}", why(e))
+}
+
+/// What is wrong with `value` as a duration, if anything; for values written without
+/// `${...}`, whose explanation serde-saphyr withholds once a file interpolates anything.
+pub(super) fn explain(value: &str) -> Option<String> {
+    humantime::parse_duration(value.trim())
+        .err()
+        .map(|e| message(value, &e))
+}
+
 struct HumaneVisitor;
 
 impl Visitor<'_> for HumaneVisitor {
@@ -45,12 +57,7 @@ impl Visitor<'_> for HumaneVisitor {
     fn visit_str<E: de::Error>(self, value: &str) -> Result<Humane, E> {
         humantime::parse_duration(value.trim())
             .map(Humane)
-            .map_err(|e| {
-                E::custom(format!(
-                    "invalid duration \"{value}\" ({}); {EXAMPLE}",
-                    why(&e)
-                ))
-            })
+            .map_err(|e| E::custom(message(value, &e)))
     }
 }
 

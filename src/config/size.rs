@@ -33,6 +33,15 @@ impl<'de> Deserialize<'de> for ByteSize {
 }
 
 /// Parses `32MiB`, `512 KiB` or `1048576`; on failure, says what is wrong.
+fn message(value: &str, why: &str) -> String {
+    format!("invalid size \"{value}\" ({why}); {EXAMPLE}")
+}
+
+/// What is wrong with `value` as a size, if anything (see `duration::explain`).
+pub(super) fn explain(value: &str) -> Option<String> {
+    parse(value).err().map(|e| message(value, &e))
+}
+
 fn parse(text: &str) -> Result<u64, String> {
     let text = text.trim();
     let split = text
@@ -80,7 +89,7 @@ impl Visitor<'_> for ByteSizeVisitor {
     fn visit_str<E: de::Error>(self, value: &str) -> Result<ByteSize, E> {
         parse(value)
             .map(ByteSize)
-            .map_err(|e| E::custom(format!("invalid size \"{value}\" ({e}); {EXAMPLE}")))
+            .map_err(|e| E::custom(message(value, &e)))
     }
 }
 

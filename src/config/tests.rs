@@ -977,3 +977,28 @@ fn the_summary_never_prints_credentials() {
         "{summary}"
     );
 }
+
+#[test]
+fn bad_durations_and_sizes_are_explained_even_beside_interpolated_values() {
+    let provider = "providers:\n  - name: openai\n    type: openai\n    api_key: \"${OPENAI_API_KEY}\"\n    models: [gpt-4o]\n";
+    assert_err(
+        &format!("{provider}    timeout: 10 parsecs\n"),
+        "providers[0].timeout",
+        6,
+        &["invalid duration \"10 parsecs\"", "\"10s\""],
+    );
+    assert_err(
+        &format!("max_request_body: \"12 bananas\"\n{provider}"),
+        "max_request_body",
+        1,
+        &["invalid size \"12 bananas\"", "32MiB"],
+    );
+    // A value that is itself interpolated is never quoted.
+    let msg = assert_err(
+        &format!("{provider}    timeout: \"${{OPENAI_API_KEY}}\"\n"),
+        "providers[0].timeout",
+        6,
+        &[],
+    );
+    assert!(!msg.contains("invalid duration \"sk-"), "{msg}");
+}

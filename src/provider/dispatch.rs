@@ -116,7 +116,8 @@ impl Service<InferRequest> for Dispatch {
             }
             let request = Arc::new(request);
             let mut failures = Vec::new();
-            for candidate in candidates {
+            let last = candidates.len() - 1;
+            for (attempt, candidate) in candidates.into_iter().enumerate() {
                 let Some(service) = inner.providers.get(&candidate.provider) else {
                     continue;
                 };
@@ -141,7 +142,8 @@ impl Service<InferRequest> for Dispatch {
                             request_id = %request.request_id,
                             provider = %candidate.provider,
                             error = %error,
-                            "provider attempt failed; trying the next candidate",
+                            "provider attempt failed{}",
+                            if attempt < last { "; trying the next candidate" } else { "" },
                         );
                         metrics::counter!("infermux_provider_attempts_total",
                             "provider" => candidate.provider.to_string(), "outcome" => error.label())

@@ -38,6 +38,10 @@ pub struct MockSettings {
     pub latency: Duration,
     /// Delay between stream chunks.
     pub chunk_interval: Duration,
+    /// The provider's `timeout`, honoured as an HTTP provider would: a latency beyond it is a
+    /// timed-out attempt (so failover can be tried without any network), and so is a gap
+    /// between stream chunks beyond it.
+    pub timeout: Duration,
     /// The assistant's reply.
     pub reply: String,
 }
@@ -69,6 +73,14 @@ impl Service<ProviderCall> for MockProvider {
     fn call(&mut self, call: ProviderCall) -> Self::Future {
         let settings = self.settings.clone();
         Box::pin(async move {
+            if settings.latency >= settings.timeout {
+                tokio::time::sleep(settings.timeout).await;
+                let waited = humantime::format_duration(settings.timeout);
+                return Err(ProviderError::new(
+                    ProviderErrorKind::Timeout,
+                    format!("no response within {waited}"),
+                ));
+            }
             if !settings.latency.is_zero() {
                 tokio::time::sleep(settings.latency).await;
             }
@@ -232,14 +244,12 @@ fn stream_chat(
             Ok::<_, Infallible>(chunk)
         });
     let slot = UsageSlot::new();
-    // The mock never stalls, so the idle bound only has to exceed the chunk interval.
-    let idle = interval + Duration::from_secs(60);
     let body = TranslatedBody::new(
         paced.map(|r| r.map_err(Into::into)),
         MockChunks { usage },
         slot.clone(),
         &settings.name,
-        idle,
+        settings.timeout,
     );
     let mut response = Response::new(InferBody::new(body, slot));
     let headers = response.headers_mut();
@@ -314,6 +324,7 @@ mod tests {
             name: "mock".into(),
             latency: Duration::ZERO,
             chunk_interval: Duration::ZERO,
+            timeout: Duration::from_secs(60),
             reply: "Hello there friend.".into(),
         })
     }
@@ -390,5 +401,30 @@ mod tests {
         assert_ne!(a, embed("world"));
         let norm: f32 = a.iter().map(|x| x * x).sum();
         assert!((norm - 1.0).abs() < 1e-5);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_latency_beyond_the_timeout_is_a_timed_out_attempt() {
+        let provider = MockProvider::new(MockSettings {
+            name: "slow".into(),
+            latency: Duration::from_secs(5),
+            chunk_interval: Duration::ZERO,
+            timeout: Duration::from_secs(1),
+            reply: "hi".into(),
+        });
+        let chat: ChatRequest =
+            serde_json::from_str(r#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#)
+                .expect("chat");
+        let request = InferRequest::new(
+            RequestBody::Chat(chat),
+            Caller::anonymous(),
+            RequestId::new("r"),
+        );
+        let call = ProviderCall {
+            request: Arc::new(request),
+            upstream_model: "m".into(),
+        };
+        let error = provider.oneshot(call).await.expect_err("timed out");
+        assert_eq!(error.kind(), &ProviderErrorKind::Timeout);
     }
 }
