@@ -185,10 +185,10 @@ where
                 }
             };
             let mut response = result.unwrap_or_else(|error| error::into_response(&error));
-            if let Route::WrongMethod(allowed) = &route {
-                if let Ok(value) = HeaderValue::from_str(allowed.as_str()) {
-                    response.headers_mut().insert(header::ALLOW, value);
-                }
+            if let Route::WrongMethod(allowed) = &route
+                && let Ok(value) = HeaderValue::from_str(allowed.as_str())
+            {
+                response.headers_mut().insert(header::ALLOW, value);
             }
             if let Ok(value) = HeaderValue::from_str(request_id.as_str()) {
                 response.headers_mut().insert(REQUEST_ID_HEADER, value);
