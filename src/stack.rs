@@ -69,6 +69,8 @@ fn provider_service(provider: &ProviderConfig, client: &HttpClient) -> ProviderS
                 chunk_interval: provider.mock.chunk_interval,
                 timeout: provider.timeout,
                 reply: provider.mock.reply.clone(),
+                prompt_tokens: provider.mock.prompt_tokens,
+                completion_tokens: provider.mock.completion_tokens,
             }));
         }
     };

@@ -90,6 +90,8 @@ pub(super) struct FileMock {
     pub(super) latency: Option<Humane>,
     pub(super) chunk_interval: Option<Humane>,
     pub(super) reply: Option<String>,
+    pub(super) prompt_tokens: Option<u64>,
+    pub(super) completion_tokens: Option<u64>,
 }
 
 /// `routing`.

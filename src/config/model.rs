@@ -101,6 +101,10 @@ pub struct MockConfig {
     pub chunk_interval: Duration,
     /// The reply text.
     pub reply: String,
+    /// Prompt tokens reported for every answer, instead of the counting rule.
+    pub prompt_tokens: Option<u64>,
+    /// Completion tokens reported for every answer, instead of the reply's word count.
+    pub completion_tokens: Option<u64>,
 }
 
 /// A provider's local rate limit; at least one of the two is set, and each is above 0.
@@ -412,6 +416,8 @@ impl Default for MockConfig {
             latency: Duration::ZERO,
             chunk_interval: Duration::ZERO,
             reply: "Hello from the infermux mock provider.".to_owned(),
+            prompt_tokens: None,
+            completion_tokens: None,
         }
     }
 }

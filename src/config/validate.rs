@@ -107,6 +107,8 @@ fn mock(mock: Option<FileMock>) -> MockConfig {
         latency: mock.latency.map_or(defaults.latency, |d| d.0),
         chunk_interval: mock.chunk_interval.map_or(defaults.chunk_interval, |d| d.0),
         reply: mock.reply.unwrap_or(defaults.reply),
+        prompt_tokens: mock.prompt_tokens,
+        completion_tokens: mock.completion_tokens,
     }
 }
 

@@ -4,7 +4,8 @@
 //! machine) and is useful for load tests and CI. Answers are a fixed reply, streamed one word
 //! per chunk when asked; usage is counted with a simple, documented rule so that costs are
 //! predictable: prompt tokens = 3 + Σ over messages (4 + words of the message's text), and
-//! completion tokens = words of the reply. A single user message `hi` costs 8 prompt tokens.
+//! completion tokens = words of the reply, unless the config sets `mock.prompt_tokens` and
+//! `mock.completion_tokens`. A single user message `hi` costs 8 prompt tokens.
 
 use std::{
     convert::Infallible,
@@ -44,6 +45,10 @@ pub struct MockSettings {
     pub timeout: Duration,
     /// The assistant's reply.
     pub reply: String,
+    /// Prompt tokens to report instead of counting them.
+    pub prompt_tokens: Option<u64>,
+    /// Completion tokens to report instead of counting the reply's words.
+    pub completion_tokens: Option<u64>,
 }
 
 /// A provider service answering from memory.
@@ -91,7 +96,7 @@ impl Service<ProviderCall> for MockProvider {
                     stream_chat(&settings, chat, &id, model)
                 }
                 RequestBody::Chat(chat) => {
-                    let usage = chat_usage(chat, &settings.reply);
+                    let usage = chat_usage(&settings, chat);
                     let body = completion(&id, model, &settings.reply, usage);
                     json_response(InferBody::full_with_usage(body.to_string(), usage))
                 }
@@ -121,16 +126,20 @@ fn words(text: &str) -> u64 {
     text.split_whitespace().count() as u64
 }
 
-/// The mock's usage rule (see the module docs).
-fn chat_usage(chat: &ChatRequest, reply: &str) -> Usage {
-    let prompt = 3 + chat
-        .messages
-        .iter()
-        .map(|m| 4 + m.content.as_ref().map_or(0, |c| words(&c.text())))
-        .sum::<u64>();
+/// The mock's usage: the configured counts, else the rule of the module docs.
+fn chat_usage(settings: &MockSettings, chat: &ChatRequest) -> Usage {
+    let counted = || {
+        3 + chat
+            .messages
+            .iter()
+            .map(|m| 4 + m.content.as_ref().map_or(0, |c| words(&c.text())))
+            .sum::<u64>()
+    };
     Usage {
-        prompt_tokens: prompt,
-        completion_tokens: words(reply),
+        prompt_tokens: settings.prompt_tokens.unwrap_or_else(counted),
+        completion_tokens: settings
+            .completion_tokens
+            .unwrap_or_else(|| words(&settings.reply)),
         ..Usage::default()
     }
 }
@@ -209,7 +218,7 @@ fn stream_chat(
     id: &str,
     model: &str,
 ) -> Response<InferBody> {
-    let usage = chat_usage(chat, &settings.reply);
+    let usage = chat_usage(settings, chat);
     let created = unix_now();
     let mut chunks = vec![chunk(
         id,
@@ -326,6 +335,8 @@ mod tests {
             chunk_interval: Duration::ZERO,
             timeout: Duration::from_secs(60),
             reply: "Hello there friend.".into(),
+            prompt_tokens: None,
+            completion_tokens: None,
         })
     }
 
@@ -411,6 +422,8 @@ mod tests {
             chunk_interval: Duration::ZERO,
             timeout: Duration::from_secs(1),
             reply: "hi".into(),
+            prompt_tokens: None,
+            completion_tokens: None,
         });
         let chat: ChatRequest =
             serde_json::from_str(r#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#)
