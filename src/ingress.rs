@@ -16,7 +16,7 @@ use std::{
 
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
-use http::{HeaderMap, HeaderValue, Method, Request, Response, header};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body::Body;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use infermux_core::{
@@ -321,7 +321,7 @@ fn record(
     let status = response.status();
     let elapsed = started.elapsed();
     metrics::counter!("infermux_requests_total",
-        "endpoint" => route.label(), "status" => status.as_u16().to_string())
+        "endpoint" => route.label(), "status" => status_label(status))
     .increment(1);
     metrics::histogram!("infermux_request_duration_seconds", "endpoint" => route.label())
         .record(elapsed.as_secs_f64());
@@ -340,15 +340,54 @@ fn record(
         header(MODEL_HEADER),
         header(error::ERROR_HEADER),
     );
-    tracing::info!(
-        request_id = %id,
-        caller = %caller,
-        endpoint = route.label(),
-        status = status.as_u16(),
-        provider,
-        model,
-        error,
-        latency_ms = elapsed.as_secs_f64() * 1000.0,
-        "request",
-    );
+    // Served requests are counted in the metrics; logging each one costs more than the rest of
+    // the hop, so it is a `debug` line. Refused and failed requests are `info`.
+    macro_rules! access_log {
+        ($level:expr) => {
+            tracing::event!(
+                $level,
+                request_id = %id,
+                caller = %caller,
+                endpoint = route.label(),
+                status = status.as_u16(),
+                provider,
+                model,
+                error,
+                latency_ms = elapsed.as_secs_f64() * 1000.0,
+                "request",
+            )
+        };
+    }
+    if status.is_success() {
+        access_log!(tracing::Level::DEBUG);
+    } else {
+        access_log!(tracing::Level::INFO);
+    }
+}
+
+/// The status as a metric label without allocating, for the statuses infermux answers with.
+fn status_label(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        200 => "200",
+        400 => "400",
+        401 => "401",
+        403 => "403",
+        404 => "404",
+        405 => "405",
+        408 => "408",
+        413 => "413",
+        422 => "422",
+        429 => "429",
+        500 => "500",
+        502 => "502",
+        503 => "503",
+        504 => "504",
+        code => match code / 100 {
+            1 => "1xx",
+            2 => "2xx",
+            3 => "3xx",
+            4 => "4xx",
+            _ => "5xx",
+        },
+    }
 }

@@ -122,13 +122,14 @@ impl Server {
                 "the management API listens beyond loopback without a management_token; set one"
             );
         }
+        // The recorder first: the stack registers its metric handles when it is built.
+        let metrics = crate::management::prometheus();
         let client = crate::provider::http_client(CONNECT_TIMEOUT);
         let proxy_service = tower::ServiceBuilder::new()
             .layer(tower_http::catch_panic::CatchPanicLayer::custom(
                 panic_response,
             ))
             .service(crate::stack::proxy(&config, &client));
-        let metrics = crate::management::prometheus();
         let upkeep = tokio::spawn(metrics_upkeep(metrics.clone(), shutdown.clone()));
         let management_service = crate::management::Management::new(
             config

@@ -75,7 +75,14 @@ pub struct Dispatch {
 
 struct DispatchInner {
     catalog: ModelCatalog,
-    providers: HashMap<ProviderName, ProviderService>,
+    providers: HashMap<ProviderName, Provider>,
+}
+
+/// One provider's service and its pre-registered success counter (no per-request label
+/// allocation on the hot path).
+struct Provider {
+    service: ProviderService,
+    served: metrics::Counter,
 }
 
 impl fmt::Debug for Dispatch {
@@ -88,7 +95,18 @@ impl fmt::Debug for Dispatch {
 
 impl Dispatch {
     /// Dispatches over `providers`; `catalog` says which of them serves which model.
+    ///
+    /// Per-provider metrics are registered here, with the global `metrics` recorder of the
+    /// moment: install yours first.
     pub fn new(catalog: ModelCatalog, providers: HashMap<ProviderName, ProviderService>) -> Self {
+        let providers = providers
+            .into_iter()
+            .map(|(name, service)| {
+                let served = metrics::counter!("infermux_provider_attempts_total",
+                    "provider" => name.to_string(), "outcome" => "ok");
+                (name, Provider { service, served })
+            })
+            .collect();
         Self {
             inner: Arc::new(DispatchInner { catalog, providers }),
         }
@@ -118,18 +136,16 @@ impl Service<InferRequest> for Dispatch {
             let mut failures = Vec::new();
             let last = candidates.len() - 1;
             for (attempt, candidate) in candidates.into_iter().enumerate() {
-                let Some(service) = inner.providers.get(&candidate.provider) else {
+                let Some(provider) = inner.providers.get(&candidate.provider) else {
                     continue;
                 };
                 let call = ProviderCall {
                     request: request.clone(),
                     upstream_model: candidate.upstream_model.clone(),
                 };
-                match service.clone().oneshot(call).await {
+                match provider.service.clone().oneshot(call).await {
                     Ok(mut response) => {
-                        metrics::counter!("infermux_provider_attempts_total",
-                            "provider" => candidate.provider.to_string(), "outcome" => "ok")
-                        .increment(1);
+                        provider.served.increment(1);
                         mark_served(
                             &mut response,
                             &candidate.provider,

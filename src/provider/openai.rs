@@ -8,25 +8,91 @@
 
 use infermux_core::{
     Usage,
-    chat::{ChatRequest, StreamOptions},
+    chat::{ChatMessage, ChatRequest, Stop, StreamOptions, Tool},
     embeddings::EmbeddingsRequest,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sse_stream::Sse;
 
 use super::stream::ChunkDecoder;
 
-/// The body of `POST {base}/chat/completions`.
+/// The body of `POST {base}/chat/completions`: the client's request with the model replaced,
+/// and, for streams, `stream_options.include_usage` set. Written from borrowed fields, so a
+/// large conversation is never copied before it is serialised.
 pub(crate) fn encode_chat(chat: &ChatRequest, upstream_model: &str) -> serde_json::Result<Vec<u8>> {
-    let mut outgoing = chat.clone();
-    outgoing.model = upstream_model.to_owned();
-    if chat.is_stream() {
-        outgoing
-            .stream_options
-            .get_or_insert_with(StreamOptions::default)
-            .include_usage = Some(true);
-    }
-    serde_json::to_vec(&outgoing)
+    // Destructured in full so that a field added to `ChatRequest` cannot be forgotten here.
+    let ChatRequest {
+        model: _,
+        messages,
+        stream,
+        stream_options,
+        max_tokens,
+        max_completion_tokens,
+        temperature,
+        top_p,
+        stop,
+        tools,
+        tool_choice,
+        response_format,
+        extra,
+    } = chat;
+    let with_usage;
+    let stream_options = if chat.is_stream() {
+        with_usage = StreamOptions {
+            include_usage: Some(true),
+            extra: stream_options
+                .as_ref()
+                .map(|o| o.extra.clone())
+                .unwrap_or_default(),
+        };
+        Some(&with_usage)
+    } else {
+        stream_options.as_ref()
+    };
+    serde_json::to_vec(&UpstreamChat {
+        model: upstream_model,
+        messages,
+        stream: *stream,
+        stream_options,
+        max_tokens: *max_tokens,
+        max_completion_tokens: *max_completion_tokens,
+        temperature: *temperature,
+        top_p: *top_p,
+        stop: stop.as_ref(),
+        tools: tools.as_deref(),
+        tool_choice: tool_choice.as_ref(),
+        response_format: response_format.as_ref(),
+        extra,
+    })
+}
+
+/// A chat request as sent upstream, borrowing from the client's.
+#[derive(Serialize)]
+struct UpstreamChat<'a> {
+    model: &'a str,
+    messages: &'a [ChatMessage],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream_options: Option<&'a StreamOptions>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_tokens: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_completion_tokens: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_p: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stop: Option<&'a Stop>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tools: Option<&'a [Tool]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_choice: Option<&'a serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_format: Option<&'a serde_json::Value>,
+    #[serde(flatten)]
+    extra: &'a serde_json::Map<String, serde_json::Value>,
 }
 
 /// The body of `POST {base}/embeddings`.
@@ -180,6 +246,20 @@ mod tests {
         assert_eq!(body["logit_bias"]["5"], 1);
         assert_eq!(body["messages"][0]["x"], 1);
         assert!(body.get("stream_options").is_none());
+    }
+
+    #[test]
+    fn the_upstream_body_is_the_clients_request_with_only_the_model_replaced() {
+        let text = r#"{"model":"a","messages":[{"role":"user","content":[{"type":"text","text":"hi"}]}],
+            "max_tokens":5,"max_completion_tokens":6,"temperature":0.5,"top_p":0.9,"stop":["x"],
+            "tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object"},"strict":true}}],
+            "tool_choice":"auto","response_format":{"type":"json_object"},"user":"u","n":1}"#;
+        let chat: ChatRequest = serde_json::from_str(text).expect("chat");
+        let mut expected: serde_json::Value = serde_json::from_str(text).expect("json");
+        expected["model"] = "b".into();
+        let sent: serde_json::Value =
+            serde_json::from_slice(&encode_chat(&chat, "b").expect("encode")).expect("json");
+        assert_eq!(sent, expected);
     }
 
     #[test]

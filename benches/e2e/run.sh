@@ -1,0 +1,361 @@
+#!/usr/bin/env bash
+# End-to-end load bench: infermux against a bare hyper reverse proxy, both in front of the same
+# static upstream.
+#
+#   wrk (CPU 1) --> proxy under test (CPU 0) --> nginx (CPU 1), POST /v1/chat/completions
+#
+# The upstream is nginx answering a fixed OpenAI chat.completion JSON with `return 200`. The
+# proxies are, in turn:
+#   baseline           benches/e2e/baseline_proxy.rs: hyper-util server + pooled client, forwards
+#                      bytes, no parsing, no logging
+#   infermux           the release binary, one openai_compatible provider pointing at nginx,
+#                      log.level info (the default: one access-log line per request, to a file)
+#   infermux_log_warn  the same with log.level warn (no per-request log line)
+# Each is driven by wrk at each concurrency for DURATION seconds after a short warm-up. We record
+# req/s, p50/p99 latency, peak RSS (VmHWM, after that run), and the proxy's CPU time per request,
+# then print the figures and the infermux ÷ baseline ratios as markdown (also written to OUT).
+#
+# Usage: bash benches/e2e/run.sh
+# Knobs (environment): DURATION=10 CONCURRENCY="1 16 64" WARMUP=2 PROXY_CPU=0 LOAD_CPU=1
+#   VARIANTS="baseline infermux infermux_log_warn" OUT=target/e2e/results.md SKIP_BUILD=0
+#   REPEAT=3 (rounds; each round restarts every proxy, rounds interleave the variants, and the
+#   report shows, per proxy and concurrency, the round with the median req/s and the highest
+#   peak RSS of all rounds)
+#   KEEP_WORK=0 (1 keeps the temp dir with the configs, logs and raw wrk output)
+# Needs nginx, wrk and taskset; installs nginx and wrk with apt-get when missing and run as root.
+
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+DURATION=${DURATION:-10}
+CONCURRENCY=${CONCURRENCY:-"1 16 64"}
+WARMUP=${WARMUP:-2}
+PROXY_CPU=${PROXY_CPU:-0}
+LOAD_CPU=${LOAD_CPU:-1}
+VARIANTS=${VARIANTS:-"baseline infermux infermux_log_warn"}
+OUT=${OUT:-$ROOT/target/e2e/results.md}
+SKIP_BUILD=${SKIP_BUILD:-0}
+REPEAT=${REPEAT:-3}
+MODEL=gpt-4o-mini
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/infermux-e2e.XXXXXX")
+PIDS=()
+
+log() { printf '== %s\n' "$*" >&2; }
+die() {
+  printf 'error: %s\n' "$*" >&2
+  exit 1
+}
+
+# Kills every process this script started (and only those), then removes the temp dir.
+cleanup() {
+  local status=$?
+  local pid
+  for pid in ${PIDS[@]+"${PIDS[@]}"}; do
+    kill "$pid" 2>/dev/null || true
+  done
+  for pid in ${PIDS[@]+"${PIDS[@]}"}; do
+    wait "$pid" 2>/dev/null || true
+  done
+  if [ "${KEEP_WORK:-0}" = 1 ]; then
+    printf 'kept %s\n' "$WORK" >&2
+  else
+    rm -rf "$WORK"
+  fi
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Stops one process started here and forgets it.
+stop() {
+  local pid=$1 kept=() p
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  for p in ${PIDS[@]+"${PIDS[@]}"}; do
+    [ "$p" = "$pid" ] || kept+=("$p")
+  done
+  PIDS=(${kept[@]+"${kept[@]}"})
+}
+
+# === tools ===
+
+have() { command -v "$1" >/dev/null 2>&1; }
+NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
+if [ ! -x "$NGINX" ] || ! have wrk; then
+  if [ "$(id -u)" = 0 ] && have apt-get; then
+    log "installing nginx and wrk"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx wrk >/dev/null
+    NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+  else
+    die "nginx and wrk are needed (apt-get install -y nginx wrk)"
+  fi
+fi
+have taskset || die "taskset is needed (util-linux)"
+[ "$(nproc --all)" -ge 2 ] || die "needs 2 CPUs: the proxy on one, the load generator on another"
+
+# === ports ===
+
+TAKEN=""
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# Sets the variable named $1 to a port nothing listens on and that this script has not handed
+# out yet (not run in a subshell, so that TAKEN is kept).
+free_port() {
+  local candidate _
+  for _ in $(seq 200); do
+    candidate=$((20000 + RANDOM % 40000))
+    case " $TAKEN " in *" $candidate "*) continue ;; esac
+    if ! port_open "$candidate"; then
+      TAKEN="$TAKEN $candidate"
+      printf -v "$1" '%s' "$candidate"
+      return 0
+    fi
+  done
+  die "no free port found"
+}
+
+# Waits until `pid` listens on `port`, or fails naming `what` and its log.
+wait_listening() {
+  local pid=$1 port=$2 what=$3 logfile=$4 _
+  for _ in $(seq 200); do
+    kill -0 "$pid" 2>/dev/null || { cat "$logfile" >&2 || true; die "$what exited at start-up"; }
+    port_open "$port" && return 0
+    sleep 0.05
+  done
+  cat "$logfile" >&2 || true
+  die "$what is not listening on $port after 10s"
+}
+
+# === build ===
+
+if [ "$SKIP_BUILD" != 1 ]; then
+  log "building infermux and the baseline proxy (release)"
+  (cd "$ROOT" && cargo build --release --locked --bin infermux --example baseline_proxy)
+fi
+INFERMUX_BIN=$ROOT/target/release/infermux
+BASELINE_BIN=$ROOT/target/release/examples/baseline_proxy
+[ -x "$INFERMUX_BIN" ] || die "$INFERMUX_BIN is missing"
+[ -x "$BASELINE_BIN" ] || die "$BASELINE_BIN is missing"
+
+# === upstream: nginx answering a fixed chat.completion ===
+
+COMPLETION='{"id":"chatcmpl-e2e","object":"chat.completion","created":1700000000,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"Hello from the static upstream."},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":8,"completion_tokens":6,"total_tokens":14}}'
+free_port UPSTREAM_PORT
+mkdir -p "$WORK/nginx/logs"
+cat >"$WORK/nginx/nginx.conf" <<EOF
+worker_processes 1;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $WORK/nginx/client_body;
+  proxy_temp_path $WORK/nginx/proxy;
+  fastcgi_temp_path $WORK/nginx/fastcgi;
+  uwsgi_temp_path $WORK/nginx/uwsgi;
+  scgi_temp_path $WORK/nginx/scgi;
+  keepalive_requests 100000000;
+  keepalive_timeout 300s;
+  server {
+    listen 127.0.0.1:$UPSTREAM_PORT;
+    location = /v1/chat/completions {
+      default_type application/json;
+      return 200 '$COMPLETION';
+    }
+  }
+}
+EOF
+log "nginx on 127.0.0.1:$UPSTREAM_PORT (CPU $LOAD_CPU)"
+taskset -c "$LOAD_CPU" "$NGINX" -p "$WORK/nginx" -e "$WORK/nginx/logs/error.log" \
+  -c "$WORK/nginx/nginx.conf" -g 'daemon off;' 2>>"$WORK/nginx/logs/error.log" &
+NGINX_PID=$!
+PIDS+=("$NGINX_PID")
+wait_listening "$NGINX_PID" "$UPSTREAM_PORT" nginx "$WORK/nginx/logs/error.log"
+smoke_upstream() {
+  local status
+  status=$(curl -s -o "$WORK/upstream.json" -w '%{http_code}' -d '{}' \
+    "http://127.0.0.1:$UPSTREAM_PORT/v1/chat/completions") || die "nginx: request failed"
+  [ "$status" = 200 ] || die "nginx answered $status"
+}
+smoke_upstream
+
+# === load generator ===
+
+BODY='{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}'
+cat >"$WORK/post.lua" <<EOF
+wrk.method = "POST"
+wrk.body = '$BODY'
+wrk.headers["Content-Type"] = "application/json"
+
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT requests=%d duration_us=%d p50_us=%d p99_us=%d errors=%d\n",
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.connect + e.read + e.write + e.status + e.timeout))
+end
+EOF
+
+# Checks that one POST through `port` answers 200 with a chat.completion.
+smoke() {
+  local port=$1 what=$2 status
+  status=$(curl -s -o "$WORK/smoke.json" -w '%{http_code}' -H 'Content-Type: application/json' \
+    -d "$BODY" "http://127.0.0.1:$port/v1/chat/completions") || die "$what: request failed"
+  [ "$status" = 200 ] && grep -q '"chat.completion"' "$WORK/smoke.json" ||
+    die "$what answered $status: $(cat "$WORK/smoke.json")"
+}
+
+# utime + stime of `pid`, in clock ticks (all threads).
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+peak_rss_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
+CLK_TCK=$(getconf CLK_TCK)
+
+RESULTS=$WORK/results.tsv
+: >"$RESULTS"
+
+# Drives the proxy `pid` on `port` at each concurrency; appends one TSV row per run.
+drive() {
+  local variant=$1 pid=$2 port=$3 round=$4 c out line t0 t1
+  local url="http://127.0.0.1:$port/v1/chat/completions"
+  smoke "$port" "$variant"
+  taskset -c "$LOAD_CPU" wrk -t1 -c16 -d"${WARMUP}s" -s "$WORK/post.lua" "$url" >/dev/null
+  for c in $CONCURRENCY; do
+    out=$WORK/wrk-$variant-c$c-r$round.txt
+    t0=$(cpu_ticks "$pid")
+    taskset -c "$LOAD_CPU" wrk -t1 -c"$c" -d"${DURATION}s" --timeout 5s --latency \
+      -s "$WORK/post.lua" "$url" >"$out"
+    t1=$(cpu_ticks "$pid")
+    kill -0 "$pid" 2>/dev/null || die "$variant died under load"
+    line=$(grep '^RESULT ' "$out") || { cat "$out" >&2; die "no wrk result for $variant c=$c"; }
+    # variant c requests duration_us p50_us p99_us errors rss_kib cpu_ticks round
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$variant" "$c" \
+      "$(sed -E 's/RESULT requests=([0-9]+) duration_us=([0-9]+) p50_us=([0-9]+) p99_us=([0-9]+) errors=([0-9]+)/\1\t\2\t\3\t\4\t\5/' <<<"$line")" \
+      "$(peak_rss_kib "$pid")" "$((t1 - t0))" "$round" >>"$RESULTS"
+    log "$variant c=$c round $round: $(sed 's/^RESULT //' <<<"$line")"
+  done
+}
+
+# Each start_* sets STARTED_PID and STARTED_PORT.
+start_baseline() {
+  local port
+  free_port port
+  taskset -c "$PROXY_CPU" "$BASELINE_BIN" "127.0.0.1:$port" "127.0.0.1:$UPSTREAM_PORT" \
+    2>"$WORK/baseline.log" &
+  STARTED_PID=$!
+  STARTED_PORT=$port
+  PIDS+=("$STARTED_PID")
+  wait_listening "$STARTED_PID" "$port" baseline "$WORK/baseline.log"
+}
+
+start_infermux() {
+  local level=$1 name=$2 port mport
+  free_port port
+  free_port mport
+  cat >"$WORK/$name.yml" <<EOF
+listen: "127.0.0.1:$port"
+management_listen: "127.0.0.1:$mport"
+providers:
+  - name: upstream
+    type: openai_compatible
+    base_url: "http://127.0.0.1:$UPSTREAM_PORT/v1"
+    models: [$MODEL]
+log:
+  level: $level
+EOF
+  taskset -c "$PROXY_CPU" "$INFERMUX_BIN" serve --config "$WORK/$name.yml" 2>"$WORK/$name.log" &
+  STARTED_PID=$!
+  STARTED_PORT=$port
+  PIDS+=("$STARTED_PID")
+  wait_listening "$STARTED_PID" "$port" "$name" "$WORK/$name.log"
+}
+
+for round in $(seq "$REPEAT"); do
+  for variant in $VARIANTS; do
+    case $variant in
+      baseline) start_baseline ;;
+      infermux) start_infermux info infermux ;;
+      infermux_log_warn) start_infermux warn infermux_log_warn ;;
+      *) die "unknown variant $variant" ;;
+    esac
+    log "$variant on 127.0.0.1:$STARTED_PORT (pid $STARTED_PID, CPU $PROXY_CPU)"
+    drive "$variant" "$STARTED_PID" "$STARTED_PORT" "$round"
+    stop "$STARTED_PID"
+  done
+done
+
+# === report ===
+
+mkdir -p "$(dirname "$OUT")"
+awk -F'\t' -v tck="$CLK_TCK" '
+  function ms(us) { return sprintf("%.2f", us / 1000) }
+  function mib(kib) { return sprintf("%.1f", kib / 1024) }
+  {
+    v = $1; c = $2; key = v SUBSEP c; i = ++runs[key]
+    r_rps[key, i] = $3 / ($4 / 1e6); r_p50[key, i] = $5; r_p99[key, i] = $6; r_err[key, i] = $7
+    cpu_s = $9 / tck
+    r_cpu_pct[key, i] = 100 * cpu_s / ($4 / 1e6)
+    r_cpu_us[key, i] = ($3 > 0) ? 1e6 * cpu_s / $3 : 0
+    if (!(key in rss) || $8 > rss[key]) rss[key] = $8
+    if (!(v in seen)) { seen[v] = 1; order[++nv] = v }
+    if (!(c in cseen)) { cseen[c] = 1; conc[++nc] = c }
+  }
+  END {
+    # Per proxy and concurrency, keep the round with the median req/s.
+    for (key in runs) {
+      n = runs[key]
+      for (i = 1; i <= n; i++) idx[i] = i
+      for (i = 2; i <= n; i++)
+        for (j = i; j > 1 && r_rps[key, idx[j - 1]] > r_rps[key, idx[j]]; j--) {
+          t = idx[j]; idx[j] = idx[j - 1]; idx[j - 1] = t
+        }
+      m = idx[int((n + 1) / 2)]
+      rps[key] = r_rps[key, m]; p50[key] = r_p50[key, m]; p99[key] = r_p99[key, m]
+      err[key] = r_err[key, m]; cpu_pct[key] = r_cpu_pct[key, m]; cpu_us[key] = r_cpu_us[key, m]
+      if (n > nrounds) nrounds = n
+    }
+    if (("baseline" SUBSEP conc[1]) in rps) {
+      print "### infermux ÷ baseline"
+      print ""
+      print "| variant | concurrency | req/s ratio | p50 ratio | p99 ratio | Δp99 (ms) | peak RSS ratio | CPU/req ratio | ≥ 0.9× req/s | Δp99 ≤ 1 ms | RSS < 50 MiB |"
+      print "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | :-: | :-: | :-: |"
+      for (i = 1; i <= nv; i++) {
+        v = order[i]; if (v == "baseline") continue
+        for (j = 1; j <= nc; j++) {
+          k = v SUBSEP conc[j]; b = "baseline" SUBSEP conc[j]
+          if (!(k in rps) || !(b in rps)) continue
+          r = rps[k] / rps[b]; d = (p99[k] - p99[b]) / 1000
+          printf "| %s | %s | %.2f | %.2f | %.2f | %+.2f | %.2f | %.2f | %s | %s | %s |\n", v, conc[j], r, \
+            p50[k] / p50[b], p99[k] / p99[b], d, rss[k] / rss[b], \
+            (cpu_us[b] > 0 ? cpu_us[k] / cpu_us[b] : 0), \
+            (r >= 0.9 ? "yes" : "**no**"), (d <= 1 ? "yes" : "**no**"), (rss[k] < 50 * 1024 ? "yes" : "**no**")
+        }
+      }
+      print ""
+    }
+    print "### Figures"
+    print ""
+    print "| proxy | concurrency | req/s | p50 (ms) | p99 (ms) | peak RSS (MiB) | proxy CPU (%) | proxy CPU per request (µs) | errors |"
+    print "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    for (i = 1; i <= nv; i++) {
+      for (j = 1; j <= nc; j++) {
+        k = order[i] SUBSEP conc[j]
+        if (!(k in rps)) continue
+        printf "| %s | %s | %.0f | %s | %s | %s | %.0f | %.1f | %d |\n", order[i], conc[j], rps[k], \
+          ms(p50[k]), ms(p99[k]), mib(rss[k]), cpu_pct[k], cpu_us[k], err[k]
+      }
+    }
+  }' "$RESULTS" >"$OUT.tmp"
+
+{
+  echo "<!-- bash benches/e2e/run.sh; $(date -u '+%Y-%m-%d %H:%M:%SZ') -->"
+  echo "Commit: $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)."
+  echo "Machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')), kernel $(uname -r)."
+  echo "wrk -t1 -cN -d${DURATION}s on CPU $LOAD_CPU (with nginx), proxy on CPU $PROXY_CPU; ${WARMUP}s warm-up at -c16 per proxy start; peak RSS is VmHWM after the run; $REPEAT round(s), median round by req/s shown."
+  echo
+  cat "$OUT.tmp"
+} >"$OUT"
+rm -f "$OUT.tmp"
+cat "$OUT"
+log "written to $OUT"
