@@ -8,7 +8,7 @@ use std::{
 
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
-use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http::{HeaderValue, Method, Request, Response, StatusCode, Uri, header};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use infermux_core::{InferBody, ProviderName};
@@ -41,6 +41,8 @@ pub struct HttpProviderConfig {
 #[derive(Clone)]
 pub struct HttpProvider {
     config: Arc<HttpProviderConfig>,
+    /// The URI of each of the wire format's paths, built once.
+    uris: Arc<[(&'static str, Uri)]>,
     client: HttpClient,
 }
 
@@ -57,8 +59,20 @@ impl std::fmt::Debug for HttpProvider {
 impl HttpProvider {
     /// A provider with `config`, sending on `client`.
     pub fn new(config: HttpProviderConfig, client: HttpClient) -> Self {
+        // A base URL that does not parse (config validation rules that out) leaves its paths
+        // out, and each call then reports it.
+        let uris = config
+            .wire
+            .paths()
+            .iter()
+            .filter_map(|path| {
+                let uri = format!("{}{path}", config.base_url).parse().ok()?;
+                Some((*path, uri))
+            })
+            .collect();
         Self {
             config: Arc::new(config),
+            uris,
             client,
         }
     }
@@ -76,10 +90,11 @@ impl Service<ProviderCall> for HttpProvider {
 
     fn call(&mut self, call: ProviderCall) -> Self::Future {
         let config = self.config.clone();
+        let uris = self.uris.clone();
         let client = self.client.clone();
         Box::pin(async move {
             let timeout = config.timeout;
-            let attempt = send(&config, &client, &call);
+            let attempt = send(&config, &uris, &client, &call);
             let result = match tokio::time::timeout(timeout, attempt).await {
                 Ok(result) => result,
                 Err(_) => Err(ProviderError::new(
@@ -94,20 +109,22 @@ impl Service<ProviderCall> for HttpProvider {
 
 async fn send(
     config: &HttpProviderConfig,
+    uris: &[(&'static str, Uri)],
     client: &HttpClient,
     call: &ProviderCall,
 ) -> Result<Response<InferBody>, ProviderError> {
     let encoded = config.wire.encode(call)?;
+    let uri = uris
+        .iter()
+        .find(|(path, _)| *path == encoded.path)
+        .map(|(_, uri)| uri.clone());
+    let uri = uri.ok_or_else(|| {
+        let message = format!("invalid provider URL {}{}", config.base_url, encoded.path);
+        ProviderError::new(ProviderErrorKind::Connect, message)
+    })?;
     let mut request = Request::new(Full::new(Bytes::from(encoded.body)));
     *request.method_mut() = Method::POST;
-    *request.uri_mut() = format!("{}{}", config.base_url, encoded.path)
-        .parse()
-        .map_err(|e| {
-            ProviderError::new(
-                ProviderErrorKind::Connect,
-                format!("invalid provider URL: {e}"),
-            )
-        })?;
+    *request.uri_mut() = uri;
     let headers = request.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,

@@ -31,6 +31,13 @@ pub enum WireFormat {
     Ollama,
 }
 
+/// The upstream paths, below `base_url`.
+const OPENAI_CHAT: &str = "/chat/completions";
+const OPENAI_EMBEDDINGS: &str = "/embeddings";
+const ANTHROPIC_MESSAGES: &str = "/v1/messages";
+const OLLAMA_CHAT: &str = "/api/chat";
+const OLLAMA_EMBED: &str = "/api/embed";
+
 /// An upstream request body and the path (below `base_url`) it goes to.
 pub(crate) struct Encoded {
     pub(crate) path: &'static str,
@@ -53,31 +60,40 @@ fn unix_now() -> u64 {
 }
 
 impl WireFormat {
+    /// Every path this API is sent requests on, so that their URIs are built once.
+    pub(crate) const fn paths(self) -> &'static [&'static str] {
+        match self {
+            Self::OpenAi => &[OPENAI_CHAT, OPENAI_EMBEDDINGS],
+            Self::Anthropic => &[ANTHROPIC_MESSAGES],
+            Self::Ollama => &[OLLAMA_CHAT, OLLAMA_EMBED],
+        }
+    }
+
     /// Translates the call into this API's request.
     pub(crate) fn encode(self, call: &ProviderCall) -> Result<Encoded, ProviderError> {
         let model = &*call.upstream_model;
         let (path, body) = match (self, &call.request.body) {
             (Self::OpenAi, RequestBody::Chat(chat)) => (
-                "/chat/completions",
+                OPENAI_CHAT,
                 openai::encode_chat(chat, model).map_err(|e| unsupported(e.to_string()))?,
             ),
             (Self::OpenAi, RequestBody::Embeddings(req)) => (
-                "/embeddings",
+                OPENAI_EMBEDDINGS,
                 openai::encode_embeddings(req, model).map_err(|e| unsupported(e.to_string()))?,
             ),
             (Self::Anthropic, RequestBody::Chat(chat)) => (
-                "/v1/messages",
+                ANTHROPIC_MESSAGES,
                 anthropic::encode_request(chat, model).map_err(|e| unsupported(e.to_string()))?,
             ),
             (Self::Anthropic, RequestBody::Embeddings(_)) => {
                 return Err(unsupported("anthropic has no embeddings API"));
             }
             (Self::Ollama, RequestBody::Chat(chat)) => (
-                "/api/chat",
+                OLLAMA_CHAT,
                 ollama::encode_chat(chat, model).map_err(|e| unsupported(e.to_string()))?,
             ),
             (Self::Ollama, RequestBody::Embeddings(req)) => (
-                "/api/embed",
+                OLLAMA_EMBED,
                 ollama::encode_embed(req, model).map_err(|e| unsupported(e.to_string()))?,
             ),
         };
