@@ -19,9 +19,6 @@ use super::{ProviderCall, ProviderError, ProviderErrorKind, WireFormat, client::
 /// How much of an error response is read to explain the failure.
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
 
-/// The user agent infermux sends upstream.
-const USER_AGENT: &str = concat!("infermux/", env!("CARGO_PKG_VERSION"));
-
 /// The settings of one HTTP provider.
 #[derive(Clone, Debug)]
 pub struct HttpProviderConfig {
@@ -40,18 +37,25 @@ pub struct HttpProviderConfig {
 /// A tower service calling one provider's HTTP API.
 #[derive(Clone)]
 pub struct HttpProvider {
-    config: Arc<HttpProviderConfig>,
-    /// The URI of each of the wire format's paths, built once.
-    uris: Arc<[(&'static str, Uri)]>,
+    inner: Arc<Inner>,
     client: HttpClient,
+}
+
+/// What every call of one provider shares, built once.
+struct Inner {
+    config: HttpProviderConfig,
+    /// The URI of each of the wire format's paths.
+    uris: Vec<(&'static str, Uri)>,
+    /// Content type, user agent and authentication.
+    headers: http::HeaderMap,
 }
 
 impl std::fmt::Debug for HttpProvider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HttpProvider")
-            .field("name", &self.config.name)
-            .field("wire", &self.config.wire)
-            .field("base_url", &self.config.base_url)
+            .field("name", &self.inner.config.name)
+            .field("wire", &self.inner.config.wire)
+            .field("base_url", &self.inner.config.base_url)
             .finish_non_exhaustive()
     }
 }
@@ -70,9 +74,13 @@ impl HttpProvider {
                 Some((*path, uri))
             })
             .collect();
+        let headers = config.wire.request_headers(config.api_key.as_deref());
         Self {
-            config: Arc::new(config),
-            uris,
+            inner: Arc::new(Inner {
+                config,
+                uris,
+                headers,
+            }),
             client,
         }
     }
@@ -89,12 +97,12 @@ impl Service<ProviderCall> for HttpProvider {
     }
 
     fn call(&mut self, call: ProviderCall) -> Self::Future {
-        let config = self.config.clone();
-        let uris = self.uris.clone();
+        let inner = self.inner.clone();
         let client = self.client.clone();
         Box::pin(async move {
+            let config = &inner.config;
             let timeout = config.timeout;
-            let attempt = send(&config, &uris, &client, &call);
+            let attempt = send(&inner, &client, &call);
             let result = match tokio::time::timeout(timeout, attempt).await {
                 Ok(result) => result,
                 Err(_) => Err(ProviderError::new(
@@ -108,13 +116,14 @@ impl Service<ProviderCall> for HttpProvider {
 }
 
 async fn send(
-    config: &HttpProviderConfig,
-    uris: &[(&'static str, Uri)],
+    inner: &Inner,
     client: &HttpClient,
     call: &ProviderCall,
 ) -> Result<Response<InferBody>, ProviderError> {
+    let config = &inner.config;
     let encoded = config.wire.encode(call)?;
-    let uri = uris
+    let uri = inner
+        .uris
         .iter()
         .find(|(path, _)| *path == encoded.path)
         .map(|(_, uri)| uri.clone());
@@ -125,13 +134,7 @@ async fn send(
     let mut request = Request::new(Full::new(Bytes::from(encoded.body)));
     *request.method_mut() = Method::POST;
     *request.uri_mut() = uri;
-    let headers = request.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    headers.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
-    config.wire.authenticate(config.api_key.as_deref(), headers);
+    *request.headers_mut() = inner.headers.clone();
 
     let response = client.request(request).await.map_err(|e| {
         ProviderError::new(

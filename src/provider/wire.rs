@@ -17,6 +17,9 @@ use super::{
     stream::{ChunkDecoder, TranslatedBody},
 };
 
+/// The user agent infermux sends upstream.
+const USER_AGENT: &str = concat!("infermux/", env!("CARGO_PKG_VERSION"));
+
 /// The `anthropic-version` header infermux speaks.
 const ANTHROPIC_VERSION: HeaderValue = HeaderValue::from_static("2023-06-01");
 
@@ -100,27 +103,35 @@ impl WireFormat {
         Ok(Encoded { path, body })
     }
 
-    /// Sets this API's authentication headers.
-    pub(crate) fn authenticate(self, api_key: Option<&str>, headers: &mut HeaderMap) {
-        let key = api_key.and_then(|k| HeaderValue::from_str(k).ok());
+    /// The headers every request to this API carries: content type, user agent, and the
+    /// authentication with `api_key` (marked sensitive, so no debug output shows it). Built
+    /// once per provider.
+    pub(crate) fn request_headers(self, api_key: Option<&str>) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        headers.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
+        let sensitive = |value: String| {
+            let mut value = HeaderValue::from_str(&value).ok()?;
+            value.set_sensitive(true);
+            Some(value)
+        };
         match self {
             Self::OpenAi | Self::Ollama => {
-                if let Some(key) =
-                    api_key.and_then(|k| HeaderValue::from_str(&format!("Bearer {k}")).ok())
-                {
-                    let mut key = key;
-                    key.set_sensitive(true);
-                    headers.insert(header::AUTHORIZATION, key);
+                if let Some(value) = api_key.and_then(|k| sensitive(format!("Bearer {k}"))) {
+                    headers.insert(header::AUTHORIZATION, value);
                 }
             }
             Self::Anthropic => {
-                if let Some(mut key) = key {
-                    key.set_sensitive(true);
-                    headers.insert("x-api-key", key);
+                if let Some(value) = api_key.and_then(|k| sensitive(k.to_owned())) {
+                    headers.insert("x-api-key", value);
                 }
                 headers.insert("anthropic-version", ANTHROPIC_VERSION);
             }
         }
+        headers
     }
 
     /// Translates a complete successful response into OpenAI's shape, with its usage.
