@@ -86,6 +86,21 @@ impl<S> Ingress<S> {
             settings: Arc::new(settings),
         }
     }
+
+    /// The stack behind ingress.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The stack behind ingress, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Takes the stack out from behind ingress.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
 }
 
 /// The OpenAI endpoints ingress serves.
