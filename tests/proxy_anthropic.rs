@@ -22,19 +22,6 @@ providers:
     Infermux::start_with_env(&yaml, &[("ANTHROPIC_API_KEY", "sk-ant-test")]).await
 }
 
-fn chunks(reply: &common::Reply) -> Vec<Value> {
-    let events = reply.sse_data();
-    assert_eq!(
-        events.last().map(String::as_str),
-        Some("[DONE]"),
-        "{events:?}"
-    );
-    events[..events.len() - 1]
-        .iter()
-        .map(|e| serde_json::from_str(e).expect("chunk json"))
-        .collect()
-}
-
 #[tokio::test]
 async fn chat_is_translated_both_ways() {
     let anthropic = MockServer::anthropic().await;
@@ -115,7 +102,7 @@ async fn streams_are_translated_into_chunks() {
     )
     .await;
     assert_eq!(reply.status, 200, "{}", reply.text());
-    let chunks = chunks(&reply);
+    let chunks = reply.chunks();
     assert!(
         chunks
             .iter()
@@ -202,7 +189,7 @@ async fn streamed_tool_arguments_arrive_as_tool_call_deltas() {
         chat("gpt-4o-mini", json!({"tools": tools, "stream": true})),
     )
     .await;
-    let chunks = chunks(&reply);
+    let chunks = reply.chunks();
     let arguments: String = chunks
         .iter()
         .filter_map(|c| c["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"].as_str())

@@ -59,17 +59,7 @@ async fn mock_streams_are_paced_and_complete() {
         chat("m", json!({"stream": true})),
     )
     .await;
-    let events = reply.sse_data();
-    assert_eq!(events.last().map(String::as_str), Some("[DONE]"));
-    let text: String = events[..events.len() - 1]
-        .iter()
-        .map(|e| serde_json::from_str::<serde_json::Value>(e).expect("chunk"))
-        .filter_map(|c| {
-            c["choices"][0]["delta"]["content"]
-                .as_str()
-                .map(str::to_owned)
-        })
-        .collect();
+    let text = reply.streamed_text();
     assert_eq!(text, "a b c");
 }
 

@@ -4,7 +4,7 @@ mod common;
 
 use common::{Infermux, chat, post_json};
 use infermux_test_util::MockServer;
-use serde_json::{Value, json};
+use serde_json::json;
 
 async fn start(ollama: &MockServer) -> Infermux {
     let yaml = format!(
@@ -70,16 +70,8 @@ async fn ndjson_streams_become_sse_chunks() {
     .await;
     assert_eq!(reply.status, 200, "{}", reply.text());
     assert_eq!(reply.header("content-type"), Some("text/event-stream"));
-    let events = reply.sse_data();
-    assert_eq!(events.last().map(String::as_str), Some("[DONE]"));
-    let chunks: Vec<Value> = events[..events.len() - 1]
-        .iter()
-        .map(|e| serde_json::from_str(e).expect("chunk json"))
-        .collect();
-    let text: String = chunks
-        .iter()
-        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
-        .collect();
+    let chunks = reply.chunks();
+    let text = reply.streamed_text();
     assert_eq!(text, "why is the sky blue");
     assert_eq!(
         chunks.last().map(|c| c["usage"]["prompt_tokens"].clone()),

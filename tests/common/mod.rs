@@ -95,6 +95,34 @@ impl Reply {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
+    /// The chunks of a complete stream, parsed; asserts it ended with `data: [DONE]`.
+    pub fn chunks(&self) -> Vec<serde_json::Value> {
+        let events = self.sse_data();
+        assert_eq!(
+            events.last().map(String::as_str),
+            Some("[DONE]"),
+            "{events:?}"
+        );
+        events[..events.len() - 1]
+            .iter()
+            .map(|e| {
+                serde_json::from_str(e).unwrap_or_else(|err| panic!("chunk not JSON ({err}): {e}"))
+            })
+            .collect()
+    }
+
+    /// The assistant text of a complete stream: its content deltas joined.
+    pub fn streamed_text(&self) -> String {
+        self.chunks()
+            .iter()
+            .filter_map(|c| {
+                c["choices"][0]["delta"]["content"]
+                    .as_str()
+                    .map(str::to_owned)
+            })
+            .collect()
+    }
+
     /// The `data:` payloads of an SSE body, in order.
     pub fn sse_data(&self) -> Vec<String> {
         self.text()
