@@ -68,25 +68,19 @@ fn validate(path: Option<&Path>) -> ExitCode {
     }
 }
 
-/// Where `serve` takes its configuration from.
-enum Source {
-    File(Config),
-    Embedded(Config),
-}
-
-fn load_for_serve(path: Option<&Path>) -> Result<Source, config::ConfigError> {
+/// The config `serve` runs on, and whether it is the embedded default.
+fn load_for_serve(path: Option<&Path>) -> Result<(Config, bool), config::ConfigError> {
+    let default = Path::new(DEFAULT_CONFIG_PATH);
     match path {
-        Some(path) => config::load(path).map(Source::File),
-        None if Path::new(DEFAULT_CONFIG_PATH).exists() => {
-            config::load(Path::new(DEFAULT_CONFIG_PATH)).map(Source::File)
-        }
-        None => config::default_config().map(Source::Embedded),
+        Some(path) => config::load(path).map(|c| (c, false)),
+        None if default.exists() => config::load(default).map(|c| (c, false)),
+        None => config::default_config().map(|c| (c, true)),
     }
 }
 
 fn serve(path: Option<&Path>) -> ExitCode {
-    let source = match load_for_serve(path) {
-        Ok(source) => source,
+    let (mut config, embedded) = match load_for_serve(path) {
+        Ok(loaded) => loaded,
         Err(error) => {
             eprintln!("error: {error}");
             return ExitCode::from(1);
@@ -103,26 +97,15 @@ fn serve(path: Option<&Path>) -> ExitCode {
         }
     };
     runtime.block_on(async move {
-        let config = match source {
-            Source::File(config) => {
-                crate::telemetry::init_logging(&config.log);
-                config
-            }
-            Source::Embedded(mut config) => {
-                crate::telemetry::init_logging(&config.log);
-                tracing::info!(
-                    "no infermux.yml found; serving the embedded default config (mock provider)"
-                );
-                let client = crate::provider::http_client(std::time::Duration::from_secs(1));
-                crate::local_ollama::prefer_local_ollama(
-                    &mut config,
-                    &client,
-                    crate::local_ollama::OLLAMA_URL,
-                )
-                .await;
-                config
-            }
-        };
+        crate::telemetry::init_logging(&config.log);
+        if embedded {
+            tracing::info!(
+                "no infermux.yml found; serving the embedded default config (mock provider)"
+            );
+            let client = crate::provider::http_client(std::time::Duration::from_secs(1));
+            let url = crate::local_ollama::OLLAMA_URL;
+            crate::local_ollama::prefer_local_ollama(&mut config, &client, url).await;
+        }
         let server = match crate::server::Server::bind(config).await {
             Ok(server) => server,
             Err(error) => {

@@ -10,7 +10,7 @@
 use std::{
     convert::Infallible,
     task::{Context, Poll},
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::Duration,
 };
 
 use futures_util::{StreamExt, future::BoxFuture, stream};
@@ -25,6 +25,7 @@ use super::{
     ProviderCall, ProviderError, ProviderErrorKind,
     embedding::EmbeddingEncoding,
     stream::{ChunkDecoder, TranslatedBody},
+    wire::{completion_id, unix_now},
 };
 
 /// Dimensions of the mock's embedding vectors.
@@ -89,7 +90,7 @@ impl Service<ProviderCall> for MockProvider {
             if !settings.latency.is_zero() {
                 tokio::time::sleep(settings.latency).await;
             }
-            let id = format!("chatcmpl-{}", call.request.request_id);
+            let id = completion_id(&call);
             let model = &*call.upstream_model;
             let response = match &call.request.body {
                 RequestBody::Chat(chat) if chat.is_stream() => {
@@ -142,12 +143,6 @@ fn chat_usage(settings: &MockSettings, chat: &ChatRequest) -> Usage {
             .unwrap_or_else(|| words(&settings.reply)),
         ..Usage::default()
     }
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 fn usage_json(usage: Usage) -> serde_json::Value {

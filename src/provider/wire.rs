@@ -56,7 +56,7 @@ fn bad_response(message: impl Into<String>) -> ProviderError {
 }
 
 /// Seconds since the epoch, for the `created` field of translated responses.
-fn unix_now() -> u64 {
+pub(crate) fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
@@ -201,8 +201,8 @@ fn sse_events(
     SseStream::new(upstream).map_err(BoxError::from)
 }
 
-/// The `id` of a completion translated from a provider that has none of its own.
-fn completion_id(call: &ProviderCall) -> String {
+/// The `id` of a completion built by infermux for a provider that has none of its own.
+pub(crate) fn completion_id(call: &ProviderCall) -> String {
     format!("chatcmpl-{}", call.request.request_id)
 }
 

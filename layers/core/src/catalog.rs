@@ -39,11 +39,6 @@ impl ModelCatalog {
         Self { providers }
     }
 
-    /// The providers, in declared order.
-    pub fn providers(&self) -> &[ProviderModels] {
-        &self.providers
-    }
-
     /// Every provider that can serve `requested`, in declared order, with the model each is sent.
     pub fn candidates(&self, requested: &str) -> Vec<Candidate> {
         self.providers

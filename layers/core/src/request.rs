@@ -25,14 +25,6 @@ impl RequestBody {
         }
     }
 
-    /// Replaces the requested model (a budget's model override does this).
-    pub fn set_model(&mut self, model: impl Into<String>) {
-        match self {
-            Self::Chat(chat) => chat.model = model.into(),
-            Self::Embeddings(embeddings) => embeddings.model = model.into(),
-        }
-    }
-
     /// Whether the client asked for a server-sent event stream.
     pub fn is_stream(&self) -> bool {
         matches!(self, Self::Chat(chat) if chat.is_stream())
