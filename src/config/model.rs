@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use infermux_core::Strategy;
 use serde::Deserialize;
 
 /// The whole configuration, as loaded by [`super::load`] or [`super::parse`].
@@ -147,20 +148,6 @@ pub struct RoutingConfig {
     pub strategy: Strategy,
     /// The route groups, in file order; a model belongs to at most one.
     pub groups: Vec<RouteGroupConfig>,
-}
-
-/// How a provider is chosen among the candidates.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Strategy {
-    /// Cycle through healthy candidates (`round_robin`).
-    RoundRobin,
-    /// Lowest moving average of recent latency (`least_latency`).
-    LeastLatency,
-    /// Lowest estimated cost (`cost_weighted`).
-    CostWeighted,
-    /// Declared order (`priority`).
-    Priority,
 }
 
 /// A route group: requests for its models go to its providers with its strategy.
@@ -337,20 +324,6 @@ impl ProviderKind {
             Self::Ollama => Some("http://localhost:11434"),
             Self::OpenAiCompatible => None,
             Self::Mock => Some("mock://local"),
-        }
-    }
-}
-
-// === impl Strategy ===
-
-impl Strategy {
-    /// The name used in the config file.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::RoundRobin => "round_robin",
-            Self::LeastLatency => "least_latency",
-            Self::CostWeighted => "cost_weighted",
-            Self::Priority => "priority",
         }
     }
 }

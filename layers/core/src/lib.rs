@@ -8,7 +8,10 @@
 //!   [`RequestBody`] (OpenAI chat completions or embeddings, unknown fields kept verbatim);
 //! * what comes back: an `http::Response<`[`InferBody`]`>` carrying a [`Served`] record and,
 //!   once known, the provider's [`Usage`];
-//! * exact money: [`Money`], integer pico-USD, rendered as a decimal only at the edge.
+//! * exact money: [`Money`], integer pico-USD, rendered as a decimal only at the edge, and
+//!   the [`PriceTable`] that turns [`Usage`] into it;
+//! * routing vocabulary: [`Strategy`], [`RouteContext`], [`TokenEstimate`], and the live
+//!   [`ProviderBoard`] that resilience writes and routing reads.
 //!
 //! The wire types in [`chat`] and [`embeddings`] follow the OpenAI API, which is the one
 //! dialect clients speak to infermux; provider adapters translate from them.
@@ -19,12 +22,18 @@ pub mod chat;
 pub mod embeddings;
 mod ids;
 mod money;
+mod pricing;
 mod request;
+mod status;
+mod strategy;
 mod usage;
 
 pub use body::{BoxError, InferBody, UsageSlot};
 pub use catalog::{ModelCatalog, ProviderModels};
 pub use ids::{Caller, ProviderName, RequestId};
 pub use money::Money;
-pub use request::{Candidate, InferRequest, RequestBody, RouteContext, Served};
+pub use pricing::{Price, PriceTable, PricingBasis};
+pub use request::{Candidate, InferRequest, RequestBody, RouteContext, Served, TokenEstimate};
+pub use status::{CircuitState, ProviderBoard, ProviderStatus};
+pub use strategy::Strategy;
 pub use usage::Usage;

@@ -46,6 +46,11 @@ impl Money {
         Self(self.0.saturating_add(other.0))
     }
 
+    /// This amount `count` times (a per-token price times a token count), saturating.
+    pub const fn times(self, count: u64) -> Self {
+        Self(self.0.saturating_mul(count))
+    }
+
     /// Subtracts, stopping at zero.
     pub const fn saturating_sub(self, other: Self) -> Self {
         Self(self.0.saturating_sub(other.0))

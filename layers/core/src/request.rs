@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use crate::{Caller, ProviderName, RequestId, chat::ChatRequest, embeddings::EmbeddingsRequest};
+use crate::{
+    Caller, ProviderName, RequestId, Strategy, chat::ChatRequest, embeddings::EmbeddingsRequest,
+};
 
 /// A parsed request body.
 // One body exists per request and moves into an `Arc` at dispatch: boxing the larger variant
@@ -51,6 +53,21 @@ pub struct RouteContext {
     pub group: Option<Arc<str>>,
     /// The providers to try, in order.
     pub candidates: Vec<Candidate>,
+    /// The strategy that ordered the candidates, once a routing layer ran.
+    pub strategy: Option<Strategy>,
+}
+
+/// What the request is expected to consume, counted once at ingress before anything is sent.
+///
+/// Routing (`cost_weighted`) and budgets (reservations) both price this estimate.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TokenEstimate {
+    /// Prompt tokens: exact for OpenAI-family models (their BPE tokenizer), approximated for
+    /// others.
+    pub prompt_tokens: u64,
+    /// The most output tokens the client allowed (`max_tokens` or `max_completion_tokens`),
+    /// if it said.
+    pub max_completion_tokens: Option<u64>,
 }
 
 /// A request on its way through the infermux stack.
@@ -64,6 +81,11 @@ pub struct InferRequest {
     pub request_id: RequestId,
     /// Where the request may go.
     pub route: RouteContext,
+    /// The token estimate counted at ingress.
+    pub estimate: TokenEstimate,
+    /// The strategy the client asked for with `X-Infermux-Strategy`, overriding the
+    /// configured one.
+    pub strategy_override: Option<Strategy>,
 }
 
 impl InferRequest {
@@ -74,6 +96,8 @@ impl InferRequest {
             caller,
             request_id,
             route: RouteContext::default(),
+            estimate: TokenEstimate::default(),
+            strategy_override: None,
         }
     }
 }
