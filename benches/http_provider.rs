@@ -9,7 +9,7 @@
 //!
 //! - `http_provider/bare_client/*`: the identity: the same `HttpClient`, the client's body
 //!   POSTed as is to the upstream, the answer read to the end.
-//! - `http_provider/full_stack/*`: [`stack::proxy`] with one `openai_compatible` provider at
+//! - `http_provider/full_stack/*`: [`stack::build`] with one `openai_compatible` provider at
 //!   that upstream, driven with `oneshot`, the answer read to the end. The difference to the
 //!   identity is ingress + dispatch + the OpenAI adapter (encode, usage decode, and for
 //!   streams SSE parsing, the usage probe per chunk and re-framing: the real
@@ -226,7 +226,7 @@ log:
     );
     let config = config::parse(&yaml, "bench.yml", &|_| None).expect("the bench config is valid");
     let client = http_client(Duration::from_secs(10));
-    let proxy = stack::proxy(&config, &client);
+    let proxy = stack::build(&config, &client).proxy;
     let upstream_uri = format!("http://{addr}/v1/chat/completions");
 
     let mut group = c.benchmark_group("http_provider");

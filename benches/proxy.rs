@@ -14,7 +14,7 @@
 //!   `openai::encode_chat` does per upstream request).
 //! - `dispatch/*`: the built-in `mock` provider called directly with a `ProviderCall`, then
 //!   through [`Dispatch`] (candidate lookup, `Arc` of the request, boxed service, headers).
-//! - `full_stack/*`: the whole [`stack::proxy`] for a config of one `mock` provider with zero
+//! - `full_stack/*`: the whole [`stack::build`] for a config of one `mock` provider with zero
 //!   latency, driven with `oneshot` and the response body collected.
 //! - `stream_translate/*`: [`TranslatedBody`] over 64 OpenAI `chat.completion.chunk` events.
 //!   The OpenAI pass-through decoder (`provider::openai::StreamFilter`) is crate-private, so
@@ -275,7 +275,7 @@ fn full_stack(c: &mut Criterion) {
     let rt = runtime();
     let config = mock_config();
     // Building the client needs no runtime; the mock provider never uses it.
-    let proxy = stack::proxy(&config, &http_client(Duration::from_secs(10)));
+    let proxy = stack::build(&config, &http_client(Duration::from_secs(10))).proxy;
 
     let mut group = c.benchmark_group("full_stack");
     for (name, body) in [
@@ -424,7 +424,7 @@ fn stream_translate(c: &mut Criterion) {
 /// process-global, so this group runs last.
 fn observability(c: &mut Criterion) {
     let rt = runtime();
-    let proxy = stack::proxy(&mock_config(), &http_client(Duration::from_secs(10)));
+    let proxy = stack::build(&mock_config(), &http_client(Duration::from_secs(10))).proxy;
     let body = chat_small();
     let mut group = c.benchmark_group("observability");
     let _metrics = infermux::management::prometheus();

@@ -13,6 +13,7 @@ pub mod error;
 pub mod ingress;
 mod local_ollama;
 pub mod management;
+pub mod pricing;
 pub mod provider;
 pub mod server;
 pub mod stack;

@@ -125,11 +125,12 @@ impl Server {
         // The recorder first: the stack registers its metric handles when it is built.
         let metrics = crate::management::prometheus();
         let client = crate::provider::http_client(CONNECT_TIMEOUT);
+        let stack = crate::stack::build(&config, &client);
         let proxy_service = tower::ServiceBuilder::new()
             .layer(tower_http::catch_panic::CatchPanicLayer::custom(
                 panic_response,
             ))
-            .service(crate::stack::proxy(&config, &client));
+            .service(stack.proxy);
         let upkeep = tokio::spawn(metrics_upkeep(metrics.clone(), shutdown.clone()));
         let management_service = crate::management::Management::new(
             config
@@ -137,6 +138,7 @@ impl Server {
                 .as_ref()
                 .map(|t| t.expose().to_owned()),
             metrics,
+            stack.shared,
         );
         let listen = proxy
             .local_addr()

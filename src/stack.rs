@@ -1,13 +1,17 @@
 //! The one place where the layer order is fixed.
 //!
 //! Outermost first: [`Ingress`] (HTTP -> typed request, errors -> HTTP), then the concern
-//! layers (budget, route group, strategy, cost; each lands as its own crate under `layers/`),
-//! then [`Dispatch`] over one service per provider.
+//! layers (budget, route group, strategy, cost; each its own crate under `layers/`), then
+//! [`Dispatch`] over one service per provider.
 
 use std::collections::HashMap;
 
-use infermux_core::{ModelCatalog, ProviderModels, ProviderName};
-use tower::util::BoxCloneSyncService;
+use http::Response;
+use infermux_core::{
+    BoxError, InferBody, InferRequest, ModelCatalog, ProviderBoard, ProviderModels, ProviderName,
+    ProviderStatus,
+};
+use tower::{Service, ServiceBuilder, util::BoxCloneSyncService};
 
 use crate::{
     config::{Config, ProviderConfig, ProviderKind},
@@ -18,13 +22,42 @@ use crate::{
     },
 };
 
-/// The assembled proxy service, ready to be served on the proxy port.
-pub type Proxy = Ingress<Dispatch>;
+/// What the proxy and the management API share: live state that one writes and the other
+/// reports.
+#[derive(Clone, Debug)]
+pub struct Shared {
+    /// Every provider's live status.
+    pub board: ProviderBoard,
+}
+
+/// The assembled proxy and the state it shares with the management API.
+#[derive(Debug)]
+pub struct Stack<S> {
+    /// The proxy service, ready to be served on the proxy port.
+    pub proxy: Ingress<S>,
+    /// State shared with the management API.
+    pub shared: Shared,
+}
 
 /// Builds the proxy for `config`, sending upstream on `client`.
-pub fn proxy(config: &Config, client: &HttpClient) -> Proxy {
+pub fn build(
+    config: &Config,
+    client: &HttpClient,
+) -> Stack<
+    impl Service<InferRequest, Response = Response<InferBody>, Error = BoxError, Future: Send + 'static>
+    + Clone
+    + Send
+    + Sync
+    + 'static,
+> {
     let catalog = catalog(config);
     let settings = IngressSettings::new(config.max_request_body, catalog.requestable_models());
+    let board = ProviderBoard::new(
+        config
+            .providers
+            .iter()
+            .map(|p| ProviderStatus::new(ProviderName::new(p.name.as_str()), p.kind.as_str())),
+    );
     let providers: HashMap<ProviderName, ProviderService> = config
         .providers
         .iter()
@@ -35,7 +68,12 @@ pub fn proxy(config: &Config, client: &HttpClient) -> Proxy {
             )
         })
         .collect();
-    Ingress::new(Dispatch::new(catalog, providers), settings)
+    let dispatch = Dispatch::new(catalog, providers);
+    let stack = ServiceBuilder::new().service(dispatch);
+    Stack {
+        proxy: Ingress::new(stack, settings),
+        shared: Shared { board },
+    }
 }
 
 /// Which configured provider serves which model.

@@ -21,7 +21,10 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use tower::Service;
 
 pub use self::metrics::prometheus;
-use crate::error::{self, ErrorClass};
+use crate::{
+    error::{self, ErrorClass},
+    stack::Shared,
+};
 
 /// The management API service.
 #[derive(Clone)]
@@ -32,6 +35,7 @@ pub struct Management {
 struct ManagementInner {
     token: Option<String>,
     metrics: PrometheusHandle,
+    shared: Shared,
 }
 
 impl std::fmt::Debug for Management {
@@ -43,10 +47,15 @@ impl std::fmt::Debug for Management {
 }
 
 impl Management {
-    /// The management API; `token`, when set, guards everything but `/healthz`.
-    pub fn new(token: Option<String>, metrics: PrometheusHandle) -> Self {
+    /// The management API over the proxy's `shared` state; `token`, when set, guards
+    /// everything but `/healthz`.
+    pub fn new(token: Option<String>, metrics: PrometheusHandle, shared: Shared) -> Self {
         Self {
-            inner: Arc::new(ManagementInner { token, metrics }),
+            inner: Arc::new(ManagementInner {
+                token,
+                metrics,
+                shared,
+            }),
         }
     }
 

@@ -11,7 +11,9 @@
 //! * exact money: [`Money`], integer pico-USD, rendered as a decimal only at the edge, and
 //!   the [`PriceTable`] that turns [`Usage`] into it;
 //! * routing vocabulary: [`Strategy`], [`RouteContext`], [`TokenEstimate`], and the live
-//!   [`ProviderBoard`] that resilience writes and routing reads.
+//!   [`ProviderBoard`] that resilience writes and routing reads;
+//! * where spend lives: the [`SpendStore`] trait with its [`LedgerEntry`] and reports, and
+//!   the [`Clock`] that dates them.
 //!
 //! The wire types in [`chat`] and [`embeddings`] follow the OpenAI API, which is the one
 //! dialect clients speak to infermux; provider adapters translate from them.
@@ -19,21 +21,28 @@
 mod body;
 mod catalog;
 pub mod chat;
+mod clock;
 pub mod embeddings;
 mod ids;
 mod money;
 mod pricing;
 mod request;
+mod spend;
 mod status;
 mod strategy;
 mod usage;
 
 pub use body::{BoxError, InferBody, UsageSlot};
 pub use catalog::{ModelCatalog, ProviderModels};
+pub use clock::{Clock, Hour, Month, SharedClock, SystemClock};
 pub use ids::{Caller, ProviderName, RequestId};
 pub use money::Money;
 pub use pricing::{Price, PriceTable, PricingBasis};
 pub use request::{Candidate, InferRequest, RequestBody, RouteContext, Served, TokenEstimate};
+pub use spend::{
+    Admission, CallerTotals, HourTotals, LedgerEntry, SpendStore, SpendSummary, StoreError,
+    StoreFuture,
+};
 pub use status::{CircuitState, ProviderBoard, ProviderStatus};
 pub use strategy::Strategy;
-pub use usage::Usage;
+pub use usage::{TokenCounter, Usage};

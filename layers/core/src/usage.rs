@@ -25,3 +25,13 @@ impl Usage {
         self.prompt_tokens + self.completion_tokens
     }
 }
+
+/// Counts tokens of text the way a model's tokenizer would (exactly for the models whose
+/// tokenizer is known, approximately for others).
+///
+/// Ingress counts the prompt with it once per request; the cost layer counts the text of a
+/// stream the client abandoned, so that aborted work is still charged.
+pub trait TokenCounter: Send + Sync + std::fmt::Debug + 'static {
+    /// Tokens in `text` for `model`.
+    fn count(&self, model: &str, text: &str) -> u64;
+}

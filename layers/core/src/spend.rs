@@ -1,0 +1,143 @@
+//! The spend store: where budgets and the cost ledger live.
+//!
+//! One trait, [`SpendStore`], is the seam between the money layers (budget admission, cost
+//! accounting, reports) and where the numbers are kept: a durable state file for one node,
+//! Redis for a fleet of replicas, or a user's own store. Money stays integer everywhere.
+
+use std::{collections::BTreeMap, future::Future, pin::Pin, sync::Arc, time::SystemTime};
+
+use crate::{Caller, Hour, Money, Month, ProviderName, RequestId, Usage};
+
+/// One settled request: what it cost, and to whom it is accounted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LedgerEntry {
+    /// The request, so that a replayed entry is never counted twice.
+    pub request_id: RequestId,
+    /// When the cost became known.
+    pub at: SystemTime,
+    /// Who the request is accounted to.
+    pub caller: Caller,
+    /// The route group that matched, if any.
+    pub group: Option<Arc<str>>,
+    /// The provider that served it.
+    pub provider: ProviderName,
+    /// The model sent to that provider.
+    pub model: Arc<str>,
+    /// The tokens it consumed.
+    pub usage: Usage,
+    /// What they cost.
+    pub cost: Money,
+    /// Whether a price was known; an unpriced request is recorded at $0 and counted apart.
+    pub priced: bool,
+}
+
+impl LedgerEntry {
+    /// The budget period of the entry.
+    pub fn month(&self) -> Month {
+        Month::of(self.at)
+    }
+}
+
+/// The answer to a reservation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Admission {
+    /// The amount is reserved; `spent` is the settled spend before it.
+    Admitted {
+        /// Settled spend of the caller this month.
+        spent: Money,
+    },
+    /// Spend plus reservations is at or over the cap; nothing was reserved.
+    Refused {
+        /// Settled spend of the caller this month.
+        spent: Money,
+    },
+}
+
+/// What a store could not do.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The store cannot be reached (Redis down) or cannot persist (disk full).
+    #[error("spend store unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// A boxed future of a store operation.
+pub type StoreFuture<T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'static>>;
+
+/// One caller's totals for a month.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CallerTotals {
+    /// Settled spend.
+    pub cost: Money,
+    /// Settled requests.
+    pub requests: u64,
+    /// Prompt tokens.
+    pub prompt_tokens: u64,
+    /// Completion tokens.
+    pub completion_tokens: u64,
+    /// Prompt tokens read from a cache.
+    pub cached_prompt_tokens: u64,
+}
+
+/// A month's ledger, summed every way the reports show it. Every breakdown sums to `total`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SpendSummary {
+    /// Total spend.
+    pub total: Money,
+    /// Settled requests.
+    pub requests: u64,
+    /// Requests recorded without a known price.
+    pub unpriced_requests: u64,
+    /// Spend per provider.
+    pub by_provider: BTreeMap<ProviderName, Money>,
+    /// Spend per model sent upstream.
+    pub by_model: BTreeMap<Arc<str>, Money>,
+    /// Spend per route group (requests that matched no group are not listed).
+    pub by_group: BTreeMap<Arc<str>, Money>,
+    /// Totals per caller.
+    pub callers: BTreeMap<Caller, CallerTotals>,
+}
+
+/// One hour of spend.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HourTotals {
+    /// Spend settled in the hour.
+    pub cost: Money,
+    /// Requests settled in the hour.
+    pub requests: u64,
+}
+
+/// Where spend is kept: budget reservations, settled spend, and the ledger the reports read.
+///
+/// Implementations make [`reserve`](Self::reserve) and [`settle`](Self::settle) each atomic
+/// (never read-then-write across two calls), so concurrent requests, in one process or
+/// across replicas, cannot overshoot a cap by more than the reservations they hold.
+pub trait SpendStore: Send + Sync + 'static {
+    /// Reserves `amount` for `caller` in `month`, unless the caller's settled spend plus
+    /// reservations is at or over `cap`, or `amount` would take it over (`None`: no cap).
+    fn reserve(
+        &self,
+        caller: &Caller,
+        month: Month,
+        amount: Money,
+        cap: Option<Money>,
+    ) -> StoreFuture<Admission>;
+
+    /// Records `entry` and releases `reserved` of its caller's reservations in the entry's
+    /// month, in one step. Settling an entry whose request id was already settled only
+    /// releases the reservation.
+    fn settle(&self, entry: LedgerEntry, reserved: Money) -> StoreFuture<()>;
+
+    /// Releases a reservation that will not be settled (the request failed).
+    fn release(&self, caller: &Caller, month: Month, reserved: Money) -> StoreFuture<()>;
+
+    /// The caller's settled spend in `month`.
+    fn spent(&self, caller: &Caller, month: Month) -> StoreFuture<Money>;
+
+    /// The month's ledger, summed.
+    fn summary(&self, month: Month) -> StoreFuture<SpendSummary>;
+
+    /// Spend per hour for `hours` hours starting at `first`, oldest first, one entry per hour
+    /// (zero for hours without spend).
+    fn hourly(&self, first: Hour, hours: u32) -> StoreFuture<Vec<HourTotals>>;
+}
