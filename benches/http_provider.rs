@@ -226,7 +226,13 @@ log:
     );
     let config = config::parse(&yaml, "bench.yml", &|_| None).expect("the bench config is valid");
     let client = http_client(Duration::from_secs(10));
-    let proxy = stack::build(&config, &client).proxy;
+    let accounting = infermux::accounting::Accounting::open(
+        &config,
+        std::sync::Arc::new(infermux::core::SystemClock),
+        &client,
+    )
+    .expect("in-memory accounting");
+    let proxy = stack::build(&config, &client, &accounting).proxy;
     let upstream_uri = format!("http://{addr}/v1/chat/completions");
 
     let mut group = c.benchmark_group("http_provider");

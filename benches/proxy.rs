@@ -271,11 +271,21 @@ fn dispatch(c: &mut Criterion) {
 
 // === full_stack ===
 
+/// In-memory spend accounting (the config has no `state_file`).
+fn accounting(
+    config: &infermux::config::Config,
+    client: &infermux::provider::HttpClient,
+) -> infermux::accounting::Accounting {
+    let clock = std::sync::Arc::new(infermux::core::SystemClock);
+    infermux::accounting::Accounting::open(config, clock, client).expect("in-memory accounting")
+}
+
 fn full_stack(c: &mut Criterion) {
     let rt = runtime();
     let config = mock_config();
     // Building the client needs no runtime; the mock provider never uses it.
-    let proxy = stack::build(&config, &http_client(Duration::from_secs(10))).proxy;
+    let client = http_client(Duration::from_secs(10));
+    let proxy = stack::build(&config, &client, &accounting(&config, &client)).proxy;
 
     let mut group = c.benchmark_group("full_stack");
     for (name, body) in [
@@ -424,7 +434,8 @@ fn stream_translate(c: &mut Criterion) {
 /// process-global, so this group runs last.
 fn observability(c: &mut Criterion) {
     let rt = runtime();
-    let proxy = stack::build(&mock_config(), &http_client(Duration::from_secs(10))).proxy;
+    let (config, client) = (mock_config(), http_client(Duration::from_secs(10)));
+    let proxy = stack::build(&config, &client, &accounting(&config, &client)).proxy;
     let body = chat_small();
     let mut group = c.benchmark_group("observability");
     let _metrics = infermux::management::prometheus();

@@ -1,4 +1,4 @@
-//! The command line: `serve`, `validate`, `--version`.
+//! The command line: `serve`, `validate`, `pricing`, `--version`.
 
 use std::{
     path::{Path, PathBuf},
@@ -35,6 +35,12 @@ enum Command {
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
+    /// Print the effective pricing table (USD per 1M tokens) and the unpriced models.
+    Pricing {
+        /// Config file; default `./infermux.yml`, else the embedded default config.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
 }
 
 /// Runs the command line; the exit code is 0 on success, 1 on a config or start-up error
@@ -43,6 +49,7 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Validate { config } => validate(config.as_deref()),
         Command::Serve { config } => serve(config.as_deref()),
+        Command::Pricing { config } => pricing(config.as_deref()),
     }
 }
 
@@ -59,6 +66,11 @@ fn validate(path: Option<&Path>) -> ExitCode {
     match config::load(path) {
         Ok(config) => {
             println!("{}: valid\n{}", path.display(), config.summary());
+            for (provider, model) in crate::pricing::unpriced_pairs(&config) {
+                println!(
+                    "unpriced model: {provider} {model} (no built-in or configured price; add a `pricing:` entry)"
+                );
+            }
             ExitCode::SUCCESS
         }
         Err(error) => {
@@ -75,6 +87,20 @@ fn load_for_serve(path: Option<&Path>) -> Result<(Config, bool), config::ConfigE
         Some(path) => config::load(path).map(|c| (c, false)),
         None if default.exists() => config::load(default).map(|c| (c, false)),
         None => config::default_config().map(|c| (c, true)),
+    }
+}
+
+#[allow(clippy::print_stdout)] // `pricing` prints its table for people.
+fn pricing(path: Option<&Path>) -> ExitCode {
+    match load_for_serve(path) {
+        Ok((config, _)) => {
+            print!("{}", crate::pricing::render_table(&config));
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(1)
+        }
     }
 }
 
@@ -98,6 +124,14 @@ fn serve(path: Option<&Path>) -> ExitCode {
     };
     runtime.block_on(async move {
         crate::telemetry::init_logging(&config.log);
+        for (provider, model) in crate::pricing::unpriced_pairs(&config) {
+            tracing::warn!(
+                provider,
+                model,
+                unpriced = config.unpriced.as_str(),
+                "unpriced model: no built-in or configured price; add a `pricing:` entry"
+            );
+        }
         if embedded {
             tracing::info!(
                 "no infermux.yml found; serving the embedded default config (mock provider)"

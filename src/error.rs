@@ -176,17 +176,25 @@ pub fn classify(error: &(dyn StdError + 'static)) -> ErrorClass {
 }
 
 fn classify_one(err: &(dyn StdError + 'static)) -> Option<ErrorClass> {
-    use crate::provider::AllProvidersFailed;
+    use crate::provider::{AllProvidersFailed, NoHealthyProvider};
     let (status, code) = if err.is::<InvalidRequest>() {
         (StatusCode::BAD_REQUEST, "invalid_request")
     } else if err.is::<PayloadTooLarge>() {
         (StatusCode::PAYLOAD_TOO_LARGE, "invalid_request")
-    } else if err.is::<ModelNotFound>() {
+    } else if err.is::<ModelNotFound>() || err.is::<infermux_route_group::ModelNotServed>() {
         (StatusCode::NOT_FOUND, "model_not_found")
+    } else if err.is::<infermux_strategy::UnpricedModel>() {
+        (StatusCode::BAD_REQUEST, "unpriced_model")
+    } else if err.is::<infermux_budget::BudgetExceeded>() {
+        (StatusCode::TOO_MANY_REQUESTS, "budget_exceeded")
+    } else if err.is::<infermux_budget::BudgetStoreUnavailable>() {
+        (StatusCode::SERVICE_UNAVAILABLE, "budget_store_unavailable")
     } else if err.is::<RouteNotFound>() {
         (StatusCode::NOT_FOUND, "not_found")
     } else if err.is::<MethodNotAllowed>() {
         (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
+    } else if err.is::<NoHealthyProvider>() {
+        (StatusCode::SERVICE_UNAVAILABLE, "no_healthy_provider")
     } else if let Some(failed) = err.downcast_ref::<AllProvidersFailed>() {
         if failed.all_rejected_request() {
             (StatusCode::BAD_REQUEST, "invalid_request")

@@ -2,8 +2,8 @@
 //!
 //! [`Ingress`] is the edge of the proxy port. It routes the OpenAI paths, reads the body
 //! under the `max_request_body` limit, parses it into the typed request (unknown fields kept),
-//! reads the headers that matter (`X-Infermux-Caller`, `X-Request-Id`), and calls the stack
-//! below. Whatever happens, the client gets an HTTP response: errors from any layer are
+//! reads the headers that matter (`X-Infermux-Caller`, `X-Request-Id`, `X-Infermux-Strategy`),
+//! counts the prompt tokens once ([`crate::tokens`]), and calls the stack below. Whatever happens, the client gets an HTTP response: errors from any layer are
 //! rendered once, by [`crate::error`], and every response carries `X-Infermux-Request-Id`.
 //! Management paths are never served here; `/healthz` is, for load balancers.
 
@@ -20,7 +20,7 @@ use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header
 use http_body::Body;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use infermux_core::{
-    BoxError, Caller, InferBody, InferRequest, RequestBody, RequestId, chat::ChatRequest,
+    BoxError, Caller, InferBody, InferRequest, RequestBody, RequestId, Strategy, chat::ChatRequest,
     embeddings::EmbeddingsRequest,
 };
 use tower::{Service, ServiceExt};
@@ -28,10 +28,13 @@ use tower::{Service, ServiceExt};
 use crate::{
     error::{self, InvalidRequest, MethodNotAllowed, PayloadTooLarge, RouteNotFound},
     provider::{MODEL_HEADER, PROVIDER_HEADER},
+    tokens::BpeTokenCounter,
 };
 
 /// Header carrying the caller a request is accounted to.
 pub const CALLER_HEADER: &str = "x-infermux-caller";
+/// Header overriding the routing strategy for one request.
+pub const STRATEGY_HEADER: &str = "x-infermux-strategy";
 /// Header echoing the request id on every response.
 pub const REQUEST_ID_HEADER: &str = "x-infermux-request-id";
 /// Incoming request id to echo.
@@ -46,6 +49,8 @@ pub struct IngressSettings {
     pub max_request_body: u64,
     /// The body of `GET /v1/models`, rendered once.
     models_body: Bytes,
+    /// Counts each request's prompt tokens.
+    tokens: BpeTokenCounter,
 }
 
 impl IngressSettings {
@@ -67,6 +72,7 @@ impl IngressSettings {
         Self {
             max_request_body,
             models_body,
+            tokens: BpeTokenCounter::new(),
         }
     }
 }
@@ -227,6 +233,7 @@ where
     B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
+    let strategy_override = strategy_override(headers)?;
     let limit = settings.max_request_body;
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -251,7 +258,10 @@ where
         Route::Chat => RequestBody::Chat(parse_chat(&bytes)?),
         _ => RequestBody::Embeddings(parse_embeddings(&bytes)?),
     };
-    Ok(InferRequest::new(body, caller.clone(), request_id.clone()))
+    let mut request = InferRequest::new(body, caller.clone(), request_id.clone());
+    request.estimate = settings.tokens.estimate(&request.body);
+    request.strategy_override = strategy_override;
+    Ok(request)
 }
 
 fn parse_error(error: serde_json::Error) -> InvalidRequest {
@@ -302,6 +312,24 @@ fn caller(headers: &HeaderMap) -> Caller {
         .map(str::trim)
         .filter(|v| !v.is_empty())
         .map_or_else(Caller::anonymous, Caller::new)
+}
+
+/// The strategy the client asked for with `X-Infermux-Strategy`, if any.
+fn strategy_override(headers: &HeaderMap) -> Result<Option<Strategy>, InvalidRequest> {
+    let Some(value) = headers.get(STRATEGY_HEADER) else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(Strategy::from_header)
+        .map(Some)
+        .ok_or_else(|| {
+            InvalidRequest::new(format!(
+                "X-Infermux-Strategy must be one of cost, latency, priority, round_robin (got `{}`)",
+                String::from_utf8_lossy(value.as_bytes())
+            ))
+        })
 }
 
 fn request_id(headers: &HeaderMap) -> RequestId {

@@ -85,17 +85,31 @@ pub struct Server {
     proxy: TcpListener,
     management: TcpListener,
     config: crate::config::Config,
+    accounting: crate::accounting::Accounting,
 }
 
 impl Server {
-    /// Binds `config.listen` and `config.management_listen`.
+    /// Opens the spend store (replaying its journal) and binds `config.listen` and
+    /// `config.management_listen`.
     pub async fn bind(config: crate::config::Config) -> std::io::Result<Self> {
+        Self::bind_with_clock(config, std::sync::Arc::new(infermux_core::SystemClock)).await
+    }
+
+    /// Like [`bind`](Self::bind), dating spend by `clock` (tests move it across months).
+    pub async fn bind_with_clock(
+        config: crate::config::Config,
+        clock: infermux_core::SharedClock,
+    ) -> std::io::Result<Self> {
+        let client = crate::provider::http_client(CONNECT_TIMEOUT);
+        let accounting = crate::accounting::Accounting::open(&config, clock, &client)
+            .map_err(std::io::Error::other)?;
         let proxy = bind(config.listen, "listen").await?;
         let management = bind(config.management_listen, "management_listen").await?;
         Ok(Self {
             proxy,
             management,
             config,
+            accounting,
         })
     }
 
@@ -115,6 +129,7 @@ impl Server {
             proxy,
             management,
             config,
+            accounting,
         } = self;
         if !config.management_listen.ip().is_loopback() && config.management_token.is_none() {
             tracing::warn!(
@@ -122,16 +137,28 @@ impl Server {
                 "the management API listens beyond loopback without a management_token; set one"
             );
         }
+        // The tokenizer tables load in about 200 ms: now, rather than in the first request.
+        let _ = tokio::task::spawn_blocking(crate::tokens::warm_up).await;
         // The recorder first: the stack registers its metric handles when it is built.
         let metrics = crate::management::prometheus();
         let client = crate::provider::http_client(CONNECT_TIMEOUT);
-        let stack = crate::stack::build(&config, &client);
+        let stack = crate::stack::build(&config, &client, &accounting);
         let proxy_service = tower::ServiceBuilder::new()
             .layer(tower_http::catch_panic::CatchPanicLayer::custom(
                 panic_response,
             ))
             .service(stack.proxy);
         let upkeep = tokio::spawn(metrics_upkeep(metrics.clone(), shutdown.clone()));
+        // Health checks start now, so a dead provider is marked before the first request.
+        let health_checks = tokio_util::task::TaskTracker::new();
+        crate::health::spawn(
+            &config,
+            &client,
+            &stack.shared.board,
+            &health_checks,
+            &shutdown,
+        );
+        health_checks.close();
         let management_service = crate::management::Management::new(
             config
                 .management_token
@@ -158,6 +185,11 @@ impl Server {
             serve(management, management_service, shutdown.clone(), drain),
         );
         upkeep.abort();
+        // Every request has drained: leave the spend state compact and durable.
+        if let Err(error) = accounting.store().flush().await {
+            tracing::error!(%error, "spend state could not be flushed at shutdown");
+        }
+        health_checks.wait().await;
         tracing::info!("infermux stopped");
     }
 }

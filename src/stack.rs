@@ -4,17 +4,18 @@
 //! layers (budget, route group, strategy, cost; each its own crate under `layers/`), then
 //! [`Dispatch`] over one service per provider.
 
-use std::collections::HashMap;
-
 use http::Response;
 use infermux_core::{
     BoxError, InferBody, InferRequest, ModelCatalog, ProviderBoard, ProviderModels, ProviderName,
     ProviderStatus,
 };
+use infermux_route_group::{GroupSpec, RouteGroupLayer, RouteTable};
+use infermux_strategy::{Ranker, StrategyLayer, Unpriced};
 use tower::{Service, ServiceBuilder, util::BoxCloneSyncService};
 
 use crate::{
-    config::{Config, ProviderConfig, ProviderKind},
+    accounting::Accounting,
+    config::{Config, ProviderConfig, ProviderKind, UnpricedPolicy},
     ingress::{Ingress, IngressSettings},
     provider::{
         Dispatch, HttpClient, HttpProvider, HttpProviderConfig, MockProvider, MockSettings,
@@ -28,6 +29,8 @@ use crate::{
 pub struct Shared {
     /// Every provider's live status.
     pub board: ProviderBoard,
+    /// The spend store and budgets that the cost reports read.
+    pub accounting: Accounting,
 }
 
 /// The assembled proxy and the state it shares with the management API.
@@ -39,10 +42,12 @@ pub struct Stack<S> {
     pub shared: Shared,
 }
 
-/// Builds the proxy for `config`, sending upstream on `client`.
+/// Builds the proxy for `config`, sending upstream on `client` and accounting spend in
+/// `accounting`.
 pub fn build(
     config: &Config,
     client: &HttpClient,
+    accounting: &Accounting,
 ) -> Stack<
     impl Service<InferRequest, Response = Response<InferBody>, Error = BoxError, Future: Send + 'static>
     + Clone
@@ -51,29 +56,60 @@ pub fn build(
     + 'static,
 > {
     let catalog = catalog(config);
-    let settings = IngressSettings::new(config.max_request_body, catalog.requestable_models());
+    let routes = route_table(config, &catalog);
+    let settings = IngressSettings::new(config.max_request_body, routes.requestable_models());
     let board = ProviderBoard::new(
         config
             .providers
             .iter()
             .map(|p| ProviderStatus::new(ProviderName::new(p.name.as_str()), p.kind.as_str())),
     );
-    let providers: HashMap<ProviderName, ProviderService> = config
+    // Each provider behind its circuit breaker, with its local rate limit.
+    let providers = config
         .providers
         .iter()
-        .map(|p| {
-            (
-                ProviderName::new(p.name.as_str()),
-                provider_service(p, client),
-            )
-        })
+        .map(|p| crate::resilience::target(p, provider_service(p, client), &board))
         .collect();
-    let dispatch = Dispatch::new(catalog, providers);
-    let stack = ServiceBuilder::new().service(dispatch);
+    let budget = accounting.budget_layer(config, &catalog);
+    let dispatch = Dispatch::with_board(catalog, &board, providers);
+    let stack = ServiceBuilder::new()
+        .layer(budget)
+        .layer(RouteGroupLayer::new(routes))
+        .layer(StrategyLayer::new(ranker(config, &board)))
+        .layer(accounting.cost_layer(config))
+        .service(dispatch);
     Stack {
         proxy: Ingress::new(stack, settings),
-        shared: Shared { board },
+        shared: Shared {
+            board,
+            accounting: accounting.clone(),
+        },
     }
+}
+
+/// Requested model -> route group, candidates and strategy, from `routing`.
+fn route_table(config: &Config, catalog: &ModelCatalog) -> RouteTable {
+    let groups: Vec<GroupSpec> = config
+        .routing
+        .groups
+        .iter()
+        .map(|g| GroupSpec {
+            name: g.name.as_str().into(),
+            models: g.models.iter().map(|m| m.as_str().into()).collect(),
+            strategy: g.strategy,
+            providers: g.providers.iter().map(|p| p.as_str().into()).collect(),
+        })
+        .collect();
+    RouteTable::new(catalog, config.routing.strategy, &groups)
+}
+
+/// The strategies' scoring: the effective prices, live provider status, `unpriced` policy.
+fn ranker(config: &Config, board: &ProviderBoard) -> Ranker {
+    let unpriced = match config.unpriced {
+        UnpricedPolicy::Warn => Unpriced::Warn,
+        UnpricedPolicy::Reject => Unpriced::Reject,
+    };
+    Ranker::new(crate::pricing::price_table(config), board.clone(), unpriced)
 }
 
 /// Which configured provider serves which model.

@@ -4,20 +4,30 @@
 #
 #   wrk (CPU 1) --> proxy under test (CPU 0) --> nginx (CPU 1), POST /v1/chat/completions
 #
-# The upstream is nginx answering a fixed OpenAI chat.completion JSON with `return 200`. The
-# proxies are, in turn:
+# The upstream is nginx answering a fixed OpenAI chat.completion JSON, or (on a second port) a
+# fixed OpenAI event stream, with `return 200`. The proxies are, in turn:
 #   baseline           benches/e2e/baseline_proxy.rs: hyper-util server + pooled client, forwards
 #                      bytes, no parsing, no logging
-#   infermux           the release binary, one openai_compatible provider pointing at nginx,
-#                      log.level info (the default: one access-log line per request, to a file)
-#   infermux_log_warn  the same with log.level warn (no per-request log line)
+#   infermux           the release binary, one openai_compatible provider pointing at nginx
+#   infermux_full      a realistic config: three priced providers in a cost_weighted route group,
+#                      circuit breakers, and a hard_stop budget for the caller (state file on)
+#   baseline_stream    the baseline in front of the event-stream upstream, `stream: true`
+#   infermux_stream    infermux_full's config in front of the event-stream upstream
 # Each is driven by wrk at each concurrency for DURATION seconds after a short warm-up. We record
 # req/s, p50/p99 latency, peak RSS (VmHWM, after that run), and the proxy's CPU time per request,
-# then print the figures and the infermux ÷ baseline ratios as markdown (also written to OUT).
+# then print the figures and the infermux / baseline ratios as markdown (also written to OUT).
+# For streams the upstream sends its whole event stream at once, so the latency of a streamed
+# request bounds its time to first token.
+#
+# Two memory phases follow (set to 0 to skip):
+#   IDLE_STREAMS=10000  streams held open at once through infermux_full's config against an
+#                       upstream that sends one chunk and then idles; infermux's RSS is recorded
+#   SOAK=600            seconds of wrk -c64 load on infermux_full, RSS sampled every 10 s
 #
 # Usage: bash benches/e2e/run.sh
 # Knobs (environment): DURATION=10 CONCURRENCY="1 16 64" WARMUP=2 PROXY_CPU=0 LOAD_CPU=1
-#   VARIANTS="baseline infermux infermux_log_warn" OUT=target/e2e/results.md SKIP_BUILD=0
+#   VARIANTS="baseline infermux infermux_full baseline_stream infermux_stream"
+#   OUT=target/e2e/results.md SKIP_BUILD=0
 #   REPEAT=3 (rounds; each round restarts every proxy, rounds interleave the variants, and the
 #   report shows, per proxy and concurrency, the round with the median req/s and the highest
 #   peak RSS of all rounds)
@@ -32,7 +42,9 @@ CONCURRENCY=${CONCURRENCY:-"1 16 64"}
 WARMUP=${WARMUP:-2}
 PROXY_CPU=${PROXY_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
-VARIANTS=${VARIANTS:-"baseline infermux infermux_log_warn"}
+VARIANTS=${VARIANTS:-"baseline infermux infermux_full baseline_stream infermux_stream"}
+IDLE_STREAMS=${IDLE_STREAMS:-10000}
+SOAK=${SOAK:-600}
 OUT=${OUT:-$ROOT/target/e2e/results.md}
 SKIP_BUILD=${SKIP_BUILD:-0}
 REPEAT=${REPEAT:-3}
@@ -133,17 +145,24 @@ wait_listening() {
 
 if [ "$SKIP_BUILD" != 1 ]; then
   log "building infermux and the baseline proxy (release)"
-  (cd "$ROOT" && cargo build --release --locked --bin infermux --example baseline_proxy)
+  (cd "$ROOT" && cargo build --release --locked --bin infermux --example baseline_proxy \
+    --example idle_streams)
 fi
 INFERMUX_BIN=$ROOT/target/release/infermux
 BASELINE_BIN=$ROOT/target/release/examples/baseline_proxy
+IDLE_BIN=$ROOT/target/release/examples/idle_streams
 [ -x "$INFERMUX_BIN" ] || die "$INFERMUX_BIN is missing"
 [ -x "$BASELINE_BIN" ] || die "$BASELINE_BIN is missing"
+[ -x "$IDLE_BIN" ] || die "$IDLE_BIN is missing"
 
 # === upstream: nginx answering a fixed chat.completion ===
 
 COMPLETION='{"id":"chatcmpl-e2e","object":"chat.completion","created":1700000000,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"Hello from the static upstream."},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":8,"completion_tokens":6,"total_tokens":14}}'
+CHUNK='{"id":"chatcmpl-e2e","object":"chat.completion.chunk","created":1700000000,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"role":"assistant","content":"Hello"},"finish_reason":null}]}'
+LAST='{"id":"chatcmpl-e2e","object":"chat.completion.chunk","created":1700000000,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":" from the static upstream."},"finish_reason":"stop"}]}'
+USAGE='{"id":"chatcmpl-e2e","object":"chat.completion.chunk","created":1700000000,"model":"gpt-4o-mini","choices":[],"usage":{"prompt_tokens":8,"completion_tokens":6,"total_tokens":14}}'
 free_port UPSTREAM_PORT
+free_port STREAM_UPSTREAM_PORT
 mkdir -p "$WORK/nginx/logs"
 cat >"$WORK/nginx/nginx.conf" <<EOF
 worker_processes 1;
@@ -166,6 +185,21 @@ http {
       return 200 '$COMPLETION';
     }
   }
+  server {
+    listen 127.0.0.1:$STREAM_UPSTREAM_PORT;
+    location = /v1/chat/completions {
+      default_type text/event-stream;
+      return 200 'data: $CHUNK
+
+data: $LAST
+
+data: $USAGE
+
+data: [DONE]
+
+';
+    }
+  }
 }
 EOF
 log "nginx on 127.0.0.1:$UPSTREAM_PORT (CPU $LOAD_CPU)"
@@ -185,10 +219,14 @@ smoke_upstream
 # === load generator ===
 
 BODY='{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}'
-cat >"$WORK/post.lua" <<EOF
+STREAM_BODY='{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"hi"}]}'
+for kind in post stream; do
+  if [ "$kind" = post ]; then body=$BODY; else body=$STREAM_BODY; fi
+  cat >"$WORK/$kind.lua" <<EOF
 wrk.method = "POST"
-wrk.body = '$BODY'
+wrk.body = '$body'
 wrk.headers["Content-Type"] = "application/json"
+wrk.headers["X-Infermux-Caller"] = "bench"
 
 done = function(summary, latency, requests)
   local e = summary.errors
@@ -197,13 +235,15 @@ done = function(summary, latency, requests)
     e.connect + e.read + e.write + e.status + e.timeout))
 end
 EOF
+done
 
-# Checks that one POST through `port` answers 200 with a chat.completion.
+# Checks that one POST of `body` through `port` answers 200 with `expect` in the body.
 smoke() {
-  local port=$1 what=$2 status
+  local port=$1 what=$2 body=$3 expect=$4 status
   status=$(curl -s -o "$WORK/smoke.json" -w '%{http_code}' -H 'Content-Type: application/json' \
-    -d "$BODY" "http://127.0.0.1:$port/v1/chat/completions") || die "$what: request failed"
-  [ "$status" = 200 ] && grep -q '"chat.completion"' "$WORK/smoke.json" ||
+    -H 'X-Infermux-Caller: bench' -d "$body" "http://127.0.0.1:$port/v1/chat/completions") ||
+    die "$what: request failed"
+  [ "$status" = 200 ] && grep -q -- "$expect" "$WORK/smoke.json" ||
     die "$what answered $status: $(cat "$WORK/smoke.json")"
 }
 
@@ -217,15 +257,21 @@ RESULTS=$WORK/results.tsv
 
 # Drives the proxy `pid` on `port` at each concurrency; appends one TSV row per run.
 drive() {
-  local variant=$1 pid=$2 port=$3 round=$4 c out line t0 t1
+  local variant=$1 pid=$2 port=$3 round=$4 c out line t0 t1 lua=post
   local url="http://127.0.0.1:$port/v1/chat/completions"
-  smoke "$port" "$variant"
-  taskset -c "$LOAD_CPU" wrk -t1 -c16 -d"${WARMUP}s" -s "$WORK/post.lua" "$url" >/dev/null
+  case $variant in
+    *_stream)
+      lua=stream
+      smoke "$port" "$variant" "$STREAM_BODY" 'data: \[DONE\]'
+      ;;
+    *) smoke "$port" "$variant" "$BODY" '"chat.completion"' ;;
+  esac
+  taskset -c "$LOAD_CPU" wrk -t1 -c16 -d"${WARMUP}s" -s "$WORK/$lua.lua" "$url" >/dev/null
   for c in $CONCURRENCY; do
     out=$WORK/wrk-$variant-c$c-r$round.txt
     t0=$(cpu_ticks "$pid")
     taskset -c "$LOAD_CPU" wrk -t1 -c"$c" -d"${DURATION}s" --timeout 5s --latency \
-      -s "$WORK/post.lua" "$url" >"$out"
+      -s "$WORK/$lua.lua" "$url" >"$out"
     t1=$(cpu_ticks "$pid")
     kill -0 "$pid" 2>/dev/null || die "$variant died under load"
     line=$(grep '^RESULT ' "$out") || { cat "$out" >&2; die "no wrk result for $variant c=$c"; }
@@ -239,9 +285,9 @@ drive() {
 
 # Each start_* sets STARTED_PID and STARTED_PORT.
 start_baseline() {
-  local port
+  local upstream=$1 port
   free_port port
-  taskset -c "$PROXY_CPU" "$BASELINE_BIN" "127.0.0.1:$port" "127.0.0.1:$UPSTREAM_PORT" \
+  taskset -c "$PROXY_CPU" "$BASELINE_BIN" "127.0.0.1:$port" "127.0.0.1:$upstream" \
     2>"$WORK/baseline.log" &
   STARTED_PID=$!
   STARTED_PORT=$port
@@ -249,21 +295,71 @@ start_baseline() {
   wait_listening "$STARTED_PID" "$port" baseline "$WORK/baseline.log"
 }
 
-start_infermux() {
-  local level=$1 name=$2 port mport
-  free_port port
-  free_port mport
+# Writes infermux's minimal config (one provider) to $WORK/$name.yml.
+minimal_config() {
+  local name=$1 port=$2 mport=$3 upstream=$4
   cat >"$WORK/$name.yml" <<EOF
 listen: "127.0.0.1:$port"
 management_listen: "127.0.0.1:$mport"
 providers:
   - name: upstream
     type: openai_compatible
-    base_url: "http://127.0.0.1:$UPSTREAM_PORT/v1"
+    base_url: "http://127.0.0.1:$upstream/v1"
     models: [$MODEL]
 log:
-  level: $level
+  level: info
 EOF
+}
+
+# Writes the realistic config to $WORK/$name.yml: three priced providers (the dearest first in
+# declared order, the cheapest last), a cost_weighted route group, breakers, and a hard_stop
+# budget for the caller `bench` large enough never to refuse.
+full_config() {
+  local name=$1 port=$2 mport=$3 upstream=$4 p
+  {
+    cat <<EOF
+listen: "127.0.0.1:$port"
+management_listen: "127.0.0.1:$mport"
+providers:
+EOF
+    for p in premium standard budget; do
+      cat <<EOF
+  - name: $p
+    type: openai_compatible
+    base_url: "http://127.0.0.1:$upstream/v1"
+    models: [$MODEL, gpt-4o]
+    circuit_breaker: {window: 30s, min_requests: 10, error_rate: 0.5, p95_latency: 10s, recovery: 30s}
+EOF
+    done
+    cat <<EOF
+routing:
+  strategy: priority
+  groups:
+    - name: fast
+      models: [$MODEL]
+      strategy: cost_weighted
+      providers: [premium, standard, budget]
+pricing:
+  - {provider: premium, model: $MODEL, input: 0.30, output: 1.20}
+  - {provider: standard, model: $MODEL, input: 0.20, output: 0.80}
+  - {provider: budget, model: $MODEL, input: 0.15, output: 0.60}
+budgets:
+  state_file: "$WORK/$name-budgets.json"
+  callers:
+    - {caller: bench, monthly_usd: 1000000, action: hard_stop}
+log:
+  level: info
+EOF
+  } >"$WORK/$name.yml"
+}
+
+# Starts infermux as `name` with the config `shape` (minimal | full) in front of `upstream`.
+start_infermux() {
+  local name=$1 shape=$2 upstream=$3 port mport
+  free_port port
+  free_port mport
+  rm -f "$WORK/$name-budgets.json"*
+  "${shape}_config" "$name" "$port" "$mport" "$upstream"
   taskset -c "$PROXY_CPU" "$INFERMUX_BIN" serve --config "$WORK/$name.yml" 2>"$WORK/$name.log" &
   STARTED_PID=$!
   STARTED_PORT=$port
@@ -274,9 +370,11 @@ EOF
 for round in $(seq "$REPEAT"); do
   for variant in $VARIANTS; do
     case $variant in
-      baseline) start_baseline ;;
-      infermux) start_infermux info infermux ;;
-      infermux_log_warn) start_infermux warn infermux_log_warn ;;
+      baseline) start_baseline "$UPSTREAM_PORT" ;;
+      baseline_stream) start_baseline "$STREAM_UPSTREAM_PORT" ;;
+      infermux) start_infermux infermux minimal "$UPSTREAM_PORT" ;;
+      infermux_full) start_infermux infermux_full full "$UPSTREAM_PORT" ;;
+      infermux_stream) start_infermux infermux_stream full "$STREAM_UPSTREAM_PORT" ;;
       *) die "unknown variant $variant" ;;
     esac
     log "$variant on 127.0.0.1:$STARTED_PORT (pid $STARTED_PID, CPU $PROXY_CPU)"
@@ -284,6 +382,79 @@ for round in $(seq "$REPEAT"); do
     stop "$STARTED_PID"
   done
 done
+
+# === memory: idle streams and soak ===
+
+MEMORY=$WORK/memory.md
+: >"$MEMORY"
+if [ "$IDLE_STREAMS" -gt 0 ]; then
+  ulimit -n $((IDLE_STREAMS * 2 + 1024)) 2>/dev/null || die "cannot raise the open-file limit for $IDLE_STREAMS streams (run as root or lower IDLE_STREAMS)"
+  free_port IDLE_UPSTREAM_PORT
+  taskset -c "$LOAD_CPU" "$IDLE_BIN" upstream "127.0.0.1:$IDLE_UPSTREAM_PORT" 2>"$WORK/idle-upstream.log" &
+  IDLE_UPSTREAM_PID=$!
+  PIDS+=("$IDLE_UPSTREAM_PID")
+  wait_listening "$IDLE_UPSTREAM_PID" "$IDLE_UPSTREAM_PORT" "idle upstream" "$WORK/idle-upstream.log"
+  start_infermux infermux_idle full "$IDLE_UPSTREAM_PORT"
+  idle_pid=$STARTED_PID
+  rss_before=$(awk '/^VmRSS:/ {print $2}' "/proc/$idle_pid/status")
+  log "holding $IDLE_STREAMS idle streams open through infermux (pid $idle_pid)"
+  mkfifo "$WORK/idle-hold"
+  taskset -c "$LOAD_CPU" "$IDLE_BIN" clients "http://127.0.0.1:$STARTED_PORT/v1/chat/completions" \
+    "$IDLE_STREAMS" <"$WORK/idle-hold" >"$WORK/idle-clients.out" 2>"$WORK/idle-clients.log" &
+  IDLE_CLIENTS_PID=$!
+  PIDS+=("$IDLE_CLIENTS_PID")
+  exec 4>"$WORK/idle-hold"
+  for _ in $(seq 1200); do
+    grep -q '^ready' "$WORK/idle-clients.out" 2>/dev/null && break
+    kill -0 "$IDLE_CLIENTS_PID" 2>/dev/null || { cat "$WORK/idle-clients.log" >&2; die "idle stream clients failed"; }
+    sleep 0.1
+  done
+  grep -q '^ready' "$WORK/idle-clients.out" || die "the idle streams did not all open in 120 s"
+  rss_held=$(awk '/^VmRSS:/ {print $2}' "/proc/$idle_pid/status")
+  exec 4>&-
+  stop "$IDLE_CLIENTS_PID"
+  stop "$idle_pid"
+  stop "$IDLE_UPSTREAM_PID"
+  {
+    echo "### Idle streams"
+    echo
+    echo "| streams held open | infermux RSS before (MiB) | RSS with every stream open (MiB) | per stream (KiB) |"
+    echo "| ---: | ---: | ---: | ---: |"
+    awk -v n="$IDLE_STREAMS" -v a="$rss_before" -v b="$rss_held" \
+      'BEGIN { printf "| %d | %.1f | %.1f | %.1f |\n", n, a / 1024, b / 1024, (b - a) / n }'
+    echo
+  } >>"$MEMORY"
+fi
+if [ "$SOAK" -gt 0 ]; then
+  start_infermux infermux_soak full "$UPSTREAM_PORT"
+  soak_pid=$STARTED_PID
+  url="http://127.0.0.1:$STARTED_PORT/v1/chat/completions"
+  log "soak: wrk -c64 for ${SOAK}s on infermux_full (pid $soak_pid)"
+  taskset -c "$LOAD_CPU" wrk -t1 -c64 -d"${SOAK}s" --timeout 5s -s "$WORK/post.lua" "$url" \
+    >"$WORK/soak-wrk.txt" &
+  soak_wrk=$!
+  PIDS+=("$soak_wrk")
+  : >"$WORK/soak-rss.tsv"
+  elapsed=0
+  while kill -0 "$soak_wrk" 2>/dev/null; do
+    printf '%s\t%s\n' "$elapsed" "$(awk '/^VmRSS:/ {print $2}' "/proc/$soak_pid/status")" \
+      >>"$WORK/soak-rss.tsv"
+    sleep 10
+    elapsed=$((elapsed + 10))
+  done
+  wait "$soak_wrk" 2>/dev/null || true
+  stop "$soak_pid"
+  {
+    echo "### Soak: RSS under ${SOAK} s of load (wrk -c64, infermux_full)"
+    echo
+    echo "$(grep '^RESULT' "$WORK/soak-wrk.txt" | sed 's/^RESULT //')"
+    echo
+    echo "| second | RSS (MiB) |"
+    echo "| ---: | ---: |"
+    awk -F'\t' 'NR == 1 || NR % 6 == 1 { printf "| %d | %.1f |\n", $1, $2 / 1024 }' "$WORK/soak-rss.tsv"
+    echo
+  } >>"$MEMORY"
+fi
 
 # === report ===
 
@@ -321,9 +492,10 @@ awk -F'\t' -v tck="$CLK_TCK" '
       print "| variant | concurrency | req/s ratio | p50 ratio | p99 ratio | Δp99 (ms) | peak RSS ratio | CPU/req ratio | ≥ 0.9× req/s | Δp99 ≤ 1 ms | RSS < 50 MiB |"
       print "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | :-: | :-: | :-: |"
       for (i = 1; i <= nv; i++) {
-        v = order[i]; if (v == "baseline") continue
+        v = order[i]; if (v ~ /^baseline/) continue
+        base = (v ~ /_stream$/) ? "baseline_stream" : "baseline"
         for (j = 1; j <= nc; j++) {
-          k = v SUBSEP conc[j]; b = "baseline" SUBSEP conc[j]
+          k = v SUBSEP conc[j]; b = base SUBSEP conc[j]
           if (!(k in rps) || !(b in rps)) continue
           r = rps[k] / rps[b]; d = (p99[k] - p99[b]) / 1000
           printf "| %s | %s | %.2f | %.2f | %.2f | %+.2f | %.2f | %.2f | %s | %s | %s |\n", v, conc[j], r, \
@@ -355,6 +527,8 @@ awk -F'\t' -v tck="$CLK_TCK" '
   echo "wrk -t1 -cN -d${DURATION}s on CPU $LOAD_CPU (with nginx), proxy on CPU $PROXY_CPU; ${WARMUP}s warm-up at -c16 per proxy start; peak RSS is VmHWM after the run; $REPEAT round(s), median round by req/s shown."
   echo
   cat "$OUT.tmp"
+  echo
+  cat "$MEMORY"
 } >"$OUT"
 rm -f "$OUT.tmp"
 cat "$OUT"

@@ -5,7 +5,9 @@
 //! `management_token` is configured, every other path wants
 //! `Authorization: Bearer <token>`.
 
+mod costs;
 mod metrics;
+mod providers;
 
 use std::{
     convert::Infallible,
@@ -14,7 +16,7 @@ use std::{
 };
 
 use bytes::Bytes;
-use futures_util::future::{Ready, ready};
+use futures_util::future::BoxFuture;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use infermux_core::InferBody;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -70,12 +72,13 @@ impl Management {
         presented.is_some_and(|p| constant_time_eq(p.as_bytes(), token.as_bytes()))
     }
 
-    fn respond(
+    async fn respond(
         &self,
         method: &Method,
-        path: &str,
+        uri: &http::Uri,
         headers: &http::HeaderMap,
     ) -> Response<InferBody> {
+        let path = uri.path();
         if path == "/healthz" && method == Method::GET {
             return json(StatusCode::OK, Bytes::from_static(br#"{"status":"ok"}"#));
         }
@@ -101,6 +104,12 @@ impl Management {
                     HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
                 );
                 response
+            }
+            (&Method::GET, "/_infermux/providers") => {
+                json(StatusCode::OK, providers::report(&self.inner.shared.board))
+            }
+            (&Method::GET, costs) if costs.starts_with("/_infermux/costs") => {
+                costs::respond(&self.inner.shared.accounting, costs, uri.query()).await
             }
             _ => {
                 let class = ErrorClass {
@@ -131,17 +140,19 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 impl<B> Service<Request<B>> for Management {
     type Response = Response<InferBody>;
     type Error = Infallible;
-    type Future = Ready<Result<Response<InferBody>, Infallible>>;
+    type Future = BoxFuture<'static, Result<Response<InferBody>, Infallible>>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        ready(Ok(self.respond(
-            request.method(),
-            request.uri().path(),
-            request.headers(),
-        )))
+        let this = self.clone();
+        let (parts, _body) = request.into_parts();
+        Box::pin(async move {
+            Ok(this
+                .respond(&parts.method, &parts.uri, &parts.headers)
+                .await)
+        })
     }
 }

@@ -1,12 +1,25 @@
 //! The leaf of the stack: tries the request's candidates in order until one answers.
 //!
-//! Dispatch is deliberately thin. Routing layers before it decide the candidates and their
-//! order ([`RouteContext`]); when none ran, dispatch takes every provider that can serve the
-//! requested model in declared order. Each candidate is tried at most once. A provider fault
-//! (connect error, timeout, 429, 5xx, a broken or malformed response before the first byte
-//! reached the client) moves on to the next candidate; a provider's own 4xx answer is
-//! returned as is. Streams are returned as soon as their first chunk is decoded and then pass
-//! through chunk by chunk.
+//! Routing layers before dispatch decide the candidates and their order ([`RouteContext`]);
+//! when none ran, dispatch takes every provider that can serve the requested model in declared
+//! order. Each candidate is tried at most once:
+//!
+//! 1. a provider whose last health check failed is skipped;
+//! 2. a provider whose gate is not ready is skipped: its circuit is open, its half-open probe
+//!    is in flight, or it is cooling down after a 429 (see `infermux_breaker`);
+//! 3. a provider at its local rate limit (requests, or the request's estimated tokens per
+//!    minute) is skipped;
+//! 4. otherwise the request is sent. A provider fault (connect error, timeout, 429, 5xx, a
+//!    broken or malformed response before the first byte reached the client) moves on to the
+//!    next candidate; a provider's own 4xx answer is returned as is.
+//!
+//! When every candidate was skipped, the request fails with [`NoHealthyProvider`] (503);
+//! when some were tried and all failed, with [`AllProvidersFailed`] (502), which lists each
+//! failure and each skip. Streams are returned as soon as their first chunk is decoded and
+//! then pass through chunk by chunk; a stream that breaks later is never retried.
+//!
+//! Dispatch records each attempt on the [`ProviderBoard`]: time to first byte into the latency
+//! average, and the request and error counts.
 //!
 //! [`RouteContext`]: infermux_core::RouteContext
 
@@ -17,9 +30,14 @@ use std::{
     task::{Context, Poll},
 };
 
-use futures_util::future::BoxFuture;
+use futures_util::{FutureExt, future::BoxFuture};
 use http::{HeaderValue, Response};
-use infermux_core::{BoxError, InferBody, InferRequest, ModelCatalog, ProviderName, Served};
+use infermux_breaker::RateLimiter;
+use infermux_core::{
+    BoxError, CircuitState, InferBody, InferRequest, ModelCatalog, ProviderBoard, ProviderName,
+    ProviderStatus, Served,
+};
+use tokio::time::Instant;
 use tower::{Service, ServiceExt, util::BoxCloneSyncService};
 
 use super::{ProviderCall, ProviderError};
@@ -30,25 +48,102 @@ pub const PROVIDER_HEADER: &str = "x-infermux-provider";
 /// Header naming the model sent to that provider.
 pub const MODEL_HEADER: &str = "x-infermux-model";
 
-/// One provider's client, type-erased.
+/// One provider's client, type-erased (in the full stack, behind its circuit breaker).
 pub type ProviderService = BoxCloneSyncService<ProviderCall, Response<InferBody>, ProviderError>;
 
-/// Every candidate failed; lists each provider's error.
+/// Why dispatch passed over a candidate without sending it the request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Skip {
+    /// Its last health check failed.
+    Unhealthy,
+    /// Its circuit is open.
+    CircuitOpen,
+    /// Its circuit is half-open and the one probe is in flight.
+    ProbeInFlight,
+    /// It asked for a pause with a 429 (`Retry-After`, or a quota error).
+    CoolingDown,
+    /// It is at its local `rate_limit`.
+    RateLimited,
+}
+
+impl Skip {
+    /// The label used in metrics and messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unhealthy => "unhealthy",
+            Self::CircuitOpen => "circuit open",
+            Self::ProbeInFlight => "circuit half-open, probe in flight",
+            Self::CoolingDown => "cooling down after a 429",
+            Self::RateLimited => "at its local rate limit",
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::Unhealthy => "unhealthy",
+            Self::CircuitOpen => "circuit_open",
+            Self::ProbeInFlight => "probe_in_flight",
+            Self::CoolingDown => "cooldown",
+            Self::RateLimited => "rate_limited",
+        }
+    }
+}
+
+fn write_skipped(f: &mut fmt::Formatter<'_>, skipped: &[(ProviderName, Skip)]) -> fmt::Result {
+    for (i, (provider, skip)) in skipped.iter().enumerate() {
+        if i > 0 {
+            f.write_str(", ")?;
+        }
+        write!(f, "{provider} ({})", skip.as_str())?;
+    }
+    Ok(())
+}
+
+/// Every candidate was passed over: open circuits, failed health checks, rate limits.
+#[derive(Debug)]
+pub struct NoHealthyProvider {
+    skipped: Vec<(ProviderName, Skip)>,
+}
+
+impl NoHealthyProvider {
+    /// Each candidate and why it was skipped, in candidate order.
+    pub fn skipped(&self) -> &[(ProviderName, Skip)] {
+        &self.skipped
+    }
+}
+
+impl fmt::Display for NoHealthyProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("no healthy provider can take the request: ")?;
+        write_skipped(f, &self.skipped)
+    }
+}
+
+impl std::error::Error for NoHealthyProvider {}
+
+/// Every candidate that was tried failed; lists each provider's error, and the candidates
+/// that were skipped.
 #[derive(Debug)]
 pub struct AllProvidersFailed {
     failures: Vec<(ProviderName, ProviderError)>,
+    skipped: Vec<(ProviderName, Skip)>,
 }
 
 impl AllProvidersFailed {
     /// Whether every candidate refused the request as something its API cannot express, in
     /// which case the request itself is at fault.
     pub fn all_rejected_request(&self) -> bool {
-        self.failures.iter().all(|(_, e)| !e.is_provider_fault())
+        self.skipped.is_empty() && self.failures.iter().all(|(_, e)| !e.is_provider_fault())
     }
 
     /// Each provider and its error, in the order they were tried.
     pub fn failures(&self) -> &[(ProviderName, ProviderError)] {
         &self.failures
+    }
+
+    /// The candidates passed over, and why.
+    pub fn skipped(&self) -> &[(ProviderName, Skip)] {
+        &self.skipped
     }
 }
 
@@ -61,11 +156,33 @@ impl fmt::Display for AllProvidersFailed {
             }
             write!(f, "{provider}: {error}")?;
         }
+        if !self.skipped.is_empty() {
+            f.write_str("; skipped: ")?;
+            write_skipped(f, &self.skipped)?;
+        }
         Ok(())
     }
 }
 
 impl std::error::Error for AllProvidersFailed {}
+
+/// One provider as dispatch sees it: its (gated) service and its local rate limit.
+#[derive(Debug)]
+pub struct DispatchTarget {
+    /// The provider's service; in the full stack, behind its circuit breaker.
+    pub service: ProviderService,
+    /// The provider's local rate limit, if any.
+    pub limiter: Option<RateLimiter>,
+}
+
+impl From<ProviderService> for DispatchTarget {
+    fn from(service: ProviderService) -> Self {
+        Self {
+            service,
+            limiter: None,
+        }
+    }
+}
 
 /// The provider-dispatch service.
 #[derive(Clone)]
@@ -78,11 +195,13 @@ struct DispatchInner {
     providers: HashMap<ProviderName, Provider>,
 }
 
-/// One provider's service and its pre-registered success counter (no per-request label
+/// One provider's target, status and pre-registered counters (no per-request label
 /// allocation on the hot path).
 struct Provider {
-    service: ProviderService,
+    target: DispatchTarget,
+    status: Option<Arc<ProviderStatus>>,
     served: metrics::Counter,
+    failovers: metrics::Counter,
 }
 
 impl fmt::Debug for Dispatch {
@@ -94,17 +213,37 @@ impl fmt::Debug for Dispatch {
 }
 
 impl Dispatch {
-    /// Dispatches over `providers`; `catalog` says which of them serves which model.
+    /// Dispatches over `providers`, without health, circuit or rate-limit state; `catalog`
+    /// says which of them serves which model.
     ///
     /// Per-provider metrics are registered here, with the global `metrics` recorder of the
     /// moment: install yours first.
     pub fn new(catalog: ModelCatalog, providers: HashMap<ProviderName, ProviderService>) -> Self {
+        let providers = providers.into_iter().map(|(n, s)| (n, s.into())).collect();
+        Self::with_board(catalog, &ProviderBoard::default(), providers)
+    }
+
+    /// Dispatches over `providers`, skipping those the `board` marks unhealthy and recording
+    /// each attempt on it.
+    pub fn with_board(
+        catalog: ModelCatalog,
+        board: &ProviderBoard,
+        providers: HashMap<ProviderName, DispatchTarget>,
+    ) -> Self {
         let providers = providers
             .into_iter()
-            .map(|(name, service)| {
+            .map(|(name, target)| {
                 let served = metrics::counter!("infermux_provider_attempts_total",
                     "provider" => name.to_string(), "outcome" => "ok");
-                (name, Provider { service, served })
+                let failovers =
+                    metrics::counter!("infermux_failovers_total", "provider" => name.to_string());
+                let provider = Provider {
+                    target,
+                    status: board.get(&name).cloned(),
+                    served,
+                    failovers,
+                };
+                (name, provider)
             })
             .collect();
         Self {
@@ -132,20 +271,44 @@ impl Service<InferRequest> for Dispatch {
             if candidates.is_empty() {
                 return Err(ModelNotFound::new(request.body.model()).into());
             }
+            let tokens = request.estimate.prompt_tokens
+                + request.estimate.max_completion_tokens.unwrap_or(0);
             let request = Arc::new(request);
             let mut failures = Vec::new();
+            let mut skipped = Vec::new();
             let last = candidates.len() - 1;
             for (attempt, candidate) in candidates.into_iter().enumerate() {
                 let Some(provider) = inner.providers.get(&candidate.provider) else {
                     continue;
                 };
+                let mut service = match provider.admit(tokens) {
+                    Ok(service) => service,
+                    Err(skip) => {
+                        tracing::debug!(
+                            request_id = %request.request_id,
+                            provider = %candidate.provider,
+                            reason = skip.as_str(),
+                            "provider skipped",
+                        );
+                        metrics::counter!("infermux_provider_skipped_total",
+                            "provider" => candidate.provider.to_string(), "reason" => skip.label())
+                        .increment(1);
+                        skipped.push((candidate.provider, skip));
+                        continue;
+                    }
+                };
                 let call = ProviderCall {
                     request: request.clone(),
                     upstream_model: candidate.upstream_model.clone(),
                 };
-                match provider.service.clone().oneshot(call).await {
+                let start = Instant::now();
+                match service.call(call).await {
                     Ok(mut response) => {
                         provider.served.increment(1);
+                        if let Some(status) = &provider.status {
+                            status.record_latency(start.elapsed());
+                            status.record_outcome(false);
+                        }
                         mark_served(
                             &mut response,
                             &candidate.provider,
@@ -164,12 +327,46 @@ impl Service<InferRequest> for Dispatch {
                         metrics::counter!("infermux_provider_attempts_total",
                             "provider" => candidate.provider.to_string(), "outcome" => error.label())
                         .increment(1);
+                        if error.is_provider_fault()
+                            && let Some(status) = &provider.status
+                        {
+                            status.record_outcome(true);
+                        }
+                        if attempt < last {
+                            provider.failovers.increment(1);
+                        }
                         failures.push((candidate.provider, error));
                     }
                 }
             }
-            Err(AllProvidersFailed { failures }.into())
+            if !skipped.is_empty() && failures.iter().all(|(_, e)| !e.is_provider_fault()) {
+                return Err(NoHealthyProvider { skipped }.into());
+            }
+            Err(AllProvidersFailed { failures, skipped }.into())
         })
+    }
+}
+
+impl Provider {
+    /// A service ready to take the request, or why this provider is passed over. Dropping
+    /// the returned service unused gives back whatever its gate reserved.
+    fn admit(&self, tokens: u64) -> Result<ProviderService, Skip> {
+        if self.status.as_ref().is_some_and(|s| !s.healthy()) {
+            return Err(Skip::Unhealthy);
+        }
+        let mut service = self.target.service.clone();
+        // Ready now or passed over: dispatch never waits for a provider to recover.
+        if !matches!(service.ready().now_or_never(), Some(Ok(_))) {
+            return Err(match self.status.as_ref().map(|s| s.circuit()) {
+                Some(CircuitState::Open) => Skip::CircuitOpen,
+                Some(CircuitState::HalfOpen) => Skip::ProbeInFlight,
+                _ => Skip::CoolingDown,
+            });
+        }
+        if let Some(limiter) = &self.target.limiter {
+            limiter.try_admit(tokens).map_err(|_| Skip::RateLimited)?;
+        }
+        Ok(service)
     }
 }
 

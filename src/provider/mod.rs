@@ -21,7 +21,10 @@ mod wire;
 
 pub use call::{ProviderCall, ProviderError, ProviderErrorKind};
 pub use client::{HttpClient, http_client};
-pub use dispatch::{AllProvidersFailed, Dispatch, MODEL_HEADER, PROVIDER_HEADER, ProviderService};
+pub use dispatch::{
+    AllProvidersFailed, Dispatch, DispatchTarget, MODEL_HEADER, NoHealthyProvider, PROVIDER_HEADER,
+    ProviderService, Skip,
+};
 pub use http::{HttpProvider, HttpProviderConfig};
 pub use mock::{MockProvider, MockSettings};
 pub use stream::{ChunkDecoder, TranslatedBody};

@@ -30,6 +30,19 @@ impl Infermux {
     }
 
     pub async fn start_with_env(yaml: &str, env: &[(&str, &str)]) -> Self {
+        Self::start_full(yaml, env, std::sync::Arc::new(infermux::core::SystemClock)).await
+    }
+
+    /// Starts infermux with `yaml`, dating spend by `clock`.
+    pub async fn start_with_clock(yaml: &str, clock: infermux::core::SharedClock) -> Self {
+        Self::start_full(yaml, &[], clock).await
+    }
+
+    async fn start_full(
+        yaml: &str,
+        env: &[(&str, &str)],
+        clock: infermux::core::SharedClock,
+    ) -> Self {
         let yaml = format!("listen: \"127.0.0.1:0\"\nmanagement_listen: \"127.0.0.1:0\"\n{yaml}");
         let lookup = |name: &str| {
             env.iter()
@@ -37,7 +50,7 @@ impl Infermux {
                 .map(|(_, v)| (*v).to_owned())
         };
         let config = config::parse(&yaml, "test.yml", &lookup).expect("test config is valid");
-        let server = Server::bind(config).await.expect("bind");
+        let server = Server::bind_with_clock(config, clock).await.expect("bind");
         let proxy = server.proxy_addr().expect("proxy addr");
         let management = server.management_addr().expect("management addr");
         let shutdown = CancellationToken::new();

@@ -40,8 +40,8 @@ pub use money::Money;
 pub use pricing::{Price, PriceTable, PricingBasis};
 pub use request::{Candidate, InferRequest, RequestBody, RouteContext, Served, TokenEstimate};
 pub use spend::{
-    Admission, CallerTotals, HourTotals, LedgerEntry, SpendStore, SpendSummary, StoreError,
-    StoreFuture,
+    Admission, CallerTotals, HourTotals, LedgerEntry, Reservation, SpendStore, SpendSummary,
+    StoreError, StoreFuture,
 };
 pub use status::{CircuitState, ProviderBoard, ProviderStatus};
 pub use strategy::Strategy;

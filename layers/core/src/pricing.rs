@@ -99,7 +99,8 @@ pub enum PricingBasis {
 /// [`PricingBasis`] (built-in list prices by model for hosted providers, $0 otherwise).
 #[derive(Clone, Debug, Default)]
 pub struct PriceTable {
-    configured: HashMap<(ProviderName, Arc<str>), Price>,
+    // Nested so that a lookup by `(&ProviderName, &str)` allocates nothing.
+    configured: HashMap<ProviderName, HashMap<Arc<str>, Price>>,
     basis: HashMap<ProviderName, PricingBasis>,
     list_prices: HashMap<Arc<str>, Price>,
 }
@@ -121,14 +122,17 @@ impl PriceTable {
 
     /// Prices `model` at `provider`, overriding anything else.
     pub fn with_price(mut self, provider: ProviderName, model: &str, price: Price) -> Self {
-        self.configured.insert((provider, model.into()), price);
+        self.configured
+            .entry(provider)
+            .or_default()
+            .insert(model.into(), price);
         self
     }
 
     /// The price of `model` (the name sent upstream) at `provider`, or `None` when it is
     /// unpriced. An unknown provider is treated as hosted.
     pub fn price(&self, provider: &ProviderName, model: &str) -> Option<Price> {
-        if let Some(price) = self.configured.get(&(provider.clone(), model.into())) {
+        if let Some(price) = self.configured.get(provider).and_then(|m| m.get(model)) {
             return Some(*price);
         }
         match self.basis.get(provider) {
@@ -149,9 +153,11 @@ impl PriceTable {
 
     /// Every configured (provider, model) price, for listing.
     pub fn configured(&self) -> impl Iterator<Item = (&ProviderName, &str, &Price)> {
-        self.configured
-            .iter()
-            .map(|((provider, model), price)| (provider, &**model, price))
+        self.configured.iter().flat_map(|(provider, models)| {
+            models
+                .iter()
+                .map(move |(model, price)| (provider, &**model, price))
+        })
     }
 
     /// Every built-in list price, for listing.

@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use crate::{
-    Caller, ProviderName, RequestId, Strategy, chat::ChatRequest, embeddings::EmbeddingsRequest,
+    Caller, ProviderName, RequestId, Reservation, Strategy, chat::ChatRequest,
+    embeddings::EmbeddingsRequest,
 };
 
 /// A parsed request body.
@@ -86,6 +87,9 @@ pub struct InferRequest {
     /// The strategy the client asked for with `X-Infermux-Strategy`, overriding the
     /// configured one.
     pub strategy_override: Option<Strategy>,
+    /// The budget reserved for this request at admission, if its caller has a hard cap;
+    /// settled with the real cost, or released, by the cost layer.
+    pub budget: Option<Reservation>,
 }
 
 impl InferRequest {
@@ -98,6 +102,7 @@ impl InferRequest {
             route: RouteContext::default(),
             estimate: TokenEstimate::default(),
             strategy_override: None,
+            budget: None,
         }
     }
 }

@@ -4,7 +4,16 @@
 //! accounting, reports) and where the numbers are kept: a durable state file for one node,
 //! Redis for a fleet of replicas, or a user's own store. Money stays integer everywhere.
 
-use std::{collections::BTreeMap, future::Future, pin::Pin, sync::Arc, time::SystemTime};
+use std::{
+    collections::BTreeMap,
+    future::Future,
+    pin::Pin,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::SystemTime,
+};
 
 use crate::{Caller, Hour, Money, Month, ProviderName, RequestId, Usage};
 
@@ -51,6 +60,61 @@ pub enum Admission {
         /// Settled spend of the caller this month.
         spent: Money,
     },
+}
+
+/// Budget held for one request between admission and the moment its cost is known.
+///
+/// The budget layer reserves the request's worst case in the [`SpendStore`] and puts the
+/// reservation on the request ([`InferRequest::budget`](crate::InferRequest::budget)); the
+/// cost layer settles it with the real cost, or releases it when nothing was served. Clones
+/// share one claim, so however many copies of a request exist, the amount is settled or
+/// released exactly once: whoever [`claim`](Self::claim)s it first does it.
+#[derive(Clone, Debug)]
+pub struct Reservation {
+    inner: Arc<ReservationInner>,
+}
+
+#[derive(Debug)]
+struct ReservationInner {
+    caller: Caller,
+    month: Month,
+    amount: Money,
+    claimed: AtomicBool,
+}
+
+impl Reservation {
+    /// A reservation of `amount` that `caller` holds in `month`.
+    pub fn new(caller: Caller, month: Month, amount: Money) -> Self {
+        Self {
+            inner: Arc::new(ReservationInner {
+                caller,
+                month,
+                amount,
+                claimed: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// The caller holding it.
+    pub fn caller(&self) -> &Caller {
+        &self.inner.caller
+    }
+
+    /// The month it was made in.
+    pub fn month(&self) -> Month {
+        self.inner.month
+    }
+
+    /// The amount held.
+    pub fn amount(&self) -> Money {
+        self.inner.amount
+    }
+
+    /// Takes the right to settle or release the reservation: the amount the first time,
+    /// `None` ever after.
+    pub fn claim(&self) -> Option<Money> {
+        (!self.inner.claimed.swap(true, Ordering::AcqRel)).then_some(self.inner.amount)
+    }
 }
 
 /// What a store could not do.
@@ -140,4 +204,10 @@ pub trait SpendStore: Send + Sync + 'static {
     /// Spend per hour for `hours` hours starting at `first`, oldest first, one entry per hour
     /// (zero for hours without spend).
     fn hourly(&self, first: Hour, hours: u32) -> StoreFuture<Vec<HourTotals>>;
+
+    /// Makes everything settled so far durable in its most compact form (graceful shutdown).
+    /// Stores that persist each settlement as it happens need not do anything.
+    fn flush(&self) -> StoreFuture<()> {
+        Box::pin(std::future::ready(Ok(())))
+    }
 }

@@ -68,6 +68,7 @@ pub struct ProviderStatus {
     latency_ewma_micros: AtomicU64,
     requests: AtomicU64,
     errors: AtomicU64,
+    error_rate_bits: AtomicU64,
 }
 
 impl ProviderStatus {
@@ -82,6 +83,7 @@ impl ProviderStatus {
             latency_ewma_micros: AtomicU64::new(NO_LATENCY),
             requests: AtomicU64::new(0),
             errors: AtomicU64::new(0),
+            error_rate_bits: AtomicU64::new(0.0_f64.to_bits()),
         }
     }
 
@@ -158,6 +160,17 @@ impl ProviderStatus {
     /// Failed requests since start-up.
     pub fn errors(&self) -> u64 {
         self.errors.load(Ordering::Relaxed)
+    }
+
+    /// The error rate over the circuit breaker's window, as of the provider's last outcome.
+    pub fn error_rate(&self) -> f64 {
+        f64::from_bits(self.error_rate_bits.load(Ordering::Relaxed))
+    }
+
+    /// Publishes the error rate over the circuit breaker's window.
+    pub fn set_error_rate(&self, rate: f64) {
+        self.error_rate_bits
+            .store(rate.to_bits(), Ordering::Relaxed);
     }
 }
 

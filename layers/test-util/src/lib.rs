@@ -74,9 +74,11 @@ mod anthropic;
 mod fault;
 mod ollama;
 mod openai;
+mod redis;
 mod reply;
 mod server;
 pub mod tokens;
 
 pub use fault::Fault;
+pub use redis::RedisServer;
 pub use server::{MockServer, RecordedRequest};

@@ -1,0 +1,127 @@
+//! [`CircuitBreaker`]: the thin gate around a provider's service.
+
+use std::{
+    fmt,
+    future::Future,
+    pin::Pin,
+    task::{Context, Poll, ready},
+};
+
+use tokio::time::{Instant, Sleep};
+use tower::Service;
+
+use crate::{Breaker, Classify, Permit, future::ResponseFuture};
+
+/// A service behind a circuit breaker.
+///
+/// `poll_ready` asks the [`Breaker`] for a [`Permit`]: while the circuit is open, its probe is
+/// in flight, or the provider is cooling down after a 429, the service is not ready (and wakes
+/// the task when it is worth asking again). `call` consumes the permit, and the response future
+/// reports the outcome, classified by `C`, when the inner service answers.
+pub struct CircuitBreaker<S, C> {
+    inner: S,
+    breaker: Breaker,
+    classify: C,
+    permit: Option<Permit>,
+    sleep: Option<Pin<Box<Sleep>>>,
+}
+
+impl<S, C> CircuitBreaker<S, C> {
+    /// Gates `inner` on `breaker`.
+    pub const fn new(inner: S, breaker: Breaker, classify: C) -> Self {
+        Self {
+            inner,
+            breaker,
+            classify,
+            permit: None,
+            sleep: None,
+        }
+    }
+
+    /// The breaker this service gates on.
+    pub fn breaker(&self) -> &Breaker {
+        &self.breaker
+    }
+
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// The inner service, unwrapped.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+// A clone shares the breaker but not the permit: each clone must be made ready itself.
+impl<S: Clone, C: Clone> Clone for CircuitBreaker<S, C> {
+    fn clone(&self) -> Self {
+        Self::new(
+            self.inner.clone(),
+            self.breaker.clone(),
+            self.classify.clone(),
+        )
+    }
+}
+
+impl<S: fmt::Debug, C> fmt::Debug for CircuitBreaker<S, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CircuitBreaker")
+            .field("inner", &self.inner)
+            .field("breaker", &self.breaker)
+            .field("permit", &self.permit)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, C, R> Service<R> for CircuitBreaker<S, C>
+where
+    S: Service<R>,
+    C: Classify<S::Error> + Clone,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future, C>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        while self.permit.is_none() {
+            match self.breaker.admit() {
+                Ok(permit) => {
+                    self.permit = Some(permit);
+                    self.sleep = None;
+                }
+                Err(rejection) => {
+                    let at = self.breaker.retry_at(rejection);
+                    let sleep = self
+                        .sleep
+                        .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at)));
+                    if sleep.deadline() != at {
+                        sleep.as_mut().reset(at);
+                    }
+                    ready!(sleep.as_mut().poll(cx));
+                    self.sleep = None;
+                }
+            }
+        }
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: R) -> Self::Future {
+        let permit = self
+            .permit
+            .take()
+            .expect("CircuitBreaker::call without poll_ready returning Ready first");
+        ResponseFuture::new(
+            self.inner.call(request),
+            permit,
+            self.classify.clone(),
+            Instant::now(),
+        )
+    }
+}

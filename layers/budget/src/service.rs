@@ -1,0 +1,289 @@
+//! [`Budget`]: admission, reservation and model override for callers with a budget.
+
+use std::{
+    sync::Arc,
+    task::{Context, Poll},
+};
+
+use http::{HeaderName, HeaderValue, Response};
+use infermux_core::{
+    Admission, BoxError, Caller, InferRequest, Money, Month, RequestBody, Reservation, SharedClock,
+    SpendStore,
+};
+use tower::Service;
+
+use crate::{
+    BudgetAction, BudgetExceeded, BudgetPolicies, BudgetPolicy, BudgetStoreUnavailable,
+    ResponseFuture, WorstCase, worst_case::WorstPrice,
+};
+
+/// Header naming the model a budget switched the request to.
+pub const MODEL_OVERRIDE_HEADER: &str = "x-infermux-model-override";
+/// Header telling the client that its output tokens were lowered to fit its budget.
+pub const MAX_TOKENS_CLAMPED_HEADER: &str = "x-infermux-max-tokens-clamped";
+
+/// Smaller reservations tried when the remaining budget cannot hold the worst case.
+const CLAMP_ATTEMPTS: usize = 6;
+
+/// What every [`Budget`] service of one layer shares.
+pub(crate) struct Shared {
+    pub(crate) store: Arc<dyn SpendStore>,
+    pub(crate) clock: SharedClock,
+    pub(crate) policies: BudgetPolicies,
+    pub(crate) worst_case: WorstCase,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("clock", &self.clock)
+            .field("policies", &self.policies)
+            .field("worst_case", &self.worst_case)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Enforces per-caller monthly budgets before `S`; built by [`BudgetLayer`](crate::BudgetLayer).
+#[derive(Clone, Debug)]
+pub struct Budget<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S> Budget<S> {
+    pub(crate) fn from_shared(inner: S, shared: Arc<Shared>) -> Self {
+        Self { inner, shared }
+    }
+
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, B> Service<InferRequest> for Budget<S>
+where
+    S: Service<InferRequest, Response = Response<B>, Error = BoxError> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = Response<B>;
+    type Error = BoxError;
+    type Future = ResponseFuture<S::Future, B>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: InferRequest) -> Self::Future {
+        let admits = self
+            .shared
+            .policies
+            .get(&request.caller)
+            .is_some_and(|p| *p.action() != BudgetAction::Alert);
+        if !admits {
+            // No budget, or alerts only (they fire as spend settles): nothing to do here.
+            return ResponseFuture::direct(self.inner.call(request));
+        }
+        // The ready service goes into the future; this one is a fresh clone to be polled.
+        let clone = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, clone);
+        ResponseFuture::admitting(Box::pin(admit_and_call(
+            self.shared.clone(),
+            inner,
+            request,
+        )))
+    }
+}
+
+async fn admit_and_call<S, B>(
+    shared: Arc<Shared>,
+    mut inner: S,
+    mut request: InferRequest,
+) -> Result<Response<B>, BoxError>
+where
+    S: Service<InferRequest, Response = Response<B>, Error = BoxError>,
+{
+    let Some(policy) = shared.policies.get(&request.caller).cloned() else {
+        return inner.call(request).await;
+    };
+    let month = Month::of(shared.clock.now());
+    let mut headers = Vec::new();
+    let mut hold = None;
+    match policy.action() {
+        BudgetAction::HardStop => {
+            let admitted = admit(&shared, &policy, &request, month).await?;
+            if let Some(tokens) = admitted.clamped_to {
+                clamp(&mut request, tokens);
+                headers.push((MAX_TOKENS_CLAMPED_HEADER, HeaderValue::from(tokens)));
+            }
+            request.budget = Some(admitted.reservation.clone());
+            hold = Some(ReleaseOnDrop(Some((
+                shared.store.clone(),
+                admitted.reservation,
+            ))));
+        }
+        BudgetAction::ModelOverride { model, from } => {
+            match shared.store.spent(&request.caller, month).await {
+                Ok(spent) if spent >= *from => {
+                    override_model(&mut request, model);
+                    metrics::counter!("infermux_budget_overrides_total",
+                        "caller" => request.caller.to_string())
+                    .increment(1);
+                    if let Ok(value) = HeaderValue::from_str(model) {
+                        headers.push((MODEL_OVERRIDE_HEADER, value));
+                    }
+                }
+                Ok(_) => {}
+                Err(error) => tracing::error!(
+                    caller = %request.caller, %error,
+                    "budget store unavailable; serving the requested model"
+                ),
+            }
+        }
+        BudgetAction::Alert => {}
+    }
+    let result = inner.call(request).await;
+    if result.is_ok() {
+        // From here the cost layer settles the reservation when the response's cost is known.
+        if let Some(hold) = hold {
+            hold.disarm();
+        }
+    }
+    let mut response = result?;
+    for (name, value) in headers {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static(name), value);
+    }
+    Ok(response)
+}
+
+/// An admitted `hard_stop` request.
+struct Admitted {
+    reservation: Reservation,
+    clamped_to: Option<u64>,
+}
+
+/// Reserves the request's worst case, or a smaller `max_tokens` that the remaining budget
+/// can hold, or refuses.
+async fn admit(
+    shared: &Shared,
+    policy: &BudgetPolicy,
+    request: &InferRequest,
+    month: Month,
+) -> Result<Admitted, BoxError> {
+    let caller = &request.caller;
+    let budget = policy.budget();
+    let worst = shared.worst_case.price(request);
+    let reserve = |amount: Money| async move {
+        shared
+            .store
+            .reserve(caller, month, amount, Some(budget))
+            .await
+            .map_err(|error| {
+                tracing::error!(caller = %caller, %error,
+                    "budget store unavailable; refusing the hard_stop caller's request");
+                BudgetStoreUnavailable::new(error)
+            })
+    };
+    let admitted = |amount, clamped_to| Admitted {
+        reservation: Reservation::new(caller.clone(), month, amount),
+        clamped_to,
+    };
+    let spent = match reserve(worst.total()).await? {
+        Admission::Admitted { .. } => return Ok(admitted(worst.total(), None)),
+        Admission::Refused { spent } => spent,
+    };
+    // Try smaller reservations, each a whole number of output tokens fewer.
+    let mut room = budget.saturating_sub(spent);
+    for _ in 0..CLAMP_ATTEMPTS {
+        let Some(tokens) = tokens_within(&worst, room) else {
+            break;
+        };
+        let amount = worst.with_output(tokens);
+        match reserve(amount).await? {
+            Admission::Admitted { .. } => return Ok(admitted(amount, Some(tokens))),
+            Admission::Refused { spent } if spent >= budget => break,
+            Admission::Refused { .. } => room = Money::from_picos(amount.picos() / 2),
+        }
+    }
+    refuse(caller, budget, spent)
+}
+
+/// The most output tokens, fewer than the worst case's, whose reservation fits in `room`.
+fn tokens_within(worst: &WorstPrice, room: Money) -> Option<u64> {
+    if worst.output == Money::ZERO || room <= worst.prompt {
+        return None;
+    }
+    let tokens = (room.saturating_sub(worst.prompt).picos() / worst.output.picos())
+        .min(worst.output_tokens.saturating_sub(1));
+    (tokens > 0).then_some(tokens)
+}
+
+fn refuse(caller: &Caller, budget: Money, spent: Money) -> Result<Admitted, BoxError> {
+    metrics::counter!("infermux_budget_rejections_total", "caller" => caller.to_string())
+        .increment(1);
+    Err(BudgetExceeded::new(budget, spent).into())
+}
+
+fn clamp(request: &mut InferRequest, tokens: u64) {
+    if let RequestBody::Chat(chat) = &mut request.body {
+        if chat.max_completion_tokens.is_some() {
+            chat.max_completion_tokens = Some(tokens);
+        } else {
+            chat.max_tokens = Some(tokens);
+        }
+    }
+    request.estimate.max_completion_tokens = Some(tokens);
+}
+
+fn override_model(request: &mut InferRequest, model: &str) {
+    match &mut request.body {
+        RequestBody::Chat(chat) => model.clone_into(&mut chat.model),
+        RequestBody::Embeddings(embeddings) => model.clone_into(&mut embeddings.model),
+    }
+}
+
+/// Releases a reservation unless the request got a response (whose cost settles it), so
+/// that a failed or cancelled request never keeps budget held.
+struct ReleaseOnDrop(Option<(Arc<dyn SpendStore>, Reservation)>);
+
+impl ReleaseOnDrop {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for ReleaseOnDrop {
+    fn drop(&mut self) {
+        if let Some((store, reservation)) = self.0.take() {
+            release(&store, &reservation);
+        }
+    }
+}
+
+/// Releases `reservation` unless it was already settled or released.
+fn release(store: &Arc<dyn SpendStore>, reservation: &Reservation) {
+    let Some(amount) = reservation.claim() else {
+        return;
+    };
+    let released = store.release(reservation.caller(), reservation.month(), amount);
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        runtime.spawn(async move {
+            if let Err(error) = released.await {
+                tracing::warn!(%error, "could not release a budget reservation");
+            }
+        });
+    }
+}

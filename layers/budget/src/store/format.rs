@@ -1,0 +1,326 @@
+//! The on-disk format of the state file: a JSON snapshot and a JSON-lines journal.
+//!
+//! Amounts are written as exact decimal strings of USD (`"0.0000018"`), never as floats, so a
+//! snapshot read back is the state that was written, to the last pico-dollar, and `jq` shows
+//! people the numbers they expect.
+//!
+//! Snapshot (`state_file`):
+//! ```json
+//! {"format": 1, "seq": 42, "months": {"2026-03": {"total_usd": "0.0000018", "requests": 1,
+//!   "unpriced_requests": 0, "by_provider": {"openai": "0.0000018"}, "by_model": {...},
+//!   "by_group": {...}, "callers": {"free-tier": {"total_usd": "0.0000018", "requests": 1,
+//!   "prompt_tokens": 8, "completion_tokens": 1, "cached_prompt_tokens": 0}}}},
+//!  "hours": {"2026-03-14T10:00:00Z": {"total_usd": "0.0000018", "requests": 1}}}
+//! ```
+//! Journal (`state_file` + `.journal`), one settled request per line, `seq` increasing:
+//! ```json
+//! {"seq": 43, "request_id": "…", "at": "2026-03-14T10:02:03.456Z", "month": "2026-03",
+//!  "caller": "free-tier", "group": null, "provider": "openai", "model": "gpt-4o-mini",
+//!  "usage": {"prompt_tokens": 8, "completion_tokens": 1, "cached_prompt_tokens": 0,
+//!  "cache_creation_tokens": 0, "reasoning_tokens": 0}, "cost_usd": "0.0000018", "priced": true}
+//! ```
+
+use std::{collections::BTreeMap, time::SystemTime};
+
+use infermux_core::{
+    CallerTotals, Hour, HourTotals, LedgerEntry, Money, Month, SpendSummary, Usage,
+};
+use serde::{Deserialize, Serialize};
+
+use super::state::SpendState;
+
+/// The snapshot format version.
+const FORMAT: u32 = 1;
+
+/// Pico-USD per USD.
+const PICOS_PER_USD: u64 = 1_000_000_000_000;
+
+/// The snapshot file.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct Snapshot {
+    format: u32,
+    /// Every journal entry up to this sequence number is part of the snapshot.
+    pub(crate) seq: u64,
+    months: BTreeMap<String, MonthDoc>,
+    hours: BTreeMap<String, HourDoc>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct MonthDoc {
+    total_usd: String,
+    requests: u64,
+    unpriced_requests: u64,
+    by_provider: BTreeMap<String, String>,
+    by_model: BTreeMap<String, String>,
+    by_group: BTreeMap<String, String>,
+    callers: BTreeMap<String, CallerDoc>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct CallerDoc {
+    total_usd: String,
+    requests: u64,
+    prompt_tokens: u64,
+    completion_tokens: u64,
+    cached_prompt_tokens: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct HourDoc {
+    total_usd: String,
+    requests: u64,
+}
+
+/// One journal line.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct JournalLine {
+    pub(crate) seq: u64,
+    request_id: String,
+    at: String,
+    month: String,
+    caller: String,
+    group: Option<String>,
+    provider: String,
+    model: String,
+    usage: UsageDoc,
+    cost_usd: String,
+    priced: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+struct UsageDoc {
+    prompt_tokens: u64,
+    completion_tokens: u64,
+    cached_prompt_tokens: u64,
+    cache_creation_tokens: u64,
+    reasoning_tokens: u64,
+}
+
+/// Renders an amount as an exact decimal string of USD.
+fn usd(money: Money) -> String {
+    money.to_plain_decimal()
+}
+
+/// Parses an exact decimal string of USD (`"0.0000018"`, `"2"`).
+pub(crate) fn parse_usd(text: &str) -> Result<Money, String> {
+    let bad = || format!("`{text}` is not an amount of USD");
+    let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
+    if whole.is_empty() || frac.len() > 12 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let whole: u64 = whole.parse().map_err(|_| bad())?;
+    let frac: u64 = if frac.is_empty() {
+        0
+    } else {
+        format!("{frac:0<12}").parse().map_err(|_| bad())?
+    };
+    whole
+        .checked_mul(PICOS_PER_USD)
+        .and_then(|p| p.checked_add(frac))
+        .map(Money::from_picos)
+        .ok_or_else(bad)
+}
+
+fn amounts<K: ToString>(map: &BTreeMap<K, Money>) -> BTreeMap<String, String> {
+    map.iter().map(|(k, v)| (k.to_string(), usd(*v))).collect()
+}
+
+fn parse_amounts<K: Ord>(
+    map: &BTreeMap<String, String>,
+    key: impl Fn(&str) -> K,
+) -> Result<BTreeMap<K, Money>, String> {
+    map.iter()
+        .map(|(k, v)| Ok((key(k), parse_usd(v)?)))
+        .collect()
+}
+
+impl Snapshot {
+    /// The snapshot of `state`, covering the journal up to `seq`.
+    pub(crate) fn of(state: &SpendState, seq: u64) -> Self {
+        let months = state
+            .months
+            .iter()
+            .map(|(month, s)| {
+                let doc = MonthDoc {
+                    total_usd: usd(s.total),
+                    requests: s.requests,
+                    unpriced_requests: s.unpriced_requests,
+                    by_provider: amounts(&s.by_provider),
+                    by_model: amounts(&s.by_model),
+                    by_group: amounts(&s.by_group),
+                    callers: s
+                        .callers
+                        .iter()
+                        .map(|(caller, t)| {
+                            let doc = CallerDoc {
+                                total_usd: usd(t.cost),
+                                requests: t.requests,
+                                prompt_tokens: t.prompt_tokens,
+                                completion_tokens: t.completion_tokens,
+                                cached_prompt_tokens: t.cached_prompt_tokens,
+                            };
+                            (caller.to_string(), doc)
+                        })
+                        .collect(),
+                };
+                (month.to_string(), doc)
+            })
+            .collect();
+        let hours = state
+            .hours
+            .iter()
+            .map(|(hour, t)| {
+                let doc = HourDoc {
+                    total_usd: usd(t.cost),
+                    requests: t.requests,
+                };
+                (hour.to_rfc3339(), doc)
+            })
+            .collect();
+        Self {
+            format: FORMAT,
+            seq,
+            months,
+            hours,
+        }
+    }
+
+    /// The state this snapshot describes.
+    pub(crate) fn into_state(self) -> Result<SpendState, String> {
+        if self.format != FORMAT {
+            return Err(format!(
+                "unknown state file format {} (this infermux writes {FORMAT})",
+                self.format
+            ));
+        }
+        let mut state = SpendState::default();
+        for (month, doc) in &self.months {
+            let month =
+                Month::parse(month).ok_or_else(|| format!("`{month}` is not a month (YYYY-MM)"))?;
+            let callers = doc
+                .callers
+                .iter()
+                .map(|(caller, t)| {
+                    let totals = CallerTotals {
+                        cost: parse_usd(&t.total_usd)?,
+                        requests: t.requests,
+                        prompt_tokens: t.prompt_tokens,
+                        completion_tokens: t.completion_tokens,
+                        cached_prompt_tokens: t.cached_prompt_tokens,
+                    };
+                    Ok((caller.as_str().into(), totals))
+                })
+                .collect::<Result<_, String>>()?;
+            let summary = SpendSummary {
+                total: parse_usd(&doc.total_usd)?,
+                requests: doc.requests,
+                unpriced_requests: doc.unpriced_requests,
+                by_provider: parse_amounts(&doc.by_provider, |k: &str| k.into())?,
+                by_model: parse_amounts(&doc.by_model, |k: &str| k.into())?,
+                by_group: parse_amounts(&doc.by_group, |k: &str| k.into())?,
+                callers,
+            };
+            state.months.insert(month, summary);
+        }
+        for (start, doc) in &self.hours {
+            let time = humantime::parse_rfc3339(start)
+                .map_err(|e| format!("`{start}` is not an hour: {e}"))?;
+            let totals = HourTotals {
+                cost: parse_usd(&doc.total_usd)?,
+                requests: doc.requests,
+            };
+            state.hours.insert(Hour::of(time), totals);
+        }
+        Ok(state)
+    }
+}
+
+impl JournalLine {
+    /// The journal line of `entry`, number `seq`.
+    pub(crate) fn of(entry: &LedgerEntry, seq: u64) -> Self {
+        let u = &entry.usage;
+        Self {
+            seq,
+            request_id: entry.request_id.to_string(),
+            at: humantime::format_rfc3339_millis(entry.at).to_string(),
+            month: entry.month().to_string(),
+            caller: entry.caller.to_string(),
+            group: entry.group.as_deref().map(str::to_owned),
+            provider: entry.provider.to_string(),
+            model: entry.model.to_string(),
+            usage: UsageDoc {
+                prompt_tokens: u.prompt_tokens,
+                completion_tokens: u.completion_tokens,
+                cached_prompt_tokens: u.cached_prompt_tokens,
+                cache_creation_tokens: u.cache_creation_tokens,
+                reasoning_tokens: u.reasoning_tokens,
+            },
+            cost_usd: usd(entry.cost),
+            priced: entry.priced,
+        }
+    }
+
+    /// The entry this line records.
+    pub(crate) fn into_entry(self) -> Result<LedgerEntry, String> {
+        let at: SystemTime = humantime::parse_rfc3339_weak(&self.at)
+            .map_err(|e| format!("`{}` is not a time: {e}", self.at))?;
+        Ok(LedgerEntry {
+            request_id: self.request_id.as_str().into(),
+            at,
+            caller: self.caller.as_str().into(),
+            group: self.group.map(Into::into),
+            provider: self.provider.as_str().into(),
+            model: self.model.into(),
+            usage: Usage {
+                prompt_tokens: self.usage.prompt_tokens,
+                completion_tokens: self.usage.completion_tokens,
+                cached_prompt_tokens: self.usage.cached_prompt_tokens,
+                cache_creation_tokens: self.usage.cache_creation_tokens,
+                reasoning_tokens: self.usage.reasoning_tokens,
+            },
+            cost: parse_usd(&self.cost_usd)?,
+            priced: self.priced,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::state::tests::{at, entry};
+
+    #[test]
+    fn decimal_amounts_round_trip_exactly() {
+        for picos in [0, 1, 1_800_000, 1_000_000_000_000, 123_456_789_012_345] {
+            let money = Money::from_picos(picos);
+            assert_eq!(parse_usd(&usd(money)), Ok(money));
+        }
+        assert!(parse_usd("-1").is_err());
+        assert!(parse_usd("0.0000000000001").is_err());
+        assert!(parse_usd("1e-6").is_err());
+        assert!(parse_usd("").is_err());
+    }
+
+    #[test]
+    fn a_snapshot_reads_back_as_the_state_it_was_written_from() {
+        let mut state = SpendState::default();
+        state.apply(&entry("a", 1_800_000, at("2026-03-14T10:00:00Z")));
+        state.apply(&entry("b", 7, at("2026-04-01T00:00:00Z")));
+        let text = serde_json::to_string(&Snapshot::of(&state, 9)).expect("json");
+        let back: Snapshot = serde_json::from_str(&text).expect("parse");
+        assert_eq!(back.seq, 9);
+        let back = back.into_state().expect("state");
+        assert_eq!(back.months, state.months);
+        assert_eq!(back.hours, state.hours);
+    }
+
+    #[test]
+    fn a_journal_line_reads_back_as_its_entry() {
+        let e = entry("a", 1_800_000, at("2026-03-14T10:00:00.250Z"));
+        let text = serde_json::to_string(&JournalLine::of(&e, 3)).expect("json");
+        assert!(text.contains(r#""cost_usd":"0.0000018""#), "{text}");
+        assert!(text.contains(r#""month":"2026-03""#), "{text}");
+        let back: JournalLine = serde_json::from_str(&text).expect("parse");
+        assert_eq!(back.into_entry(), Ok(e));
+    }
+}

@@ -1,0 +1,137 @@
+//! The most a request can cost, before routing has chosen who serves it.
+
+use infermux_core::{InferRequest, ModelCatalog, Money, PriceTable, RequestBody};
+
+/// Output tokens assumed for a chat request that sets neither `max_tokens` nor
+/// `max_completion_tokens`.
+pub const DEFAULT_MAX_TOKENS: u64 = 4096;
+
+/// Prices a request's worst case for its reservation.
+///
+/// The budget layer runs before routing, so it does not know which provider will serve a
+/// request: it takes the highest input and the highest output price among every provider
+/// that can serve the requested model (their aliased models included). The worst case is
+/// then the prompt estimate at that input price plus the allowed output tokens
+/// (`max_completion_tokens`, else `max_tokens`, else [`DEFAULT_MAX_TOKENS`]) at that output
+/// price. An unpriced model is reserved at $0, as it is recorded.
+#[derive(Clone, Debug)]
+pub struct WorstCase {
+    catalog: ModelCatalog,
+    prices: PriceTable,
+    default_max_tokens: u64,
+}
+
+/// A request's worst-case price, per token.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct WorstPrice {
+    /// The prompt at the highest input price.
+    pub(crate) prompt: Money,
+    /// The highest output price per token.
+    pub(crate) output: Money,
+    /// The output tokens the request may produce.
+    pub(crate) output_tokens: u64,
+}
+
+impl WorstPrice {
+    /// The reservation for `output_tokens` output tokens.
+    pub(crate) fn with_output(&self, output_tokens: u64) -> Money {
+        self.prompt.saturating_add(self.output.times(output_tokens))
+    }
+
+    /// The reservation for the whole worst case.
+    pub(crate) fn total(&self) -> Money {
+        self.with_output(self.output_tokens)
+    }
+}
+
+impl WorstCase {
+    /// Prices requests with `prices`, over the providers of `catalog`.
+    pub fn new(catalog: ModelCatalog, prices: PriceTable) -> Self {
+        Self {
+            catalog,
+            prices,
+            default_max_tokens: DEFAULT_MAX_TOKENS,
+        }
+    }
+
+    /// Assumes `tokens` output tokens when a chat request does not bound them.
+    #[must_use]
+    pub fn with_default_max_tokens(mut self, tokens: u64) -> Self {
+        self.default_max_tokens = tokens;
+        self
+    }
+
+    /// The worst case of `request`.
+    pub(crate) fn price(&self, request: &InferRequest) -> WorstPrice {
+        let (mut input, mut output) = (Money::ZERO, Money::ZERO);
+        for candidate in self.catalog.candidates(request.body.model()) {
+            if let Some(price) = self
+                .prices
+                .price(&candidate.provider, &candidate.upstream_model)
+            {
+                input = input
+                    .max(price.input)
+                    .max(price.cache_write.unwrap_or_default());
+                output = output.max(price.output);
+            }
+        }
+        let output_tokens = match &request.body {
+            RequestBody::Chat(chat) => chat
+                .max_completion_tokens
+                .or(chat.max_tokens)
+                .unwrap_or(self.default_max_tokens),
+            RequestBody::Embeddings(_) => 0,
+        };
+        WorstPrice {
+            prompt: input.times(request.estimate.prompt_tokens),
+            output,
+            output_tokens,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use infermux_core::{Price, ProviderModels, RequestBody, chat::ChatRequest};
+
+    use super::*;
+
+    #[test]
+    fn the_dearest_candidate_prices_the_worst_case() {
+        let catalog = ModelCatalog::new(vec![
+            ProviderModels {
+                provider: "openai".into(),
+                models: vec!["gpt-4o-mini".into()],
+                aliases: vec![],
+            },
+            ProviderModels {
+                provider: "anthropic".into(),
+                models: vec![],
+                aliases: vec![("gpt-4o-mini".into(), "claude-haiku-3-5".into())],
+            },
+        ]);
+        let prices = PriceTable::default()
+            .with_price(
+                "openai".into(),
+                "gpt-4o-mini",
+                Price::per_million(0.15, 0.60, None, None).expect("valid"),
+            )
+            .with_price(
+                "anthropic".into(),
+                "claude-haiku-3-5",
+                Price::per_million(0.80, 4.0, None, None).expect("valid"),
+            );
+        let chat: ChatRequest = serde_json::from_value(serde_json::json!({
+            "model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 10
+        }))
+        .expect("chat");
+        let mut request = InferRequest::new(RequestBody::Chat(chat), "a".into(), "r".into());
+        request.estimate.prompt_tokens = 8;
+        let worst = WorstCase::new(catalog, prices).price(&request);
+        // 8 × $0.80/M + 10 × $4/M
+        assert_eq!(
+            worst.total(),
+            Money::from_picos(8 * 800_000 + 10 * 4_000_000)
+        );
+    }
+}

@@ -1,0 +1,150 @@
+//! One request's bill: who pays, what was reserved, and how to record the cost.
+
+use std::sync::Arc;
+
+use infermux_core::{
+    Caller, LedgerEntry, Money, Price, PriceTable, RequestId, Reservation, Served, SharedClock,
+    SpendStore, StoreFuture, TokenCounter, TokenEstimate, Usage,
+};
+
+/// What every [`Cost`](crate::Cost) service of one layer shares.
+pub(crate) struct Shared {
+    pub(crate) store: Arc<dyn SpendStore>,
+    pub(crate) prices: PriceTable,
+    pub(crate) clock: SharedClock,
+    pub(crate) counter: Arc<dyn TokenCounter>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("prices", &self.prices)
+            .field("clock", &self.clock)
+            .field("counter", &self.counter)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The accounting of one request, from the call until its cost is recorded.
+///
+/// Settling or dropping it is the end of the request's accounting: a bill dropped without a
+/// cost (the request failed, or no provider produced its response) releases the request's
+/// budget reservation.
+#[derive(Debug)]
+pub(crate) struct Bill {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) request_id: RequestId,
+    pub(crate) caller: Caller,
+    pub(crate) group: Option<Arc<str>>,
+    pub(crate) estimate: TokenEstimate,
+    pub(crate) reservation: Option<Reservation>,
+}
+
+impl Bill {
+    /// The price of the model that served the response, `None` when unpriced.
+    pub(crate) fn price(&self, served: &Served) -> Option<Price> {
+        self.shared
+            .prices
+            .price(&served.provider, &served.upstream_model)
+    }
+
+    /// The pre-send estimate: the prompt at the input price.
+    pub(crate) fn estimate(&self, price: Option<&Price>) -> Money {
+        price.map_or(Money::ZERO, |p| p.prompt_cost(self.estimate.prompt_tokens))
+    }
+
+    /// Tokens of `text` as `model` counts them.
+    pub(crate) fn count(&self, model: &str, text: &str) -> u64 {
+        self.shared.counter.count(model, text)
+    }
+
+    /// Records `usage` of the response `served` produced; returns its cost and the store's
+    /// settlement, which completes once the entry is durable.
+    pub(crate) fn settle(mut self, served: &Served, usage: Usage) -> (Money, StoreFuture<()>) {
+        let price = self.price(served);
+        let cost = price.map_or(Money::ZERO, |p| p.cost(&usage));
+        let entry = LedgerEntry {
+            request_id: self.request_id.clone(),
+            at: self.shared.clock.now(),
+            caller: self.caller.clone(),
+            group: self.group.clone(),
+            provider: served.provider.clone(),
+            model: served.upstream_model.clone(),
+            usage,
+            cost,
+            priced: price.is_some(),
+        };
+        crate::metrics::record(&entry);
+        let store = self.shared.store.clone();
+        let month = entry.month();
+        let (mut reserved, mut other_month) = (Money::ZERO, None);
+        if let Some(reservation) = self.reservation.take()
+            && let Some(amount) = reservation.claim()
+        {
+            // A request admitted on the last day of a month and finished on the first of the
+            // next is spent in the new month; its reservation is held in the old one.
+            if reservation.month() == month {
+                reserved = amount;
+            } else {
+                other_month = Some((reservation, amount));
+            }
+        }
+        let settled = store.settle(entry, reserved);
+        let settle: StoreFuture<()> = match other_month {
+            None => settled,
+            Some((reservation, amount)) => Box::pin(async move {
+                settled.await?;
+                store
+                    .release(reservation.caller(), reservation.month(), amount)
+                    .await
+            }),
+        };
+        (cost, settle)
+    }
+}
+
+impl Drop for Bill {
+    fn drop(&mut self) {
+        let Some(reservation) = self.reservation.take() else {
+            return;
+        };
+        let Some(amount) = reservation.claim() else {
+            return;
+        };
+        let released = self
+            .shared
+            .store
+            .release(reservation.caller(), reservation.month(), amount);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(error) = released.await {
+                    tracing::warn!(%error, "could not release a budget reservation");
+                }
+            });
+        }
+    }
+}
+
+/// Counts a token per four bytes of text (rounded up): the counter used when none is given.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ApproxCounter;
+
+impl TokenCounter for ApproxCounter {
+    fn count(&self, _model: &str, text: &str) -> u64 {
+        (text.len() as u64).div_ceil(4)
+    }
+}
+
+/// Spawns `settle` to completion, logging a failure.
+pub(crate) fn spawn_settle(settle: StoreFuture<()>) {
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        runtime.spawn(async move { log_settled(settle.await) });
+    }
+}
+
+/// Logs a failed settlement: the cost was counted in memory but may not be durable.
+pub(crate) fn log_settled(result: Result<(), infermux_core::StoreError>) {
+    if let Err(error) = result {
+        tracing::error!(%error, "a request's cost could not be recorded durably");
+    }
+}

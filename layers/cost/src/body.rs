@@ -1,0 +1,192 @@
+//! [`ResponseBody`]: accounts a streamed response when it ends, breaks, or is dropped.
+
+use std::{
+    collections::VecDeque,
+    pin::Pin,
+    task::{Context, Poll, ready},
+};
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use infermux_core::{BoxError, InferBody, Served, StoreFuture, Usage, UsageSlot};
+
+use crate::{
+    bill::{Bill, log_settled, spawn_settle},
+    chunk,
+};
+
+pin_project_lite::pin_project! {
+    /// The body of a streamed response, passed through frame by frame.
+    ///
+    /// It reads the generated text of each chunk as it passes (never buffering the stream),
+    /// and records the request's cost exactly once: with the provider's usage when the
+    /// stream completes, and with the tokens already streamed (counted locally) when the
+    /// stream breaks or the client goes away. The last frame of a complete stream is held
+    /// until the cost is durable in the store, so a client that saw `data: [DONE]` was
+    /// charged. When the client asked for usage, the usage chunk gains `usage.cost`.
+    pub struct ResponseBody {
+        #[pin]
+        inner: InferBody,
+        meter: Option<Meter>,
+        settling: Option<StoreFuture<()>>,
+        queue: VecDeque<Frame<Bytes>>,
+        usage_chunk: Option<Bytes>,
+        ended: bool,
+        out: UsageSlot,
+    }
+
+    impl PinnedDrop for ResponseBody {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if let Some(meter) = this.meter.take() {
+                // The client went away mid-stream: the tokens streamed so far are charged.
+                let (_, (_, settle)) = meter.finish(None);
+                spawn_settle(settle);
+            }
+        }
+    }
+}
+
+/// The accounting state of a stream.
+#[derive(Debug)]
+pub(crate) struct Meter {
+    bill: Bill,
+    served: Served,
+    wants_usage: bool,
+    text: String,
+    done: bool,
+}
+
+impl Meter {
+    pub(crate) fn new(bill: Bill, served: Served, wants_usage: bool) -> Self {
+        Self {
+            bill,
+            served,
+            wants_usage,
+            text: String::new(),
+            done: false,
+        }
+    }
+
+    /// Settles with the provider's `reported` usage when the stream completed, else with the
+    /// prompt estimate and the streamed text counted locally (or what the provider reported,
+    /// when more).
+    fn finish(self, reported: Option<Usage>) -> (Usage, (infermux_core::Money, StoreFuture<()>)) {
+        let usage = match reported {
+            Some(usage) if self.done => usage,
+            partial => {
+                let partial = partial.unwrap_or_default();
+                let counted = self.bill.count(&self.served.upstream_model, &self.text);
+                Usage {
+                    prompt_tokens: if partial.prompt_tokens > 0 {
+                        partial.prompt_tokens
+                    } else {
+                        self.bill.estimate.prompt_tokens
+                    },
+                    completion_tokens: partial.completion_tokens.max(counted),
+                    ..partial
+                }
+            }
+        };
+        (usage, self.bill.settle(&self.served, usage))
+    }
+}
+
+impl ResponseBody {
+    /// Accounts `inner` with `meter`.
+    pub(crate) fn new(inner: InferBody, meter: Meter, out: UsageSlot) -> Self {
+        Self {
+            inner,
+            meter: Some(meter),
+            settling: None,
+            queue: VecDeque::new(),
+            usage_chunk: None,
+            ended: false,
+            out,
+        }
+    }
+}
+
+impl Body for ResponseBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let mut this = self.project();
+        loop {
+            if let Some(settling) = this.settling.as_mut() {
+                log_settled(ready!(settling.as_mut().poll(cx)));
+                *this.settling = None;
+            }
+            if let Some(frame) = this.queue.pop_front() {
+                return Poll::Ready(Some(Ok(frame)));
+            }
+            if *this.ended {
+                return Poll::Ready(None);
+            }
+            let frame = match ready!(this.inner.as_mut().poll_frame(cx)) {
+                Some(Ok(frame)) => frame,
+                Some(Err(error)) => {
+                    if let Some(meter) = this.meter.take() {
+                        let (usage, (_, settle)) = meter.finish(this.inner.usage());
+                        this.out.set(usage);
+                        spawn_settle(settle);
+                    }
+                    return Poll::Ready(Some(Err(error)));
+                }
+                None => {
+                    *this.ended = true;
+                    if let Some(meter) = this.meter.take() {
+                        let (usage, (cost, settle)) = meter.finish(this.inner.usage());
+                        this.out.set(usage);
+                        *this.settling = Some(settle);
+                        if let Some(held) = this.usage_chunk.take() {
+                            this.queue
+                                .push_back(Frame::data(chunk::with_cost(&held, cost)));
+                        }
+                    }
+                    continue;
+                }
+            };
+            let Some(meter) = this.meter.as_mut() else {
+                return Poll::Ready(Some(Ok(frame)));
+            };
+            if let Some(data) = frame.data_ref() {
+                let seen = chunk::observe(data, &mut meter.text);
+                meter.done |= seen.done;
+                if seen.usage_chunk && meter.wants_usage {
+                    // Held until the usage is final, to add the cost to it.
+                    *this.usage_chunk = Some(data.clone());
+                    continue;
+                }
+            }
+            let usage_known = this.inner.usage().is_some();
+            if !usage_known {
+                return Poll::Ready(Some(Ok(frame)));
+            }
+            // The provider's usage is in: the stream is over. Record the cost, and hold this
+            // last frame until it is durable.
+            if let Some(meter) = this.meter.take() {
+                let (usage, (cost, settle)) = meter.finish(this.inner.usage());
+                this.out.set(usage);
+                *this.settling = Some(settle);
+                if let Some(held) = this.usage_chunk.take() {
+                    this.queue
+                        .push_back(Frame::data(chunk::with_cost(&held, cost)));
+                }
+            }
+            this.queue.push_back(frame);
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.ended && self.queue.is_empty() && self.settling.is_none()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::default()
+    }
+}

@@ -1,0 +1,144 @@
+//! Reading the OpenAI stream chunks that pass by: their text, and the usage chunk.
+
+use bytes::{BufMut, Bytes, BytesMut};
+use infermux_core::Money;
+use serde::Deserialize;
+
+/// What a chunk says, as far as accounting cares.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Seen {
+    /// The chunk is `data: [DONE]`: the stream completed.
+    pub(crate) done: bool,
+    /// The chunk carries usage and no choices: the final usage chunk.
+    pub(crate) usage_chunk: bool,
+}
+
+#[derive(Deserialize)]
+struct Chunk<'a> {
+    #[serde(default, borrow)]
+    choices: Vec<Choice<'a>>,
+    #[serde(default)]
+    usage: Option<serde::de::IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+struct Choice<'a> {
+    #[serde(default, borrow)]
+    delta: Option<Delta<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Delta<'a> {
+    #[serde(default, borrow)]
+    content: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default, borrow)]
+    tool_calls: Vec<ToolCall<'a>>,
+}
+
+#[derive(Deserialize)]
+struct ToolCall<'a> {
+    #[serde(default, borrow)]
+    function: Option<Function<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Function<'a> {
+    #[serde(default, borrow)]
+    name: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default, borrow)]
+    arguments: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// The JSON of a `data: {...}\n\n` event.
+fn payload(event: &[u8]) -> Option<&[u8]> {
+    let json = event.strip_prefix(b"data: ")?;
+    Some(json.trim_ascii_end())
+}
+
+/// Appends the generated text of `event` (content and tool-call deltas) to `text`.
+pub(crate) fn observe(event: &[u8], text: &mut String) -> Seen {
+    let Some(json) = payload(event) else {
+        return Seen::default();
+    };
+    if json == b"[DONE]" {
+        return Seen {
+            done: true,
+            usage_chunk: false,
+        };
+    }
+    let Ok(chunk) = serde_json::from_slice::<Chunk<'_>>(json) else {
+        return Seen::default();
+    };
+    for delta in chunk.choices.iter().filter_map(|c| c.delta.as_ref()) {
+        if let Some(content) = &delta.content {
+            text.push_str(content);
+        }
+        for function in delta.tool_calls.iter().filter_map(|t| t.function.as_ref()) {
+            for part in [&function.name, &function.arguments].into_iter().flatten() {
+                text.push_str(part);
+            }
+        }
+    }
+    Seen {
+        done: false,
+        usage_chunk: chunk.usage.is_some() && chunk.choices.is_empty(),
+    }
+}
+
+/// The usage chunk `event` with the request's exact cost added as `usage.cost` (USD).
+pub(crate) fn with_cost(event: &Bytes, cost: Money) -> Bytes {
+    let Some(mut chunk) =
+        payload(event).and_then(|json| serde_json::from_slice::<serde_json::Value>(json).ok())
+    else {
+        return event.clone();
+    };
+    let Some(usage) = chunk.get_mut("usage").and_then(|u| u.as_object_mut()) else {
+        return event.clone();
+    };
+    usage.insert("cost".into(), cost.as_usd_f64().into());
+    let json = chunk.to_string();
+    let mut out = BytesMut::with_capacity(json.len() + 8);
+    out.put_slice(b"data: ");
+    out.put_slice(json.as_bytes());
+    out.put_slice(b"\n\n");
+    out.freeze()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_and_tool_arguments_are_collected() {
+        let mut text = String::new();
+        let seen = observe(
+            br#"data: {"choices":[{"index":0,"delta":{"content":"Hel\"lo"}}],"usage":null}
+
+"#,
+            &mut text,
+        );
+        assert_eq!(seen, Seen::default());
+        observe(
+            br#"data: {"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"a\":1}"}}]}}]}
+
+"#,
+            &mut text,
+        );
+        assert_eq!(text, "Hel\"lo{\"a\":1}");
+    }
+
+    #[test]
+    fn done_and_the_usage_chunk_are_recognised() {
+        let mut text = String::new();
+        assert!(observe(b"data: [DONE]\n\n", &mut text).done);
+        let usage = br#"data: {"choices":[],"usage":{"prompt_tokens":8,"completion_tokens":1}}
+
+"#;
+        assert!(observe(usage, &mut text).usage_chunk);
+        let priced = with_cost(&Bytes::from_static(usage), Money::from_picos(1_800_000));
+        let json: serde_json::Value =
+            serde_json::from_slice(payload(&priced).expect("event")).expect("json");
+        assert_eq!(json["usage"]["cost"], 0.0000018);
+        assert_eq!(json["usage"]["prompt_tokens"], 8);
+    }
+}

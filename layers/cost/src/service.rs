@@ -1,0 +1,71 @@
+//! [`Cost`]: captures who pays for a request before it goes down the stack.
+
+use std::{
+    sync::Arc,
+    task::{Context, Poll},
+};
+
+use http::Response;
+use infermux_core::{BoxError, InferBody, InferRequest, RequestBody};
+use tower::Service;
+
+use crate::{
+    ResponseFuture,
+    bill::{Bill, Shared},
+};
+
+/// Accounts the responses of `S`; built by [`CostLayer`](crate::CostLayer).
+#[derive(Clone, Debug)]
+pub struct Cost<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S> Cost<S> {
+    pub(crate) fn from_shared(inner: S, shared: Arc<Shared>) -> Self {
+        Self { inner, shared }
+    }
+
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S> Service<InferRequest> for Cost<S>
+where
+    S: Service<InferRequest, Response = Response<InferBody>, Error = BoxError>,
+{
+    type Response = Response<InferBody>;
+    type Error = BoxError;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: InferRequest) -> Self::Future {
+        let stream = request.body.is_stream();
+        let wants_usage = matches!(&request.body, RequestBody::Chat(chat)
+            if chat.stream_options.as_ref().and_then(|o| o.include_usage) == Some(true));
+        let bill = Bill {
+            shared: self.shared.clone(),
+            request_id: request.request_id.clone(),
+            caller: request.caller.clone(),
+            group: request.route.group.clone(),
+            estimate: request.estimate,
+            reservation: request.budget.take(),
+        };
+        ResponseFuture::new(self.inner.call(request), bill, stream, wants_usage)
+    }
+}

@@ -1,0 +1,233 @@
+//! One function per store operation against Redis, each a single round trip.
+
+use std::{collections::BTreeMap, sync::Arc, time::SystemTime};
+
+use infermux_core::{
+    Caller, CallerTotals, Hour, HourTotals, LedgerEntry, Money, Month, ProviderName, SpendSummary,
+};
+use redis::{RedisResult, aio::ConnectionManager};
+
+use crate::{
+    keys::{self, MonthKeys},
+    scripts,
+};
+
+/// One reservation: who, when, how much, and the name of its hold marker.
+#[derive(Clone, Debug)]
+pub(crate) struct Reservation {
+    /// Whose.
+    pub(crate) caller: Caller,
+    /// Of which month.
+    pub(crate) month: Month,
+    /// How much.
+    pub(crate) amount: Money,
+    /// Unique among the reservations of the fleet.
+    pub(crate) id: String,
+}
+
+/// Reserves unless the cap forbids it: (admitted, settled spend).
+pub(crate) async fn reserve(
+    mut conn: ConnectionManager,
+    reservation: &Reservation,
+    cap: Option<Money>,
+    hold_ttl: u64,
+    now: SystemTime,
+) -> RedisResult<(bool, Money)> {
+    let keys = MonthKeys::new(reservation.month);
+    let cap = cap.map(|cap| cap.picos().to_string()).unwrap_or_default();
+    let (admitted, spent): (i64, u64) = scripts::RESERVE
+        .key(keys.key("caller:cost"))
+        .key(keys.key("reserved"))
+        .key(keys.hold(&reservation.id))
+        .arg(reservation.caller.as_str())
+        .arg(reservation.amount.picos())
+        .arg(cap)
+        .arg(keys::month_ttl(reservation.month, now))
+        .arg(hold_ttl)
+        .invoke_async(&mut conn)
+        .await?;
+    Ok((admitted == 1, Money::from_picos(spent)))
+}
+
+/// Cancels a reservation whose reply was lost, if it landed.
+pub(crate) async fn cancel(
+    mut conn: ConnectionManager,
+    reservation: &Reservation,
+) -> RedisResult<()> {
+    let keys = MonthKeys::new(reservation.month);
+    let _cancelled: i64 = scripts::CANCEL
+        .key(keys.hold(&reservation.id))
+        .key(keys.key("reserved"))
+        .arg(reservation.caller.as_str())
+        .invoke_async(&mut conn)
+        .await?;
+    Ok(())
+}
+
+/// Releases `amount` of `caller`'s reservations in `month`.
+pub(crate) async fn release(
+    mut conn: ConnectionManager,
+    caller: &Caller,
+    month: Month,
+    amount: Money,
+) -> RedisResult<()> {
+    scripts::RELEASE
+        .key(MonthKeys::new(month).key("reserved"))
+        .arg(caller.as_str())
+        .arg(amount.picos())
+        .invoke_async(&mut conn)
+        .await
+}
+
+/// Records `entry` once per request id and releases `release` of its caller's reservations.
+/// `replay` marks a retry of a settlement that may already have landed. Returns whether the
+/// entry was counted now.
+pub(crate) async fn settle(
+    mut conn: ConnectionManager,
+    entry: &LedgerEntry,
+    release: Money,
+    replay: bool,
+    marker_ttl: u64,
+    now: SystemTime,
+) -> RedisResult<bool> {
+    let month = entry.month();
+    let keys = MonthKeys::new(month);
+    let counted: i64 = scripts::SETTLE
+        .key(keys.settled(entry.request_id.as_str(), entry.at))
+        .key(keys.key("reserved"))
+        .key(keys.key("totals"))
+        .key(keys.key("provider"))
+        .key(keys.key("model"))
+        .key(keys.key("group"))
+        .key(keys.key("caller:cost"))
+        .key(keys.key("caller:requests"))
+        .key(keys.key("caller:prompt"))
+        .key(keys.key("caller:completion"))
+        .key(keys.key("caller:cached"))
+        .key(keys.hour(Hour::of(entry.at)))
+        .arg(entry.caller.as_str())
+        .arg(release.picos())
+        .arg(if replay { "1" } else { "0" })
+        .arg(entry.provider.as_str())
+        .arg(&*entry.model)
+        .arg(entry.group.as_deref().unwrap_or_default())
+        .arg(entry.cost.picos())
+        .arg(entry.usage.prompt_tokens)
+        .arg(entry.usage.completion_tokens)
+        .arg(entry.usage.cached_prompt_tokens)
+        .arg(if entry.priced { "1" } else { "0" })
+        .arg(keys::month_ttl(month, now))
+        .arg(keys::hour_ttl(Hour::of(entry.at), now))
+        .arg(marker_ttl)
+        .invoke_async(&mut conn)
+        .await?;
+    Ok(counted == 1)
+}
+
+/// The settled spend of `caller` in `month`.
+pub(crate) async fn spent(
+    mut conn: ConnectionManager,
+    caller: &Caller,
+    month: Month,
+) -> RedisResult<Money> {
+    let spent: Option<u64> = redis::cmd("HGET")
+        .arg(MonthKeys::new(month).key("caller:cost"))
+        .arg(caller.as_str())
+        .query_async(&mut conn)
+        .await?;
+    Ok(Money::from_picos(spent.unwrap_or_default()))
+}
+
+/// One counter hash read whole.
+type Counters = BTreeMap<String, u64>;
+
+/// The month's ledger, read in one MULTI/EXEC so that its breakdowns add up.
+pub(crate) async fn summary(
+    mut conn: ConnectionManager,
+    month: Month,
+) -> RedisResult<SpendSummary> {
+    let keys = MonthKeys::new(month);
+    let mut pipe = redis::pipe();
+    pipe.atomic();
+    for name in [
+        "totals",
+        "provider",
+        "model",
+        "group",
+        "caller:cost",
+        "caller:requests",
+        "caller:prompt",
+        "caller:completion",
+        "caller:cached",
+    ] {
+        pipe.hgetall(keys.key(name));
+    }
+    let (totals, provider, model, group, cost, requests, prompt, completion, cached): (
+        Counters,
+        Counters,
+        Counters,
+        Counters,
+        Counters,
+        Counters,
+        Counters,
+        Counters,
+        Counters,
+    ) = pipe.query_async(&mut conn).await?;
+
+    let mut callers: BTreeMap<Caller, CallerTotals> = BTreeMap::new();
+    for (name, requests) in requests {
+        let field = |counters: &Counters| counters.get(&name).copied().unwrap_or_default();
+        let totals = CallerTotals {
+            cost: Money::from_picos(field(&cost)),
+            requests,
+            prompt_tokens: field(&prompt),
+            completion_tokens: field(&completion),
+            cached_prompt_tokens: field(&cached),
+        };
+        callers.insert(Caller::new(name), totals);
+    }
+    let money = |counters: Counters| -> BTreeMap<Arc<str>, Money> {
+        counters
+            .into_iter()
+            .map(|(name, picos)| (Arc::from(name), Money::from_picos(picos)))
+            .collect()
+    };
+    Ok(SpendSummary {
+        total: Money::from_picos(totals.get("cost").copied().unwrap_or_default()),
+        requests: totals.get("requests").copied().unwrap_or_default(),
+        unpriced_requests: totals.get("unpriced").copied().unwrap_or_default(),
+        by_provider: provider
+            .into_iter()
+            .map(|(name, picos)| (ProviderName::new(name), Money::from_picos(picos)))
+            .collect(),
+        by_model: money(model),
+        by_group: money(group),
+        callers,
+    })
+}
+
+/// Spend per hour for `hours` hours from `first`, oldest first.
+pub(crate) async fn hourly(
+    mut conn: ConnectionManager,
+    first: Hour,
+    hours: u32,
+) -> RedisResult<Vec<HourTotals>> {
+    if hours == 0 {
+        return Ok(Vec::new());
+    }
+    let mut pipe = redis::pipe();
+    for offset in 0..u64::from(hours) {
+        pipe.cmd("HMGET")
+            .arg(keys::hour_key(Hour(first.0 + offset)))
+            .arg("cost")
+            .arg("requests");
+    }
+    let buckets: Vec<(Option<u64>, Option<u64>)> = pipe.query_async(&mut conn).await?;
+    Ok(buckets
+        .into_iter()
+        .map(|(cost, requests)| HourTotals {
+            cost: Money::from_picos(cost.unwrap_or_default()),
+            requests: requests.unwrap_or_default(),
+        })
+        .collect())
+}

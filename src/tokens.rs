@@ -1,0 +1,267 @@
+//! Counting tokens before anything is sent: the pre-send estimate.
+//!
+//! Ingress counts each request's prompt once, here, into its [`TokenEstimate`]; the
+//! `cost_weighted` strategy and budget reservations both price that estimate, and the cost
+//! layer counts the text of abandoned streams with the same [`BpeTokenCounter`].
+//!
+//! * **OpenAI-family models** (every model [tiktoken] knows: `gpt-4o*`, `gpt-4.1*`, `gpt-5*`,
+//!   `o1`/`o3`/`o4-mini`, `gpt-4`, `gpt-3.5-turbo`, `text-embedding-*`, fine-tunes of them) are
+//!   counted exactly with their BPE tokenizer (`o200k_base` or `cl100k_base`), plus OpenAI's
+//!   chat framing: 3 tokens per message, 1 per `name`, 3 to prime the reply. A single user
+//!   message `"hi"` is 8 prompt tokens, as OpenAI bills it.
+//! * **Other models** (Claude, Llama, Gemini, Mistral, ...) have no public tokenizer to run
+//!   offline, so they are approximated as one token per 4 bytes of UTF-8 text, rounded up
+//!   (OpenAI's and Anthropic's published rule of thumb for English; CJK text is counted closer
+//!   to its real cost than per-character rules do), with the same chat framing.
+//! * Images count as 85 tokens each (OpenAI's low-detail figure); tool definitions count as
+//!   their name, description and JSON parameters.
+//!
+//! It is an estimate: what a request finally costs comes from the usage the provider reports.
+//! The tokenizer tables load lazily (about 200 ms); [`warm_up`] loads them at start-up so that
+//! the first request does not pay for it.
+//!
+//! [tiktoken]: https://github.com/openai/tiktoken
+
+use infermux_core::{
+    RequestBody, TokenCounter, TokenEstimate,
+    chat::{ChatMessage, ChatRequest, MessageContent},
+};
+use serde_json::Value;
+use tiktoken_rs::{CoreBPE, tokenizer::Tokenizer};
+
+/// Framing tokens of each chat message (OpenAI's `tokens_per_message`).
+const TOKENS_PER_MESSAGE: u64 = 3;
+/// Extra token of a message's `name`.
+const TOKENS_PER_NAME: u64 = 1;
+/// Tokens that prime the assistant's reply, once per request.
+const REPLY_PRIMING: u64 = 3;
+/// Extra tokens of each tool call in a message.
+const TOKENS_PER_TOOL_CALL: u64 = 1;
+/// The estimate of one image in a message.
+const TOKENS_PER_IMAGE: u64 = 85;
+/// Bytes of text per token for models without a known tokenizer.
+const BYTES_PER_TOKEN: u64 = 4;
+
+/// Counts tokens exactly with OpenAI's BPE tokenizers for OpenAI-family models and
+/// approximately (4 bytes per token) for others. A zero-sized handle to process-wide tables:
+/// `Copy`, free to clone or share.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BpeTokenCounter;
+
+impl BpeTokenCounter {
+    /// The counter.
+    pub const fn new() -> Self {
+        Self
+    }
+
+    /// The prompt-token estimate of `body`: chat messages with their framing, or every
+    /// embeddings input; and the completion cap the client set, if any.
+    pub fn estimate(&self, body: &RequestBody) -> TokenEstimate {
+        match body {
+            RequestBody::Chat(chat) => TokenEstimate {
+                prompt_tokens: self.chat_prompt(chat),
+                max_completion_tokens: chat.max_completion_tokens.or(chat.max_tokens),
+            },
+            RequestBody::Embeddings(embeddings) => TokenEstimate {
+                prompt_tokens: self.embeddings_input(&embeddings.model, &embeddings.input),
+                max_completion_tokens: None,
+            },
+        }
+    }
+
+    fn chat_prompt(&self, chat: &ChatRequest) -> u64 {
+        let encoder = Encoder::for_model(&chat.model);
+        let messages: u64 = chat
+            .messages
+            .iter()
+            .map(|message| self.message(&encoder, message))
+            .sum();
+        let tools: u64 = chat
+            .tools
+            .iter()
+            .flatten()
+            .map(|tool| {
+                let function = &tool.function;
+                encoder.count(&function.name)
+                    + function
+                        .description
+                        .as_deref()
+                        .map_or(0, |d| encoder.count(d))
+                    + function
+                        .parameters
+                        .as_ref()
+                        .map_or(0, |p| encoder.count(&p.to_string()))
+            })
+            .sum();
+        messages + tools + REPLY_PRIMING
+    }
+
+    fn message(&self, encoder: &Encoder, message: &ChatMessage) -> u64 {
+        let mut tokens = TOKENS_PER_MESSAGE + encoder.count(&message.role);
+        match &message.content {
+            Some(MessageContent::Text(text)) => tokens += encoder.count(text),
+            Some(MessageContent::Parts(parts)) => {
+                for part in parts {
+                    if let Some(text) = &part.text {
+                        tokens += encoder.count(text);
+                    }
+                    if part.image_url.is_some() {
+                        tokens += TOKENS_PER_IMAGE;
+                    }
+                }
+            }
+            None => {}
+        }
+        if let Some(name) = &message.name {
+            tokens += encoder.count(name) + TOKENS_PER_NAME;
+        }
+        for call in message.tool_calls.iter().flatten() {
+            tokens += encoder.count(&call.function.name)
+                + encoder.count(&call.function.arguments)
+                + TOKENS_PER_TOOL_CALL;
+        }
+        tokens
+    }
+
+    /// Embeddings input: a string, a list of strings, a list of token ids, or a list of
+    /// lists of token ids (already counted).
+    fn embeddings_input(&self, model: &str, input: &Value) -> u64 {
+        let encoder = Encoder::for_model(model);
+        match input {
+            Value::String(text) => encoder.count(text),
+            Value::Array(items) => items
+                .iter()
+                .map(|item| match item {
+                    Value::String(text) => encoder.count(text),
+                    Value::Array(ids) => ids.len() as u64,
+                    Value::Number(_) => 1,
+                    _ => 0,
+                })
+                .sum(),
+            _ => 0,
+        }
+    }
+}
+
+impl TokenCounter for BpeTokenCounter {
+    fn count(&self, model: &str, text: &str) -> u64 {
+        Encoder::for_model(model).count(text)
+    }
+}
+
+/// Loads the BPE tables now (about 200 ms of CPU), so that the first request does not wait
+/// for them. Call it off the async runtime's worker threads (`spawn_blocking`).
+pub fn warm_up() {
+    let _ = tiktoken_rs::o200k_base_singleton();
+    let _ = tiktoken_rs::cl100k_base_singleton();
+}
+
+/// How one model's text is counted.
+enum Encoder {
+    Bpe(&'static CoreBPE),
+    Approximate,
+}
+
+impl Encoder {
+    fn for_model(model: &str) -> Self {
+        match tiktoken_rs::tokenizer::get_tokenizer(model) {
+            Some(Tokenizer::O200kBase | Tokenizer::O200kHarmony) => {
+                Self::Bpe(tiktoken_rs::o200k_base_singleton())
+            }
+            Some(Tokenizer::Cl100kBase) => Self::Bpe(tiktoken_rs::cl100k_base_singleton()),
+            Some(Tokenizer::P50kBase | Tokenizer::P50kEdit) => {
+                Self::Bpe(tiktoken_rs::p50k_base_singleton())
+            }
+            Some(Tokenizer::R50kBase | Tokenizer::Gpt2) => {
+                Self::Bpe(tiktoken_rs::r50k_base_singleton())
+            }
+            None => Self::Approximate,
+        }
+    }
+
+    fn count(&self, text: &str) -> u64 {
+        match self {
+            Self::Bpe(bpe) => bpe.count_ordinary(text) as u64,
+            Self::Approximate => (text.len() as u64).div_ceil(BYTES_PER_TOKEN),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use infermux_core::embeddings::EmbeddingsRequest;
+
+    use super::*;
+
+    fn chat(json: serde_json::Value) -> RequestBody {
+        RequestBody::Chat(serde_json::from_value(json).expect("valid chat"))
+    }
+
+    #[test]
+    fn hi_to_gpt_4o_mini_is_8_prompt_tokens_as_openai_bills_it() {
+        let body = chat(serde_json::json!({
+            "model": "gpt-4o-mini", "max_tokens": 50,
+            "messages": [{"role": "user", "content": "hi"}]
+        }));
+        let estimate = BpeTokenCounter.estimate(&body);
+        assert_eq!(estimate.prompt_tokens, 8);
+        assert_eq!(estimate.max_completion_tokens, Some(50));
+    }
+
+    #[test]
+    fn openai_models_count_exactly_with_their_bpe() {
+        // "Hello, world!" is 4 tokens in both o200k_base and cl100k_base.
+        assert_eq!(BpeTokenCounter.count("gpt-4o", "Hello, world!"), 4);
+        assert_eq!(BpeTokenCounter.count("gpt-4", "Hello, world!"), 4);
+        assert_eq!(
+            BpeTokenCounter.count("text-embedding-3-small", "Hello, world!"),
+            4
+        );
+    }
+
+    #[test]
+    fn other_models_are_approximated_at_4_bytes_per_token() {
+        assert_eq!(
+            BpeTokenCounter.count("claude-haiku-3-5", "Hello, world!"),
+            4
+        );
+        assert_eq!(BpeTokenCounter.count("llama3.2", "hi"), 1);
+        assert_eq!(BpeTokenCounter.count("llama3.2", ""), 0);
+    }
+
+    #[test]
+    fn framing_names_parts_images_and_tools_count() {
+        let body = chat(serde_json::json!({
+            "model": "gpt-4o-mini",
+            "max_completion_tokens": 7, "max_tokens": 50,
+            "messages": [
+                {"role": "system", "content": "hi", "name": "x"},
+                {"role": "user", "content": [
+                    {"type": "text", "text": "hi"},
+                    {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}
+                ]}
+            ],
+            "tools": [{"type": "function", "function": {"name": "f"}}]
+        }));
+        let estimate = BpeTokenCounter.estimate(&body);
+        // system: 3 + role 1 + "hi" 1 + name 1 + 1; user: 3 + 1 + 1 + 85; tool: 1; priming 3.
+        assert_eq!(estimate.prompt_tokens, 7 + 90 + 1 + 3);
+        assert_eq!(estimate.max_completion_tokens, Some(7));
+    }
+
+    #[test]
+    fn embeddings_inputs_of_every_shape_count() {
+        let body = |input: serde_json::Value| {
+            let request: EmbeddingsRequest = serde_json::from_value(serde_json::json!({
+                "model": "text-embedding-3-small", "input": input
+            }))
+            .expect("valid");
+            RequestBody::Embeddings(request)
+        };
+        let count = |input| BpeTokenCounter.estimate(&body(input)).prompt_tokens;
+        assert_eq!(count(serde_json::json!("Hello, world!")), 4);
+        assert_eq!(count(serde_json::json!(["Hello, world!", "hi"])), 5);
+        assert_eq!(count(serde_json::json!([1, 2, 3])), 3);
+        assert_eq!(count(serde_json::json!([[1, 2], [3]])), 3);
+    }
+}
