@@ -29,6 +29,7 @@ use crate::{
 #[derive(Clone)]
 pub struct Accounting {
     store: Arc<dyn SpendStore>,
+    watch: Arc<BudgetWatch>,
     clock: SharedClock,
     policies: BudgetPolicies,
 }
@@ -87,12 +88,21 @@ impl Accounting {
             }
             None => None,
         };
-        let store = Arc::new(BudgetWatch::new(store, policies.clone(), sink));
+        let watch = Arc::new(BudgetWatch::new(store, policies.clone(), sink));
         Ok(Self {
-            store,
+            store: watch.clone(),
+            watch,
             clock,
             policies,
         })
+    }
+
+    /// Publishes the budget gauges of every budgeted caller for the current month.
+    pub async fn publish_budgets(&self) {
+        let month = infermux_core::Month::of(self.clock.now());
+        if let Err(error) = self.watch.publish(month).await {
+            tracing::error!(%error, "the spend store is unavailable; budget gauges are not set");
+        }
     }
 
     /// The spend store.

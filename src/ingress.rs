@@ -3,8 +3,9 @@
 //! [`Ingress`] is the edge of the proxy port. It routes the OpenAI paths, reads the body
 //! under the `max_request_body` limit, parses it into the typed request (unknown fields kept),
 //! reads the headers that matter (`X-Infermux-Caller`, `X-Request-Id`, `X-Infermux-Strategy`),
-//! counts the prompt tokens once ([`crate::tokens`]), and calls the stack below. Whatever happens, the client gets an HTTP response: errors from any layer are
-//! rendered once, by [`crate::error`], and every response carries `X-Infermux-Request-Id`.
+//! counts the prompt tokens once ([`crate::tokens`]), and calls the stack below. Whatever
+//! happens, the client gets an HTTP response: errors from any layer are rendered once, by
+//! [`crate::error`], and every response carries `X-Infermux-Request-Id`.
 //! Management paths are never served here; `/healthz` is, for load balancers.
 
 use std::{

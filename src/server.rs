@@ -143,6 +143,7 @@ impl Server {
         let metrics = crate::management::prometheus();
         let client = crate::provider::http_client(CONNECT_TIMEOUT);
         let stack = crate::stack::build(&config, &client, &accounting);
+        accounting.publish_budgets().await;
         let proxy_service = tower::ServiceBuilder::new()
             .layer(tower_http::catch_panic::CatchPanicLayer::custom(
                 panic_response,

@@ -8,8 +8,11 @@
 //! after the other for `SECONDS`. At the end it prints the client-side success rate, which
 //! provider served how much, the latency percentiles and the circuit transitions.
 //!
-//! Usage: `cargo run --release --example flaky_provider -- [SECONDS] [CONCURRENCY]`
-//! (default 60 s, 32 clients). Exits 1 when the success rate is under 99.9%.
+//! Usage: `cargo run --release --example flaky_provider -- [SECONDS] [CONCURRENCY] [BREAKER]`
+//! (default 60 s, 32 clients, `BREAKER` = `on`). With `off`, the circuit never opens
+//! (`min_requests` out of reach), so every other request to the flaky provider fails over on
+//! its own: failover alone, without the breaker's help. Exits 1 when the success rate is
+//! under 99.9%.
 
 #![allow(clippy::print_stdout, reason = "a command-line report")]
 
@@ -38,6 +41,10 @@ async fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let seconds: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(60);
     let concurrency: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(32);
+    let breaker = match args.next().as_deref() {
+        Some("off") => "{min_requests: 1000000000}",
+        _ => "{recovery: 5s}",
+    };
 
     let (flaky, steady) = (MockServer::openai().await, MockServer::openai().await);
     let yaml = format!(
@@ -52,7 +59,7 @@ providers:
     api_key: "sk-flaky"
     base_url: "{}"
     models: [gpt-4o-mini]
-    circuit_breaker: {{recovery: 5s}}
+    circuit_breaker: {breaker}
   - name: steady
     type: openai
     api_key: "sk-steady"
@@ -148,7 +155,7 @@ providers:
         ok as f64 / total as f64
     };
     println!(
-        "duration            {:.1} s, {concurrency} clients",
+        "duration            {:.1} s, {concurrency} clients, circuit_breaker {breaker}",
         elapsed.as_secs_f64()
     );
     println!(

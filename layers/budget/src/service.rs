@@ -287,3 +287,117 @@ fn release(store: &Arc<dyn SpendStore>, reservation: &Reservation) {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use infermux_core::{
+        Hour, HourTotals, LedgerEntry, ModelCatalog, Price, PriceTable, ProviderModels,
+        SpendSummary, StoreError, StoreFuture, SystemClock, chat::ChatRequest,
+    };
+    use tower::{Layer, ServiceExt, service_fn};
+
+    use super::*;
+    use crate::{BudgetLayer, MemoryStore};
+
+    /// A store whose every operation fails, like Redis down or a full disk.
+    #[derive(Debug)]
+    struct Down;
+
+    fn down<T: Send + 'static>() -> StoreFuture<T> {
+        Box::pin(std::future::ready(Err(StoreError::Unavailable("down".into()))))
+    }
+
+    impl SpendStore for Down {
+        fn reserve(&self, _: &Caller, _: Month, _: Money, _: Option<Money>) -> StoreFuture<Admission> {
+            down()
+        }
+        fn settle(&self, _: LedgerEntry, _: Money) -> StoreFuture<()> {
+            down()
+        }
+        fn release(&self, _: &Caller, _: Month, _: Money) -> StoreFuture<()> {
+            down()
+        }
+        fn spent(&self, _: &Caller, _: Month) -> StoreFuture<Money> {
+            down()
+        }
+        fn summary(&self, _: Month) -> StoreFuture<SpendSummary> {
+            down()
+        }
+        fn hourly(&self, _: Hour, _: u32) -> StoreFuture<Vec<HourTotals>> {
+            down()
+        }
+    }
+
+    fn worst_case() -> WorstCase {
+        let catalog = ModelCatalog::new(vec![ProviderModels {
+            provider: "openai".into(),
+            models: vec!["gpt-4o-mini".into()],
+            aliases: vec![],
+        }]);
+        let prices = PriceTable::default().with_price(
+            "openai".into(),
+            "gpt-4o-mini",
+            Price::per_million(0.15, 0.60, None, None).expect("price"),
+        );
+        WorstCase::new(catalog, prices)
+    }
+
+    fn request(caller: &str, max_tokens: u64) -> InferRequest {
+        let chat: ChatRequest = serde_json::from_value(serde_json::json!({
+            "model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}],
+            "max_tokens": max_tokens
+        }))
+        .expect("chat");
+        let mut request = InferRequest::new(RequestBody::Chat(chat), caller.into(), "r".into());
+        request.estimate.prompt_tokens = 8;
+        request
+    }
+
+    fn policies() -> BudgetPolicies {
+        BudgetPolicies::new([(
+            "capped".into(),
+            BudgetPolicy::hard_stop(Money::from_picos(1_800_000)),
+        )])
+    }
+
+    /// Answers with the reservation the request carried.
+    async fn seen(request: InferRequest) -> Result<Response<Option<Money>>, BoxError> {
+        Ok(Response::new(request.budget.map(|r| r.amount())))
+    }
+
+    #[tokio::test]
+    async fn a_store_that_is_down_refuses_hard_stop_callers_and_serves_the_rest() {
+        let layer = BudgetLayer::new(Arc::new(Down), Arc::new(SystemClock), policies(), worst_case());
+        let service = layer.layer(service_fn(seen));
+        let refused = service.clone().oneshot(request("capped", 1)).await;
+        let error = refused.expect_err("refused");
+        assert!(error.is::<BudgetStoreUnavailable>(), "{error}");
+        let served = service.oneshot(request("unbudgeted", 1)).await.expect("served");
+        assert_eq!(*served.body(), None);
+    }
+
+    #[tokio::test]
+    async fn the_reservation_travels_on_the_request_and_a_failure_releases_it() {
+        let store = Arc::new(MemoryStore::new());
+        let layer = BudgetLayer::new(store.clone(), Arc::new(SystemClock), policies(), worst_case());
+        let served = layer
+            .layer(service_fn(seen))
+            .oneshot(request("capped", 1))
+            .await
+            .expect("served");
+        // 8 × $0.15/M + 1 × $0.60/M: the whole budget is held until the cost is settled.
+        assert_eq!(*served.body(), Some(Money::from_picos(1_800_000)));
+        let blocked = layer.layer(service_fn(seen)).oneshot(request("capped", 1)).await;
+        assert!(blocked.expect_err("held").is::<BudgetExceeded>());
+
+        let store = Arc::new(MemoryStore::new());
+        let layer = BudgetLayer::new(store, Arc::new(SystemClock), policies(), worst_case());
+        let failing = service_fn(|_: InferRequest| async {
+            Err::<Response<()>, BoxError>("provider down".into())
+        });
+        assert!(layer.layer(failing).oneshot(request("capped", 1)).await.is_err());
+        tokio::task::yield_now().await;
+        let again = layer.layer(service_fn(seen)).oneshot(request("capped", 1)).await;
+        assert!(again.is_ok(), "the failed request released its reservation");
+    }
+}

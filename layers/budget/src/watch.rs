@@ -93,6 +93,18 @@ impl BudgetWatch {
     }
 }
 
+impl BudgetWatch {
+    /// Publishes every budgeted caller's gauges for `month` (at start-up, so that they show
+    /// before the first settlement).
+    pub async fn publish(&self, month: Month) -> Result<(), infermux_core::StoreError> {
+        for (caller, policy) in self.shared.policies.iter() {
+            let spent = self.inner.spent(caller, month).await?;
+            publish(caller, policy, spent);
+        }
+        Ok(())
+    }
+}
+
 /// The budget gauges of `caller`.
 fn publish(caller: &Caller, policy: &BudgetPolicy, spent: Money) {
     let label = caller.to_string();

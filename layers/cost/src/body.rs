@@ -190,3 +190,77 @@ impl Body for ResponseBody {
         SizeHint::default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::{sync::Arc, time::SystemTime};
+
+    use futures_util::{StreamExt, stream};
+    use http::Response;
+    use http_body_util::{BodyExt, StreamBody};
+    use infermux_budget::MemoryStore;
+    use infermux_core::{
+        InferRequest, Money, Month, Price, PriceTable, RequestBody, SpendStore, SystemClock,
+        chat::ChatRequest,
+    };
+    use tower::{Layer, ServiceExt, service_fn};
+
+    use super::*;
+    use crate::CostLayer;
+
+    fn event(json: &str) -> Result<Frame<Bytes>, BoxError> {
+        Ok(Frame::data(Bytes::from(format!("data: {json}\n\n"))))
+    }
+
+    /// A provider streaming two content chunks and then nothing, ever.
+    fn stalled_stream() -> InferBody {
+        let chunks = stream::iter([
+            event(r#"{"choices":[{"delta":{"content":"Hello"}}]}"#),
+            event(r#"{"choices":[{"delta":{"content":" there"}}]}"#),
+        ])
+        .chain(stream::pending());
+        InferBody::new(StreamBody::new(chunks), UsageSlot::new())
+    }
+
+    #[tokio::test]
+    async fn a_stream_dropped_by_the_client_is_charged_for_what_was_streamed() {
+        let store = Arc::new(MemoryStore::new());
+        let prices = PriceTable::default().with_price(
+            "openai".into(),
+            "gpt-4o-mini",
+            Price::per_million(0.15, 0.60, None, None).expect("price"),
+        );
+        let provider = service_fn(|_: InferRequest| async {
+            let mut response = Response::new(stalled_stream());
+            response.extensions_mut().insert(Served {
+                provider: "openai".into(),
+                upstream_model: "gpt-4o-mini".into(),
+            });
+            Ok::<_, BoxError>(response)
+        });
+        let service = CostLayer::new(store.clone(), prices, Arc::new(SystemClock)).layer(provider);
+        let chat: ChatRequest = serde_json::from_value(serde_json::json!({
+            "model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "stream": true
+        }))
+        .expect("chat");
+        let mut request = InferRequest::new(RequestBody::Chat(chat), "a".into(), "r".into());
+        request.estimate.prompt_tokens = 8;
+        let response = service.oneshot(request).await.expect("response");
+        // The estimate at send time: 8 × $0.15/M.
+        assert_eq!(response.headers()["x-infermux-cost"], "0.0000012");
+        let mut body = response.into_body();
+        for _ in 0..2 {
+            body.frame().await.expect("frame").expect("data");
+        }
+        drop(body);
+        tokio::task::yield_now().await;
+        let summary = store
+            .summary(Month::of(SystemTime::now()))
+            .await
+            .expect("summary");
+        let caller = summary.callers[&"a".into()];
+        // "Hello there" is 11 bytes: 3 tokens at 4 bytes per token.
+        assert_eq!((caller.prompt_tokens, caller.completion_tokens), (8, 3));
+        assert_eq!(caller.cost, Money::from_picos(8 * 150_000 + 3 * 600_000));
+    }
+}

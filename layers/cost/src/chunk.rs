@@ -85,22 +85,27 @@ pub(crate) fn observe(event: &[u8], text: &mut String) -> Seen {
     }
 }
 
-/// The usage chunk `event` with the request's exact cost added as `usage.cost` (USD).
+/// The usage chunk `event` with the request's exact cost added as `usage.cost` (USD, an
+/// exact decimal), inserted in place without re-encoding the chunk.
 pub(crate) fn with_cost(event: &Bytes, cost: Money) -> Bytes {
-    let Some(mut chunk) =
-        payload(event).and_then(|json| serde_json::from_slice::<serde_json::Value>(json).ok())
+    const USAGE: &[u8] = b"\"usage\":{";
+    let Some(at) = event
+        .windows(USAGE.len())
+        .position(|w| w == USAGE)
+        .map(|i| i + USAGE.len())
     else {
         return event.clone();
     };
-    let Some(usage) = chunk.get_mut("usage").and_then(|u| u.as_object_mut()) else {
-        return event.clone();
-    };
-    usage.insert("cost".into(), cost.as_usd_f64().into());
-    let json = chunk.to_string();
-    let mut out = BytesMut::with_capacity(json.len() + 8);
-    out.put_slice(b"data: ");
-    out.put_slice(json.as_bytes());
-    out.put_slice(b"\n\n");
+    let mut amount = cost.to_plain_decimal();
+    if !amount.contains('.') {
+        amount.push_str(".0");
+    }
+    let separator = if event.get(at) == Some(&b'}') { "" } else { "," };
+    let field = format!("\"cost\":{amount}{separator}");
+    let mut out = BytesMut::with_capacity(event.len() + field.len());
+    out.put_slice(&event[..at]);
+    out.put_slice(field.as_bytes());
+    out.put_slice(&event[at..]);
     out.freeze()
 }
 
@@ -136,9 +141,12 @@ mod tests {
 "#;
         assert!(observe(usage, &mut text).usage_chunk);
         let priced = with_cost(&Bytes::from_static(usage), Money::from_picos(1_800_000));
+        assert!(priced.starts_with(br#"data: {"choices":[],"usage":{"cost":0.0000018,"prompt"#));
         let json: serde_json::Value =
             serde_json::from_slice(payload(&priced).expect("event")).expect("json");
         assert_eq!(json["usage"]["cost"], 0.0000018);
         assert_eq!(json["usage"]["prompt_tokens"], 8);
+        let empty = with_cost(&Bytes::from_static(b"data: {\"usage\":{}}\n\n"), Money::ZERO);
+        assert_eq!(&empty[..], b"data: {\"usage\":{\"cost\":0.0}}\n\n");
     }
 }

@@ -12,7 +12,7 @@ use crate::{
     scripts,
 };
 
-/// One reservation: who, when, how much, and the name of its hold marker.
+/// One reservation: whose, in which month, how much, and the name of its hold marker.
 #[derive(Clone, Debug)]
 pub(crate) struct Reservation {
     /// Whose.

@@ -13,7 +13,7 @@ use crate::UnavailablePolicy;
 pub(crate) const ERRORS_TOTAL: &str = "infermux_spend_store_errors_total";
 /// Metric: 1 while Redis answers, 0 while it does not.
 pub(crate) const AVAILABLE: &str = "infermux_spend_store_available";
-/// Metric: settlements and releases queued in this replica, waiting for Redis.
+/// Metric: settlements, releases and cancellations queued in this replica, waiting for Redis.
 pub(crate) const PENDING: &str = "infermux_spend_store_pending";
 /// Metric: queued operations replayed into Redis.
 pub(crate) const REPLAYED_TOTAL: &str = "infermux_spend_store_replayed_total";

@@ -16,8 +16,8 @@
 //! infermux:{2026-03}:hold:<reservation>          string, one reservation's amount
 //! ```
 //!
-//! The hash tag `{2026-03}` puts a month's keys in one Redis Cluster slot, so each Lua script
-//! touches keys of a single slot. Month keys live until [`MONTH_RETENTION`] after the month
+//! The hash tag `{2026-03}` would put a month's keys in one Redis Cluster slot, so that each
+//! Lua script touches keys of a single slot; the store talks to one Redis primary today. Month keys live until [`MONTH_RETENTION`] after the month
 //! ends; hour buckets until [`HOUR_RETENTION`] after the hour starts (the timeseries report
 //! reaches back at most 31 days).
 

@@ -22,16 +22,21 @@
 //! `fail_closed` returns [`StoreError::Unavailable`](infermux_core::StoreError::Unavailable)
 //! (the budget layer answers 503 `budget_store_unavailable` to `hard_stop` callers),
 //! `fail_open` admits it locally. In both modes a settlement or release that cannot reach
-//! Redis is queued in the replica and replayed, in order, once Redis answers again; the
-//! settle script sets a per-request-id marker (`SET NX` with an expiry) in the same atomic
-//! step, so a replay is never counted twice. The connection is a redis
-//! `ConnectionManager`, which reconnects by itself. Every failed operation counts in a
-//! metric, and the transitions are logged (see [`metrics`](#metrics)).
+//! Redis is queued in the replica and replayed, in order, once Redis answers again. The
+//! settle script sets a marker for the settlement (`SET NX` with an expiry, keyed by request
+//! id and the instant the cost became known) in the same atomic step, so a replay of a
+//! settlement whose reply was lost is never counted twice, while two requests that reuse a
+//! client's `X-Request-Id` both count; a reservation whose reply was lost is cancelled once
+//! through its own marker. The connection is a redis `ConnectionManager`, which reconnects
+//! by itself. Every failed operation counts in a metric, and the transitions are logged
+//! (see [Metrics](#metrics)).
 //!
 //! # Key layout
 //!
-//! Every key carries its month in a hash tag (`infermux:{2026-03}:…`, one Redis Cluster
-//! slot per month) and expires 35 days after the month; hour buckets live 35 days.
+//! Every key carries its month in a hash tag (`infermux:{2026-03}:…`, which keeps a
+//! month's keys in one slot, as scripts on a Redis Cluster would need; the store itself
+//! talks to one Redis primary) and expires 35 days after the month; hour buckets live 35 days; retry
+//! markers live an hour ([`RedisStoreOptions::marker_ttl`]).
 //! `docs/operations.md` lists the keys and sizes them.
 //!
 //! # Metrics
@@ -40,7 +45,7 @@
 //! | --- | --- | --- |
 //! | `infermux_spend_store_available` | gauge | 1 while Redis answers |
 //! | `infermux_spend_store_errors_total{operation}` | counter | operations that failed to reach Redis |
-//! | `infermux_spend_store_pending` | gauge | settlements/releases queued in this replica |
+//! | `infermux_spend_store_pending` | gauge | settlements, releases and cancellations queued in this replica |
 //! | `infermux_spend_store_replayed_total` | counter | queued operations replayed into Redis |
 //! | `infermux_spend_store_fail_open_admissions_total` | counter | requests admitted without Redis |
 //! | `infermux_spend_store_fail_closed_refusals_total` | counter | reservations refused without Redis |

@@ -5,7 +5,10 @@ use std::time::Duration;
 /// What the store does while Redis cannot be reached (`budgets.redis_unavailable`).
 ///
 /// In both modes settlements are queued in the replica and replayed when Redis is back, each
-/// counted once.
+/// counted once; [`spent`](infermux_core::SpendStore::spent) answers with the replica's
+/// estimate (the spend Redis last reported plus the settlements queued since), since it
+/// gates nothing by itself; reports fail with
+/// [`StoreError::Unavailable`](infermux_core::StoreError::Unavailable).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum UnavailablePolicy {
     /// Refuse reservations: [`reserve`](infermux_core::SpendStore::reserve) returns
@@ -47,10 +50,11 @@ pub struct RedisStoreOptions {
     /// How long one command may wait for its reply (default 1 s); a request waits at most
     /// about this long on an unresponsive Redis before the policy applies.
     pub response_timeout: Duration,
-    /// How long the markers that make a retry safe live (default 6 hours): a settlement
-    /// whose reply was lost, replayed within this time, is never counted twice, and a
-    /// reservation whose reply was lost is cancelled. Redis keeps one marker per request for
-    /// this long (see docs/operations.md for sizing).
+    /// How long the markers that make a retry safe live (default 1 hour): a settlement
+    /// whose reply was lost is never counted twice, and a reservation whose reply was lost
+    /// is cancelled, if this replica reaches Redis again within this time. Redis keeps one
+    /// marker per request (about 190 bytes) and one per reservation (about 150 bytes) for
+    /// this long; see docs/operations.md for sizing.
     pub marker_ttl: Duration,
     /// How often queued settlements are retried while Redis is away (default 500 ms).
     pub replay_interval: Duration,
@@ -63,7 +67,7 @@ impl RedisStoreOptions {
             unavailable,
             connect_timeout: Duration::from_secs(1),
             response_timeout: Duration::from_secs(1),
-            marker_ttl: Duration::from_secs(6 * 3600),
+            marker_ttl: Duration::from_secs(3600),
             replay_interval: Duration::from_millis(500),
         }
     }

@@ -93,7 +93,7 @@ impl RedisSpendStore {
         Ok(Self { inner })
     }
 
-    /// Settlements and releases queued in this replica, waiting for Redis.
+    /// Settlements, releases and cancellations queued in this replica, waiting for Redis.
     pub fn pending(&self) -> usize {
         self.inner.backlog.len()
     }
@@ -203,12 +203,9 @@ impl SpendStore for RedisSpendStore {
                 }
                 Err(error) => {
                     inner.health.failed("spent", &error);
-                    match inner.options.unavailable {
-                        UnavailablePolicy::FailClosed => Err(unavailable(&error)),
-                        UnavailablePolicy::FailOpen => {
-                            Ok(inner.backlog.estimate_spent(&caller, month))
-                        }
-                    }
+                    // Spend gates nothing by itself (reservations do), so this replica's
+                    // best estimate serves model overrides and alerts through an outage.
+                    Ok(inner.backlog.estimate_spent(&caller, month))
                 }
             }
         })

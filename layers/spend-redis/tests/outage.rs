@@ -239,3 +239,47 @@ async fn a_tls_url_is_accepted_and_an_unreachable_server_is_an_outage() {
     };
     assert!(!message.contains("secret"), "{message}");
 }
+
+#[tokio::test]
+async fn a_password_in_the_url_authenticates_and_is_never_shown() {
+    let redis = RedisServer::start().await;
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("requirepass")
+        .arg("hunter2-secret")
+        .query_async(&mut raw(&redis.url()).await)
+        .await
+        .expect("redis answers");
+    let with = |password: &str| format!("redis://:{password}@127.0.0.1:{}/0", redis.port());
+    let caller = Caller::new("a");
+    let one = Money::from_picos(1);
+
+    let good = replicas(&with("hunter2-secret"), 1, UnavailablePolicy::FailClosed).await;
+    assert!(matches!(
+        good[0].reserve(&caller, month("2026-03"), one, None).await,
+        Ok(Admission::Admitted { .. })
+    ));
+    let bad = replicas(&with("wrong-secret"), 1, UnavailablePolicy::FailClosed).await;
+    let refused = bad[0].reserve(&caller, month("2026-03"), one, None).await;
+    let Err(StoreError::Unavailable(message)) = refused else {
+        panic!("{refused:?}");
+    };
+    assert!(!message.contains("secret"), "{message}");
+}
+
+#[tokio::test]
+async fn an_invalid_url_is_refused_without_showing_it() {
+    let clock = std::sync::Arc::new(common::FixedClock(now()));
+    for url in [
+        "http://:hunter2@127.0.0.1:6379",
+        "redis://:hunter2@127.0.0.1:notaport/0",
+        "redis://:hunter2@127.0.0.1:6379/notadb",
+        "hunter2",
+    ] {
+        let options = infermux_spend_redis::RedisStoreOptions::default();
+        let Err(error) = RedisSpendStore::open(url, options, clock.clone()) else {
+            panic!("{url} was accepted");
+        };
+        assert!(!error.to_string().contains("hunter2"), "{error}");
+    }
+}

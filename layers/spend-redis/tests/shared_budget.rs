@@ -103,9 +103,9 @@ async fn overshoot_is_bounded_by_what_in_flight_requests_cost_beyond_their_estim
     let stores = replicas(&redis.url(), 3, UnavailablePolicy::FailClosed).await;
     let cap = Money::from_picos(20 * ESTIMATE);
 
-    // Every third request costs half as much again as estimated.
+    // Every other request costs half as much again as estimated.
     let (admitted, excess) = load(&stores, cap, |i| {
-        if i % 3 == 0 {
+        if i % 2 == 0 {
             ESTIMATE * 3 / 2
         } else {
             ESTIMATE
@@ -117,6 +117,11 @@ async fn overshoot_is_bounded_by_what_in_flight_requests_cost_beyond_their_estim
         .spent(&Caller::new("free-tier"), month("2026-03"))
         .await
         .expect("redis answers");
+    eprintln!(
+        "{admitted} of {REQUESTS} admitted; spent {spent} against a cap of {cap}, \
+         in-flight excess {}",
+        Money::from_picos(excess)
+    );
     assert!(
         (14..=20).contains(&admitted),
         "{admitted} requests admitted"
@@ -234,8 +239,8 @@ async fn spend_is_kept_per_month_and_the_keys_expire_after_it() {
             .as_nanos()
     );
     assert!(keys.contains(&march_marker), "{keys:?}");
-    // Markers only need to outlive a retry: 6 hours.
-    assert_eq!(ttl_of(&mut conn, &march_marker).await, 6 * 3600);
+    // Markers only need to outlive a retry: an hour.
+    assert_eq!(ttl_of(&mut conn, &march_marker).await, 3600);
     let hour = Hour::of(at("2026-03-31T23:59:59Z"));
     let bucket = format!("infermux:{{2026-03}}:hour:{}", hour.0);
     assert!(keys.contains(&bucket), "{keys:?}");

@@ -168,7 +168,8 @@ fn round_robin(scored: &mut [Scored], turn: usize, reason: &mut String) {
 /// Untried providers first (they must be measured to be chosen), then the lowest moving
 /// average of recent latency.
 fn least_latency(scored: &mut [Scored], reason: &mut String) {
-    scored.sort_by_key(|s| (s.unavailable.is_some(), s.latency.is_some(), s.latency));
+    // Stable: ties keep declared order.
+    scored.sort_by_cached_key(|s| (s.unavailable.is_some(), s.latency.is_some(), s.latency));
     describe(
         scored,
         reason,
@@ -187,7 +188,8 @@ fn least_latency(scored: &mut [Scored], reason: &mut String) {
 /// input price, then declared order.
 fn cost_weighted(scored: &mut [Scored], prompt_tokens: u64, reason: &mut String) {
     let cost = |s: &Scored| s.price.map(|p| p.prompt_cost(prompt_tokens));
-    scored.sort_by_key(|s| {
+    // Stable: ties keep declared order.
+    scored.sort_by_cached_key(|s| {
         (
             s.unavailable.is_some(),
             s.price.is_none(),

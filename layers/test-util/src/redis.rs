@@ -22,8 +22,11 @@ use tokio::{
     net::TcpStream,
 };
 
-/// How long a starting `redis-server` may take to answer `PING`.
+/// How long a starting `redis-server` may take to answer.
 const READY_DEADLINE: Duration = Duration::from_secs(10);
+
+/// How many free ports `start` tries.
+const START_ATTEMPTS: usize = 5;
 
 /// Distinguishes the directories of servers started by one test process.
 static NEXT_DIR: AtomicU32 = AtomicU32::new(0);
@@ -37,14 +40,13 @@ pub struct RedisServer {
 }
 
 impl RedisServer {
-    /// Starts `redis-server` on a free loopback port and waits until it answers `PING`.
+    /// Starts `redis-server` on a free loopback port and waits until it answers.
     ///
     /// # Panics
     ///
     /// When `redis-server` is not installed (the message says how to install it) or does not
-    /// come up within 10 s.
+    /// come up within 10 s on any of 5 free ports.
     pub async fn start() -> Self {
-        let port = free_port();
         let dir = std::env::temp_dir().join(format!(
             "infermux-redis-{}-{}",
             std::process::id(),
@@ -52,12 +54,20 @@ impl RedisServer {
         ));
         std::fs::create_dir_all(&dir).expect("create the redis-server directory");
         let mut server = Self {
-            port,
+            port: 0,
             dir,
             child: None,
         };
-        server.spawn().await;
-        server
+        // Another process may take the free port before redis-server binds it: try another.
+        let mut failures = Vec::new();
+        for _ in 0..START_ATTEMPTS {
+            server.port = free_port();
+            match server.spawn().await {
+                Ok(()) => return server,
+                Err(failure) => failures.push(failure),
+            }
+        }
+        panic!("redis-server did not start: {failures:?}");
     }
 
     /// The server's URL: `redis://127.0.0.1:PORT/0`.
@@ -80,13 +90,20 @@ impl RedisServer {
     }
 
     /// Starts the server again on the same port and directory (it reloads its append-only
-    /// file) and waits until it answers `PING`.
+    /// file) and waits until it answers.
+    ///
+    /// # Panics
+    ///
+    /// When it does not come back within 10 s.
     pub async fn restart(&mut self) {
         self.kill();
-        self.spawn().await;
+        if let Err(failure) = self.spawn().await {
+            panic!("redis-server did not restart: {failure}");
+        }
     }
 
-    async fn spawn(&mut self) {
+    /// Runs `redis-server` on `self.port` and waits until it answers.
+    async fn spawn(&mut self) -> Result<(), String> {
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string()])
             .args(["--bind", "127.0.0.1"])
@@ -105,29 +122,27 @@ impl RedisServer {
                      install it with `apt-get install -y redis-server`"
                 )
             });
+        let pid = child.id();
         self.child = Some(child);
-        self.wait_ready().await;
-    }
-
-    async fn wait_ready(&mut self) {
         let deadline = Instant::now() + READY_DEADLINE;
         loop {
-            if ping(self.port).await {
-                return;
+            // Ask for the process id too: another test's server may hold the port.
+            if serves_as(self.port, pid).await {
+                return Ok(());
             }
             if let Some(child) = self.child.as_mut()
                 && let Ok(Some(status)) = child.try_wait()
             {
-                panic!(
-                    "redis-server on port {} exited at start: {status}",
-                    self.port
-                );
+                self.child = None;
+                return Err(format!("port {}: exited at start ({status})", self.port));
             }
-            assert!(
-                Instant::now() < deadline,
-                "redis-server on port {} did not answer PING within {READY_DEADLINE:?}",
-                self.port
-            );
+            if Instant::now() >= deadline {
+                self.kill();
+                return Err(format!(
+                    "port {}: no answer within {READY_DEADLINE:?}",
+                    self.port
+                ));
+            }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -148,14 +163,35 @@ fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
-/// Whether a Redis on `port` answers `PING` with `+PONG`.
-async fn ping(port: u16) -> bool {
+/// Whether the Redis on `port` is up (not loading its data) and is process `pid`.
+async fn serves_as(port: u16, pid: u32) -> bool {
     let Ok(mut stream) = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).await else {
         return false;
     };
-    if stream.write_all(b"PING\r\n").await.is_err() {
+    if stream.write_all(b"INFO server\r\n").await.is_err() {
         return false;
     }
-    let mut reply = [0u8; 7];
-    stream.read_exact(&mut reply).await.is_ok() && &reply == b"+PONG\r\n"
+    // A bulk string: `$<length>\r\n<text>\r\n`; an error (`-LOADING …`) while it loads.
+    let mut reply = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let whole = reply.iter().position(|&b| b == b'\n').and_then(|end| {
+            let length: usize = std::str::from_utf8(reply.get(1..end.saturating_sub(1))?)
+                .ok()?
+                .parse()
+                .ok()?;
+            (reply.len() >= end + 1 + length).then_some(end)
+        });
+        if let Some(end) = whole {
+            let text = String::from_utf8_lossy(&reply[end + 1..]);
+            return text.contains(&format!("process_id:{pid}\r\n"));
+        }
+        if reply.first().is_some_and(|&b| b != b'$') {
+            return false;
+        }
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => reply.extend_from_slice(&chunk[..n]),
+        }
+    }
 }
