@@ -137,37 +137,13 @@ impl Server {
                 "the management API listens beyond loopback without a management_token; set one"
             );
         }
-        // The tokenizer tables load in about 200 ms: now, rather than in the first request.
-        let _ = tokio::task::spawn_blocking(crate::tokens::warm_up).await;
-        // The recorder first: the stack registers its metric handles when it is built.
-        let metrics = crate::management::prometheus();
         let client = crate::provider::http_client(CONNECT_TIMEOUT);
-        let stack = crate::stack::build(&config, &client, &accounting);
-        accounting.publish_budgets().await;
+        let mux = crate::Infermux::assemble(&config, &client, accounting).await;
         let proxy_service = tower::ServiceBuilder::new()
             .layer(tower_http::catch_panic::CatchPanicLayer::custom(
                 panic_response,
             ))
-            .service(stack.proxy);
-        let upkeep = tokio::spawn(metrics_upkeep(metrics.clone(), shutdown.clone()));
-        // Health checks start now, so a dead provider is marked before the first request.
-        let health_checks = tokio_util::task::TaskTracker::new();
-        crate::health::spawn(
-            &config,
-            &client,
-            &stack.shared.board,
-            &health_checks,
-            &shutdown,
-        );
-        health_checks.close();
-        let management_service = crate::management::Management::new(
-            config
-                .management_token
-                .as_ref()
-                .map(|t| t.expose().to_owned()),
-            metrics,
-            stack.shared,
-        );
+            .service(mux.proxy());
         let listen = proxy
             .local_addr()
             .map_or_else(|_| config.listen.to_string(), |a| a.to_string());
@@ -183,14 +159,12 @@ impl Server {
         let drain = config.drain_timeout;
         tokio::join!(
             serve(proxy, proxy_service, shutdown.clone(), drain),
-            serve(management, management_service, shutdown.clone(), drain),
+            serve(management, mux.management(), shutdown.clone(), drain),
         );
-        upkeep.abort();
         // Every request has drained: leave the spend state compact and durable.
-        if let Err(error) = accounting.store().flush().await {
+        if let Err(error) = mux.shutdown().await {
             tracing::error!(%error, "spend state could not be flushed at shutdown");
         }
-        health_checks.wait().await;
         tracing::info!("infermux stopped");
     }
 }
@@ -208,7 +182,7 @@ fn panic_response(
 }
 
 /// Bound on each upstream TCP connect.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 async fn bind(addr: std::net::SocketAddr, key: &str) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr).await.map_err(|e| {
@@ -217,7 +191,7 @@ async fn bind(addr: std::net::SocketAddr, key: &str) -> std::io::Result<TcpListe
 }
 
 /// Keeps histograms' windows rolling even when nobody scrapes.
-async fn metrics_upkeep(
+pub(crate) async fn metrics_upkeep(
     handle: metrics_exporter_prometheus::PrometheusHandle,
     shutdown: CancellationToken,
 ) {

@@ -53,7 +53,8 @@ pub fn build(
     + Clone
     + Send
     + Sync
-    + 'static,
+    + 'static
+    + use<>,
 > {
     let catalog = catalog(config);
     let routes = route_table(config, &catalog);

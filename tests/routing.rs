@@ -110,6 +110,7 @@ async fn tutorial_gpt_4o_mini_goes_to_the_free_ollama_every_time() {
         assert_eq!(reply.status, 200, "{}", reply.text());
         assert_eq!(reply.header("x-infermux-provider"), Some("ollama"));
         assert_eq!(reply.header("x-infermux-model"), Some("llama3.2"));
+        assert_eq!(reply.header("x-infermux-cost"), Some("0"));
         assert_eq!(
             reply.header("x-infermux-route-reason"),
             Some("cost_weighted: ollama $0 < openai $0.0000012 < anthropic $0.0000064")
@@ -126,6 +127,8 @@ async fn tutorial_without_ollama_picks_the_cheaper_hosted_model() {
     let reply = ask(&infermux, "gpt-4o-mini", &[]).await;
     assert_eq!(reply.status, 200, "{}", reply.text());
     assert_eq!(reply.header("x-infermux-provider"), Some("openai"));
+    // "hi": 8 prompt + 1 completion tokens of gpt-4o-mini at $0.15/$0.60 per 1M.
+    assert_eq!(reply.header("x-infermux-cost"), Some("0.0000018"));
     assert_eq!(
         reply.header("x-infermux-route-reason"),
         Some("cost_weighted: openai $0.0000012 < anthropic $0.0000064")
@@ -454,4 +457,29 @@ async fn an_unknown_model_is_404_model_not_found() {
     let reply = ask(&infermux, "gpt-9", &[]).await;
     assert_eq!(reply.status, 404, "{}", reply.text());
     assert_eq!(reply.header("x-infermux-error"), Some("model_not_found"));
+}
+
+#[tokio::test]
+async fn streams_carry_the_route_headers_too() {
+    let mocks = Mocks::start().await;
+    let infermux = Infermux::start(&tutorial(
+        &mocks.openai,
+        &mocks.anthropic,
+        Some(&mocks.ollama),
+    ))
+    .await;
+    let reply = post_json(
+        &infermux.url("/v1/chat/completions"),
+        &[],
+        chat("gpt-4o", json!({"stream": true})),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.streamed_text(), "Hello!");
+    assert_eq!(reply.header("x-infermux-provider"), Some("openai"));
+    assert_eq!(reply.header("x-infermux-route-group"), Some("reasoning"));
+    assert_eq!(
+        reply.header("x-infermux-route-reason"),
+        Some("priority: openai > anthropic")
+    );
 }

@@ -304,11 +304,19 @@ mod tests {
     struct Down;
 
     fn down<T: Send + 'static>() -> StoreFuture<T> {
-        Box::pin(std::future::ready(Err(StoreError::Unavailable("down".into()))))
+        Box::pin(std::future::ready(Err(StoreError::Unavailable(
+            "down".into(),
+        ))))
     }
 
     impl SpendStore for Down {
-        fn reserve(&self, _: &Caller, _: Month, _: Money, _: Option<Money>) -> StoreFuture<Admission> {
+        fn reserve(
+            &self,
+            _: &Caller,
+            _: Month,
+            _: Money,
+            _: Option<Money>,
+        ) -> StoreFuture<Admission> {
             down()
         }
         fn settle(&self, _: LedgerEntry, _: Money) -> StoreFuture<()> {
@@ -367,19 +375,32 @@ mod tests {
 
     #[tokio::test]
     async fn a_store_that_is_down_refuses_hard_stop_callers_and_serves_the_rest() {
-        let layer = BudgetLayer::new(Arc::new(Down), Arc::new(SystemClock), policies(), worst_case());
+        let layer = BudgetLayer::new(
+            Arc::new(Down),
+            Arc::new(SystemClock),
+            policies(),
+            worst_case(),
+        );
         let service = layer.layer(service_fn(seen));
         let refused = service.clone().oneshot(request("capped", 1)).await;
         let error = refused.expect_err("refused");
         assert!(error.is::<BudgetStoreUnavailable>(), "{error}");
-        let served = service.oneshot(request("unbudgeted", 1)).await.expect("served");
+        let served = service
+            .oneshot(request("unbudgeted", 1))
+            .await
+            .expect("served");
         assert_eq!(*served.body(), None);
     }
 
     #[tokio::test]
     async fn the_reservation_travels_on_the_request_and_a_failure_releases_it() {
         let store = Arc::new(MemoryStore::new());
-        let layer = BudgetLayer::new(store.clone(), Arc::new(SystemClock), policies(), worst_case());
+        let layer = BudgetLayer::new(
+            store.clone(),
+            Arc::new(SystemClock),
+            policies(),
+            worst_case(),
+        );
         let served = layer
             .layer(service_fn(seen))
             .oneshot(request("capped", 1))
@@ -387,7 +408,10 @@ mod tests {
             .expect("served");
         // 8 × $0.15/M + 1 × $0.60/M: the whole budget is held until the cost is settled.
         assert_eq!(*served.body(), Some(Money::from_picos(1_800_000)));
-        let blocked = layer.layer(service_fn(seen)).oneshot(request("capped", 1)).await;
+        let blocked = layer
+            .layer(service_fn(seen))
+            .oneshot(request("capped", 1))
+            .await;
         assert!(blocked.expect_err("held").is::<BudgetExceeded>());
 
         let store = Arc::new(MemoryStore::new());
@@ -395,9 +419,18 @@ mod tests {
         let failing = service_fn(|_: InferRequest| async {
             Err::<Response<()>, BoxError>("provider down".into())
         });
-        assert!(layer.layer(failing).oneshot(request("capped", 1)).await.is_err());
+        assert!(
+            layer
+                .layer(failing)
+                .oneshot(request("capped", 1))
+                .await
+                .is_err()
+        );
         tokio::task::yield_now().await;
-        let again = layer.layer(service_fn(seen)).oneshot(request("capped", 1)).await;
+        let again = layer
+            .layer(service_fn(seen))
+            .oneshot(request("capped", 1))
+            .await;
         assert!(again.is_ok(), "the failed request released its reservation");
     }
 }

@@ -100,7 +100,11 @@ pub(crate) fn with_cost(event: &Bytes, cost: Money) -> Bytes {
     if !amount.contains('.') {
         amount.push_str(".0");
     }
-    let separator = if event.get(at) == Some(&b'}') { "" } else { "," };
+    let separator = if event.get(at) == Some(&b'}') {
+        ""
+    } else {
+        ","
+    };
     let field = format!("\"cost\":{amount}{separator}");
     let mut out = BytesMut::with_capacity(event.len() + field.len());
     out.put_slice(&event[..at]);
@@ -146,7 +150,10 @@ mod tests {
             serde_json::from_slice(payload(&priced).expect("event")).expect("json");
         assert_eq!(json["usage"]["cost"], 0.0000018);
         assert_eq!(json["usage"]["prompt_tokens"], 8);
-        let empty = with_cost(&Bytes::from_static(b"data: {\"usage\":{}}\n\n"), Money::ZERO);
+        let empty = with_cost(
+            &Bytes::from_static(b"data: {\"usage\":{}}\n\n"),
+            Money::ZERO,
+        );
         assert_eq!(&empty[..], b"data: {\"usage\":{\"cost\":0.0}}\n\n");
     }
 }

@@ -70,9 +70,10 @@ where
                 }
                 Poll::Ready(Ok(response))
             }
-            KindProj::Refused { error } => Poll::Ready(Err(error
-                .take()
-                .map_or_else(|| "route group future polled after completion".into(), Into::into))),
+            KindProj::Refused { error } => Poll::Ready(Err(error.take().map_or_else(
+                || "route group future polled after completion".into(),
+                Into::into,
+            ))),
         }
     }
 }

@@ -165,7 +165,10 @@ mod tests {
             provider(
                 "anthropic",
                 &[],
-                &[("gpt-4o", "claude-opus-4-5"), ("gpt-4o-mini", "claude-haiku-3-5")],
+                &[
+                    ("gpt-4o", "claude-opus-4-5"),
+                    ("gpt-4o-mini", "claude-haiku-3-5"),
+                ],
             ),
             provider("ollama", &["llama3.2"], &[("gpt-4o-mini", "llama3.2")]),
         ])

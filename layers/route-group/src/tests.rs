@@ -46,7 +46,10 @@ fn chat(model: &str, strategy_override: Option<Strategy>) -> InferRequest {
 /// Runs `request` through the layer over an inner service that records the route it saw.
 async fn run(
     request: InferRequest,
-) -> (Result<Response<&'static str>, BoxError>, Option<RouteContext>) {
+) -> (
+    Result<Response<&'static str>, BoxError>,
+    Option<RouteContext>,
+) {
     let seen = Arc::new(Mutex::new(None));
     let record = seen.clone();
     let service = ServiceBuilder::new()

@@ -37,10 +37,7 @@ pin_project! {
 impl<F> ResponseFuture<F> {
     pub(crate) fn ranked(future: F, reason: Option<HeaderValue>) -> Self {
         Self {
-            kind: Kind::Ranked {
-                future,
-                reason,
-            },
+            kind: Kind::Ranked { future, reason },
         }
     }
 
@@ -60,19 +57,17 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().kind.project() {
-            KindProj::Ranked {
-                future,
-                reason,
-            } => {
+            KindProj::Ranked { future, reason } => {
                 let mut response = ready!(future.poll(cx)).map_err(Into::into)?;
                 if let Some(value) = reason.take() {
                     response.headers_mut().insert(ROUTE_REASON_HEADER, value);
                 }
                 Poll::Ready(Ok(response))
             }
-            KindProj::Refused { error } => Poll::Ready(Err(error
-                .take()
-                .map_or_else(|| "strategy future polled after completion".into(), Into::into))),
+            KindProj::Refused { error } => Poll::Ready(Err(error.take().map_or_else(
+                || "strategy future polled after completion".into(),
+                Into::into,
+            ))),
         }
     }
 }

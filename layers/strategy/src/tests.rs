@@ -42,7 +42,10 @@ fn prices() -> PriceTable {
 async fn run(
     ranker: Ranker,
     request: InferRequest,
-) -> (Result<Response<&'static str>, BoxError>, Option<Vec<String>>) {
+) -> (
+    Result<Response<&'static str>, BoxError>,
+    Option<Vec<String>>,
+) {
     let seen = Arc::new(Mutex::new(None));
     let record = seen.clone();
     let service = ServiceBuilder::new()

@@ -50,7 +50,8 @@ mod tests {
             .map(|i| format!("route-{i}"))
             .find(|r| {
                 let hash = BuildHasherDefault::<DefaultHasher>::default();
-                hash.hash_one(r.as_str()) % SLOTS as u64 != hash.hash_one("embeddings") % SLOTS as u64
+                hash.hash_one(r.as_str()) % SLOTS as u64
+                    != hash.hash_one("embeddings") % SLOTS as u64
             })
             .expect("some route hashes to another slot");
         assert_eq!(turns.next(&other), 0);
