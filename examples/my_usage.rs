@@ -14,7 +14,7 @@ mod common;
 use std::{sync::Arc, time::SystemTime};
 
 use axum::{Json, Router, extract::State, http::HeaderMap, http::StatusCode, routing::get};
-use infermux::{InferStack, Infermux, ingress::CALLER_HEADER, prelude::*};
+use infermux::{ingress::CALLER_HEADER, prelude::*};
 
 /// The caller's spend this month, straight from the spend store.
 async fn my_usage(

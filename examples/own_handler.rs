@@ -20,18 +20,12 @@ use tower::{ServiceBuilder, service_fn};
 
 /// Your model: OpenAI-shaped JSON, the tokens it used, and who served it.
 async fn my_model(request: InferRequest) -> Result<http::Response<InferBody>, BoxError> {
-    let usage = Usage {
-        prompt_tokens: 1_000,
-        completion_tokens: 1_000,
-        ..Usage::default()
-    };
+    let usage = Usage::new(1_000, 1_000);
     let json = r#"{"object": "chat.completion", "choices": [{"index": 0, "finish_reason": "stop",
         "message": {"role": "assistant", "content": "hello"}}]}"#;
     let mut response = http::Response::new(InferBody::full_with_usage(json, usage));
-    response.extensions_mut().insert(Served {
-        provider: "my-llm".into(),
-        upstream_model: request.body.model().into(),
-    });
+    let served = Served::new("my-llm", request.body.model());
+    response.extensions_mut().insert(served);
     Ok(response)
 }
 
@@ -39,11 +33,7 @@ async fn my_model(request: InferRequest) -> Result<http::Response<InferBody>, Bo
 fn app(store: Arc<MemoryStore>) -> axum::Router {
     let price = Price::per_million(1.0, 1.0, None, None).expect("valid price");
     let prices = PriceTable::default().with_price("my-llm".into(), "my-model", price);
-    let models = ProviderModels {
-        provider: "my-llm".into(),
-        models: vec!["my-model".into()],
-        aliases: vec![],
-    };
+    let models = ProviderModels::new("my-llm", ["my-model"]);
     let worst_case = WorstCase::new(ModelCatalog::new(vec![models]), prices.clone());
     let alice = BudgetPolicy::hard_stop(Money::from_usd(0.002).expect("valid amount"));
     let policies = BudgetPolicies::new([("alice".into(), alice)]);

@@ -3,7 +3,8 @@
 //!
 //! The store is the `file` store at `budgets.state_file` (durable), or, without a
 //! `state_file`, an in-memory store whose spend starts from zero at every start (a log line
-//! says so). Either way it is wrapped in a [`BudgetWatch`], which fires `alert` callers'
+//! says so), or with `store: redis` a Redis shared by a fleet of replicas. Either way it is
+//! wrapped in a [`BudgetWatch`], which fires `alert` callers'
 //! thresholds and keeps the budget gauges as spend settles.
 
 use std::{fmt, sync::Arc};

@@ -328,3 +328,26 @@ async fn each_alert_threshold_fires_once_with_a_log_metric_and_webhook() {
     assert_eq!(first["caller"], "pro");
     assert_eq!(first["budget_usd"], 0.0000036);
 }
+
+#[tokio::test]
+async fn a_failing_spend_store_is_a_503_with_its_own_code() {
+    let error: infermux_core::BoxError = Box::new(infermux_budget::BudgetStoreUnavailable::new(
+        infermux_core::StoreError::Unavailable("disk full at /var/lib/infermux".into()),
+    ));
+    let response = infermux::error::into_response(&error);
+    assert_eq!(response.status(), 503);
+    assert_eq!(
+        response.headers()["x-infermux-error"],
+        "budget_store_unavailable"
+    );
+    let body = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .expect("body")
+        .to_bytes();
+    let body = String::from_utf8_lossy(&body);
+    assert!(body.contains("budget_store_unavailable"), "{body}");
+    assert!(
+        !body.contains("/var/lib"),
+        "store details stay in the logs: {body}"
+    );
+}

@@ -308,3 +308,33 @@ async fn reports_add_up_to_the_last_digit() {
             .ends_with(":00:00Z")
     );
 }
+
+#[tokio::test]
+async fn translated_streams_are_charged_when_they_end() {
+    let anthropic = MockServer::anthropic().await;
+    let ollama = MockServer::ollama().await;
+    ollama.set_models(&["llama3.2"]);
+    let infermux = Infermux::start(&format!(
+        "providers:\n  - {{name: anthropic, type: anthropic, api_key: k, base_url: \"{}\", models: [claude-haiku-3-5]}}\n  - {{name: ollama, type: ollama, base_url: \"{}\", models: [llama3.2]}}\n",
+        anthropic.base_url(),
+        ollama.base_url()
+    ))
+    .await;
+    for model in ["claude-haiku-3-5", "llama3.2"] {
+        let reply = post_json(
+            &infermux.url("/v1/chat/completions"),
+            &[],
+            chat(model, json!({"stream": true, "max_tokens": 16})),
+        )
+        .await;
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        assert_eq!(reply.streamed_text(), "Hello!");
+    }
+    let report = costs(&infermux, "/_infermux/costs").await;
+    // Anthropic: 8 × $0.80/M + 1 × $4/M; a local Ollama costs nothing but is listed.
+    assert_eq!(
+        report["by_provider"],
+        json!({"anthropic": 0.0000104, "ollama": 0.0})
+    );
+    assert_eq!(report["requests"], 2);
+}

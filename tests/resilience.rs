@@ -58,10 +58,14 @@ providers:
 }
 
 async fn ask(infermux: &Infermux) -> common::Reply {
+    ask_with(infermux, json!({})).await
+}
+
+async fn ask_with(infermux: &Infermux, extra: Value) -> common::Reply {
     post_json(
         &infermux.url("/v1/chat/completions"),
         &[],
-        chat("gpt-4o-mini", json!({})),
+        chat("gpt-4o-mini", extra),
     )
     .await
 }
@@ -421,4 +425,40 @@ async fn the_providers_report_has_the_contract_shape() {
     );
     assert_eq!(all[1]["requests"], 0);
     assert_eq!(all[1]["latency_ewma_ms"], Value::Null);
+}
+
+#[tokio::test]
+async fn the_token_rate_limit_charges_the_estimate_and_spills_the_rest() {
+    let (first, second) = (MockServer::openai().await, MockServer::openai().await);
+    let settings = Settings {
+        first_extra: "    rate_limit: {tpm: 1500}",
+        ..Settings::default()
+    };
+    let infermux = two(&first, &second, settings).await;
+    // About 1008 tokens each (the prompt plus max_tokens): one fits in 1500, two do not.
+    let big = json!({"max_tokens": 1000});
+    let reply = ask_with(&infermux, big.clone()).await;
+    assert_eq!(reply.header("x-infermux-provider"), Some("first"));
+    let reply = ask_with(&infermux, big).await;
+    assert_eq!(reply.header("x-infermux-provider"), Some("second"));
+    // A small request still fits in what is left.
+    served_by(&infermux, "first").await;
+}
+
+#[tokio::test]
+async fn health_checks_stop_with_the_server() {
+    let (first, second) = (MockServer::openai().await, MockServer::openai().await);
+    let settings = Settings {
+        first_extra: "    health_check: {interval: 10ms, timeout: 1s}",
+        ..Settings::default()
+    };
+    let infermux = two(&first, &second, settings).await;
+    served_by(&infermux, "first").await;
+    tokio::time::timeout(Duration::from_secs(10), infermux.stop())
+        .await
+        .expect("the server and its health checks stop");
+    let checks = first.requests().len();
+    // Wait for what would be many more intervals: no further check arrives.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(first.requests().len(), checks);
 }

@@ -67,7 +67,7 @@ pub enum Skip {
 }
 
 impl Skip {
-    /// The label used in metrics and messages.
+    /// How the reason reads in error messages (`circuit open`).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Unhealthy => "unhealthy",
@@ -78,6 +78,7 @@ impl Skip {
         }
     }
 
+    /// The `reason` label of `infermux_provider_skipped_total` (`circuit_open`).
     fn label(self) -> &'static str {
         match self {
             Self::Unhealthy => "unhealthy",

@@ -16,6 +16,18 @@ pub struct ProviderModels {
 }
 
 impl ProviderModels {
+    /// `provider` serving `models` under their own names, with no aliases.
+    pub fn new<M: Into<Arc<str>>>(
+        provider: impl Into<ProviderName>,
+        models: impl IntoIterator<Item = M>,
+    ) -> Self {
+        Self {
+            provider: provider.into(),
+            models: models.into_iter().map(Into::into).collect(),
+            aliases: Vec::new(),
+        }
+    }
+
     /// The model this provider is sent for `requested`, or `None` when it cannot serve it.
     /// An alias wins over a model of the same name.
     pub fn upstream_model(&self, requested: &str) -> Option<&Arc<str>> {

@@ -116,3 +116,13 @@ pub struct Served {
     /// The model it was sent.
     pub upstream_model: Arc<str>,
 }
+
+impl Served {
+    /// `provider` served the request, sent as `upstream_model`.
+    pub fn new(provider: impl Into<ProviderName>, upstream_model: impl Into<Arc<str>>) -> Self {
+        Self {
+            provider: provider.into(),
+            upstream_model: upstream_model.into(),
+        }
+    }
+}

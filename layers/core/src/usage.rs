@@ -20,6 +20,18 @@ pub struct Usage {
 }
 
 impl Usage {
+    /// Usage of `prompt_tokens` in and `completion_tokens` out, with no cache or reasoning
+    /// tokens.
+    pub const fn new(prompt_tokens: u64, completion_tokens: u64) -> Self {
+        Self {
+            prompt_tokens,
+            completion_tokens,
+            cached_prompt_tokens: 0,
+            cache_creation_tokens: 0,
+            reasoning_tokens: 0,
+        }
+    }
+
     /// All tokens of the request: prompt plus completion.
     pub const fn total_tokens(&self) -> u64 {
         self.prompt_tokens + self.completion_tokens

@@ -148,3 +148,49 @@ pub(crate) fn log_settled(result: Result<(), infermux_core::StoreError>) {
         tracing::error!(%error, "a request's cost could not be recorded durably");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use infermux_budget::MemoryStore;
+    use infermux_core::{Month, SystemClock};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn reasoning_tokens_are_billed_once_as_the_output_they_are_part_of() {
+        let store = Arc::new(MemoryStore::new());
+        let o3 = Price::per_million(2.0, 8.0, Some(0.5), None).expect("price");
+        let bill = Bill {
+            shared: Arc::new(Shared {
+                store: store.clone(),
+                prices: PriceTable::default().with_price("openai".into(), "o3", o3),
+                clock: Arc::new(SystemClock),
+                counter: Arc::new(ApproxCounter),
+            }),
+            request_id: "r".into(),
+            caller: "a".into(),
+            group: None,
+            estimate: TokenEstimate::default(),
+            reservation: None,
+        };
+        let served = Served {
+            provider: "openai".into(),
+            upstream_model: "o3".into(),
+        };
+        // OpenAI counts reasoning inside completion_tokens: 50 output tokens, 40 of them
+        // reasoning; 100 prompt tokens, 60 of them cached.
+        let usage = Usage {
+            prompt_tokens: 100,
+            cached_prompt_tokens: 60,
+            completion_tokens: 50,
+            reasoning_tokens: 40,
+            ..Usage::default()
+        };
+        let (cost, settle) = bill.settle(&served, usage);
+        settle.await.expect("settled");
+        // 40 × $2 + 60 × $0.50 + 50 × $8 = 80 + 30 + 400 = 510 µ$
+        assert_eq!(cost.to_plain_decimal(), "0.00051");
+        let month = Month::of(std::time::SystemTime::now());
+        assert_eq!(store.spent(&"a".into(), month).await, Ok(cost));
+    }
+}

@@ -50,6 +50,10 @@ const RETRY_EVERY: Duration = Duration::from_secs(1);
 /// Most journal lines written in one batch.
 const MAX_BATCH: usize = 4096;
 
+/// How long [`FileStore::open`] waits for another process (or an earlier store in this one)
+/// to let go of the state file.
+const LOCK_WAIT: Duration = Duration::from_secs(10);
+
 /// A durable spend store in a state file; see the module docs.
 #[derive(Clone, Debug)]
 pub struct FileStore {
@@ -99,6 +103,7 @@ impl FileStore {
             fs::create_dir_all(dir)
                 .map_err(|e| unavailable("cannot create the directory of", &path, e))?;
         }
+        let lock = lock(&path)?;
         let mut ledger = read_snapshot(&path)?;
         let journal_path = journal_path(&path);
         let replayed = replay(&journal_path, &mut ledger)?;
@@ -121,6 +126,7 @@ impl FileStore {
             .name("infermux-spend-journal".into())
             .spawn(move || {
                 Writer {
+                    _lock: lock,
                     shared: thread_shared,
                     path,
                     journal_path,
@@ -169,6 +175,40 @@ impl FileStore {
                 .await
                 .map_err(|_| StoreError::Unavailable("the journal writer stopped".into()))?
         })
+    }
+}
+
+/// Takes the state file's lock (`<state_file>.lock`), held by the journal writer for as long
+/// as the store lives: two processes appending to one journal would number their lines
+/// alike, and replay would drop one of each pair.
+fn lock(path: &Path) -> Result<File, StoreError> {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    let lock_path = PathBuf::from(name);
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| unavailable("cannot open", &lock_path, e))?;
+    let started = std::time::Instant::now();
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(fs::TryLockError::WouldBlock) if started.elapsed() < LOCK_WAIT => {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(unavailable(
+                    "another infermux process holds",
+                    &lock_path,
+                    "each state_file serves one process; use `store: redis` to share spend",
+                ));
+            }
+            Err(fs::TryLockError::Error(e)) => {
+                return Err(unavailable("cannot lock", &lock_path, e));
+            }
+        }
     }
 }
 
@@ -278,6 +318,8 @@ fn open_journal(path: &Path, truncate: bool) -> Result<File, StoreError> {
 
 /// The journal writer thread: the only code that touches the files after start-up.
 struct Writer {
+    /// The state file's lock, released when the writer ends.
+    _lock: File,
     shared: Arc<Shared>,
     path: PathBuf,
     journal_path: PathBuf,
@@ -497,33 +539,40 @@ mod tests {
         Month::of(at("2026-03-14T10:00:00Z"))
     }
 
+    /// The files as a SIGKILL would leave them: copied while the store still runs.
+    fn killed(path: &Path) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let copy = dir.path().join("budgets.json");
+        fs::copy(path, &copy).expect("copy snapshot");
+        fs::copy(journal_path(path), journal_path(&copy)).expect("copy journal");
+        (dir, copy)
+    }
+
     #[tokio::test]
-    async fn settled_spend_survives_reopening_without_a_flush() {
+    async fn settled_spend_survives_a_crash_without_a_flush() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("state/budgets.json");
         let store = FileStore::open(&path).expect("open");
         store
-            .settle(
-                entry("a", 1_800_000, at("2026-03-14T10:00:00Z")),
-                Money::ZERO,
-            )
+            .settle(entry("a", 1_800_000, at("2026-03-14T10:00:00Z")), Money::ZERO)
             .await
             .expect("settle");
-        // No flush: the journal alone holds the entry (as after a SIGKILL).
-        let reopened = FileStore::open(&path).expect("reopen");
+        // No flush: the journal alone holds the entry.
+        let (_crashed, copy) = killed(&path);
+        let reopened = FileStore::open(&copy).expect("reopen");
         assert_eq!(
             reopened.spent(&"a".into(), month()).await,
             Ok(Money::from_picos(1_800_000))
         );
         // Replayed once, compacted into the snapshot: a third open counts it once too.
         drop(reopened);
-        let again = FileStore::open(&path).expect("reopen");
+        let again = FileStore::open(&copy).expect("reopen");
         assert_eq!(
             again.spent(&"a".into(), month()).await,
             Ok(Money::from_picos(1_800_000))
         );
         let snapshot: serde_json::Value =
-            serde_json::from_str(&fs::read_to_string(&path).expect("read")).expect("json");
+            serde_json::from_str(&fs::read_to_string(&copy).expect("read")).expect("json");
         assert_eq!(
             snapshot["months"]["2026-03"]["callers"]["a"]["total_usd"],
             "0.0000018"
@@ -543,11 +592,11 @@ mod tests {
         store.flush().await.expect("flush");
         // A crash between the snapshot's rename and the truncation leaves both, and a
         // retried append can leave a line twice.
+        let (_crashed, copy) = killed(&path);
         let mut twice = journal.clone();
         twice.extend_from_slice(&journal);
-        fs::write(journal_path(&path), twice).expect("restore journal");
-        drop(store);
-        let reopened = FileStore::open(&path).expect("reopen");
+        fs::write(journal_path(&copy), twice).expect("restore journal");
+        let reopened = FileStore::open(&copy).expect("reopen");
         assert_eq!(
             reopened.spent(&"a".into(), month()).await,
             Ok(Money::from_picos(5))
@@ -563,18 +612,32 @@ mod tests {
             .settle(entry("a", 5, at("2026-03-14T10:00:00Z")), Money::ZERO)
             .await
             .expect("settle");
-        drop(store);
-        let mut journal = fs::read_to_string(journal_path(&path)).expect("journal");
+        let (_crashed, copy) = killed(&path);
+        let mut journal = fs::read_to_string(journal_path(&copy)).expect("journal");
+        assert_eq!(journal.lines().count(), 1);
         journal.push_str("{\"seq\": 2, \"request");
-        fs::write(journal_path(&path), &journal).expect("tear");
-        let reopened = FileStore::open(&path).expect("a torn tail is tolerated");
+        fs::write(journal_path(&copy), &journal).expect("tear");
+        let reopened = FileStore::open(&copy).expect("a torn tail is tolerated");
         assert_eq!(
             reopened.spent(&"a".into(), month()).await,
             Ok(Money::from_picos(5))
         );
         drop(reopened);
-        fs::write(&path, "{not json").expect("corrupt");
-        assert!(FileStore::open(&path).is_err());
+        let (_crashed, copy) = killed(&path);
+        fs::write(&copy, "{not json").expect("corrupt");
+        assert!(FileStore::open(&copy).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_second_process_cannot_share_the_state_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("budgets.json");
+        let _store = FileStore::open(&path).expect("open");
+        let lock = OpenOptions::new()
+            .write(true)
+            .open(dir.path().join("budgets.json.lock"))
+            .expect("lock file");
+        assert!(matches!(lock.try_lock(), Err(fs::TryLockError::WouldBlock)));
     }
 
     #[tokio::test]
