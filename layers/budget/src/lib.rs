@@ -83,6 +83,6 @@ pub use future::ResponseFuture;
 pub use layer::BudgetLayer;
 pub use policy::{AlertThreshold, BudgetAction, BudgetPolicies, BudgetPolicy};
 pub use service::{Budget, MAX_TOKENS_CLAMPED_HEADER, MODEL_OVERRIDE_HEADER};
-pub use store::{COMPACT_EVERY, FileStore, MemoryStore};
+pub use store::{COMPACT_EVERY, FileStore, MemoryStore, SYNC_EVERY};
 pub use watch::{AlertSink, BudgetAlert, BudgetWatch};
 pub use worst_case::{DEFAULT_MAX_TOKENS, WorstCase};

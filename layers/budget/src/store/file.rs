@@ -1,10 +1,12 @@
 //! The durable spend store of one node: a JSON snapshot plus an append-only journal.
 //!
 //! Every settled request is appended to the journal (`<state_file>.journal`) as one JSON
-//! line and fsynced before [`settle`](SpendStore::settle) completes, so the spend of a
-//! response that completed survives a crash of the process (SIGKILL, power loss after the
-//! fsync). Appends are group-committed by one writer thread: however many requests settle
-//! at once, each batch costs one `write` and one `fdatasync`.
+//! line, written to the file before [`settle`](SpendStore::settle) completes, so the spend of
+//! a response that completed survives a crash of the process (SIGKILL: the kernel keeps what
+//! was written). The journal is fsynced at most [`SYNC_EVERY`] after a write, so spend also
+//! survives a power loss or kernel crash within that bound, without every response waiting
+//! for a disk flush. Appends are group-committed by one writer thread: however many requests
+//! settle at once, each batch costs one `write`.
 //!
 //! The snapshot (`state_file`) is the whole state, rewritten atomically (temp file, fsync,
 //! rename, fsync of the directory) at start-up after replaying the journal, every
@@ -27,7 +29,7 @@ use std::{
         atomic::{AtomicBool, Ordering},
         mpsc,
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use infermux_core::{
@@ -43,6 +45,9 @@ use super::{
 
 /// Journal entries between two compactions.
 pub const COMPACT_EVERY: u64 = 10_000;
+
+/// Longest time a written journal line waits for its fsync.
+pub const SYNC_EVERY: Duration = Duration::from_millis(200);
 
 /// How often unwritten journal lines are retried after a failed write.
 const RETRY_EVERY: Duration = Duration::from_secs(1);
@@ -132,6 +137,8 @@ impl FileStore {
                     journal_path,
                     journal: Some(journal),
                     unwritten: String::new(),
+                    unsynced: String::new(),
+                    last_sync: Instant::now(),
                     since_compaction: 0,
                 }
                 .run(&commands);
@@ -327,22 +334,35 @@ struct Writer {
     journal: Option<File>,
     /// Lines whose write failed, retried before new ones.
     unwritten: String,
+    /// Lines written since the last fsync, rewritten if that fsync fails (replay skips the
+    /// copies by sequence number).
+    unsynced: String,
+    /// When the journal was last fsynced.
+    last_sync: Instant,
     since_compaction: u64,
 }
 
 impl Writer {
     fn run(mut self, commands: &mpsc::Receiver<Command>) {
         loop {
-            let first = if self.unwritten.is_empty() {
+            let first = if !self.unwritten.is_empty() {
+                commands.recv_timeout(RETRY_EVERY)
+            } else if !self.unsynced.is_empty() {
+                commands.recv_timeout(SYNC_EVERY.saturating_sub(self.last_sync.elapsed()))
+            } else {
                 commands
                     .recv()
                     .map_err(|_| mpsc::RecvTimeoutError::Disconnected)
-            } else {
-                commands.recv_timeout(RETRY_EVERY)
             };
             let first = match first {
                 Ok(command) => Some(command),
-                Err(mpsc::RecvTimeoutError::Timeout) => None,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if self.unwritten.is_empty() {
+                        self.sync_if_due();
+                        continue;
+                    }
+                    None
+                }
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
                     // Every handle is gone: write what is left and leave a fresh snapshot.
                     if let Err(error) = self.append(String::new()).and_then(|()| self.compact()) {
@@ -385,7 +405,8 @@ impl Writer {
         }
     }
 
-    /// Appends the unwritten lines and then `lines`, and fsyncs.
+    /// Appends the unwritten lines and then `lines`, and fsyncs when the last fsync is
+    /// [`SYNC_EVERY`] old.
     fn append(&mut self, lines: String) -> Result<(), StoreError> {
         let count = lines.lines().count() as u64;
         self.unwritten.push_str(&lines);
@@ -395,17 +416,45 @@ impl Writer {
         let result = self.write_unwritten();
         match &result {
             Ok(()) => {
-                self.unwritten.clear();
+                let written = std::mem::take(&mut self.unwritten);
+                self.unsynced.push_str(&written);
                 self.since_compaction += count;
                 self.recovered();
+                self.sync_if_due();
             }
             Err(error) => {
-                // After a failed fsync the file's state is unknown: reopen before retrying.
+                // After a failed write the file's state is unknown: reopen before retrying.
                 self.journal = None;
                 self.failed(error);
             }
         }
         result
+    }
+
+    /// Fsyncs the journal if lines wait for it and the last fsync is [`SYNC_EVERY`] old.
+    /// When it fails, the lines are queued to be written again (into a reopened file) and
+    /// `hard_stop` callers are refused until that succeeds.
+    fn sync_if_due(&mut self) {
+        if self.unsynced.is_empty() || self.last_sync.elapsed() < SYNC_EVERY {
+            return;
+        }
+        let synced = match &self.journal {
+            Some(journal) => journal
+                .sync_data()
+                .map_err(|e| unavailable("cannot fsync", &self.journal_path, e)),
+            None => Err(StoreError::Unavailable("the journal is not open".into())),
+        };
+        self.last_sync = Instant::now();
+        match synced {
+            Ok(()) => self.unsynced.clear(),
+            Err(error) => {
+                let mut again = std::mem::take(&mut self.unsynced);
+                again.push_str(&self.unwritten);
+                self.unwritten = again;
+                self.journal = None;
+                self.failed(&error);
+            }
+        }
     }
 
     fn write_unwritten(&mut self) -> Result<(), StoreError> {
@@ -417,7 +466,6 @@ impl Writer {
         };
         journal
             .write_all(self.unwritten.as_bytes())
-            .and_then(|()| journal.sync_data())
             .map_err(|e| unavailable("cannot append to", &self.journal_path, e))
     }
 
@@ -440,8 +488,9 @@ impl Writer {
         });
         match &result {
             Ok(()) => {
-                // The snapshot holds whatever failed to reach the journal.
+                // The snapshot holds whatever failed to reach the journal, or its fsync.
                 self.unwritten.clear();
+                self.unsynced.clear();
                 self.since_compaction = 0;
                 self.recovered();
             }
@@ -554,7 +603,10 @@ mod tests {
         let path = dir.path().join("state/budgets.json");
         let store = FileStore::open(&path).expect("open");
         store
-            .settle(entry("a", 1_800_000, at("2026-03-14T10:00:00Z")), Money::ZERO)
+            .settle(
+                entry("a", 1_800_000, at("2026-03-14T10:00:00Z")),
+                Money::ZERO,
+            )
             .await
             .expect("settle");
         // No flush: the journal alone holds the entry.

@@ -17,5 +17,5 @@ mod format;
 mod memory;
 mod state;
 
-pub use file::{COMPACT_EVERY, FileStore};
+pub use file::{COMPACT_EVERY, FileStore, SYNC_EVERY};
 pub use memory::MemoryStore;
