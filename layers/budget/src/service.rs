@@ -176,7 +176,7 @@ struct Admitted {
 }
 
 /// Reserves the request's worst case, or a smaller `max_tokens` that the remaining budget
-/// can hold, or refuses.
+/// can hold, or, below the cap, whatever is left; refuses at or over the cap.
 async fn admit(
     shared: &Shared,
     policy: &BudgetPolicy,
@@ -217,6 +217,15 @@ async fn admit(
             Admission::Refused { spent } if spent >= budget => break,
             Admission::Refused { .. } => room = Money::from_picos(amount.picos() / 2),
         }
+    }
+    // Below the cap, yet too little left for even this request's prompt: it is served (a
+    // caller is refused only at or over the cap), holding everything that is left so that
+    // no concurrent request is admitted beside it. It may overshoot by its own cost.
+    let left = budget.saturating_sub(spent);
+    if left > Money::ZERO
+        && let Admission::Admitted { .. } = reserve(left).await?
+    {
+        return Ok(admitted(left, None));
     }
     refuse(caller, budget, spent)
 }
@@ -371,6 +380,33 @@ mod tests {
     /// Answers with the reservation the request carried.
     async fn seen(request: InferRequest) -> Result<Response<Option<Money>>, BoxError> {
         Ok(Response::new(request.budget.map(|r| r.amount())))
+    }
+
+    #[tokio::test]
+    async fn a_budget_smaller_than_one_prompt_serves_one_request_then_refuses() {
+        // $0.000001 cannot hold the 8-token prompt ($0.0000012), but nothing is spent yet.
+        let tiny = BudgetPolicies::new([(
+            "tiny".into(),
+            BudgetPolicy::hard_stop(Money::from_picos(1_000_000)),
+        )]);
+        let layer = BudgetLayer::new(
+            Arc::new(MemoryStore::new()),
+            Arc::new(SystemClock),
+            tiny,
+            worst_case(),
+        );
+        let served = layer
+            .layer(service_fn(seen))
+            .oneshot(request("tiny", 1))
+            .await
+            .expect("below the cap, served");
+        // It holds all that is left, so nothing else is admitted beside it.
+        assert_eq!(*served.body(), Some(Money::from_picos(1_000_000)));
+        let refused = layer
+            .layer(service_fn(seen))
+            .oneshot(request("tiny", 1))
+            .await;
+        assert!(refused.expect_err("at the cap").is::<BudgetExceeded>());
     }
 
     #[tokio::test]

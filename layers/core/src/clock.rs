@@ -2,7 +2,10 @@
 
 use std::{
     fmt,
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
@@ -41,9 +44,22 @@ impl Month {
     }
 
     /// The UTC month that `time` falls in.
+    ///
+    /// Every request's cost is dated, so the month of the current hour is remembered: only
+    /// the first call in each hour works out the calendar.
     pub fn of(time: SystemTime) -> Self {
+        static LAST: AtomicU64 = AtomicU64::new(u64::MAX);
+        let hour = Hour::of(time).0;
+        let last = LAST.load(Ordering::Relaxed);
+        if last != u64::MAX && last >> 32 == hour {
+            return Self { index: last as u32 };
+        }
         let rendered = humantime::format_rfc3339_seconds(time).to_string();
-        Self::parse(&rendered[..7]).unwrap_or(Self { index: 1970 * 12 })
+        let month = Self::parse(&rendered[..7]).unwrap_or(Self { index: 1970 * 12 });
+        if hour < 1 << 32 {
+            LAST.store(hour << 32 | u64::from(month.index), Ordering::Relaxed);
+        }
+        month
     }
 
     /// Parses `YYYY-MM`.

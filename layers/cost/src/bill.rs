@@ -13,6 +13,7 @@ pub(crate) struct Shared {
     pub(crate) prices: PriceTable,
     pub(crate) clock: SharedClock,
     pub(crate) counter: Arc<dyn TokenCounter>,
+    pub(crate) metrics: crate::metrics::CostMetrics,
 }
 
 impl std::fmt::Debug for Shared {
@@ -74,7 +75,7 @@ impl Bill {
             cost,
             priced: price.is_some(),
         };
-        crate::metrics::record(&entry);
+        self.shared.metrics.record(&entry);
         let store = self.shared.store.clone();
         let month = entry.month();
         let (mut reserved, mut other_month) = (Money::ZERO, None);
@@ -166,6 +167,7 @@ mod tests {
                 prices: PriceTable::default().with_price("openai".into(), "o3", o3),
                 clock: Arc::new(SystemClock),
                 counter: Arc::new(ApproxCounter),
+                metrics: crate::metrics::CostMetrics::default(),
             }),
             request_id: "r".into(),
             caller: "a".into(),

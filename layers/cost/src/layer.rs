@@ -5,7 +5,7 @@ use std::sync::Arc;
 use infermux_core::{PriceTable, SharedClock, SpendStore, TokenCounter};
 use tower::Layer;
 
-use crate::{ApproxCounter, Cost, bill::Shared};
+use crate::{ApproxCounter, Cost, bill::Shared, metrics::CostMetrics};
 
 /// Prices every response's usage and records it in the spend ledger; see the crate docs.
 #[derive(Clone, Debug)]
@@ -24,6 +24,7 @@ impl CostLayer {
                 prices,
                 clock,
                 counter: Arc::new(ApproxCounter),
+                metrics: CostMetrics::default(),
             }),
         }
     }
@@ -43,6 +44,7 @@ impl CostLayer {
                 prices: prices.clone(),
                 clock: clock.clone(),
                 counter,
+                metrics: CostMetrics::default(),
             }),
         }
     }

@@ -1,38 +1,103 @@
 //! The cost metrics, recorded once per settled request.
+//!
+//! * `infermux_request_cost_usd{provider,model,caller,group}` — the cost of each request
+//!   (its `_sum` is the spend in USD, its `_count` the requests);
+//! * `infermux_tokens_total{provider,model,caller,group,type}` — `type` is `prompt`,
+//!   `completion` or `cached` (prompt tokens read from a cache, part of `prompt`);
+//! * `infermux_unpriced_requests_total{provider,model}` — requests served by a model with
+//!   no known price, recorded at $0.
+//!
+//! Registering a labelled metric allocates its label strings and hashes its key; the handles
+//! of each (provider, model, caller, group) are therefore registered once and kept, so a
+//! settled request only bumps atomics.
 
-use infermux_core::LedgerEntry;
+use std::{
+    collections::HashMap,
+    sync::{Arc, PoisonError, RwLock},
+};
 
-/// Records `entry` in the Prometheus metrics:
-///
-/// * `infermux_request_cost_usd{provider,model,caller,group}` — the cost of each request
-///   (its `_sum` is the spend in USD, its `_count` the requests);
-/// * `infermux_tokens_total{provider,model,caller,group,type}` — `type` is `prompt`,
-///   `completion` or `cached` (prompt tokens read from a cache, part of `prompt`);
-/// * `infermux_unpriced_requests_total{provider,model}` — requests served by a model with
-///   no known price, recorded at $0.
-pub(crate) fn record(entry: &LedgerEntry) {
-    let provider = entry.provider.to_string();
-    let model = entry.model.to_string();
-    let caller = entry.caller.to_string();
-    let group = entry.group.as_deref().unwrap_or_default().to_owned();
-    metrics::histogram!("infermux_request_cost_usd",
-        "provider" => provider.clone(), "model" => model.clone(),
-        "caller" => caller.clone(), "group" => group.clone())
-    .record(entry.cost.as_usd_f64());
-    let usage = &entry.usage;
-    for (kind, tokens) in [
-        ("prompt", usage.prompt_tokens),
-        ("completion", usage.completion_tokens),
-        ("cached", usage.cached_prompt_tokens),
-    ] {
-        metrics::counter!("infermux_tokens_total",
-            "provider" => provider.clone(), "model" => model.clone(),
-            "caller" => caller.clone(), "group" => group.clone(), "type" => kind)
-        .increment(tokens);
+use infermux_core::{Caller, LedgerEntry, ProviderName};
+use metrics::{Counter, Histogram};
+
+/// The labels of one series family.
+type SeriesKey = (ProviderName, Arc<str>, Caller, Option<Arc<str>>);
+
+/// The metric handles of one (provider, model, caller, group).
+#[derive(Debug)]
+struct Series {
+    cost: Histogram,
+    prompt: Counter,
+    completion: Counter,
+    cached: Counter,
+    unpriced: Counter,
+}
+
+impl Series {
+    fn register((provider, model, caller, group): &SeriesKey) -> Self {
+        let provider = provider.to_string();
+        let model = model.to_string();
+        let caller = caller.to_string();
+        let group = group.as_deref().unwrap_or_default().to_owned();
+        let tokens = |kind: &'static str| {
+            metrics::counter!("infermux_tokens_total",
+                "provider" => provider.clone(), "model" => model.clone(),
+                "caller" => caller.clone(), "group" => group.clone(), "type" => kind)
+        };
+        Self {
+            cost: metrics::histogram!("infermux_request_cost_usd",
+                "provider" => provider.clone(), "model" => model.clone(),
+                "caller" => caller.clone(), "group" => group.clone()),
+            prompt: tokens("prompt"),
+            completion: tokens("completion"),
+            cached: tokens("cached"),
+            unpriced: metrics::counter!("infermux_unpriced_requests_total",
+                "provider" => provider.clone(), "model" => model.clone()),
+        }
     }
-    if !entry.priced {
-        metrics::counter!("infermux_unpriced_requests_total",
-            "provider" => provider, "model" => model)
-        .increment(1);
+}
+
+/// The registered series, by labels.
+#[derive(Debug, Default)]
+pub(crate) struct CostMetrics {
+    series: RwLock<HashMap<SeriesKey, Arc<Series>>>,
+}
+
+impl CostMetrics {
+    /// Records `entry`.
+    pub(crate) fn record(&self, entry: &LedgerEntry) {
+        let series = self.series(entry);
+        // Metrics are floats by nature; the exact amount is in the ledger.
+        series
+            .cost
+            .record(entry.cost.picos() as f64 / 1_000_000_000_000.0);
+        let usage = &entry.usage;
+        series.prompt.increment(usage.prompt_tokens);
+        series.completion.increment(usage.completion_tokens);
+        series.cached.increment(usage.cached_prompt_tokens);
+        if !entry.priced {
+            series.unpriced.increment(1);
+        }
+    }
+
+    fn series(&self, entry: &LedgerEntry) -> Arc<Series> {
+        let key: SeriesKey = (
+            entry.provider.clone(),
+            entry.model.clone(),
+            entry.caller.clone(),
+            entry.group.clone(),
+        );
+        if let Some(series) = self
+            .series
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+        {
+            return series.clone();
+        }
+        let mut series = self.series.write().unwrap_or_else(PoisonError::into_inner);
+        series
+            .entry(key)
+            .or_insert_with_key(|key| Arc::new(Series::register(key)))
+            .clone()
     }
 }
