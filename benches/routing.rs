@@ -120,7 +120,7 @@ fn routing_decision(c: &mut Criterion) {
 }
 
 fn token_counting(c: &mut Criterion) {
-    tokens::warm_up();
+    tokens::warm_up(["gpt-4o"]);
     // About 2,000 tokens of ordinary English prose.
     let sentence = "The quick brown fox jumps over the lazy dog while the committee reviews \
                     its quarterly budget and the weather stays mild for the season. ";

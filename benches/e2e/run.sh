@@ -388,7 +388,13 @@ done
 MEMORY=$WORK/memory.md
 : >"$MEMORY"
 if [ "$IDLE_STREAMS" -gt 0 ]; then
-  ulimit -n $((IDLE_STREAMS * 2 + 1024)) 2>/dev/null || die "cannot raise the open-file limit for $IDLE_STREAMS streams (run as root or lower IDLE_STREAMS)"
+  # infermux holds two sockets per stream (client and upstream side).
+  hard=$(ulimit -Hn)
+  if [ "$hard" != unlimited ] && [ "$hard" -lt $((IDLE_STREAMS * 2 + 512)) ]; then
+    IDLE_STREAMS=$(((hard - 512) / 2))
+    log "the open-file limit is $hard: holding $IDLE_STREAMS idle streams instead"
+  fi
+  ulimit -n "$hard"
   free_port IDLE_UPSTREAM_PORT
   taskset -c "$LOAD_CPU" "$IDLE_BIN" upstream "127.0.0.1:$IDLE_UPSTREAM_PORT" 2>"$WORK/idle-upstream.log" &
   IDLE_UPSTREAM_PID=$!
@@ -396,6 +402,11 @@ if [ "$IDLE_STREAMS" -gt 0 ]; then
   wait_listening "$IDLE_UPSTREAM_PID" "$IDLE_UPSTREAM_PORT" "idle upstream" "$WORK/idle-upstream.log"
   start_infermux infermux_idle full "$IDLE_UPSTREAM_PORT"
   idle_pid=$STARTED_PID
+  # Start-up work (the tokenizer tables) ends with the "infermux serving" line: measure after.
+  for _ in $(seq 100); do
+    grep -q 'infermux serving' "$WORK/infermux_idle.log" && break
+    sleep 0.1
+  done
   rss_before=$(awk '/^VmRSS:/ {print $2}' "/proc/$idle_pid/status")
   log "holding $IDLE_STREAMS idle streams open through infermux (pid $idle_pid)"
   mkfifo "$WORK/idle-hold"

@@ -282,6 +282,29 @@ pub enum UnpricedPolicy {
 /// The log levels `log.level` accepts.
 pub(super) const LOG_LEVELS: &[&str] = &["trace", "debug", "info", "warn", "error"];
 
+// === impl Config ===
+
+impl Config {
+    /// Every model name the config mentions: providers' models, alias keys and the models
+    /// they are sent as, and route group models; sorted, without repeats.
+    pub fn requestable_models(&self) -> Vec<String> {
+        let mut models: Vec<String> = self
+            .providers
+            .iter()
+            .flat_map(|p| {
+                p.models
+                    .iter()
+                    .chain(p.model_aliases.iter().flat_map(|(from, to)| [from, to]))
+            })
+            .chain(self.routing.groups.iter().flat_map(|g| &g.models))
+            .cloned()
+            .collect();
+        models.sort();
+        models.dedup();
+        models
+    }
+}
+
 // === impl Secret ===
 
 impl Secret {
