@@ -10,8 +10,8 @@
 //! does not repeat them.
 
 use std::{
-    collections::HashSet,
-    sync::{Arc, Mutex, PoisonError},
+    collections::{HashMap, HashSet},
+    sync::{Arc, Mutex, OnceLock, PoisonError},
 };
 
 use infermux_core::{
@@ -61,6 +61,9 @@ impl std::fmt::Debug for BudgetWatch {
 #[derive(Debug)]
 struct Watched {
     policies: BudgetPolicies,
+    /// Each budgeted caller's gauges, registered at their first use (after the metrics
+    /// recorder is installed) and kept.
+    gauges: HashMap<Caller, OnceLock<Gauges>>,
     sink: Option<Arc<dyn AlertSink>>,
     fired: Mutex<Fired>,
 }
@@ -82,9 +85,14 @@ impl BudgetWatch {
         policies: BudgetPolicies,
         sink: Option<Arc<dyn AlertSink>>,
     ) -> Self {
+        let gauges = policies
+            .iter()
+            .map(|(caller, _)| (caller.clone(), OnceLock::new()))
+            .collect();
         Self {
             inner,
             shared: Arc::new(Watched {
+                gauges,
                 policies,
                 sink,
                 fired: Mutex::new(Fired::default()),
@@ -99,29 +107,57 @@ impl BudgetWatch {
     pub async fn publish(&self, month: Month) -> Result<(), infermux_core::StoreError> {
         for (caller, policy) in self.shared.policies.iter() {
             let spent = self.inner.spent(caller, month).await?;
-            publish(caller, policy, spent);
+            self.shared.publish(caller, policy, spent);
         }
         Ok(())
     }
 }
 
-/// The budget gauges of `caller`.
-fn publish(caller: &Caller, policy: &BudgetPolicy, spent: Money) {
-    let label = caller.to_string();
-    metrics::gauge!("infermux_budget_limit_usd", "caller" => label.clone())
-        .set(policy.budget().as_usd_f64());
-    metrics::gauge!("infermux_budget_spend_usd", "caller" => label.clone()).set(spent.as_usd_f64());
-    metrics::gauge!("infermux_budget_remaining_usd", "caller" => label)
-        .set(policy.budget().saturating_sub(spent).as_usd_f64());
+/// The budget gauges of one caller.
+#[derive(Debug)]
+struct Gauges {
+    spend: metrics::Gauge,
+    remaining: metrics::Gauge,
+    budget: Money,
+}
+
+impl Gauges {
+    /// Registers `caller`'s gauges and sets its limit.
+    fn register(caller: &Caller, policy: &BudgetPolicy) -> Self {
+        let label = caller.to_string();
+        metrics::gauge!("infermux_budget_limit_usd", "caller" => label.clone())
+            .set(policy.budget().as_usd_f64());
+        Self {
+            spend: metrics::gauge!("infermux_budget_spend_usd", "caller" => label.clone()),
+            remaining: metrics::gauge!("infermux_budget_remaining_usd", "caller" => label),
+            budget: policy.budget(),
+        }
+    }
+
+    /// Shows `spent`. Gauges are floats by nature; the exact amounts are in the reports.
+    fn publish(&self, spent: Money) {
+        let usd = |amount: Money| amount.picos() as f64 / 1_000_000_000_000.0;
+        self.spend.set(usd(spent));
+        self.remaining.set(usd(self.budget.saturating_sub(spent)));
+    }
 }
 
 impl Watched {
+    /// Shows `caller`'s spend in its gauges.
+    fn publish(&self, caller: &Caller, policy: &BudgetPolicy, spent: Money) {
+        if let Some(gauges) = self.gauges.get(caller) {
+            gauges
+                .get_or_init(|| Gauges::register(caller, policy))
+                .publish(spent);
+        }
+    }
+
     /// `caller` spent `cost` more in `month`, and has spent `spent` in all.
     fn settled(&self, caller: &Caller, month: Month, cost: Money, spent: Money) {
         let Some(policy) = self.policies.get(caller) else {
             return;
         };
-        publish(caller, policy, spent);
+        self.publish(caller, policy, spent);
         if *policy.action() != BudgetAction::Alert {
             return;
         }

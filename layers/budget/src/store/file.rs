@@ -1,12 +1,11 @@
 //! The durable spend store of one node: a JSON snapshot plus an append-only journal.
 //!
 //! Every settled request is appended to the journal (`<state_file>.journal`) as one JSON
-//! line, written to the file before [`settle`](SpendStore::settle) completes, so the spend of
-//! a response that completed survives a crash of the process (SIGKILL: the kernel keeps what
-//! was written). The journal is fsynced at most [`SYNC_EVERY`] after a write, so spend also
-//! survives a power loss or kernel crash within that bound, without every response waiting
-//! for a disk flush. Appends are group-committed by one writer thread: however many requests
-//! settle at once, each batch costs one `write`.
+//! line, written to the file by [`settle`](SpendStore::settle) itself before it completes, so
+//! the spend of a response that completed survives a crash of the process (SIGKILL: the
+//! kernel keeps what was written). A maintenance thread fsyncs the journal at most
+//! [`SYNC_EVERY`] after a write, so spend also survives a power loss or kernel crash within
+//! that bound, without any response waiting for a disk flush or a thread hand-off.
 //!
 //! The snapshot (`state_file`) is the whole state, rewritten atomically (temp file, fsync,
 //! rename, fsync of the directory) at start-up after replaying the journal, every
@@ -18,25 +17,25 @@
 //! When a write or fsync fails, the old files stay as they were, the store reports itself
 //! unavailable (so `hard_stop` callers are refused with 503 instead of being admitted against
 //! spend that may not be on disk), an error is logged on every failed attempt, and the
-//! unwritten lines are retried every second until a write succeeds again.
+//! maintenance thread retries (by compacting: the snapshot holds every settled entry) every
+//! second until a write succeeds again.
 
 use std::{
     fs::{self, File, OpenOptions},
     io::{self, Write},
     path::{Path, PathBuf},
     sync::{
-        Arc, Mutex, PoisonError,
+        Arc, Mutex, MutexGuard, PoisonError,
         atomic::{AtomicBool, Ordering},
         mpsc,
     },
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use infermux_core::{
     Admission, Caller, Hour, HourTotals, LedgerEntry, Money, Month, SpendStore, SpendSummary,
     StoreError, StoreFuture,
 };
-use tokio::sync::oneshot;
 
 use super::{
     format::{JournalLine, Snapshot},
@@ -49,11 +48,8 @@ pub const COMPACT_EVERY: u64 = 10_000;
 /// Longest time a written journal line waits for its fsync.
 pub const SYNC_EVERY: Duration = Duration::from_millis(200);
 
-/// How often unwritten journal lines are retried after a failed write.
+/// How often a failed journal is retried.
 const RETRY_EVERY: Duration = Duration::from_secs(1);
-
-/// Most journal lines written in one batch.
-const MAX_BATCH: usize = 4096;
 
 /// How long [`FileStore::open`] waits for another process (or an earlier store in this one)
 /// to let go of the state file.
@@ -63,13 +59,18 @@ const LOCK_WAIT: Duration = Duration::from_secs(10);
 #[derive(Clone, Debug)]
 pub struct FileStore {
     shared: Arc<Shared>,
-    writer: mpsc::Sender<Command>,
+    /// Dropping the last store stops the maintenance thread, which then saves a snapshot.
+    _stop: Arc<mpsc::Sender<()>>,
 }
 
-/// What the store and its writer thread share.
+/// What the stores and the maintenance thread share.
 #[derive(Debug)]
 struct Shared {
+    path: PathBuf,
+    journal_path: PathBuf,
+    /// The spend state; always locked before `journal` when both are needed.
     ledger: Mutex<Ledger>,
+    journal: Mutex<Journal>,
     failed: AtomicBool,
     failure: Mutex<String>,
 }
@@ -81,27 +82,32 @@ struct Ledger {
     seq: u64,
 }
 
-enum Command {
-    Append {
-        line: String,
-        done: oneshot::Sender<Result<(), StoreError>>,
-    },
-    Compact {
-        done: oneshot::Sender<Result<(), StoreError>>,
-    },
+/// The open journal.
+#[derive(Debug)]
+struct Journal {
+    /// `None` after a failure, until a compaction opens a fresh one.
+    file: Option<File>,
+    /// Lines written since the last fsync.
+    dirty: bool,
+    /// Lines written since the last compaction.
+    since_compaction: u64,
 }
 
 fn unavailable(context: &str, path: &Path, error: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(format!("{context} {}: {error}", path.display()))
 }
 
+fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 impl FileStore {
     /// Opens the state at `path` (creating it and its directory if needed), replays the
-    /// journal into it, writes a fresh snapshot, and starts the journal writer.
+    /// journal into it, writes a fresh snapshot, and starts the maintenance thread.
     ///
     /// Fails when the snapshot or a journal line before the last cannot be read: spend is
-    /// never silently reset. A torn last journal line (a crash mid-append, before its fsync
-    /// completed, so no response depended on it) is skipped with a warning.
+    /// never silently reset. A torn last journal line (a crash mid-append, so no response
+    /// depended on it) is skipped with a warning.
     pub fn open(path: impl Into<PathBuf>) -> Result<Self, StoreError> {
         let path = path.into();
         if let Some(dir) = parent(&path) {
@@ -113,7 +119,7 @@ impl FileStore {
         let journal_path = journal_path(&path);
         let replayed = replay(&journal_path, &mut ledger)?;
         write_snapshot(&path, &ledger)?;
-        let journal = open_journal(&journal_path, true)?;
+        let file = open_journal(&journal_path, true)?;
         tracing::info!(
             state_file = %path.display(),
             replayed,
@@ -121,71 +127,46 @@ impl FileStore {
             "spend state loaded"
         );
         let shared = Arc::new(Shared {
+            path,
+            journal_path,
             ledger: Mutex::new(ledger),
+            journal: Mutex::new(Journal {
+                file: Some(file),
+                dirty: false,
+                since_compaction: 0,
+            }),
             failed: AtomicBool::new(false),
             failure: Mutex::new(String::new()),
         });
-        let (writer, commands) = mpsc::channel();
+        let (stop, stopped) = mpsc::channel::<()>();
         let thread_shared = shared.clone();
         std::thread::Builder::new()
             .name("infermux-spend-journal".into())
-            .spawn(move || {
-                Writer {
-                    _lock: lock,
-                    shared: thread_shared,
-                    path,
-                    journal_path,
-                    journal: Some(journal),
-                    unwritten: String::new(),
-                    unsynced: String::new(),
-                    last_sync: Instant::now(),
-                    since_compaction: 0,
-                }
-                .run(&commands);
-            })
+            .spawn(move || maintain(&thread_shared, &stopped, lock))
             .map_err(|e| {
-                StoreError::Unavailable(format!("cannot start the journal writer: {e}"))
+                StoreError::Unavailable(format!("cannot start the journal thread: {e}"))
             })?;
-        Ok(Self { shared, writer })
+        Ok(Self {
+            shared,
+            _stop: Arc::new(stop),
+        })
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Ledger) -> T) -> T {
-        f(&mut self
-            .shared
-            .ledger
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner))
+        f(&mut locked(&self.shared.ledger))
     }
 
     fn check(&self) -> Result<(), StoreError> {
         if self.shared.failed.load(Ordering::Acquire) {
-            let failure = self
-                .shared
-                .failure
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clone();
-            return Err(StoreError::Unavailable(failure));
+            return Err(StoreError::Unavailable(
+                locked(&self.shared.failure).clone(),
+            ));
         }
         Ok(())
     }
-
-    fn command(
-        &self,
-        command: impl FnOnce(oneshot::Sender<Result<(), StoreError>>) -> Command,
-    ) -> StoreFuture<()> {
-        let (done, acked) = oneshot::channel();
-        let sent = self.writer.send(command(done));
-        Box::pin(async move {
-            sent.map_err(|_| StoreError::Unavailable("the journal writer stopped".into()))?;
-            acked
-                .await
-                .map_err(|_| StoreError::Unavailable("the journal writer stopped".into()))?
-        })
-    }
 }
 
-/// Takes the state file's lock (`<state_file>.lock`), held by the journal writer for as long
+/// Takes the state file's lock (`<state_file>.lock`), held by the maintenance thread for as long
 /// as the store lives: two processes appending to one journal would number their lines
 /// alike, and replay would drop one of each pair.
 fn lock(path: &Path) -> Result<File, StoreError> {
@@ -321,185 +302,92 @@ fn open_journal(path: &Path, truncate: bool) -> Result<File, StoreError> {
     Ok(file)
 }
 
-// === impl Writer ===
+// === impl Shared ===
 
-/// The journal writer thread: the only code that touches the files after start-up.
-struct Writer {
-    /// The state file's lock, released when the writer ends.
-    _lock: File,
-    shared: Arc<Shared>,
-    path: PathBuf,
-    journal_path: PathBuf,
-    /// `None` after a failed write, until the file is reopened.
-    journal: Option<File>,
-    /// Lines whose write failed, retried before new ones.
-    unwritten: String,
-    /// Lines written since the last fsync, rewritten if that fsync fails (replay skips the
-    /// copies by sequence number).
-    unsynced: String,
-    /// When the journal was last fsynced.
-    last_sync: Instant,
-    since_compaction: u64,
-}
-
-impl Writer {
-    fn run(mut self, commands: &mpsc::Receiver<Command>) {
-        loop {
-            let first = if !self.unwritten.is_empty() {
-                commands.recv_timeout(RETRY_EVERY)
-            } else if !self.unsynced.is_empty() {
-                commands.recv_timeout(SYNC_EVERY.saturating_sub(self.last_sync.elapsed()))
-            } else {
-                commands
-                    .recv()
-                    .map_err(|_| mpsc::RecvTimeoutError::Disconnected)
-            };
-            let first = match first {
-                Ok(command) => Some(command),
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    if self.unwritten.is_empty() {
-                        self.sync_if_due();
-                        continue;
-                    }
-                    None
-                }
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    // Every handle is gone: write what is left and leave a fresh snapshot.
-                    if let Err(error) = self.append(String::new()).and_then(|()| self.compact()) {
-                        tracing::error!(%error, "spend state could not be saved at exit");
-                    }
-                    return;
-                }
-            };
-            let mut lines = String::new();
-            let mut appended = Vec::new();
-            let mut compactions = Vec::new();
-            for command in first
-                .into_iter()
-                .chain(std::iter::from_fn(|| commands.try_recv().ok()).take(MAX_BATCH))
-            {
-                match command {
-                    Command::Append { line, done } => {
-                        lines.push_str(&line);
-                        appended.push(done);
-                    }
-                    Command::Compact { done } => compactions.push(done),
-                }
-            }
-            let written = self.append(lines);
-            for done in appended {
-                let _ = done.send(written.clone());
-            }
-            if written.is_ok()
-                && (!compactions.is_empty() || self.since_compaction >= COMPACT_EVERY)
-            {
-                let compacted = self.compact();
-                for done in compactions {
-                    let _ = done.send(compacted.clone());
-                }
-            } else {
-                for done in compactions {
-                    let _ = done.send(written.clone());
-                }
-            }
-        }
-    }
-
-    /// Appends the unwritten lines and then `lines`, and fsyncs when the last fsync is
-    /// [`SYNC_EVERY`] old.
-    fn append(&mut self, lines: String) -> Result<(), StoreError> {
-        let count = lines.lines().count() as u64;
-        self.unwritten.push_str(&lines);
-        if self.unwritten.is_empty() {
-            return Ok(());
-        }
-        let result = self.write_unwritten();
-        match &result {
-            Ok(()) => {
-                let written = std::mem::take(&mut self.unwritten);
-                self.unsynced.push_str(&written);
-                self.since_compaction += count;
-                self.recovered();
-                self.sync_if_due();
-            }
-            Err(error) => {
-                // After a failed write the file's state is unknown: reopen before retrying.
-                self.journal = None;
-                self.failed(error);
-            }
-        }
-        result
-    }
-
-    /// Fsyncs the journal if lines wait for it and the last fsync is [`SYNC_EVERY`] old.
-    /// When it fails, the lines are queued to be written again (into a reopened file) and
-    /// `hard_stop` callers are refused until that succeeds.
-    fn sync_if_due(&mut self) {
-        if self.unsynced.is_empty() || self.last_sync.elapsed() < SYNC_EVERY {
-            return;
-        }
-        let synced = match &self.journal {
-            Some(journal) => journal
-                .sync_data()
-                .map_err(|e| unavailable("cannot fsync", &self.journal_path, e)),
-            None => Err(StoreError::Unavailable("the journal is not open".into())),
+impl Shared {
+    /// Writes `line` to the journal. The line's entry is already in the ledger, so when the
+    /// write fails nothing is lost while the process lives: the next compaction saves it.
+    fn append(&self, line: &str) -> Result<(), StoreError> {
+        let mut journal = locked(&self.journal);
+        let Some(file) = journal.file.as_mut() else {
+            return Err(StoreError::Unavailable(locked(&self.failure).clone()));
         };
-        self.last_sync = Instant::now();
-        match synced {
-            Ok(()) => self.unsynced.clear(),
-            Err(error) => {
-                let mut again = std::mem::take(&mut self.unsynced);
-                again.push_str(&self.unwritten);
-                self.unwritten = again;
-                self.journal = None;
+        match file.write_all(line.as_bytes()) {
+            Ok(()) => {
+                journal.dirty = true;
+                journal.since_compaction += 1;
+                Ok(())
+            }
+            Err(e) => {
+                // After a failed write the file's state is unknown: compact to a fresh one.
+                journal.file = None;
+                let error = unavailable("cannot append to", &self.journal_path, e);
+                drop(journal);
                 self.failed(&error);
+                Err(error)
             }
         }
     }
 
-    fn write_unwritten(&mut self) -> Result<(), StoreError> {
-        let journal = match &mut self.journal {
-            Some(journal) => journal,
-            None => self
-                .journal
-                .insert(open_journal(&self.journal_path, false)?),
+    /// Fsyncs the journal if lines were written since the last fsync.
+    fn sync(&self) -> Result<(), StoreError> {
+        // Fsync a second handle to the same file, so appends need not wait for the disk.
+        let handle = {
+            let mut journal = locked(&self.journal);
+            if !journal.dirty {
+                return Ok(());
+            }
+            journal.dirty = false;
+            journal.file.as_ref().map(File::try_clone)
         };
-        journal
-            .write_all(self.unwritten.as_bytes())
-            .map_err(|e| unavailable("cannot append to", &self.journal_path, e))
+        let synced = match handle {
+            Some(Ok(file)) => file.sync_data(),
+            Some(Err(e)) => Err(e),
+            None => return Ok(()),
+        };
+        synced.map_err(|e| {
+            // What the failed fsync covered is unknown: compact to a fresh journal.
+            locked(&self.journal).file = None;
+            let error = unavailable("cannot fsync", &self.journal_path, e);
+            self.failed(&error);
+            error
+        })
     }
 
-    /// Writes a snapshot of the current state and truncates the journal it covers.
+    /// Writes a snapshot of the current state and starts a fresh journal.
     ///
-    /// Every line in the journal was numbered before the snapshot's state was copied, so the
-    /// snapshot contains all of them; lines still queued that it also contains are skipped
-    /// by number on replay.
-    fn compact(&mut self) -> Result<(), StoreError> {
-        let ledger = self
-            .shared
-            .ledger
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        let result = write_snapshot(&self.path, &ledger).and_then(|()| {
-            let journal = open_journal(&self.journal_path, true)?;
-            self.journal = Some(journal);
-            Ok(())
-        });
-        match &result {
-            Ok(()) => {
-                // The snapshot holds whatever failed to reach the journal, or its fsync.
-                self.unwritten.clear();
-                self.unsynced.clear();
-                self.since_compaction = 0;
+    /// The journal stays locked throughout, so no line is written between copying the state
+    /// and truncating: every line in the old journal is in the snapshot, and every line in
+    /// the new one either is too (skipped by number on replay) or is not (replayed).
+    fn compact(&self) -> Result<(), StoreError> {
+        let mut journal = locked(&self.journal);
+        let ledger = locked(&self.ledger).clone();
+        let result = write_snapshot(&self.path, &ledger)
+            .and_then(|()| open_journal(&self.journal_path, true));
+        match result {
+            Ok(file) => {
+                *journal = Journal {
+                    file: Some(file),
+                    dirty: false,
+                    since_compaction: 0,
+                };
+                drop(journal);
                 self.recovered();
+                Ok(())
             }
             Err(error) => {
-                self.journal = None;
-                self.failed(error);
+                journal.file = None;
+                drop(journal);
+                self.failed(&error);
+                Err(error)
             }
         }
-        result
+    }
+
+    /// Whether the journal failed or is due for compaction.
+    fn wants_compaction(&self) -> bool {
+        let journal = locked(&self.journal);
+        journal.file.is_none() || journal.since_compaction >= COMPACT_EVERY
     }
 
     fn failed(&self, error: &StoreError) {
@@ -508,17 +396,41 @@ impl Writer {
             %error,
             "spend state cannot be written; hard_stop callers are refused until it can"
         );
-        *self
-            .shared
-            .failure
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = error.to_string();
-        self.shared.failed.store(true, Ordering::Release);
+        *locked(&self.failure) = error.to_string();
+        self.failed.store(true, Ordering::Release);
     }
 
     fn recovered(&self) {
-        if self.shared.failed.swap(false, Ordering::AcqRel) {
+        if self.failed.swap(false, Ordering::AcqRel) {
             tracing::warn!(state_file = %self.path.display(), "spend state is written again");
+        }
+    }
+}
+
+/// The maintenance thread: fsyncs the journal every [`SYNC_EVERY`] while lines are written,
+/// compacts it every [`COMPACT_EVERY`] lines, retries a failed one every [`RETRY_EVERY`], and
+/// leaves a fresh snapshot when the last store is dropped. Holds the state file's lock for
+/// as long as it runs.
+fn maintain(shared: &Shared, stopped: &mpsc::Receiver<()>, _lock: File) {
+    loop {
+        let wait = if shared.failed.load(Ordering::Acquire) {
+            RETRY_EVERY
+        } else {
+            SYNC_EVERY
+        };
+        match stopped.recv_timeout(wait) {
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => {
+                if let Err(error) = shared.compact() {
+                    tracing::error!(%error, "spend state could not be saved at exit");
+                }
+                return;
+            }
+        }
+        // Errors are logged and published by `sync` and `compact` themselves.
+        let _ = shared.sync();
+        if shared.wants_compaction() {
+            let _ = shared.compact();
         }
     }
 }
@@ -554,7 +466,7 @@ impl SpendStore for FileStore {
             Ok(line) => line + "\n",
             Err(e) => return done(Err(StoreError::Unavailable(e.to_string()))),
         };
-        self.command(|done| Command::Append { line, done })
+        done(self.shared.append(&line))
     }
 
     fn release(&self, caller: &Caller, month: Month, reserved: Money) -> StoreFuture<()> {
@@ -575,7 +487,7 @@ impl SpendStore for FileStore {
     }
 
     fn flush(&self) -> StoreFuture<()> {
-        self.command(|done| Command::Compact { done })
+        done(self.shared.compact())
     }
 }
 
