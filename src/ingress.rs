@@ -94,20 +94,7 @@ impl<S> Ingress<S> {
         }
     }
 
-    /// The stack behind ingress.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The stack behind ingress, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Takes the stack out from behind ingress.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    infermux_core::inner_service_accessors!();
 }
 
 /// The OpenAI endpoints ingress serves.

@@ -43,20 +43,7 @@ impl<S, C> CircuitBreaker<S, C> {
         &self.breaker
     }
 
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// The inner service, unwrapped.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    infermux_core::inner_service_accessors!();
 }
 
 // A clone shares the breaker but not the permit: each clone must be made ready itself.

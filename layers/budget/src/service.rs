@@ -55,20 +55,7 @@ impl<S> Budget<S> {
         Self { inner, shared }
     }
 
-    /// The wrapped service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The wrapped service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    infermux_core::inner_service_accessors!();
 }
 
 impl<S, B> Service<InferRequest> for Budget<S>

@@ -15,8 +15,8 @@
 //!   input price of the provider and model that serve it), and the body is wrapped in a
 //!   [`ResponseBody`] that records the cost when the stream completes (the provider's usage,
 //!   which infermux always asks for), breaks, or is dropped by the client (the prompt
-//!   estimate plus the streamed text, counted with a [`TokenCounter`]
-//!   (infermux_core::TokenCounter)). Aborted work is charged: the provider bills it too.
+//!   estimate plus the streamed text, counted with a
+//!   [`TokenCounter`](infermux_core::TokenCounter)). Aborted work is charged: the provider bills it too.
 //!
 //! Failed requests and providers' error answers cost nothing: the reservation is released.
 //! A model without a price is recorded at $0 with `priced: false` and counted in

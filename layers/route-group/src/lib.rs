@@ -69,7 +69,6 @@
 mod error;
 pub mod future;
 mod layer;
-mod macros;
 mod service;
 mod table;
 

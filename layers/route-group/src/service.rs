@@ -5,11 +5,11 @@ use std::{
     task::{Context, Poll},
 };
 
-use http::Response;
+use http::{HeaderName, Response};
 use infermux_core::{BoxError, InferRequest};
 use tower::Service;
 
-use crate::{RouteTable, future::ResponseFuture};
+use crate::{ROUTE_GROUP_HEADER, RouteTable, future::ResponseFuture};
 
 /// Fills `request.route` (group, candidates in declared order, strategy) from a
 /// [`RouteTable`], then calls the inner service; names the group in
@@ -30,7 +30,7 @@ impl<S> RouteGroup<S> {
         Self { inner, table }
     }
 
-    crate::macros::accessors!();
+    infermux_core::inner_service_accessors!();
 }
 
 impl<S, B> Service<InferRequest> for RouteGroup<S>
@@ -53,7 +53,11 @@ where
         {
             Ok(routed) => {
                 request.route = routed.context;
-                ResponseFuture::routed(self.inner.call(request), routed.group_header)
+                ResponseFuture::called(
+                    self.inner.call(request),
+                    HeaderName::from_static(ROUTE_GROUP_HEADER),
+                    routed.group_header,
+                )
             }
             Err(error) => ResponseFuture::refused(error),
         }

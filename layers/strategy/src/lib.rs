@@ -82,7 +82,6 @@
 mod error;
 pub mod future;
 mod layer;
-mod macros;
 mod rank;
 mod service;
 mod turns;

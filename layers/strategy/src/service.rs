@@ -24,7 +24,7 @@ impl<S> Rank<S> {
         Self { inner, ranker }
     }
 
-    crate::macros::accessors!();
+    infermux_core::inner_service_accessors!();
 }
 
 impl<S, B> Service<InferRequest> for Rank<S>
@@ -43,7 +43,7 @@ where
     fn call(&mut self, mut request: InferRequest) -> Self::Future {
         if request.route.candidates.is_empty() {
             // No routing layer ran above: nothing to order, dispatch decides.
-            return ResponseFuture::ranked(self.inner.call(request), None);
+            return ResponseFuture::called(self.inner.call(request), reason_header(), None);
         }
         let overridden = request.strategy_override.is_some();
         match self.ranker.decide(
@@ -55,9 +55,13 @@ where
             Ok(decision) => {
                 request.route.candidates = decision.candidates;
                 let reason = http::HeaderValue::try_from(decision.reason).ok();
-                ResponseFuture::ranked(self.inner.call(request), reason)
+                ResponseFuture::called(self.inner.call(request), reason_header(), reason)
             }
             Err(error) => ResponseFuture::refused(error),
         }
     }
+}
+
+fn reason_header() -> http::HeaderName {
+    http::HeaderName::from_static(crate::ROUTE_REASON_HEADER)
 }
