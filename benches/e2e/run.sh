@@ -114,11 +114,12 @@ TAKEN=""
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # Sets the variable named $1 to a port nothing listens on and that this script has not handed
-# out yet (not run in a subshell, so that TAKEN is kept).
+# out yet (not run in a subshell, so that TAKEN is kept). Ports come from below Linux's
+# ephemeral range (32768 and up), which the idle-stream phase's clients can exhaust.
 free_port() {
   local candidate _
   for _ in $(seq 200); do
-    candidate=$((20000 + RANDOM % 40000))
+    candidate=$((10000 + RANDOM % 22000))
     case " $TAKEN " in *" $candidate "*) continue ;; esac
     if ! port_open "$candidate"; then
       TAKEN="$TAKEN $candidate"
