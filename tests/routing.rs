@@ -61,6 +61,18 @@ routing:
     )
 }
 
+/// The tutorial's config over fresh mocks, Ollama included.
+async fn start_tutorial() -> (Mocks, Infermux) {
+    let mocks = Mocks::start().await;
+    let infermux = Infermux::start(&tutorial(
+        &mocks.openai,
+        &mocks.anthropic,
+        Some(&mocks.ollama),
+    ))
+    .await;
+    (mocks, infermux)
+}
+
 struct Mocks {
     openai: MockServer,
     anthropic: MockServer,
@@ -98,13 +110,7 @@ async fn ask(infermux: &Infermux, model: &str, headers: &[(&str, &str)]) -> Repl
 
 #[tokio::test]
 async fn tutorial_gpt_4o_mini_goes_to_the_free_ollama_every_time() {
-    let mocks = Mocks::start().await;
-    let infermux = Infermux::start(&tutorial(
-        &mocks.openai,
-        &mocks.anthropic,
-        Some(&mocks.ollama),
-    ))
-    .await;
+    let (mocks, infermux) = start_tutorial().await;
     for _ in 0..6 {
         let reply = ask(&infermux, "gpt-4o-mini", &[]).await;
         assert_eq!(reply.status, 200, "{}", reply.text());
@@ -153,13 +159,7 @@ async fn tutorial_cheapest_failing_falls_over_to_the_next_cheapest() {
 
 #[tokio::test]
 async fn tutorial_reasoning_stays_on_priority_order() {
-    let mocks = Mocks::start().await;
-    let infermux = Infermux::start(&tutorial(
-        &mocks.openai,
-        &mocks.anthropic,
-        Some(&mocks.ollama),
-    ))
-    .await;
+    let (mocks, infermux) = start_tutorial().await;
     let reply = ask(&infermux, "gpt-4o", &[]).await;
     assert_eq!(reply.status, 200, "{}", reply.text());
     assert_eq!(reply.header("x-infermux-provider"), Some("openai"));
@@ -181,13 +181,7 @@ async fn tutorial_reasoning_stays_on_priority_order() {
 
 #[tokio::test]
 async fn tutorial_embeddings_only_go_to_openai() {
-    let mocks = Mocks::start().await;
-    let infermux = Infermux::start(&tutorial(
-        &mocks.openai,
-        &mocks.anthropic,
-        Some(&mocks.ollama),
-    ))
-    .await;
+    let (mocks, infermux) = start_tutorial().await;
     let url = infermux.url("/v1/embeddings");
     let embed = |model: &str| post_json(&url, &[], json!({"model": model, "input": "hello"}));
     for _ in 0..3 {
@@ -207,13 +201,7 @@ async fn tutorial_embeddings_only_go_to_openai() {
 
 #[tokio::test]
 async fn models_lists_configured_models_alias_keys_and_group_models() {
-    let mocks = Mocks::start().await;
-    let infermux = Infermux::start(&tutorial(
-        &mocks.openai,
-        &mocks.anthropic,
-        Some(&mocks.ollama),
-    ))
-    .await;
+    let (mocks, infermux) = start_tutorial().await;
     let reply = get(&infermux.url("/v1/models"), &[]).await;
     assert_eq!(reply.status, 200);
     let ids: Vec<String> = reply.json()["data"]
@@ -325,13 +313,7 @@ async fn priority_sticks_to_the_first_provider() {
 
 #[tokio::test]
 async fn the_strategy_header_overrides_the_configured_strategy() {
-    let mocks = Mocks::start().await;
-    let infermux = Infermux::start(&tutorial(
-        &mocks.openai,
-        &mocks.anthropic,
-        Some(&mocks.ollama),
-    ))
-    .await;
+    let (mocks, infermux) = start_tutorial().await;
     // cost_weighted would pick ollama; priority picks the first declared provider.
     let reply = ask(
         &infermux,
@@ -461,13 +443,7 @@ async fn an_unknown_model_is_404_model_not_found() {
 
 #[tokio::test]
 async fn streams_carry_the_route_headers_too() {
-    let mocks = Mocks::start().await;
-    let infermux = Infermux::start(&tutorial(
-        &mocks.openai,
-        &mocks.anthropic,
-        Some(&mocks.ollama),
-    ))
-    .await;
+    let (mocks, infermux) = start_tutorial().await;
     let reply = post_json(
         &infermux.url("/v1/chat/completions"),
         &[],
