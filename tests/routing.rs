@@ -201,7 +201,7 @@ async fn tutorial_embeddings_only_go_to_openai() {
 
 #[tokio::test]
 async fn models_lists_configured_models_alias_keys_and_group_models() {
-    let (mocks, infermux) = start_tutorial().await;
+    let (_mocks, infermux) = start_tutorial().await;
     let reply = get(&infermux.url("/v1/models"), &[]).await;
     assert_eq!(reply.status, 200);
     let ids: Vec<String> = reply.json()["data"]
@@ -313,7 +313,7 @@ async fn priority_sticks_to_the_first_provider() {
 
 #[tokio::test]
 async fn the_strategy_header_overrides_the_configured_strategy() {
-    let (mocks, infermux) = start_tutorial().await;
+    let (_mocks, infermux) = start_tutorial().await;
     // cost_weighted would pick ollama; priority picks the first declared provider.
     let reply = ask(
         &infermux,
@@ -443,7 +443,7 @@ async fn an_unknown_model_is_404_model_not_found() {
 
 #[tokio::test]
 async fn streams_carry_the_route_headers_too() {
-    let (mocks, infermux) = start_tutorial().await;
+    let (_mocks, infermux) = start_tutorial().await;
     let reply = post_json(
         &infermux.url("/v1/chat/completions"),
         &[],
