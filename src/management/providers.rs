@@ -41,7 +41,10 @@ pub(super) fn report(board: &ProviderBoard) -> Bytes {
             kind: status.kind(),
             circuit: status.circuit().as_str(),
             healthy: status.healthy(),
-            latency_ewma_ms: status.latency_ewma().map(|d| d.as_secs_f64() * 1e3),
+            // Whole microseconds: the average is not more precise than that.
+            latency_ewma_ms: status
+                .latency_ewma()
+                .map(|d| (d.as_secs_f64() * 1e6).round() / 1e3),
             error_rate: status.error_rate(),
             requests: status.requests(),
         })
