@@ -16,7 +16,7 @@ use infermux_budget::{
     AlertSink, BudgetAlert, BudgetLayer, BudgetPolicies, BudgetPolicy, BudgetWatch, FileStore,
     MemoryStore, WorstCase,
 };
-use infermux_core::{Caller, ModelCatalog, Money, SharedClock, SpendStore, StoreError};
+use infermux_core::{Caller, ModelCatalog, Money, PriceTable, SharedClock, SpendStore, StoreError};
 use infermux_cost::CostLayer;
 
 use crate::{
@@ -121,25 +121,21 @@ impl Accounting {
         &self.policies
     }
 
-    /// The budget layer: `catalog` and the config's prices price each request's worst case.
-    pub fn budget_layer(&self, config: &Config, catalog: &ModelCatalog) -> BudgetLayer {
+    /// The budget layer: `catalog` and `prices` price each request's worst case.
+    pub fn budget_layer(&self, catalog: &ModelCatalog, prices: &PriceTable) -> BudgetLayer {
         BudgetLayer::new(
             self.store.clone(),
             self.clock.clone(),
             self.policies.clone(),
-            WorstCase::new(catalog.clone(), crate::pricing::price_table(config)),
+            WorstCase::new(catalog.clone(), prices.clone()),
         )
     }
 
-    /// The cost layer, pricing with the config's price table and counting aborted streams
-    /// with the BPE tokenizers.
-    pub fn cost_layer(&self, config: &Config) -> CostLayer {
-        CostLayer::new(
-            self.store.clone(),
-            crate::pricing::price_table(config),
-            self.clock.clone(),
-        )
-        .with_token_counter(Arc::new(BpeTokenCounter::new()))
+    /// The cost layer, pricing with `prices` and counting aborted streams with the BPE
+    /// tokenizers.
+    pub fn cost_layer(&self, prices: &PriceTable) -> CostLayer {
+        CostLayer::new(self.store.clone(), prices.clone(), self.clock.clone())
+            .with_token_counter(Arc::new(BpeTokenCounter::new()))
     }
 }
 

@@ -6,8 +6,8 @@
 
 use http::Response;
 use infermux_core::{
-    BoxError, InferBody, InferRequest, ModelCatalog, ProviderBoard, ProviderModels, ProviderName,
-    ProviderStatus,
+    BoxError, InferBody, InferRequest, ModelCatalog, PriceTable, ProviderBoard, ProviderModels,
+    ProviderName, ProviderStatus,
 };
 use infermux_route_group::{GroupSpec, RouteGroupLayer, RouteTable};
 use infermux_strategy::{Ranker, StrategyLayer, Unpriced};
@@ -71,13 +71,15 @@ pub fn build(
         .iter()
         .map(|p| crate::resilience::target(p, provider_service(p, client), &board))
         .collect();
-    let budget = accounting.budget_layer(config, &catalog);
+    // One price table for every layer that prices: routing, budgets, cost.
+    let prices = crate::pricing::price_table(config);
+    let budget = accounting.budget_layer(&catalog, &prices);
     let dispatch = Dispatch::with_board(catalog, &board, providers);
     let stack = ServiceBuilder::new()
         .layer(budget)
         .layer(RouteGroupLayer::new(routes))
-        .layer(StrategyLayer::new(ranker(config, &board)))
-        .layer(accounting.cost_layer(config))
+        .layer(StrategyLayer::new(ranker(config, prices.clone(), &board)))
+        .layer(accounting.cost_layer(&prices))
         .service(dispatch);
     Stack {
         proxy: Ingress::new(stack, settings),
@@ -105,12 +107,12 @@ fn route_table(config: &Config, catalog: &ModelCatalog) -> RouteTable {
 }
 
 /// The strategies' scoring: the effective prices, live provider status, `unpriced` policy.
-fn ranker(config: &Config, board: &ProviderBoard) -> Ranker {
+fn ranker(config: &Config, prices: PriceTable, board: &ProviderBoard) -> Ranker {
     let unpriced = match config.unpriced {
         UnpricedPolicy::Warn => Unpriced::Warn,
         UnpricedPolicy::Reject => Unpriced::Reject,
     };
-    Ranker::new(crate::pricing::price_table(config), board.clone(), unpriced)
+    Ranker::new(prices, board.clone(), unpriced)
 }
 
 /// Which configured provider serves which model.
