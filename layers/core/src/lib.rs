@@ -28,6 +28,7 @@ mod ids;
 mod money;
 mod pricing;
 mod request;
+mod specs;
 mod spend;
 mod status;
 mod strategy;
@@ -40,7 +41,10 @@ pub use header_future::HeaderFuture;
 pub use ids::{Caller, ProviderName, RequestId};
 pub use money::Money;
 pub use pricing::{Price, PriceTable, PricingBasis};
-pub use request::{Candidate, InferRequest, RequestBody, RouteContext, Served, TokenEstimate};
+pub use request::{
+    Candidate, InferRequest, RequestBody, RouteContext, Served, TokenEstimate, VirtualRoute,
+};
+pub use specs::{ModelClass, ModelKind, ModelSpec, ModelSpecs, SpecOverride};
 pub use spend::{
     Admission, CallerTotals, HourTotals, LedgerEntry, Reservation, SpendStore, SpendSummary,
     StoreError, StoreFuture,

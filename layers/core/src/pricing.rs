@@ -170,7 +170,7 @@ impl PriceTable {
 
 /// `gpt-4o-2024-08-06` -> `gpt-4o`; `claude-3-5-haiku-20241022` -> `claude-3-5-haiku`;
 /// `claude-sonnet-4-5-latest` -> `claude-sonnet-4-5`.
-fn strip_snapshot_suffix(model: &str) -> Option<&str> {
+pub(crate) fn strip_snapshot_suffix(model: &str) -> Option<&str> {
     if let Some(base) = model.strip_suffix("-latest") {
         return Some(base);
     }

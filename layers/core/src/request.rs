@@ -90,6 +90,25 @@ pub struct InferRequest {
     /// The budget reserved for this request at admission, if its caller has a hard cap;
     /// settled with the real cost, or released, by the cost layer.
     pub budget: Option<Reservation>,
+    /// The client's session (`X-Infermux-Session`, or an ingress's own field such as the
+    /// Messages API's `metadata.user_id`): virtual models keep a session on its model.
+    pub session: Option<Arc<str>>,
+    /// How a virtual model was resolved, when the client asked for one; the body's `model`
+    /// then names the real model.
+    pub virtual_model: Option<VirtualRoute>,
+}
+
+/// How the virtual-model layer resolved a request, for the layers below, the request log
+/// and telemetry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VirtualRoute {
+    /// The virtual model the client asked for (`auto`, `economy`, ...).
+    pub name: Arc<str>,
+    /// The tier it resolved in (`0`, `1`, or `light`/`strong` for the defaults); `None` for a
+    /// `cheapest` pick.
+    pub tier: Option<Arc<str>>,
+    /// The real model it resolved to.
+    pub model: Arc<str>,
 }
 
 impl InferRequest {
@@ -103,6 +122,8 @@ impl InferRequest {
             estimate: TokenEstimate::default(),
             strategy_override: None,
             budget: None,
+            session: None,
+            virtual_model: None,
         }
     }
 }
