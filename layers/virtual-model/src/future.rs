@@ -1,0 +1,75 @@
+//! [`ResponseFuture`]: the inner call, then the virtual-model headers.
+
+use std::{
+    future::Future,
+    pin::Pin,
+    task::{Context, Poll, ready},
+};
+
+use http::{HeaderName, HeaderValue, Response};
+use infermux_core::BoxError;
+use pin_project_lite::pin_project;
+
+use crate::NoCapableModel;
+
+pin_project! {
+    /// The response future of [`VirtualModel`](crate::VirtualModel): the inner call, with
+    /// `X-Infermux-Virtual-Model`, `X-Infermux-Tier` and `X-Infermux-Route-Reason` on its
+    /// response when a virtual model was resolved; or the refusal of a request no model of
+    /// the virtual model can serve.
+    pub struct ResponseFuture<F> {
+        #[pin]
+        kind: Kind<F>,
+    }
+}
+
+pin_project! {
+    #[project = KindProj]
+    enum Kind<F> {
+        Called {
+            #[pin]
+            future: F,
+            headers: Vec<(HeaderName, HeaderValue)>,
+        },
+        Refused {
+            error: Option<NoCapableModel>,
+        },
+    }
+}
+
+impl<F> ResponseFuture<F> {
+    pub(crate) fn called(future: F, headers: Vec<(HeaderName, HeaderValue)>) -> Self {
+        Self {
+            kind: Kind::Called { future, headers },
+        }
+    }
+
+    pub(crate) fn refused(error: NoCapableModel) -> Self {
+        Self {
+            kind: Kind::Refused { error: Some(error) },
+        }
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    E: Into<BoxError>,
+{
+    type Output = Result<Response<B>, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().kind.project() {
+            KindProj::Called { future, headers } => {
+                let mut response = ready!(future.poll(cx)).map_err(Into::into)?;
+                for (name, value) in headers.drain(..) {
+                    response.headers_mut().insert(name, value);
+                }
+                Poll::Ready(Ok(response))
+            }
+            KindProj::Refused { error } => Poll::Ready(Err(error
+                .take()
+                .map_or_else(|| "future polled after completion".into(), Into::into))),
+        }
+    }
+}
