@@ -183,6 +183,8 @@ fn classify_one(err: &(dyn StdError + 'static)) -> Option<ErrorClass> {
         (StatusCode::PAYLOAD_TOO_LARGE, "invalid_request")
     } else if err.is::<ModelNotFound>() || err.is::<infermux_route_group::ModelNotServed>() {
         (StatusCode::NOT_FOUND, "model_not_found")
+    } else if err.is::<infermux_virtual_model::NoCapableModel>() {
+        (StatusCode::BAD_REQUEST, "no_capable_model")
     } else if err.is::<infermux_strategy::UnpricedModel>() {
         (StatusCode::BAD_REQUEST, "unpriced_model")
     } else if err.is::<infermux_budget::BudgetExceeded>() {

@@ -249,6 +249,7 @@ where
     let mut request = InferRequest::new(body, caller.clone(), request_id.clone());
     request.estimate = settings.tokens.estimate(&request.body);
     request.strategy_override = strategy_override;
+    request.session = session(headers);
     Ok(request)
 }
 
@@ -291,6 +292,16 @@ fn parse_embeddings(bytes: &[u8]) -> Result<EmbeddingsRequest, InvalidRequest> {
         return Err(InvalidRequest::new("`input` must be a string or a list"));
     }
     Ok(request)
+}
+
+/// The client's session (`X-Infermux-Session`), which virtual models keep on one model.
+fn session(headers: &HeaderMap) -> Option<Arc<str>> {
+    headers
+        .get(infermux_virtual_model::SESSION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(Arc::from)
 }
 
 fn caller(headers: &HeaderMap) -> Caller {

@@ -57,6 +57,7 @@ pub mod server;
 pub mod stack;
 mod telemetry;
 pub mod tokens;
+pub mod virtual_models;
 
 pub use builder_ext::InfermuxServiceBuilderExt;
 pub use embed::{InferStack, Infermux};
@@ -75,4 +76,5 @@ pub mod layers {
     pub use infermux_route_group as route_group;
     pub use infermux_spend_redis as spend_redis;
     pub use infermux_strategy as strategy;
+    pub use infermux_virtual_model as virtual_model;
 }

@@ -1,7 +1,7 @@
 //! The one place where the layer order is fixed.
 //!
 //! Outermost first: [`Ingress`] (HTTP -> typed request, errors -> HTTP), then the concern
-//! layers (budget, route group, strategy, cost; each its own crate under `layers/`), then
+//! layers (budget, virtual model, route group, strategy, cost; each its own crate under `layers/`), then
 //! [`Dispatch`] over one service per provider.
 
 use http::Response;
@@ -11,6 +11,7 @@ use infermux_core::{
 };
 use infermux_route_group::{GroupSpec, RouteGroupLayer, RouteTable};
 use infermux_strategy::{Ranker, StrategyLayer, Unpriced};
+use infermux_virtual_model::VirtualModelLayer;
 use tower::{Service, ServiceBuilder, util::BoxCloneSyncService};
 
 use crate::{
@@ -58,7 +59,6 @@ pub fn build(
 > {
     let catalog = catalog(config);
     let routes = route_table(config, &catalog);
-    let settings = IngressSettings::new(config.max_request_body, routes.requestable_models());
     let board = ProviderBoard::new(
         config
             .providers
@@ -73,10 +73,20 @@ pub fn build(
         .collect();
     // One price table for every layer that prices: routing, budgets, cost.
     let prices = crate::pricing::price_table(config);
-    let budget = accounting.budget_layer(&catalog, &prices);
+    let virtuals = crate::virtual_models::table(config, &catalog, &prices, &board);
+    let settings = IngressSettings::new(
+        config.max_request_body,
+        routes.requestable_models().iter().chain(virtuals.names()),
+    );
+    // The budget reserves a virtual model's request at its dearest member.
+    let budget = accounting.budget_layer(
+        &crate::virtual_models::budget_catalog(&catalog, &virtuals),
+        &prices,
+    );
     let dispatch = Dispatch::with_board(catalog, &board, providers);
     let stack = ServiceBuilder::new()
         .layer(budget)
+        .layer(VirtualModelLayer::new(virtuals.table))
         .layer(RouteGroupLayer::new(routes))
         .layer(StrategyLayer::new(ranker(config, prices.clone(), &board)))
         .layer(accounting.cost_layer(&prices))

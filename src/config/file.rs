@@ -32,6 +32,7 @@ pub(super) struct FileConfig {
     pub(super) unpriced: Option<UnpricedPolicy>,
     pub(super) max_request_body: Option<ByteSize>,
     pub(super) drain_timeout: Option<Humane>,
+    pub(super) virtual_models: Option<Vec<super::virtual_models::FileVirtualModel>>,
 }
 
 /// An entry of `providers`.
@@ -122,6 +123,14 @@ pub(super) struct FilePrice {
     pub(super) output: f64,
     pub(super) cached_input: Option<f64>,
     pub(super) cache_write: Option<f64>,
+    // Capabilities of the model at this provider (model catalog overrides).
+    pub(super) context: Option<u64>,
+    pub(super) max_output: Option<u64>,
+    pub(super) vision: Option<bool>,
+    pub(super) tools: Option<bool>,
+    pub(super) structured_output: Option<bool>,
+    pub(super) reasoning: Option<bool>,
+    pub(super) class: Option<String>,
 }
 
 /// `budgets`: a mapping, or a bare list that is read as its `callers`.

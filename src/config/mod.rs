@@ -53,6 +53,7 @@ mod size;
 mod suggest;
 mod summary;
 mod validate;
+mod virtual_models;
 
 use std::path::Path;
 
@@ -63,6 +64,7 @@ pub use self::model::{
     RateLimitConfig, RedisUnavailable, RouteGroupConfig, RoutingConfig, Secret, Strategy,
     UnpricedPolicy,
 };
+pub use self::virtual_models::{VirtualModelConfig, VirtualPick};
 
 use self::error::Issue;
 use self::file::FileConfig;

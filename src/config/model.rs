@@ -37,6 +37,9 @@ pub struct Config {
     pub max_request_body: u64,
     /// How long a shutdown waits for in-flight requests (`drain_timeout`, default 30s).
     pub drain_timeout: Duration,
+    /// The `virtual_models` section; `None` when absent (the built-in `economy`, `auto` and
+    /// `smart-select` then apply).
+    pub virtual_models: Option<Vec<super::virtual_models::VirtualModelConfig>>,
 }
 
 /// A credential from the config, such as an API key.
@@ -178,6 +181,10 @@ pub struct PriceConfig {
     pub cached_input: Option<f64>,
     /// Price of writing prompt tokens to the cache, if the provider bills it.
     pub cache_write: Option<f64>,
+    /// What the model can do at this provider, where the entry says (model catalog
+    /// overrides: `context`, `max_output`, `vision`, `tools`, `structured_output`,
+    /// `reasoning`, `class`).
+    pub capabilities: infermux_core::SpecOverride,
 }
 
 /// Budgets and where spend is kept (`budgets`).

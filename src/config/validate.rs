@@ -44,9 +44,14 @@ pub(super) fn validate(file: FileConfig, index: &SourceIndex) -> Result<Config, 
     let providers = check.providers(file.providers.unwrap_or_default(), default_health_check)?;
     let routing = check.routing(file.routing, &providers)?;
     let pricing = check.pricing(file.pricing.unwrap_or_default(), &providers)?;
+    let virtual_models = file
+        .virtual_models
+        .map(|v| super::virtual_models::validate(v, &providers, &routing, index))
+        .transpose()?;
+    let virtual_names = super::virtual_models::names(virtual_models.as_deref());
     let budgets = file
         .budgets
-        .map(|b| check.budgets(b, &providers))
+        .map(|b| check.budgets(b, &providers, &virtual_names))
         .transpose()?
         .unwrap_or_default();
     let log = check.log(file.log)?;
@@ -72,6 +77,7 @@ pub(super) fn validate(file: FileConfig, index: &SourceIndex) -> Result<Config, 
         unpriced: file.unpriced.unwrap_or_default(),
         max_request_body,
         drain_timeout: file.drain_timeout.map_or(DEFAULT_DRAIN_TIMEOUT, |d| d.0),
+        virtual_models,
     })
 }
 
@@ -565,6 +571,7 @@ impl Check<'_> {
                     ));
                 }
             }
+            let capabilities = super::virtual_models::capabilities(&path, &price)?;
             out.push(PriceConfig {
                 provider: price.provider,
                 model: price.model,
@@ -572,6 +579,7 @@ impl Check<'_> {
                 output: price.output,
                 cached_input: price.cached_input,
                 cache_write: price.cache_write,
+                capabilities,
             });
         }
         Ok(out)
@@ -583,14 +591,16 @@ impl Check<'_> {
         &self,
         budgets: FileBudgets,
         providers: &[ProviderConfig],
+        virtual_names: &[&str],
     ) -> Result<BudgetsConfig, Issue> {
-        // Every model a client may request of some provider.
+        // Every model a client may request of some provider, and the virtual models.
         let servable: Vec<&str> = providers
             .iter()
             .flat_map(|p| {
                 let aliases = p.model_aliases.iter().map(|(requested, _)| requested);
                 p.models.iter().chain(aliases).map(String::as_str)
             })
+            .chain(virtual_names.iter().copied())
             .collect();
         let callers_path = if budgets.bare_list {
             "budgets"

@@ -8,11 +8,13 @@
 
 mod list;
 mod render;
+mod specs;
 
 use infermux_core::{Price, PriceTable, PricingBasis, ProviderName};
 
 pub use self::list::{LIST_PRICES, ListPrice, Source};
 pub use self::render::render_table;
+pub use self::specs::{BUILTIN_SPECS, builtin_specs, max_output_tokens, model_specs};
 use crate::config::{Config, ProviderConfig, ProviderKind};
 
 /// The price table for `config`: hosted providers (openai, anthropic, openai_compatible) use

@@ -51,6 +51,13 @@ impl ModelCatalog {
         Self { providers }
     }
 
+    /// This catalog with `more` providers' models after the declared ones.
+    #[must_use]
+    pub fn with_providers(mut self, more: impl IntoIterator<Item = ProviderModels>) -> Self {
+        self.providers.extend(more);
+        self
+    }
+
     /// Every provider that can serve `requested`, in declared order, with the model each is sent.
     pub fn candidates(&self, requested: &str) -> Vec<Candidate> {
         self.providers

@@ -47,10 +47,17 @@ where
     }
 
     fn call(&mut self, mut request: InferRequest) -> Self::Future {
-        match self
-            .table
-            .route(request.body.model(), request.strategy_override)
-        {
+        // An upper layer (a virtual model limited to a group) may have chosen the group.
+        let routed = match &request.route.group {
+            Some(group) => {
+                self.table
+                    .route_in_group(group, request.body.model(), request.strategy_override)
+            }
+            None => self
+                .table
+                .route(request.body.model(), request.strategy_override),
+        };
+        match routed {
             Ok(routed) => {
                 request.route = routed.context;
                 ResponseFuture::called(

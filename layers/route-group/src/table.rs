@@ -51,6 +51,10 @@ pub struct Routed {
 pub struct RouteTable {
     routes: HashMap<Arc<str>, ModelRoute>,
     requestable: Vec<Arc<str>>,
+    /// Each group by name, for requests whose group an upper layer already chose.
+    groups: HashMap<Arc<str>, (GroupSpec, HeaderValue, Strategy)>,
+    /// Every provider that serves each model, for routing within such a group.
+    all: HashMap<Arc<str>, Vec<Candidate>>,
 }
 
 impl RouteTable {
@@ -68,10 +72,67 @@ impl RouteTable {
                 (!route.candidates.is_empty()).then(|| (model.clone(), route))
             })
             .collect();
+        let groups = groups
+            .iter()
+            .filter_map(|g| {
+                let header = HeaderValue::from_str(&g.name).ok()?;
+                Some((
+                    g.name.clone(),
+                    (g.clone(), header, g.strategy.unwrap_or(default)),
+                ))
+            })
+            .collect();
+        let all = catalog
+            .requestable_models()
+            .into_iter()
+            .map(|model| {
+                let candidates = catalog.candidates(&model);
+                (model, candidates)
+            })
+            .collect();
         Self {
             routes,
             requestable,
+            groups,
+            all,
         }
+    }
+
+    /// Routes a request for `model` within `group` (chosen by an upper layer, such as a
+    /// virtual model limited to a group): the group's providers, strategy and header, whether
+    /// or not the group lists the model. Unknown groups route as [`RouteTable::route`].
+    pub fn route_in_group(
+        &self,
+        group: &str,
+        model: &str,
+        override_strategy: Option<Strategy>,
+    ) -> Result<Routed, ModelNotServed> {
+        let Some((spec, header, strategy)) = self.groups.get(group) else {
+            return self.route(model, override_strategy);
+        };
+        let all = self
+            .all
+            .get(model)
+            .ok_or_else(|| ModelNotServed::new(model))?;
+        let candidates: Vec<Candidate> = if spec.providers.is_empty() {
+            all.clone()
+        } else {
+            spec.providers
+                .iter()
+                .filter_map(|p| all.iter().find(|c| &c.provider == p).cloned())
+                .collect()
+        };
+        if candidates.is_empty() {
+            return Err(ModelNotServed::new(model));
+        }
+        Ok(Routed {
+            context: RouteContext {
+                group: Some(spec.name.clone()),
+                candidates,
+                strategy: Some(override_strategy.unwrap_or(*strategy)),
+            },
+            group_header: Some(header.clone()),
+        })
     }
 
     fn plan(

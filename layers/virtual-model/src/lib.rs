@@ -109,9 +109,9 @@ pub use session::DEFAULT_SESSION_CAPACITY;
 pub use table::{
     DEFAULT_SESSION_TTL, GroupLimit, Pick, Resolution, TierSpec, VirtualSpec, VirtualTable,
 };
+pub use weights::Weights;
 #[doc(hidden)]
 pub use weights::fit;
-pub use weights::Weights;
 
 /// Response header naming the virtual model the client asked for.
 pub const VIRTUAL_MODEL_HEADER: &str = "x-infermux-virtual-model";

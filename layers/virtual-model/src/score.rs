@@ -331,7 +331,9 @@ fn effort(chat: &ChatRequest) -> Effort {
         .extra
         .get("reasoning_effort")
         .or_else(|| chat.extra.get("reasoning").and_then(|r| r.get("effort")));
-    field.and_then(Value::as_str).map_or(Effort::None, Effort::parse)
+    field
+        .and_then(Value::as_str)
+        .map_or(Effort::None, Effort::parse)
 }
 
 fn count(n: usize) -> u32 {

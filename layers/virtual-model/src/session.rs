@@ -67,7 +67,10 @@ impl Sessions {
     /// Where session `key` is, unless it expired.
     pub(crate) fn get(&self, key: u64, now: Instant) -> Option<Pinned> {
         let generations = self.lock();
-        let entry = generations.young.get(&key).or_else(|| generations.old.get(&key))?;
+        let entry = generations
+            .young
+            .get(&key)
+            .or_else(|| generations.old.get(&key))?;
         if entry.expires <= now {
             return None;
         }
@@ -125,7 +128,10 @@ mod tests {
         let key = sessions.key("auto", "s1");
         assert_ne!(key, sessions.key("economy", "s1"));
         sessions.put(key, pinned(1), now, Duration::from_secs(60));
-        assert_eq!(sessions.get(key, now + Duration::from_secs(59)), Some(pinned(1)));
+        assert_eq!(
+            sessions.get(key, now + Duration::from_secs(59)),
+            Some(pinned(1))
+        );
         assert_eq!(sessions.get(key, now + Duration::from_secs(60)), None);
     }
 

@@ -130,13 +130,10 @@ impl VirtualSpec {
     pub fn defaults(catalog: &ModelCatalog, specs: &ModelSpecs) -> Vec<Self> {
         let models = catalog.requestable_models();
         let spec_of = |model: &str| -> ModelSpec {
-            catalog
-                .candidates(model)
-                .first()
-                .map_or_else(
-                    || ModelSpec::unknown(model),
-                    |c| specs.spec(&c.provider, &c.upstream_model),
-                )
+            catalog.candidates(model).first().map_or_else(
+                || ModelSpec::unknown(model),
+                |c| specs.spec(&c.provider, &c.upstream_model),
+            )
         };
         let (mut light, mut strong) = (Vec::new(), Vec::new());
         for model in &models {
@@ -391,14 +388,12 @@ impl VirtualTable {
         let _ = write!(
             reason,
             " model={model} est_cost={} able={}/{}",
-            best.cost.map_or_else(|| "unpriced".to_owned(), Money::to_dollars),
+            best.cost
+                .map_or_else(|| "unpriced".to_owned(), Money::to_dollars),
             able.len(),
             members.len()
         );
-        Ok((
-            resolution(virt, model, None, reason, best, needs, true),
-            0,
-        ))
+        Ok((resolution(virt, model, None, reason, best, needs, true), 0))
     }
 
     fn complexity(
@@ -458,7 +453,8 @@ impl VirtualTable {
             let _ = write!(
                 reason,
                 " model={model} est_cost={}",
-                best.cost.map_or_else(|| "unpriced".to_owned(), Money::to_dollars)
+                best.cost
+                    .map_or_else(|| "unpriced".to_owned(), Money::to_dollars)
             );
             return Ok((
                 resolution(virt, model, Some(label), reason, best, needs, false),
@@ -469,7 +465,11 @@ impl VirtualTable {
     }
 
     /// The able members, best first, and what each unable one lacks.
-    fn rank<'m>(&self, members: &[&'m Member], needs: &Needs) -> (Vec<Able>, Vec<(&'m str, Missing)>) {
+    fn rank<'m>(
+        &self,
+        members: &[&'m Member],
+        needs: &Needs,
+    ) -> (Vec<Able>, Vec<(&'m str, Missing)>) {
         let mut able = Vec::with_capacity(members.len());
         let mut misses = Vec::new();
         for (i, member) in members.iter().enumerate() {
