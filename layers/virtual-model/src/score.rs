@@ -20,11 +20,11 @@ use serde_json::Value;
 use crate::{Weights, markers::Marker};
 
 /// Bytes of the last user turn read from its start.
-const USER_HEAD: usize = 6 * 1024;
+const USER_HEAD: usize = 3 * 1024;
 /// Bytes of the last user turn read from its end, when it is longer than the head.
-const USER_TAIL: usize = 2 * 1024;
+const USER_TAIL: usize = 1024;
 /// Bytes of the system prompt read from its start.
-const SYSTEM_HEAD: usize = 2 * 1024;
+const SYSTEM_HEAD: usize = 1024;
 /// The most text one request has scanned.
 pub const SCAN_BUDGET: usize = USER_HEAD + USER_TAIL + SYSTEM_HEAD;
 
