@@ -218,7 +218,11 @@ async fn models_lists_configured_models_alias_keys_and_group_models() {
             "gpt-4o-mini",
             "llama3.2",
             "text-embedding-3-large",
-            "text-embedding-3-small"
+            "text-embedding-3-small",
+            // The built-in virtual models.
+            "economy",
+            "auto",
+            "smart-select"
         ]
     );
 }

@@ -10,7 +10,7 @@ use http::{HeaderName, HeaderValue, Response};
 use infermux_core::BoxError;
 use pin_project_lite::pin_project;
 
-use crate::NoCapableModel;
+use crate::{NoCapableModel, ROUTE_REASON_HEADER};
 
 pin_project! {
     /// The response future of [`VirtualModel`](crate::VirtualModel): the inner call, with
@@ -63,6 +63,17 @@ where
             KindProj::Called { future, headers } => {
                 let mut response = ready!(future.poll(cx)).map_err(Into::into)?;
                 for (name, value) in headers.drain(..) {
+                    // The strategy layer below may have explained its provider choice in the
+                    // same header: the virtual model's reason goes first, then that one.
+                    let value = match response.headers().get(&name) {
+                        Some(below) if name == ROUTE_REASON_HEADER => {
+                            let mut joined = value.as_bytes().to_vec();
+                            joined.extend_from_slice(b"; ");
+                            joined.extend_from_slice(below.as_bytes());
+                            HeaderValue::from_bytes(&joined).unwrap_or(value)
+                        }
+                        _ => value,
+                    };
                     response.headers_mut().insert(name, value);
                 }
                 Poll::Ready(Ok(response))
