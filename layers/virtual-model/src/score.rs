@@ -145,7 +145,8 @@ impl fmt::Display for Signals {
             ("questions", self.questions),
             ("tools", self.tools),
             ("images", self.images),
-            ("turns", self.turns),
+            // One turn is every request's; more is a conversation.
+            ("turns", if self.turns > 1 { self.turns } else { 0 }),
         ] {
             if n > 0 {
                 item(f, name, &n)?;
