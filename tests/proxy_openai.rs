@@ -164,7 +164,18 @@ async fn models_lists_configured_models_and_alias_keys() {
         .iter()
         .filter_map(|m| m["id"].as_str().map(str::to_owned))
         .collect();
-    assert_eq!(ids, ["fast", "gpt-4o-mini", "text-embedding-3-small"]);
+    assert_eq!(
+        ids,
+        [
+            "fast",
+            "gpt-4o-mini",
+            "text-embedding-3-small",
+            // The built-in virtual models.
+            "economy",
+            "auto",
+            "smart-select"
+        ]
+    );
 }
 
 #[tokio::test]

@@ -168,6 +168,8 @@ async fn the_seed_guides_code_picks_the_cheapest_able_model() {
         .map(|r| r.json()["model"].as_str().unwrap_or_default().to_owned())
         .collect();
     assert_eq!(sent.len(), 7, "{sent:?}");
+    // The first is the Select guide's own call (its code returns only the text).
+    assert_eq!(sent[0], cheapest_light, "{sent:?}");
     assert!(
         sent.iter().all(|m| MODELS.contains(&m.as_str())),
         "{sent:?}"

@@ -73,6 +73,16 @@ impl Config {
             )?;
         }
         writeln!(out, "pricing overrides: {}", self.pricing.len())?;
+        match &self.virtual_models {
+            None => writeln!(
+                out,
+                "virtual models: economy, auto, smart-select (built-in)"
+            )?,
+            Some(list) => {
+                let names: Vec<&str> = list.iter().map(|v| v.name.as_str()).collect();
+                writeln!(out, "virtual models: {}", names.join(", "))?;
+            }
+        }
         let b = &self.budgets;
         let store = match b.store {
             BudgetStoreKind::File => match &b.state_file {
