@@ -12,6 +12,10 @@
 //! * `strategy`: the client's `X-Infermux-Strategy` override, else the group's strategy,
 //!   else the default `routing.strategy`.
 //!
+//! A request whose `route.group` an upper layer already set (a virtual model limited to a
+//! group) is routed within that group, whether or not the group lists the model
+//! ([`RouteTable::route_in_group`]).
+//!
 //! The strategy layer below reorders the candidates; dispatch tries them in that order.
 //! Responses that come back carry `X-Infermux-Route-Group: <group>` when a group matched.
 //!
@@ -24,8 +28,8 @@
 //!
 //! # Ordering
 //!
-//! Below any layer that may rewrite the requested model (a budget's `model_override`), above
-//! the strategy layer.
+//! Below any layer that may rewrite the requested model (a budget's `model_override`, a
+//! virtual model), above the strategy layer.
 //!
 //! # Example
 //!
