@@ -344,3 +344,32 @@ budgets:
     );
     assert_eq!(reply.header("x-infermux-tier"), Some("0"));
 }
+
+#[tokio::test]
+async fn a_hard_stop_reservation_prices_a_virtual_model_at_its_dearest_member() {
+    let (openai, anthropic) = (MockServer::openai().await, MockServer::anthropic().await);
+    let extra =
+        "budgets:\n  callers:\n    - {caller: capped, monthly_usd: 0.01, action: hard_stop}\n";
+    let infermux = Infermux::start(&config(&openai, &anthropic, extra)).await;
+    // 10,000 output tokens at the dearest member's output price ($15/M, claude-sonnet-4-5)
+    // is $0.15, over the $0.01 budget: the reservation lowers max_tokens, although the
+    // request resolves to a much cheaper model.
+    let reply = post_json(
+        &infermux.url("/v1/chat/completions"),
+        &[("x-infermux-caller", "capped")],
+        chat("economy", json!({"max_tokens": 10_000})),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let clamped: u64 = reply
+        .header("x-infermux-max-tokens-clamped")
+        .expect("clamped to the budget")
+        .parse()
+        .expect("a number");
+    assert!(clamped < 1_000, "{clamped}");
+    assert_eq!(
+        reply.header("x-infermux-model"),
+        Some(cheapest_by_list(&MODELS).as_str())
+    );
+    assert_eq!(openai.requests()[0].json()["max_tokens"], clamped);
+}

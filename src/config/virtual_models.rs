@@ -254,3 +254,95 @@ pub(super) fn capabilities(path: &str, price: &FilePrice) -> Result<SpecOverride
         class,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use infermux_core::ModelClass;
+
+    use super::VirtualPick;
+    use crate::config::{Config, parse};
+
+    const PROVIDERS: &str = r#"
+providers:
+  - {name: openai, type: openai, api_key: sk, models: [gpt-4o, gpt-4o-mini]}
+  - {name: local, type: ollama, models: [llama3.2]}
+routing:
+  groups:
+    - {name: in-house, models: [llama3.2], providers: [local]}
+"#;
+
+    fn parsed(section: &str) -> Result<Config, String> {
+        parse(&format!("{PROVIDERS}{section}"), "t.yml", &|_| None).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_section_replaces_the_built_in_virtual_models() {
+        let config = parsed(
+            "virtual_models:\n  - {name: cheap, pick: cheapest, models: [gpt-4o-mini, llama3.2], group: in-house}\n  - {name: auto, pick: complexity, tiers: [[llama3.2], [gpt-4o]], thresholds: [0.7], session_ttl: 10m}\n",
+        )
+        .expect("valid");
+        let list = config.virtual_models.expect("section");
+        assert_eq!(list[0].pick, VirtualPick::Cheapest);
+        assert_eq!(list[0].tiers, [vec!["gpt-4o-mini", "llama3.2"]]);
+        assert_eq!(list[0].group.as_deref(), Some("in-house"));
+        assert_eq!(list[1].thresholds, [0.7]);
+        assert_eq!(list[1].session_ttl.as_secs(), 600);
+        assert!(parsed("").expect("valid").virtual_models.is_none());
+    }
+
+    #[test]
+    fn mistakes_name_the_field_and_the_fix() {
+        for (section, expected) in [
+            (
+                "virtual_models:\n  - {name: economy, pick: cheapest, models: [gpt-4o-mimi]}\n",
+                "virtual_models[0].models[0]: no provider serves the model \"gpt-4o-mimi\"; did you mean \"gpt-4o-mini\"?",
+            ),
+            (
+                "virtual_models:\n  - {name: gpt-4o, pick: cheapest, models: [gpt-4o-mini]}\n",
+                "is also a model that a provider serves",
+            ),
+            (
+                "virtual_models:\n  - {name: a, pick: cheapest, models: [gpt-4o]}\n  - {name: a, pick: cheapest, models: [gpt-4o]}\n",
+                "duplicate virtual model",
+            ),
+            (
+                "virtual_models:\n  - {name: auto, pick: complexity, models: [gpt-4o]}\n",
+                "takes tiers, light first",
+            ),
+            (
+                "virtual_models:\n  - {name: auto, pick: complexity, tiers: [[llama3.2], [gpt-4o]], thresholds: [0.5, 0.7]}\n",
+                "2 tiers need 1 ascending thresholds",
+            ),
+            (
+                "virtual_models:\n  - {name: auto, pick: cheapest, models: [gpt-4o], group: nope}\n",
+                "unknown route group \"nope\"",
+            ),
+            (
+                "pricing:\n  - {provider: local, model: llama3.2, input: 0, output: 0, class: huge}\n",
+                "pricing[0].class: unknown class \"huge\"",
+            ),
+        ] {
+            let error = parsed(section).expect_err(section);
+            assert!(error.contains(expected), "{error}\nwanted: {expected}");
+        }
+    }
+
+    #[test]
+    fn budgets_may_override_to_a_virtual_model_and_pricing_sets_capabilities() {
+        let config = parsed(
+            "budgets:\n  callers:\n    - {caller: b, monthly_usd: 1, action: model_override, model_override: economy}\npricing:\n  - {provider: local, model: llama3.2, input: 0, output: 0, context: 4096, vision: true, class: strong}\n",
+        )
+        .expect("valid");
+        let caps = config.pricing[0].capabilities;
+        assert_eq!(caps.context, Some(4096));
+        assert_eq!(caps.vision, Some(true));
+        assert_eq!(caps.class, Some(ModelClass::Strong));
+        let specs = crate::pricing::model_specs(&config);
+        let spec = specs.spec(&"local".into(), "llama3.2");
+        assert_eq!((spec.context, spec.vision, spec.tools), (4096, true, true));
+        assert!(parsed(
+            "virtual_models: []\nbudgets:\n  callers:\n    - {caller: b, monthly_usd: 1, action: model_override, model_override: economy}\n"
+        )
+        .is_err());
+    }
+}

@@ -111,3 +111,18 @@ async fn an_unknown_model_is_refused_without_calling_the_inner_service() {
     assert!(error.is::<ModelNotServed>(), "{error}");
     assert!(route.is_none());
 }
+
+#[tokio::test]
+async fn a_group_set_above_routes_within_it_even_for_models_it_does_not_list() {
+    // gpt-4o-mini is not a model of `reasoning`, but a virtual model limited to the group
+    // set it: the group's providers, strategy and header apply.
+    let mut request = chat("gpt-4o-mini", None);
+    request.route.group = Some("reasoning".into());
+    let (response, route) = run(request).await;
+    let response = response.expect("routed");
+    assert_eq!(response.headers()["x-infermux-route-group"], "reasoning");
+    let route = route.expect("called");
+    assert_eq!(route.strategy, Some(Strategy::Priority));
+    assert_eq!(route.candidates.len(), 1);
+    assert_eq!(route.candidates[0].provider.as_str(), "openai");
+}
