@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::{
-    Caller, ProviderName, RequestId, Reservation, Strategy, chat::ChatRequest,
+    Caller, ClientKey, KeyHold, ProviderName, RequestId, Reservation, Strategy, chat::ChatRequest,
     embeddings::EmbeddingsRequest,
 };
 
@@ -90,6 +90,12 @@ pub struct InferRequest {
     /// The budget reserved for this request at admission, if its caller has a hard cap;
     /// settled with the real cost, or released, by the cost layer.
     pub budget: Option<Reservation>,
+    /// The API key the client presented (`Authorization: Bearer` or `x-api-key`), if any;
+    /// read by the key layer.
+    pub client_key: Option<ClientKey>,
+    /// The accepted API key (its id names it in reports and the request log) and the
+    /// per-key spend it holds; set by the key layer, settled by the cost layer.
+    pub key: Option<KeyHold>,
 }
 
 impl InferRequest {
@@ -103,6 +109,8 @@ impl InferRequest {
             estimate: TokenEstimate::default(),
             strategy_override: None,
             budget: None,
+            client_key: None,
+            key: None,
         }
     }
 }
