@@ -249,6 +249,7 @@ where
     let mut request = InferRequest::new(body, caller.clone(), request_id.clone());
     request.estimate = settings.tokens.estimate(&request.body);
     request.strategy_override = strategy_override;
+    request.client_key = infermux_keys::presented(headers);
     Ok(request)
 }
 

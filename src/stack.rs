@@ -1,7 +1,7 @@
 //! The one place where the layer order is fixed.
 //!
 //! Outermost first: [`Ingress`] (HTTP -> typed request, errors -> HTTP), then the concern
-//! layers (budget, route group, strategy, cost; each its own crate under `layers/`), then
+//! layers (keys, budget, route group, strategy, cost; each its own crate under `layers/`), then
 //! [`Dispatch`] over one service per provider.
 
 use http::Response;
@@ -73,9 +73,11 @@ pub fn build(
         .collect();
     // One price table for every layer that prices: routing, budgets, cost.
     let prices = crate::pricing::price_table(config);
+    let keys = accounting.keys().layer(&catalog, &prices);
     let budget = accounting.budget_layer(&catalog, &prices);
     let dispatch = Dispatch::with_board(catalog, &board, providers);
     let stack = ServiceBuilder::new()
+        .layer(keys)
         .layer(budget)
         .layer(RouteGroupLayer::new(routes))
         .layer(StrategyLayer::new(ranker(config, prices.clone(), &board)))

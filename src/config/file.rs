@@ -32,6 +32,7 @@ pub(super) struct FileConfig {
     pub(super) unpriced: Option<UnpricedPolicy>,
     pub(super) max_request_body: Option<ByteSize>,
     pub(super) drain_timeout: Option<Humane>,
+    pub(super) keys: Option<super::keys::FileKeys>,
 }
 
 /// An entry of `providers`.

@@ -37,6 +37,8 @@ pub struct Config {
     pub max_request_body: u64,
     /// How long a shutdown waits for in-flight requests (`drain_timeout`, default 30s).
     pub drain_timeout: Duration,
+    /// Client API keys (`keys`).
+    pub keys: super::keys::KeysConfig,
 }
 
 /// A credential from the config, such as an API key.

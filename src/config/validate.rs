@@ -72,6 +72,7 @@ pub(super) fn validate(file: FileConfig, index: &SourceIndex) -> Result<Config, 
         unpriced: file.unpriced.unwrap_or_default(),
         max_request_body,
         drain_timeout: file.drain_timeout.map_or(DEFAULT_DRAIN_TIMEOUT, |d| d.0),
+        keys: super::keys::validate(file.keys)?,
     })
 }
 

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use infermux_core::{
-    Caller, KeyHold, LedgerEntry, Money, Price, PriceTable, RequestId, Reservation, Served, SharedClock,
-    SpendStore, StoreFuture, TokenCounter, TokenEstimate, Usage,
+    Caller, KeyHold, LedgerEntry, Money, Price, PriceTable, RequestId, Reservation, Served,
+    SharedClock, SpendStore, StoreFuture, TokenCounter, TokenEstimate, Usage,
 };
 
 /// What every [`Cost`](crate::Cost) service of one layer shares.

@@ -21,7 +21,9 @@
 //!    caller's, or releases them when nothing was served.
 //!
 //! A request without a key passes through untouched, unless keys are
-//! [`required`](KeyLayer::required). Refusals are errors (rendered at the edge in the
+//! [`required`](KeyLayer::required). So does, while keys are optional, a credential that
+//! matches no key and does not look like one of infermux's (`imx_...`): the OpenAI SDKs
+//! insist on sending some `api_key`, and clients that predate keys send placeholders. Refusals are errors (rendered at the edge in the
 //! client's protocol), so this layer never builds HTTP bodies.
 //!
 //! # Stores
@@ -90,6 +92,7 @@ mod error;
 mod future;
 mod layer;
 mod metered;
+mod presented;
 mod record;
 mod ring;
 mod secret;
@@ -102,6 +105,7 @@ pub use error::{
 pub use future::ResponseFuture;
 pub use layer::KeyLayer;
 pub use metered::{KeyMetrics, MAX_KEY_SERIES};
+pub use presented::presented;
 pub use record::{KeyEntry, KeyRecord, KeySecret, unix};
 pub use ring::{KeyChangeError, KeyRing, NewKey, RELOAD_EVERY};
 pub use secret::{

@@ -108,10 +108,7 @@ impl KeyEntry {
             caller: Caller::new(record.caller.as_str()),
             monthly: record.monthly_picos.map(Money::from_picos),
             daily: record.daily_picos.map(Money::from_picos),
-            models: record
-                .models
-                .as_ref()
-                .map(|m| m.iter().cloned().collect()),
+            models: record.models.as_ref().map(|m| m.iter().cloned().collect()),
             hashes,
             limiter,
             record,

@@ -78,8 +78,8 @@ pub enum KeyChangeError {
 }
 
 impl KeyRing {
-    /// A ring of the `configured` keys and those kept in `records`; call
-    /// [`reload`](Self::reload) to read the store.
+    /// A ring of the `configured` keys and those kept in `records`. A store that answers at
+    /// once (a file, memory) is read now; others at the first [`reload`](Self::reload).
     pub fn new(
         configured: Vec<KeyRecord>,
         records: Arc<dyn KeyRecords>,
@@ -91,7 +91,8 @@ impl KeyRing {
             table: RwLock::new(Arc::default()),
             clock,
         };
-        ring.rebuild(Vec::new());
+        let stored = futures_util::FutureExt::now_or_never(ring.records.load());
+        ring.rebuild(stored.and_then(Result::ok).unwrap_or_default());
         ring
     }
 

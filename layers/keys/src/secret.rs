@@ -94,7 +94,10 @@ pub fn display_prefix(key: &str) -> String {
 /// A random id for a key made over the API: `key_` + 16 base62 characters.
 pub fn new_id() -> Result<String, ring::error::Unspecified> {
     let key = generate()?;
-    Ok(format!("key_{}", &key[KEY_PREFIX.len()..KEY_PREFIX.len() + 16]))
+    Ok(format!(
+        "key_{}",
+        &key[KEY_PREFIX.len()..KEY_PREFIX.len() + 16]
+    ))
 }
 
 #[cfg(test)]

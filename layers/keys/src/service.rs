@@ -15,8 +15,8 @@ use infermux_core::{
 use tower::Service;
 
 use crate::{
-    CapWindow, InvalidApiKey, KeyBudgetExceeded, KeyRateLimited, KeyRing, ModelNotAllowed,
-    Refusal, ResponseFuture,
+    CapWindow, InvalidApiKey, KEY_PREFIX, KeyBudgetExceeded, KeyRateLimited, KeyRing,
+    ModelNotAllowed, Refusal, ResponseFuture,
 };
 
 /// What every [`Keys`] service of one layer shares.
@@ -79,8 +79,9 @@ where
     }
 
     fn call(&mut self, request: InferRequest) -> Self::Future {
-        if request.client_key.is_none() && !self.shared.required {
-            // No key, none required: the caller header decides, as without keys.
+        let keyless = request.client_key.is_none() || self.shared.ring.is_empty();
+        if keyless && !self.shared.required {
+            // No key (or no keys at all), none required: the caller header decides.
             return ResponseFuture::direct(self.inner.call(request));
         }
         // The ready service goes into the future; this one is a fresh clone to be polled.
@@ -106,7 +107,18 @@ where
     let Some(presented) = request.client_key.take() else {
         return Err(InvalidApiKey::new(Refusal::Missing).into());
     };
-    let entry = shared.ring.check(presented.expose())?;
+    let entry = match shared.ring.check(presented.expose()) {
+        Ok(entry) => entry,
+        Err(refused)
+            if refused.refusal() == Refusal::Unknown
+                && !shared.required
+                && !presented.expose().starts_with(KEY_PREFIX) =>
+        {
+            // A placeholder credential while keys are optional: a request without a key.
+            return inner.call(request).await;
+        }
+        Err(refused) => return Err(refused.into()),
+    };
     drop(presented);
     let record = &entry.record;
     request.caller = entry.caller.clone();
@@ -121,7 +133,9 @@ where
         let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
         metrics::counter!("infermux_key_rate_limited_total", "key" => record.name.clone())
             .increment(1);
-        return Err(KeyRateLimited::new(record.name.as_str(), record.rpm.unwrap_or(0), wait).into());
+        return Err(
+            KeyRateLimited::new(record.name.as_str(), record.rpm.unwrap_or(0), wait).into(),
+        );
     }
     let now = shared.clock.now();
     let month = Month::of(now);
@@ -131,7 +145,9 @@ where
         month_account(&record.id),
         month,
         worst,
-        entry.monthly.map(|cap| (cap, CapWindow::Monthly, record.name.as_str())),
+        entry
+            .monthly
+            .map(|cap| (cap, CapWindow::Monthly, record.name.as_str())),
     )
     .await?;
     let daily = match hold(
@@ -139,7 +155,9 @@ where
         day_account(&record.id, now),
         month,
         worst,
-        entry.daily.map(|cap| (cap, CapWindow::Daily, record.name.as_str())),
+        entry
+            .daily
+            .map(|cap| (cap, CapWindow::Daily, record.name.as_str())),
     )
     .await
     {
