@@ -258,9 +258,10 @@ pub fn into_response(error: &BoxError) -> Response<InferBody> {
     };
     let mut response = response(class, &message);
     if let Some(limited) = find::<infermux_keys::KeyRateLimited>(error.as_ref()) {
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(limited.retry_after_secs()));
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(limited.retry_after_secs()),
+        );
     }
     response
 }
