@@ -48,6 +48,7 @@ pub mod error;
 pub mod health;
 pub mod ingress;
 pub mod key_access;
+mod keys_cli;
 mod local_ollama;
 pub mod management;
 pub mod prelude;
