@@ -79,9 +79,12 @@ where
     }
 
     fn call(&mut self, request: InferRequest) -> Self::Future {
-        let keyless = request.client_key.is_none() || self.shared.ring.is_empty();
+        let keyless = request.client_key.as_ref().is_none_or(|key| {
+            // A placeholder while no key exists at all: nothing to look up.
+            self.shared.ring.is_empty() && !key.expose().starts_with(KEY_PREFIX)
+        });
         if keyless && !self.shared.required {
-            // No key (or no keys at all), none required: the caller header decides.
+            // No key, none required: the caller header decides.
             return ResponseFuture::direct(self.inner.call(request));
         }
         // The ready service goes into the future; this one is a fresh clone to be polled.
