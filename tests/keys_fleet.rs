@@ -74,7 +74,10 @@ async fn a_key_made_on_one_replica_is_capped_fleet_wide_and_revoked_everywhere_w
     let key = made.json()["key"].as_str().expect("key").to_owned();
     let id = made.json()["id"].as_str().expect("id").to_owned();
     let seen = until_status(&b, &key, 200).await;
-    assert!(seen < Duration::from_secs(3), "the other replica took {seen:?}");
+    assert!(
+        seen < Duration::from_secs(3),
+        "the other replica took {seen:?}"
+    );
 
     // The cap holds across both replicas: exactly ten requests' worth is served.
     let replies = futures_util::future::join_all(
@@ -92,7 +95,11 @@ async fn a_key_made_on_one_replica_is_capped_fleet_wide_and_revoked_everywhere_w
         let report = get(&replica.management_url("/_infermux/costs/by-key"), &[])
             .await
             .json();
-        assert_eq!(report["keys"][0]["total_usd"].as_f64(), Some(cap.as_usd_f64()), "{report}");
+        assert_eq!(
+            report["keys"][0]["total_usd"].as_f64(),
+            Some(cap.as_usd_f64()),
+            "{report}"
+        );
         assert_eq!(report["keys"][0]["requests"], 10);
     }
 

@@ -18,7 +18,11 @@ use serde_json::json;
 
 /// Starts the binary on `config`, collecting its output in `log`; returns the proxy and
 /// management addresses.
-fn spawn(config: &std::path::Path, env: &[(&str, &str)], log: &Arc<Mutex<String>>) -> (Child, String, String) {
+fn spawn(
+    config: &std::path::Path,
+    env: &[(&str, &str)],
+    log: &Arc<Mutex<String>>,
+) -> (Child, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_infermux"))
         .args(["serve", "--config"])
         .arg(config)
@@ -39,7 +43,10 @@ fn spawn(config: &std::path::Path, env: &[(&str, &str)], log: &Arc<Mutex<String>
                 if event["message"] == "infermux serving" {
                     let _ = found.send((
                         event["listen"].as_str().unwrap_or_default().to_owned(),
-                        event["management_listen"].as_str().unwrap_or_default().to_owned(),
+                        event["management_listen"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_owned(),
                     ));
                 }
                 log.lock().expect("log").push_str(&line);
@@ -84,13 +91,12 @@ keys:
     )
     .expect("config");
     let log = Arc::new(Mutex::new(String::new()));
-    let (mut child, proxy, management) =
-        spawn(
-            &config_path,
-            // Every crate at trace, hyper and h2 included.
-            &[("CONFIGURED_KEY", configured_key), ("RUST_LOG", "trace")],
-            &log,
-        );
+    let (mut child, proxy, management) = spawn(
+        &config_path,
+        // Every crate at trace, hyper and h2 included.
+        &[("CONFIGURED_KEY", configured_key), ("RUST_LOG", "trace")],
+        &log,
+    );
     let proxy_url = |path: &str| format!("http://{proxy}{path}");
     let admin = |path: &str| format!("http://{management}{path}");
 
@@ -107,16 +113,47 @@ keys:
     let mut seen = Vec::new();
     for key in [configured_key, made_key.as_str()] {
         let auth = format!("Bearer {key}");
-        for (model, stream) in [("gpt-4o-mini", false), ("gpt-4o-mini", true), ("gpt-4o", false)] {
+        for (model, stream) in [
+            ("gpt-4o-mini", false),
+            ("gpt-4o-mini", true),
+            ("gpt-4o", false),
+        ] {
             let body = chat(model, json!({"stream": stream, "max_tokens": 1}));
-            seen.push(shown(&post_json(&proxy_url("/v1/chat/completions"), &[("authorization", &auth)], body.clone()).await));
-            seen.push(shown(&post_json(&proxy_url("/v1/chat/completions"), &[("x-api-key", key)], body).await));
+            seen.push(shown(
+                &post_json(
+                    &proxy_url("/v1/chat/completions"),
+                    &[("authorization", &auth)],
+                    body.clone(),
+                )
+                .await,
+            ));
+            seen.push(shown(
+                &post_json(
+                    &proxy_url("/v1/chat/completions"),
+                    &[("x-api-key", key)],
+                    body,
+                )
+                .await,
+            ));
         }
     }
-    let rotated = post_json(&admin(&format!("/_infermux/keys/{id}/rotate")), &[], json!({"grace": "1h"})).await;
+    let rotated = post_json(
+        &admin(&format!("/_infermux/keys/{id}/rotate")),
+        &[],
+        json!({"grace": "1h"}),
+    )
+    .await;
     assert_eq!(rotated.status, 201);
     let rotated_key = rotated.json()["key"].as_str().expect("key").to_owned();
-    seen.push(shown(&send(Method::DELETE, &admin(&format!("/_infermux/keys/{id}")), &[], "").await));
+    seen.push(shown(
+        &send(
+            Method::DELETE,
+            &admin(&format!("/_infermux/keys/{id}")),
+            &[],
+            "",
+        )
+        .await,
+    ));
     for key in [made_key.as_str(), rotated_key.as_str()] {
         let refused = post_json(
             &proxy_url("/v1/chat/completions"),
@@ -139,11 +176,18 @@ keys:
         assert_eq!(reply.status, 200, "{path}");
         seen.push(shown(&reply));
     }
-    assert!(seen.iter().any(|s| s.contains("infermux_key_request_cost_usd")), "key spend is a metric");
+    assert!(
+        seen.iter()
+            .any(|s| s.contains("infermux_key_request_cost_usd")),
+        "key spend is a metric"
+    );
 
     // A graceful stop writes the final snapshots.
     let pid = child.id().to_string();
-    Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
+    Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
     child.wait().expect("exit");
     let mut files = String::new();
     for entry in std::fs::read_dir(dir.path()).expect("dir") {
@@ -154,11 +198,18 @@ keys:
     }
     let log = log.lock().expect("log").clone();
     assert!(log.contains("\"level\":\"TRACE\""), "trace logging is on");
-    for (what, text) in [("the logs", &log), ("the state files", &files), ("a response", &seen.join("\n"))] {
+    for (what, text) in [
+        ("the logs", &log),
+        ("the state files", &files),
+        ("a response", &seen.join("\n")),
+    ] {
         for key in [configured_key, made_key.as_str(), rotated_key.as_str()] {
             for piece in key.as_bytes().windows(12) {
                 let piece = std::str::from_utf8(piece).expect("ascii");
-                assert!(!text.contains(piece), "{what} hold `{piece}`, a piece of a key");
+                assert!(
+                    !text.contains(piece),
+                    "{what} hold `{piece}`, a piece of a key"
+                );
             }
         }
     }
