@@ -139,24 +139,30 @@ fn encode(status: StatusCode, value: &impl Serialize) -> Response<InferBody> {
     }
 }
 
-/// This month's totals of every key account.
-async fn spend(keys: &KeyAccess) -> Result<BTreeMap<String, CallerTotals>, Response<InferBody>> {
+/// This month's totals of every key account; `None` (logged) when the store is down.
+async fn spend(keys: &KeyAccess) -> Option<BTreeMap<String, CallerTotals>> {
     let month = Month::of(keys.clock().now());
     match keys.spend().summary(month).await {
-        Ok(summary) => Ok(summary
-            .callers
-            .into_iter()
-            .map(|(account, totals)| (account.as_str().to_owned(), totals))
-            .collect()),
+        Ok(summary) => Some(
+            summary
+                .callers
+                .into_iter()
+                .map(|(account, totals)| (account.as_str().to_owned(), totals))
+                .collect(),
+        ),
         Err(error) => {
             tracing::error!(%error, "the key spend store is unavailable");
-            Err(failure(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "budget_store_unavailable",
-                "the key spend store is unavailable; see the infermux logs",
-            ))
+            None
         }
     }
+}
+
+fn spend_unavailable() -> Response<InferBody> {
+    failure(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "budget_store_unavailable",
+        "the key spend store is unavailable; see the infermux logs",
+    )
 }
 
 /// Answers a request under `/_infermux/keys`.
@@ -185,13 +191,13 @@ pub(super) async fn respond(
     }
 }
 
-fn usd(field: &str, value: Option<f64>) -> Result<Option<u64>, Response<InferBody>> {
+fn usd(field: &str, value: Option<f64>) -> Result<Option<u64>, String> {
     match value {
         None => Ok(None),
         Some(v) => Money::from_usd(v)
             .filter(|_| v.is_finite() && v >= 0.0)
             .map(|m| Some(m.picos()))
-            .ok_or_else(|| bad_request(&format!("`{field}` must be a USD amount, 0 or more"))),
+            .ok_or_else(|| format!("`{field}` must be a USD amount, 0 or more")),
     }
 }
 
@@ -209,7 +215,7 @@ async fn create(keys: &KeyAccess, body: &[u8]) -> Response<InferBody> {
         usd("daily_usd", spec.daily_usd),
     ) {
         (Ok(m), Ok(d)) => (m, d),
-        (Err(r), _) | (_, Err(r)) => return r,
+        (Err(message), _) | (_, Err(message)) => return bad_request(&message),
     };
     if spec.rpm == Some(0) {
         return bad_request("`rpm` must be positive");
@@ -265,9 +271,8 @@ async fn list(keys: &KeyAccess) -> Response<InferBody> {
     struct List {
         keys: Vec<View>,
     }
-    let spent = match spend(keys).await {
-        Ok(spent) => spent,
-        Err(response) => return response,
+    let Some(spent) = spend(keys).await else {
+        return spend_unavailable();
     };
     let now = unix(keys.clock().now());
     let views = keys
@@ -289,9 +294,8 @@ async fn show(keys: &KeyAccess, id: &str) -> Response<InferBody> {
     let Some(entry) = keys.ring().get(id) else {
         return change_failed(&KeyChangeError::NotFound(id.to_owned()));
     };
-    let spent = match spend(keys).await {
-        Ok(spent) => spent,
-        Err(response) => return response,
+    let Some(spent) = spend(keys).await else {
+        return spend_unavailable();
     };
     encode(
         StatusCode::OK,
@@ -355,9 +359,8 @@ pub(super) async fn by_key(keys: &KeyAccess) -> Response<InferBody> {
         period: String,
         keys: Vec<Row>,
     }
-    let spent = match spend(keys).await {
-        Ok(spent) => spent,
-        Err(response) => return response,
+    let Some(spent) = spend(keys).await else {
+        return spend_unavailable();
     };
     let mut rows: BTreeMap<String, Row> = BTreeMap::new();
     for entry in keys.ring().entries() {
