@@ -452,3 +452,61 @@ async fn keys_made_over_the_api_rotate_with_grace_and_survive_a_restart_as_hashe
         }
     }
 }
+
+#[tokio::test]
+async fn the_callers_own_budget_still_applies_to_its_keys() {
+    let mock = MockServer::openai().await;
+    let yaml = config(
+        &mock,
+        &format!(
+            r#"
+budgets:
+  callers:
+    - {{caller: acme, monthly_usd: {}, action: hard_stop}}
+keys:
+  list:
+    - {{name: generous, key: "generous-secret", caller: acme, monthly_usd: 100}}
+"#,
+            HI.times(2).to_plain_decimal()
+        ),
+    );
+    let infermux = Infermux::start(&yaml).await;
+    let auth = [("authorization", "Bearer generous-secret")];
+    for _ in 0..2 {
+        assert_eq!(ask(&infermux, &auth, "gpt-4o-mini").await.status, 200);
+    }
+    let refused = ask(&infermux, &auth, "gpt-4o-mini").await;
+    assert_error(&refused, 429, "budget_exceeded");
+    // The refused request released the key's hold: the key is charged what was served.
+    let by_key = get(&infermux.management_url("/_infermux/costs/by-key"), &[])
+        .await
+        .json();
+    assert_eq!(by_key["keys"][0]["requests"], 2, "{by_key}");
+    let keys = get(&infermux.management_url("/_infermux/keys/key_generous"), &[])
+        .await
+        .json();
+    assert_eq!(keys["spent_usd"].as_f64(), Some(HI.times(2).as_usd_f64()));
+}
+
+#[tokio::test]
+async fn a_failed_request_releases_what_it_held_of_the_keys_cap() {
+    let mock = MockServer::openai().await;
+    let yaml = config(
+        &mock,
+        &format!(
+            "keys:\n  list:\n    - {{name: one, key: \"one-secret\", monthly_usd: {}}}\n",
+            HI.to_plain_decimal()
+        ),
+    );
+    let infermux = Infermux::start(&yaml).await;
+    let auth = [("authorization", "Bearer one-secret")];
+    mock.set_fault(infermux_test_util::Fault::DropConnection);
+    let failed = ask(&infermux, &auth, "gpt-4o-mini").await;
+    assert_eq!(failed.status, 502, "{}", failed.text());
+    mock.clear_fault();
+    // Had the failure kept its hold, the whole cap would still be held.
+    let reply = ask(&infermux, &auth, "gpt-4o-mini").await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let refused = ask(&infermux, &auth, "gpt-4o-mini").await;
+    assert_error(&refused, 429, "key_budget_exceeded");
+}
