@@ -482,9 +482,12 @@ keys:
         .await
         .json();
     assert_eq!(by_key["keys"][0]["requests"], 2, "{by_key}");
-    let keys = get(&infermux.management_url("/_infermux/keys/key_generous"), &[])
-        .await
-        .json();
+    let keys = get(
+        &infermux.management_url("/_infermux/keys/key_generous"),
+        &[],
+    )
+    .await
+    .json();
     assert_eq!(keys["spent_usd"].as_f64(), Some(HI.times(2).as_usd_f64()));
 }
 

@@ -199,3 +199,74 @@ fn validate_key(path: &str, key: FileKey) -> Result<KeyConfig, Issue> {
         expires,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    const PROVIDERS: &str = "providers:\n  - {name: m, type: mock, models: [gpt-4o-mini]}\n";
+
+    fn parse(keys: &str) -> Result<super::KeysConfig, crate::config::ConfigError> {
+        let env = |name: &str| (name == "ACME_KEY").then(|| "abc".to_owned());
+        crate::config::parse(&format!("{PROVIDERS}{keys}"), "t.yml", &env).map(|c| c.keys)
+    }
+
+    #[test]
+    fn a_key_from_the_environment_is_kept_only_as_its_hash() {
+        let keys = parse(
+            "keys:\n  required: true\n  list:\n    - {name: acme, key: \"${ACME_KEY}\", monthly_usd: 5, rpm: 10, expires: \"2027-01-01T00:00:00Z\"}\n",
+        )
+        .expect("valid");
+        assert!(keys.required);
+        let key = &keys.list[0];
+        assert_eq!(
+            key.sha256,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(key.caller, "acme", "the caller defaults to the name");
+        assert_eq!(key.monthly_usd, Some(5.0));
+        assert!(!format!("{keys:?}").contains("\"abc\""));
+    }
+
+    #[test]
+    fn bad_keys_are_refused_with_the_field_named() {
+        for (yaml, path, words) in [
+            (
+                "    - {name: a, sha256: \"xyz\"}\n",
+                "keys.list[0].sha256",
+                "64 hex",
+            ),
+            ("    - {name: a}\n", "keys.list[0]", "neither"),
+            (
+                "    - {name: a, key: x, sha256: \"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\"}\n",
+                "keys.list[0]",
+                "both",
+            ),
+            (
+                "    - {name: a, key: x}\n    - {name: a, key: y}\n",
+                "keys.list[1].name",
+                "duplicate",
+            ),
+            (
+                "    - {name: a, key: x, monthly_usd: -1}\n",
+                "keys.list[0].monthly_usd",
+                "negative",
+            ),
+            (
+                "    - {name: a, key: x, rpm: 0}\n",
+                "keys.list[0].rpm",
+                "rpm 0",
+            ),
+            (
+                "    - {name: a, key: x, expires: soon}\n",
+                "keys.list[0].expires",
+                "not a time",
+            ),
+        ] {
+            let error = parse(&format!("keys:\n  list:\n{yaml}")).expect_err(yaml);
+            assert_eq!(error.path(), path, "{error}");
+            assert!(error.to_string().contains(words), "{error}");
+        }
+        let unknown =
+            parse("keys:\n  list:\n    - {name: a, key: x, monthly: 5}\n").expect_err("unknown");
+        assert!(unknown.to_string().contains("monthly_usd"), "{unknown}");
+    }
+}

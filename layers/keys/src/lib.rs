@@ -98,6 +98,8 @@ mod ring;
 mod secret;
 mod service;
 mod store;
+#[cfg(test)]
+mod tests;
 
 pub use error::{
     CapWindow, InvalidApiKey, KeyBudgetExceeded, KeyRateLimited, ModelNotAllowed, Refusal,
