@@ -58,7 +58,10 @@ pub fn build(
 > {
     let catalog = catalog(config);
     let routes = route_table(config, &catalog);
-    let settings = IngressSettings::new(config.max_request_body, routes.requestable_models());
+    let mut settings = IngressSettings::new(config.max_request_body, routes.requestable_models());
+    if config.keys.required {
+        settings = settings.require_keys(accounting.keys().ring().clone());
+    }
     let board = ProviderBoard::new(
         config
             .providers

@@ -181,8 +181,19 @@ keys:
     )
     .await;
     assert_eq!(live.status, 200);
-    // Health and model listing need no key.
+    // Load balancers' probes need no key; the model list does, when keys are required.
     assert_eq!(get(&infermux.url("/healthz"), &[]).await.status, 200);
+    assert_error(
+        &get(&infermux.url("/v1/models"), &[]).await,
+        401,
+        "invalid_api_key",
+    );
+    let listed = get(
+        &infermux.url("/v1/models"),
+        &[("authorization", "Bearer live-secret")],
+    )
+    .await;
+    assert_eq!(listed.status, 200);
 }
 
 #[tokio::test]
