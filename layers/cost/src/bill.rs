@@ -97,8 +97,8 @@ impl Bill {
         let settled: StoreFuture<()> = match key {
             None => settled,
             Some(key) => Box::pin(async move {
-                let caller = settled.await;
-                caller.and(key.await)
+                let (caller, key) = tokio::join!(settled, key);
+                caller.and(key)
             }),
         };
         let settle: StoreFuture<()> = match other_month {
