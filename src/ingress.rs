@@ -227,6 +227,11 @@ where
             if let Ok(value) = HeaderValue::from_str(request_id.as_str()) {
                 response.headers_mut().insert(REQUEST_ID_HEADER, value);
             }
+            // A request made with a key is charged to the key's caller, whatever it claimed.
+            let caller = response
+                .extensions()
+                .get::<infermux_core::KeyHold>()
+                .map_or(caller, |key| key.caller().clone());
             record(&route, &response, &caller, &request_id, started);
             Ok(response)
         })

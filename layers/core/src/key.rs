@@ -10,7 +10,7 @@
 
 use std::{fmt, sync::Arc};
 
-use crate::{LedgerEntry, Money, Reservation, SpendStore, StoreFuture};
+use crate::{Caller, LedgerEntry, Money, Reservation, SpendStore, StoreFuture};
 
 /// The secret a client presented (`Authorization: Bearer`, `x-api-key`). Its `Debug` never
 /// shows it, so a request can be logged whole.
@@ -44,6 +44,7 @@ pub struct KeyHold {
 struct KeyHoldInner {
     id: Arc<str>,
     name: Arc<str>,
+    caller: Caller,
     store: Arc<dyn SpendStore>,
     accounts: Vec<Reservation>,
 }
@@ -59,11 +60,12 @@ impl fmt::Debug for KeyHold {
 }
 
 impl KeyHold {
-    /// The key `id` (named `name`), holding `accounts` in `store`: one reservation per
-    /// spend account (the account is the reservation's caller).
+    /// The key `id` (named `name`, charging `caller`), holding `accounts` in `store`: one
+    /// reservation per spend account (the account is the reservation's caller).
     pub fn new(
         id: impl Into<Arc<str>>,
         name: impl Into<Arc<str>>,
+        caller: Caller,
         store: Arc<dyn SpendStore>,
         accounts: Vec<Reservation>,
     ) -> Self {
@@ -71,6 +73,7 @@ impl KeyHold {
             inner: Arc::new(KeyHoldInner {
                 id: id.into(),
                 name: name.into(),
+                caller,
                 store,
                 accounts,
             }),
@@ -85,6 +88,11 @@ impl KeyHold {
     /// The key's name.
     pub fn name(&self) -> &str {
         &self.inner.name
+    }
+
+    /// The caller the key charges.
+    pub fn caller(&self) -> &Caller {
+        &self.inner.caller
     }
 
     /// Charges `entry` (the caller's ledger entry: its cost, tokens and time) to each of the

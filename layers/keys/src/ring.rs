@@ -112,6 +112,11 @@ impl KeyRing {
         self.table().by_id.is_empty()
     }
 
+    /// How many keys exist.
+    pub fn len(&self) -> usize {
+        self.table().by_id.len()
+    }
+
     /// Rebuilds the table from the configured keys and `stored`, keeping each key's rate
     /// limiter.
     fn rebuild(&self, stored: Vec<KeyRecord>) {

@@ -16,7 +16,7 @@ use tower::Service;
 
 use crate::{
     CapWindow, InvalidApiKey, KEY_PREFIX, KeyBudgetExceeded, KeyRateLimited, KeyRing,
-    ModelNotAllowed, Refusal, ResponseFuture,
+    MAX_KEY_SERIES, ModelNotAllowed, Refusal, ResponseFuture,
 };
 
 /// What every [`Keys`] service of one layer shares.
@@ -134,7 +134,7 @@ where
     {
         use governor::clock::Clock as _;
         let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
-        metrics::counter!("infermux_key_rate_limited_total", "key" => record.name.clone())
+        metrics::counter!("infermux_key_rate_limited_total", "key" => label(&shared.ring, &record.name))
             .increment(1);
         return Err(
             KeyRateLimited::new(record.name.as_str(), record.rpm.unwrap_or(0), wait).into(),
@@ -173,17 +173,19 @@ where
     let key = KeyHold::new(
         record.id.as_str(),
         record.name.as_str(),
+        entry.caller.clone(),
         shared.store.clone(),
         vec![monthly, daily],
     );
     request.key = Some(key.clone());
     let guard = ReleaseOnDrop(Some(key));
-    let result = inner.call(request).await;
-    if result.is_ok() {
-        // From here the cost layer settles the key's hold when the cost is known.
-        guard.disarm();
+    let mut response = inner.call(request).await?;
+    // From here the cost layer settles the key's hold when the cost is known.
+    if let Some(key) = guard.disarm() {
+        // The edge logs who the request was charged to.
+        response.extensions_mut().insert(key);
     }
-    result
+    Ok(response)
 }
 
 /// Reserves `worst` in `account` against the cap, if any: the worst case, else (below the
@@ -222,7 +224,7 @@ async fn hold(
             }
         }
     }
-    metrics::counter!("infermux_key_budget_rejections_total", "key" => name.to_owned())
+    metrics::counter!("infermux_key_budget_rejections_total", "key" => label(&shared.ring, name))
         .increment(1);
     Err(KeyBudgetExceeded::new(window, name, cap, spent).into())
 }
@@ -241,12 +243,21 @@ fn release(store: &Arc<dyn SpendStore>, reservation: &Reservation) {
     }
 }
 
+/// A key's metric label: its name, or `other` beyond [`MAX_KEY_SERIES`] keys.
+fn label(ring: &KeyRing, name: &str) -> String {
+    if ring.len() <= MAX_KEY_SERIES {
+        name.to_owned()
+    } else {
+        "other".to_owned()
+    }
+}
+
 /// Releases the key's hold unless a response came back (whose cost settles it).
 struct ReleaseOnDrop(Option<KeyHold>);
 
 impl ReleaseOnDrop {
-    fn disarm(mut self) {
-        self.0 = None;
+    fn disarm(mut self) -> Option<KeyHold> {
+        self.0.take()
     }
 }
 
