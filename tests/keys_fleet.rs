@@ -118,4 +118,33 @@ async fn a_key_made_on_one_replica_is_capped_fleet_wide_and_revoked_everywhere_w
         "the revocation took {refused_after:?} to reach the other replica"
     );
     assert_eq!(ask(&a, &key).await.status, 401);
+
+    // Redis holds the key's hash, never the key or a piece of it.
+    let redis_cli = |args: &[&str]| {
+        let out = std::process::Command::new("redis-cli")
+            .args(["-p", &redis.port().to_string()])
+            .args(args)
+            .output()
+            .expect("redis-cli runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let names = redis_cli(&["--scan"]);
+    let mut contents = names.clone();
+    for name in names.lines().filter(|n| !n.is_empty()) {
+        contents.push_str(&match redis_cli(&["TYPE", name]).trim() {
+            "hash" => redis_cli(&["HGETALL", name]),
+            _ => redis_cli(&["GET", name]),
+        });
+    }
+    assert!(
+        contents.contains(&id),
+        "the key's record is in Redis: {contents}"
+    );
+    for piece in key.as_bytes().windows(12) {
+        let piece = std::str::from_utf8(piece).expect("ascii");
+        assert!(
+            !contents.contains(piece),
+            "Redis holds `{piece}`, a piece of the key"
+        );
+    }
 }

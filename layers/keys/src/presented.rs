@@ -4,7 +4,9 @@
 use http::{HeaderMap, header};
 use infermux_core::ClientKey;
 
-/// The key a request presents, if any (the `Authorization` bearer token first).
+/// The key a request presents, if any: an infermux key (`imx_...`) from either header first,
+/// else the `Authorization` bearer token, else `x-api-key` (some clients send a placeholder
+/// in one header and the key in the other).
 pub fn presented(headers: &HeaderMap) -> Option<ClientKey> {
     let bearer = headers
         .get(header::AUTHORIZATION)
@@ -21,7 +23,11 @@ pub fn presented(headers: &HeaderMap) -> Option<ClientKey> {
             .and_then(|v| v.to_str().ok())
             .map(str::trim)
     };
+    let ours = |k: &&str| k.starts_with(crate::KEY_PREFIX);
     bearer
+        .filter(ours)
+        .or_else(|| api_key().filter(ours))
+        .or(bearer)
         .or_else(api_key)
         .filter(|k| !k.is_empty())
         .map(ClientKey::new)
