@@ -224,6 +224,17 @@ mod tests {
         assert_eq!(key.caller, "acme", "the caller defaults to the name");
         assert_eq!(key.monthly_usd, Some(5.0));
         assert!(!format!("{keys:?}").contains("\"abc\""));
+        let env = |name: &str| (name == "ACME_KEY").then(|| "secret-abc".to_owned());
+        let yaml =
+            format!("{PROVIDERS}keys:\n  list:\n    - {{name: acme, key: \"${{ACME_KEY}}\"}}\n");
+        let summary = crate::config::parse(&yaml, "t.yml", &env)
+            .expect("valid")
+            .summary();
+        assert!(
+            summary.contains("keys: optional, 1 in the file: acme"),
+            "{summary}"
+        );
+        assert!(!summary.contains("secret-abc"), "{summary}");
     }
 
     #[test]
