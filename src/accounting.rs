@@ -33,6 +33,7 @@ pub struct Accounting {
     watch: Arc<BudgetWatch>,
     clock: SharedClock,
     policies: BudgetPolicies,
+    keys: crate::key_access::KeyAccess,
 }
 
 impl fmt::Debug for Accounting {
@@ -90,11 +91,13 @@ impl Accounting {
             None => None,
         };
         let watch = Arc::new(BudgetWatch::new(store, policies.clone(), sink));
+        let keys = crate::key_access::KeyAccess::open(config, clock.clone())?;
         Ok(Self {
             store: watch.clone(),
             watch,
             clock,
             policies,
+            keys,
         })
     }
 
@@ -114,6 +117,11 @@ impl Accounting {
     /// The clock that dates spend.
     pub fn clock(&self) -> &SharedClock {
         &self.clock
+    }
+
+    /// Client API keys and their spend accounts.
+    pub fn keys(&self) -> &crate::key_access::KeyAccess {
+        &self.keys
     }
 
     /// Every caller's budget.

@@ -1,4 +1,4 @@
-//! The command line: `serve`, `validate`, `pricing`, `--version`.
+//! The command line: `serve`, `validate`, `pricing`, `keys`, `--version`.
 
 use std::{
     path::{Path, PathBuf},
@@ -41,6 +41,13 @@ enum Command {
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
+    /// Make, list, rotate and revoke client API keys on a running infermux; hash a key.
+    Keys {
+        #[command(subcommand)]
+        command: crate::keys_cli::KeysCommand,
+        #[command(flatten)]
+        target: crate::keys_cli::Target,
+    },
 }
 
 /// Runs the command line; the exit code is 0 on success, 1 on a config or start-up error
@@ -50,6 +57,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Validate { config } => validate(config.as_deref()),
         Command::Serve { config } => serve(config.as_deref()),
         Command::Pricing { config } => pricing(config.as_deref()),
+        Command::Keys { command, target } => crate::keys_cli::run(command, &target),
     }
 }
 

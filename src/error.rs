@@ -191,6 +191,14 @@ fn classify_one(err: &(dyn StdError + 'static)) -> Option<ErrorClass> {
         (StatusCode::TOO_MANY_REQUESTS, "budget_exceeded")
     } else if err.is::<infermux_budget::BudgetStoreUnavailable>() {
         (StatusCode::SERVICE_UNAVAILABLE, "budget_store_unavailable")
+    } else if err.is::<infermux_keys::InvalidApiKey>() {
+        (StatusCode::UNAUTHORIZED, "invalid_api_key")
+    } else if err.is::<infermux_keys::ModelNotAllowed>() {
+        (StatusCode::FORBIDDEN, "model_not_allowed")
+    } else if err.is::<infermux_keys::KeyBudgetExceeded>() {
+        (StatusCode::TOO_MANY_REQUESTS, "key_budget_exceeded")
+    } else if err.is::<infermux_keys::KeyRateLimited>() {
+        (StatusCode::TOO_MANY_REQUESTS, "rate_limited")
     } else if err.is::<RouteNotFound>() {
         (StatusCode::NOT_FOUND, "not_found")
     } else if err.is::<MethodNotAllowed>() {
@@ -250,7 +258,26 @@ pub fn into_response(error: &BoxError) -> Response<InferBody> {
     } else {
         error.to_string()
     };
-    response(class, &message)
+    let mut response = response(class, &message);
+    if let Some(limited) = find::<infermux_keys::KeyRateLimited>(error.as_ref()) {
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(limited.retry_after_secs()),
+        );
+    }
+    response
+}
+
+/// The first error of type `E` in `error`'s source chain.
+fn find<'a, E: StdError + 'static>(error: &'a (dyn StdError + 'static)) -> Option<&'a E> {
+    let mut next = Some(error);
+    while let Some(err) = next {
+        if let Some(found) = err.downcast_ref::<E>() {
+            return Some(found);
+        }
+        next = err.source();
+    }
+    None
 }
 
 /// An error response of `class` with `message`.

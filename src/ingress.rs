@@ -52,6 +52,9 @@ pub struct IngressSettings {
     models_body: Bytes,
     /// Counts each request's prompt tokens.
     tokens: BpeTokenCounter,
+    /// When keys are required, the ring that `GET /v1/models` checks the client's key
+    /// against (inference requests are checked by the key layer).
+    required_keys: Option<Arc<infermux_keys::KeyRing>>,
 }
 
 impl IngressSettings {
@@ -74,7 +77,27 @@ impl IngressSettings {
             max_request_body,
             models_body,
             tokens: BpeTokenCounter::new(),
+            required_keys: None,
         }
+    }
+
+    /// Answers `GET /v1/models` only to clients presenting a valid key of `ring`.
+    #[must_use]
+    pub fn require_keys(mut self, ring: Arc<infermux_keys::KeyRing>) -> Self {
+        self.required_keys = Some(ring);
+        self
+    }
+
+    /// Whether `headers` carry a key the listing may be shown to.
+    fn may_list(&self, headers: &HeaderMap) -> Result<(), BoxError> {
+        let Some(ring) = &self.required_keys else {
+            return Ok(());
+        };
+        let presented = infermux_keys::presented(headers).ok_or(
+            infermux_keys::InvalidApiKey::new(infermux_keys::Refusal::Missing),
+        )?;
+        ring.check(presented.expose())?;
+        Ok(())
     }
 }
 
@@ -181,7 +204,9 @@ where
                         Err(error) => Err(error),
                     }
                 }
-                Route::Models => Ok(json_response(settings.models_body.clone())),
+                Route::Models => settings
+                    .may_list(&parts.headers)
+                    .map(|()| json_response(settings.models_body.clone())),
                 Route::Health => Ok(json_response(Bytes::from_static(br#"{"status":"ok"}"#))),
                 Route::WrongMethod(allowed) => Err(MethodNotAllowed::new(
                     parts.method.clone(),
@@ -202,6 +227,11 @@ where
             if let Ok(value) = HeaderValue::from_str(request_id.as_str()) {
                 response.headers_mut().insert(REQUEST_ID_HEADER, value);
             }
+            // A request made with a key is charged to the key's caller, whatever it claimed.
+            let caller = response
+                .extensions()
+                .get::<infermux_core::KeyHold>()
+                .map_or(caller, |key| key.caller().clone());
             record(&route, &response, &caller, &request_id, started);
             Ok(response)
         })
@@ -250,6 +280,7 @@ where
     request.estimate = settings.tokens.estimate(&request.body);
     request.strategy_override = strategy_override;
     request.session = session(headers);
+    request.client_key = infermux_keys::presented(headers);
     Ok(request)
 }
 

@@ -47,6 +47,8 @@ mod embed;
 pub mod error;
 pub mod health;
 pub mod ingress;
+pub mod key_access;
+mod keys_cli;
 mod local_ollama;
 pub mod management;
 pub mod prelude;
@@ -73,6 +75,7 @@ pub mod layers {
     pub use infermux_breaker as breaker;
     pub use infermux_budget as budget;
     pub use infermux_cost as cost;
+    pub use infermux_keys as keys;
     pub use infermux_route_group as route_group;
     pub use infermux_spend_redis as spend_redis;
     pub use infermux_strategy as strategy;

@@ -1,7 +1,8 @@
 //! The one place where the layer order is fixed.
 //!
 //! Outermost first: [`Ingress`] (HTTP -> typed request, errors -> HTTP), then the concern
-//! layers (budget, virtual model, route group, strategy, cost; each its own crate under `layers/`), then
+//! layers (keys, budget, virtual model, route group, strategy, cost; each its own crate under
+//! `layers/`), then
 //! [`Dispatch`] over one service per provider.
 
 use http::Response;
@@ -74,17 +75,20 @@ pub fn build(
     // One price table for every layer that prices: routing, budgets, cost.
     let prices = crate::pricing::price_table(config);
     let virtuals = crate::virtual_models::table(config, &catalog, &prices, &board);
-    let settings = IngressSettings::new(
+    let mut settings = IngressSettings::new(
         config.max_request_body,
         routes.requestable_models().iter().chain(virtuals.names()),
     );
-    // The budget reserves a virtual model's request at its dearest member.
-    let budget = accounting.budget_layer(
-        &crate::virtual_models::budget_catalog(&catalog, &virtuals),
-        &prices,
-    );
+    if config.keys.required {
+        settings = settings.require_keys(accounting.keys().ring().clone());
+    }
+    // Keys and budgets reserve a virtual model's request at its dearest member.
+    let reserving = crate::virtual_models::budget_catalog(&catalog, &virtuals);
+    let keys = accounting.keys().layer(&reserving, &prices);
+    let budget = accounting.budget_layer(&reserving, &prices);
     let dispatch = Dispatch::with_board(catalog, &board, providers);
     let stack = ServiceBuilder::new()
+        .layer(keys)
         .layer(budget)
         .layer(VirtualModelLayer::new(virtuals.table))
         .layer(RouteGroupLayer::new(routes))

@@ -33,6 +33,7 @@ pub(super) struct FileConfig {
     pub(super) max_request_body: Option<ByteSize>,
     pub(super) drain_timeout: Option<Humane>,
     pub(super) virtual_models: Option<Vec<super::virtual_models::FileVirtualModel>>,
+    pub(super) keys: Option<super::keys::FileKeys>,
 }
 
 /// An entry of `providers`.

@@ -47,6 +47,7 @@ mod duration;
 mod env;
 mod error;
 mod file;
+mod keys;
 mod locate;
 mod model;
 mod size;
@@ -58,6 +59,7 @@ mod virtual_models;
 use std::path::Path;
 
 pub use self::error::ConfigError;
+pub use self::keys::{KeyConfig, KeysConfig};
 pub use self::model::{
     BudgetAction, BudgetStoreKind, BudgetsConfig, CallerBudgetConfig, CircuitBreakerConfig, Config,
     HealthCheckConfig, LogConfig, LogFormat, MockConfig, PriceConfig, ProviderConfig, ProviderKind,

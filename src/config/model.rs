@@ -40,6 +40,8 @@ pub struct Config {
     /// The `virtual_models` section; `None` when absent (the built-in `economy`, `auto` and
     /// `smart-select` then apply).
     pub virtual_models: Option<Vec<super::virtual_models::VirtualModelConfig>>,
+    /// Client API keys (`keys`).
+    pub keys: super::keys::KeysConfig,
 }
 
 /// A credential from the config, such as an API key.

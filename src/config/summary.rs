@@ -101,6 +101,21 @@ impl Config {
             b.callers.len(),
             if b.callers.len() == 1 { "" } else { "s" }
         )?;
+        if self.keys.required || !self.keys.list.is_empty() {
+            let names: Vec<&str> = self.keys.list.iter().map(|k| k.name.as_str()).collect();
+            writeln!(
+                out,
+                "keys: {}, {} in the file{}{}",
+                if self.keys.required {
+                    "required"
+                } else {
+                    "optional"
+                },
+                names.len(),
+                if names.is_empty() { "" } else { ": " },
+                names.join(", ")
+            )?;
+        }
         writeln!(out, "unpriced: {}", self.unpriced.as_str())?;
         writeln!(out, "log: {}, {}", self.log.level, self.log.format.as_str())?;
         Ok(())

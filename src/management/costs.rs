@@ -25,7 +25,7 @@ const MAX_HOURS: u32 = 31 * 24;
 const DEFAULT_HOURS: u32 = 24;
 
 /// An exact amount of USD, rendered as a JSON number with at least one decimal.
-struct Usd(Money);
+pub(super) struct Usd(pub(super) Money);
 
 impl Serialize for Usd {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {

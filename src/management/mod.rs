@@ -6,6 +6,7 @@
 //! `Authorization: Bearer <token>`.
 
 mod costs;
+mod keys;
 mod metrics;
 mod providers;
 
@@ -77,6 +78,7 @@ impl Management {
         method: &Method,
         uri: &http::Uri,
         headers: &http::HeaderMap,
+        body: Bytes,
     ) -> Response<InferBody> {
         let path = uri.path();
         if path == "/healthz" && method == Method::GET {
@@ -108,6 +110,12 @@ impl Management {
             (&Method::GET, "/_infermux/providers") => {
                 json(StatusCode::OK, providers::report(&self.inner.shared.board))
             }
+            (&Method::GET, "/_infermux/costs/by-key") => {
+                keys::by_key(self.inner.shared.accounting.keys()).await
+            }
+            (_, path) if path == "/_infermux/keys" || path.starts_with("/_infermux/keys/") => {
+                keys::respond(self.inner.shared.accounting.keys(), method, path, body).await
+            }
             (&Method::GET, costs) if costs.starts_with("/_infermux/costs") => {
                 costs::respond(&self.inner.shared.accounting, costs, uri.query()).await
             }
@@ -137,7 +145,14 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-impl<B> Service<Request<B>> for Management {
+/// The largest management request body read (a key's settings).
+const MAX_BODY: usize = 64 * 1024;
+
+impl<B> Service<Request<B>> for Management
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<infermux_core::BoxError>,
+{
     type Response = Response<InferBody>;
     type Error = Infallible;
     type Future = BoxFuture<'static, Result<Response<InferBody>, Infallible>>;
@@ -148,10 +163,21 @@ impl<B> Service<Request<B>> for Management {
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let this = self.clone();
-        let (parts, _body) = request.into_parts();
+        let (parts, body) = request.into_parts();
         Box::pin(async move {
+            use http_body_util::BodyExt;
+            // Only the keys API reads a body; an unreadable one reads as empty and fails there.
+            let body = if parts.method == Method::POST {
+                http_body_util::Limited::new(body, MAX_BODY)
+                    .collect()
+                    .await
+                    .map(http_body_util::Collected::to_bytes)
+                    .unwrap_or_default()
+            } else {
+                Bytes::new()
+            };
             Ok(this
-                .respond(&parts.method, &parts.uri, &parts.headers)
+                .respond(&parts.method, &parts.uri, &parts.headers, body)
                 .await)
         })
     }

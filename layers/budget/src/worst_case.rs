@@ -61,6 +61,12 @@ impl WorstCase {
         self
     }
 
+    /// The most `request` can cost: what a reservation for it holds (the key layer's
+    /// per-key caps reserve this too).
+    pub fn total(&self, request: &InferRequest) -> Money {
+        self.price(request).total()
+    }
+
     /// The worst case of `request`.
     pub(crate) fn price(&self, request: &InferRequest) -> WorstPrice {
         let (mut input, mut output) = (Money::ZERO, Money::ZERO);

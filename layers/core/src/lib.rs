@@ -25,6 +25,7 @@ mod clock;
 pub mod embeddings;
 mod header_future;
 mod ids;
+mod key;
 mod money;
 mod pricing;
 mod request;
@@ -39,6 +40,7 @@ pub use catalog::{ModelCatalog, ProviderModels};
 pub use clock::{Clock, Hour, Month, SharedClock, SystemClock};
 pub use header_future::HeaderFuture;
 pub use ids::{Caller, ProviderName, RequestId};
+pub use key::{ClientKey, KeyHold};
 pub use money::Money;
 pub use pricing::{Price, PriceTable, PricingBasis};
 pub use request::{

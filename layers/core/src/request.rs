@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::{
-    Caller, ProviderName, RequestId, Reservation, Strategy, chat::ChatRequest,
+    Caller, ClientKey, KeyHold, ProviderName, RequestId, Reservation, Strategy, chat::ChatRequest,
     embeddings::EmbeddingsRequest,
 };
 
@@ -96,6 +96,12 @@ pub struct InferRequest {
     /// How a virtual model was resolved, when the client asked for one; the body's `model`
     /// then names the real model.
     pub virtual_model: Option<VirtualRoute>,
+    /// The API key the client presented (`Authorization: Bearer` or `x-api-key`), if any;
+    /// read by the key layer.
+    pub client_key: Option<ClientKey>,
+    /// The accepted API key (its id names it in reports and the request log) and the
+    /// per-key spend it holds; set by the key layer, settled by the cost layer.
+    pub key: Option<KeyHold>,
 }
 
 /// How the virtual-model layer resolved a request, for the layers below, the request log
@@ -124,6 +130,8 @@ impl InferRequest {
             budget: None,
             session: None,
             virtual_model: None,
+            client_key: None,
+            key: None,
         }
     }
 }

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use infermux_core::{
-    Caller, LedgerEntry, Money, Price, PriceTable, RequestId, Reservation, Served, SharedClock,
-    SpendStore, StoreFuture, TokenCounter, TokenEstimate, Usage,
+    Caller, KeyHold, LedgerEntry, Money, Price, PriceTable, RequestId, Reservation, Served,
+    SharedClock, SpendStore, StoreFuture, TokenCounter, TokenEstimate, Usage,
 };
 
 /// What every [`Cost`](crate::Cost) service of one layer shares.
@@ -39,6 +39,8 @@ pub(crate) struct Bill {
     pub(crate) group: Option<Arc<str>>,
     pub(crate) estimate: TokenEstimate,
     pub(crate) reservation: Option<Reservation>,
+    /// The client's API key and the spend it holds: charged the same entry as the caller.
+    pub(crate) key: Option<KeyHold>,
 }
 
 impl Bill {
@@ -90,7 +92,15 @@ impl Bill {
                 other_month = Some((reservation, amount));
             }
         }
+        let key = self.key.take().map(|key| key.settle(&entry));
         let settled = store.settle(entry, reserved);
+        let settled: StoreFuture<()> = match key {
+            None => settled,
+            Some(key) => Box::pin(async move {
+                let (caller, key) = tokio::join!(settled, key);
+                caller.and(key)
+            }),
+        };
         let settle: StoreFuture<()> = match other_month {
             None => settled,
             Some((reservation, amount)) => Box::pin(async move {
@@ -106,6 +116,16 @@ impl Bill {
 
 impl Drop for Bill {
     fn drop(&mut self) {
+        if let Some(key) = self.key.take()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            let released = key.release();
+            runtime.spawn(async move {
+                if let Err(error) = released.await {
+                    tracing::warn!(%error, "could not release a key's reservation");
+                }
+            });
+        }
         let Some(reservation) = self.reservation.take() else {
             return;
         };
@@ -174,6 +194,7 @@ mod tests {
             group: None,
             estimate: TokenEstimate::default(),
             reservation: None,
+            key: None,
         };
         let served = Served {
             provider: "openai".into(),

@@ -52,6 +52,7 @@ where
             group: request.route.group.clone(),
             estimate: request.estimate,
             reservation: request.budget.take(),
+            key: request.key.clone(),
         };
         ResponseFuture::new(self.inner.call(request), bill, stream, wants_usage)
     }

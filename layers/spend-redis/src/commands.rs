@@ -28,12 +28,13 @@ pub(crate) struct Reservation {
 /// Reserves unless the cap forbids it: (admitted, settled spend).
 pub(crate) async fn reserve(
     mut conn: ConnectionManager,
+    ns: &str,
     reservation: &Reservation,
     cap: Option<Money>,
     hold_ttl: u64,
     now: SystemTime,
 ) -> RedisResult<(bool, Money)> {
-    let keys = MonthKeys::new(reservation.month);
+    let keys = MonthKeys::new(ns, reservation.month);
     let cap = cap.map(|cap| cap.picos().to_string()).unwrap_or_default();
     let (admitted, spent): (i64, u64) = scripts::RESERVE
         .key(keys.key("caller:cost"))
@@ -52,9 +53,10 @@ pub(crate) async fn reserve(
 /// Cancels a reservation whose reply was lost, if it landed.
 pub(crate) async fn cancel(
     mut conn: ConnectionManager,
+    ns: &str,
     reservation: &Reservation,
 ) -> RedisResult<()> {
-    let keys = MonthKeys::new(reservation.month);
+    let keys = MonthKeys::new(ns, reservation.month);
     let _cancelled: i64 = scripts::CANCEL
         .key(keys.hold(&reservation.id))
         .key(keys.key("reserved"))
@@ -67,12 +69,13 @@ pub(crate) async fn cancel(
 /// Releases `amount` of `caller`'s reservations in `month`.
 pub(crate) async fn release(
     mut conn: ConnectionManager,
+    ns: &str,
     caller: &Caller,
     month: Month,
     amount: Money,
 ) -> RedisResult<()> {
     scripts::RELEASE
-        .key(MonthKeys::new(month).key("reserved"))
+        .key(MonthKeys::new(ns, month).key("reserved"))
         .arg(caller.as_str())
         .arg(amount.picos())
         .invoke_async(&mut conn)
@@ -84,6 +87,7 @@ pub(crate) async fn release(
 /// entry was counted now.
 pub(crate) async fn settle(
     mut conn: ConnectionManager,
+    ns: &str,
     entry: &LedgerEntry,
     release: Money,
     replay: bool,
@@ -91,7 +95,7 @@ pub(crate) async fn settle(
     now: SystemTime,
 ) -> RedisResult<bool> {
     let month = entry.month();
-    let keys = MonthKeys::new(month);
+    let keys = MonthKeys::new(ns, month);
     let counted: i64 = scripts::SETTLE
         .key(keys.settled(entry.request_id.as_str(), entry.at))
         .key(keys.key("reserved"))
@@ -127,11 +131,12 @@ pub(crate) async fn settle(
 /// The settled spend of `caller` in `month`.
 pub(crate) async fn spent(
     mut conn: ConnectionManager,
+    ns: &str,
     caller: &Caller,
     month: Month,
 ) -> RedisResult<Money> {
     let spent: Option<u64> = redis::cmd("HGET")
-        .arg(MonthKeys::new(month).key("caller:cost"))
+        .arg(MonthKeys::new(ns, month).key("caller:cost"))
         .arg(caller.as_str())
         .query_async(&mut conn)
         .await?;
@@ -144,9 +149,10 @@ type Counters = BTreeMap<String, u64>;
 /// The month's ledger, read in one MULTI/EXEC so that its breakdowns add up.
 pub(crate) async fn summary(
     mut conn: ConnectionManager,
+    ns: &str,
     month: Month,
 ) -> RedisResult<SpendSummary> {
-    let keys = MonthKeys::new(month);
+    let keys = MonthKeys::new(ns, month);
     let mut pipe = redis::pipe();
     pipe.atomic();
     for name in [
@@ -209,6 +215,7 @@ pub(crate) async fn summary(
 /// Spend per hour for `hours` hours from `first`, oldest first.
 pub(crate) async fn hourly(
     mut conn: ConnectionManager,
+    ns: &str,
     first: Hour,
     hours: u32,
 ) -> RedisResult<Vec<HourTotals>> {
@@ -218,7 +225,7 @@ pub(crate) async fn hourly(
     let mut pipe = redis::pipe();
     for offset in 0..u64::from(hours) {
         pipe.cmd("HMGET")
-            .arg(keys::hour_key(Hour(first.0 + offset)))
+            .arg(keys::hour_key(ns, Hour(first.0 + offset)))
             .arg("cost")
             .arg("requests");
     }

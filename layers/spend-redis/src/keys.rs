@@ -43,9 +43,9 @@ pub(crate) struct MonthKeys {
 
 impl MonthKeys {
     /// The keys of `month`.
-    pub(crate) fn new(month: Month) -> Self {
+    pub(crate) fn new(namespace: &str, month: Month) -> Self {
         Self {
-            prefix: format!("infermux:{{{month}}}:"),
+            prefix: format!("{namespace}:{{{month}}}:"),
         }
     }
 
@@ -75,8 +75,8 @@ impl MonthKeys {
 }
 
 /// The bucket key of `hour`, under the month it falls in.
-pub(crate) fn hour_key(hour: Hour) -> String {
-    MonthKeys::new(Month::of(hour.start())).hour(hour)
+pub(crate) fn hour_key(namespace: &str, hour: Hour) -> String {
+    MonthKeys::new(namespace, Month::of(hour.start())).hour(hour)
 }
 
 /// Seconds until the keys of `month` expire, counted from `now`.
@@ -119,7 +119,7 @@ mod tests {
     #[test]
     fn keys_carry_the_month_in_a_hash_tag() {
         let march = Month::parse("2026-03").expect("valid");
-        let keys = MonthKeys::new(march);
+        let keys = MonthKeys::new("infermux", march);
         assert_eq!(keys.key("reserved"), "infermux:{2026-03}:reserved");
         let settled_at = UNIX_EPOCH + Duration::new(1_773_446_400, 5);
         assert_eq!(
@@ -128,11 +128,11 @@ mod tests {
         );
         let hour = Hour::of(at("2026-03-31T23:30:00Z"));
         assert_eq!(
-            hour_key(hour),
+            hour_key("infermux", hour),
             format!("infermux:{{2026-03}}:hour:{}", hour.0)
         );
         let next = Hour(hour.0 + 1);
-        assert!(hour_key(next).starts_with("infermux:{2026-04}:hour:"));
+        assert!(hour_key("infermux", next).starts_with("infermux:{2026-04}:hour:"));
     }
 
     #[test]

@@ -106,11 +106,13 @@ mod backlog;
 mod commands;
 mod error;
 mod health;
+mod key_records;
 mod keys;
 mod options;
 mod scripts;
 mod store;
 
 pub use error::ConnectError;
+pub use key_records::RedisKeyRecords;
 pub use options::{RedisStoreOptions, UnavailablePolicy};
 pub use store::RedisSpendStore;

@@ -58,6 +58,10 @@ pub struct RedisStoreOptions {
     pub marker_ttl: Duration,
     /// How often queued settlements are retried while Redis is away (default 500 ms).
     pub replay_interval: Duration,
+    /// The first part of every key this store writes (default `infermux`): stores with
+    /// different namespaces share one Redis without sharing numbers (the API keys' spend
+    /// accounts use `infermux-keys`).
+    pub namespace: &'static str,
 }
 
 impl RedisStoreOptions {
@@ -69,6 +73,7 @@ impl RedisStoreOptions {
             response_timeout: Duration::from_secs(1),
             marker_ttl: Duration::from_secs(3600),
             replay_interval: Duration::from_millis(500),
+            namespace: "infermux",
         }
     }
 }

@@ -113,7 +113,16 @@ impl SpendStore for RedisSpendStore {
             let now = inner.clock.now();
             let caller = &reservation.caller;
             let hold_ttl = inner.marker_ttl();
-            match commands::reserve(inner.conn.clone(), &reservation, cap, hold_ttl, now).await {
+            match commands::reserve(
+                inner.conn.clone(),
+                inner.options.namespace,
+                &reservation,
+                cap,
+                hold_ttl,
+                now,
+            )
+            .await
+            {
                 Ok((admitted, spent)) => {
                     inner.health.succeeded(inner.backlog.len());
                     inner.backlog.saw_spent(caller, month, spent);
@@ -176,7 +185,15 @@ impl SpendStore for RedisSpendStore {
             if amount == Money::ZERO {
                 return Ok(());
             }
-            match commands::release(inner.conn.clone(), &caller, month, amount).await {
+            match commands::release(
+                inner.conn.clone(),
+                inner.options.namespace,
+                &caller,
+                month,
+                amount,
+            )
+            .await
+            {
                 Ok(()) => inner.health.succeeded(inner.backlog.len()),
                 Err(error) => {
                     inner.health.failed("release", &error);
@@ -195,7 +212,8 @@ impl SpendStore for RedisSpendStore {
         let inner = self.inner.clone();
         let caller = caller.clone();
         Box::pin(async move {
-            match commands::spent(inner.conn.clone(), &caller, month).await {
+            match commands::spent(inner.conn.clone(), inner.options.namespace, &caller, month).await
+            {
                 Ok(spent) => {
                     inner.health.succeeded(inner.backlog.len());
                     inner.backlog.saw_spent(&caller, month, spent);
@@ -214,7 +232,8 @@ impl SpendStore for RedisSpendStore {
     fn summary(&self, month: Month) -> StoreFuture<SpendSummary> {
         let inner = self.inner.clone();
         Box::pin(async move {
-            let summary = commands::summary(inner.conn.clone(), month).await;
+            let summary =
+                commands::summary(inner.conn.clone(), inner.options.namespace, month).await;
             inner.report(summary, "summary")
         })
     }
@@ -222,7 +241,8 @@ impl SpendStore for RedisSpendStore {
     fn hourly(&self, first: Hour, hours: u32) -> StoreFuture<Vec<HourTotals>> {
         let inner = self.inner.clone();
         Box::pin(async move {
-            let hourly = commands::hourly(inner.conn.clone(), first, hours).await;
+            let hourly =
+                commands::hourly(inner.conn.clone(), inner.options.namespace, first, hours).await;
             inner.report(hourly, "hourly")
         })
     }
@@ -269,7 +289,16 @@ impl Inner {
     ) -> Result<bool, RedisError> {
         let now = self.clock.now();
         let marker_ttl = self.marker_ttl();
-        commands::settle(self.conn.clone(), entry, release, replay, marker_ttl, now).await
+        commands::settle(
+            self.conn.clone(),
+            self.options.namespace,
+            entry,
+            release,
+            replay,
+            marker_ttl,
+            now,
+        )
+        .await
     }
 
     fn queue(&self, pending: Pending) {
@@ -307,13 +336,22 @@ impl Inner {
                     self.settle(entry, *release, true).await.map(drop)
                 }
                 Pending::Cancel(reservation) => {
-                    commands::cancel(self.conn.clone(), reservation).await
+                    commands::cancel(self.conn.clone(), self.options.namespace, reservation).await
                 }
                 Pending::Release {
                     caller,
                     month,
                     amount,
-                } => commands::release(self.conn.clone(), caller, *month, *amount).await,
+                } => {
+                    commands::release(
+                        self.conn.clone(),
+                        self.options.namespace,
+                        caller,
+                        *month,
+                        *amount,
+                    )
+                    .await
+                }
             };
             if let Err(error) = result {
                 self.health.failed("replay", &error);
