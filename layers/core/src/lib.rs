@@ -27,6 +27,7 @@ mod header_future;
 mod ids;
 mod money;
 mod pricing;
+mod protocol;
 mod request;
 mod spend;
 mod status;
@@ -40,6 +41,7 @@ pub use header_future::HeaderFuture;
 pub use ids::{Caller, ProviderName, RequestId};
 pub use money::Money;
 pub use pricing::{Price, PriceTable, PricingBasis};
+pub use protocol::{ClientRequest, Protocol};
 pub use request::{Candidate, InferRequest, RequestBody, RouteContext, Served, TokenEstimate};
 pub use spend::{
     Admission, CallerTotals, HourTotals, LedgerEntry, Reservation, SpendStore, SpendSummary,

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use crate::{
-    Caller, ProviderName, RequestId, Reservation, Strategy, chat::ChatRequest,
-    embeddings::EmbeddingsRequest,
+    Caller, ClientRequest, Protocol, ProviderName, RequestId, Reservation, Strategy,
+    chat::ChatRequest, embeddings::EmbeddingsRequest,
 };
 
 /// A parsed request body.
@@ -90,6 +90,12 @@ pub struct InferRequest {
     /// The budget reserved for this request at admission, if its caller has a hard cap;
     /// settled with the real cost, or released, by the cost layer.
     pub budget: Option<Reservation>,
+    /// The wire protocol the client spoke (the request log reads it; answers and errors are
+    /// shaped by it).
+    pub protocol: Protocol,
+    /// The client's bytes, kept when a provider speaking `protocol` may be sent them as they
+    /// are (same-protocol passthrough).
+    pub client: Option<Arc<ClientRequest>>,
 }
 
 impl InferRequest {
@@ -103,6 +109,8 @@ impl InferRequest {
             estimate: TokenEstimate::default(),
             strategy_override: None,
             budget: None,
+            protocol: Protocol::default(),
+            client: None,
         }
     }
 }
