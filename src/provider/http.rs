@@ -11,7 +11,7 @@ use futures_util::future::BoxFuture;
 use http::{HeaderValue, Method, Request, Response, StatusCode, Uri, header};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use infermux_core::{InferBody, ProviderName};
+use infermux_core::{InferBody, Protocol, ProviderName};
 use tower::Service;
 
 use super::{ProviderCall, ProviderError, ProviderErrorKind, WireFormat, client::HttpClient};
@@ -121,6 +121,12 @@ async fn send(
     call: &ProviderCall,
 ) -> Result<Response<InferBody>, ProviderError> {
     let config = &inner.config;
+    if call.request.protocol == Protocol::AnthropicCountTokens
+        && config.wire != WireFormat::Anthropic
+    {
+        // Only Anthropic counts tokens on request; every other provider's count is infermux's.
+        return Ok(super::egress::count_locally(call));
+    }
     let encoded = config.wire.encode(call)?;
     let uri = inner
         .uris
@@ -131,10 +137,22 @@ async fn send(
         let message = format!("invalid provider URL {}{}", config.base_url, encoded.path);
         ProviderError::new(ProviderErrorKind::Connect, message)
     })?;
-    let mut request = Request::new(Full::new(Bytes::from(encoded.body)));
+    let mut request = Request::new(Full::new(encoded.body));
     *request.method_mut() = Method::POST;
     *request.uri_mut() = uri;
     *request.headers_mut() = inner.headers.clone();
+    if encoded.passthrough
+        && let Some(client) = &call.request.client
+    {
+        // The client's protocol headers (`anthropic-version`, `anthropic-beta`) replace the
+        // defaults; ingress kept no credential among them.
+        for (name, _) in &client.headers {
+            request.headers_mut().remove(name);
+        }
+        for (name, value) in &client.headers {
+            request.headers_mut().append(name.clone(), value.clone());
+        }
+    }
 
     let response = client.request(request).await.map_err(|e| {
         ProviderError::new(
@@ -144,6 +162,9 @@ async fn send(
     })?;
     let status = response.status();
     if status.is_success() {
+        if encoded.passthrough {
+            return super::passthrough::success(config, call, response).await;
+        }
         return success(config, call, response).await;
     }
     let retry_after = retry_after(response.headers());
@@ -160,12 +181,21 @@ async fn send(
     }
     if status.is_client_error() {
         // The provider refused the request itself: the client sees its answer as is.
+        // Ollama's `{"error": "..."}` is re-shaped as OpenAI's, so that SDKs show its message.
+        let body = if config.wire == WireFormat::Ollama {
+            Bytes::from(super::egress::openai_error_body(status, &body))
+        } else {
+            body
+        };
         let mut response = Response::new(InferBody::full(body));
         *response.status_mut() = status;
         let json = HeaderValue::from_static("application/json");
         response
             .headers_mut()
             .insert(header::CONTENT_TYPE, content_type.unwrap_or(json));
+        if encoded.passthrough {
+            super::egress::mark_client_shaped(&mut response);
+        }
         return Ok(response);
     }
     Err(ProviderError::new(

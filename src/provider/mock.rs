@@ -90,6 +90,9 @@ impl Service<ProviderCall> for MockProvider {
             if !settings.latency.is_zero() {
                 tokio::time::sleep(settings.latency).await;
             }
+            if call.request.protocol == infermux_core::Protocol::AnthropicCountTokens {
+                return Ok(super::egress::count_locally(&call));
+            }
             let id = completion_id(&call);
             let model = &*call.upstream_model;
             let response = match &call.request.body {

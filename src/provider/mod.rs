@@ -11,11 +11,13 @@ mod call;
 mod chat_parts;
 mod client;
 mod dispatch;
+mod egress;
 mod embedding;
 mod http;
 mod mock;
 pub mod ollama;
 mod openai;
+mod passthrough;
 mod stream;
 mod wire;
 

@@ -20,21 +20,62 @@ use super::stream::ChunkDecoder;
 /// and, for streams, `stream_options.include_usage` set. Written from borrowed fields, so a
 /// large conversation is never copied before it is serialised.
 pub(crate) fn encode_chat(chat: &ChatRequest, upstream_model: &str) -> serde_json::Result<Vec<u8>> {
+    encode_with(
+        chat,
+        upstream_model,
+        (chat.max_tokens, chat.max_completion_tokens),
+        &chat.extra,
+    )
+}
+
+/// The body of `POST {base}/chat/completions` for a request translated from another protocol
+/// (Anthropic Messages): the output limit clamped to `max_output` (the model's maximum, when
+/// known) and sent as `max_completion_tokens` to reasoning models, `max_tokens` to others;
+/// `reasoning_effort` only where the model reasons.
+pub(crate) fn encode_translated(
+    chat: &ChatRequest,
+    upstream_model: &str,
+    max_output: Option<u64>,
+) -> serde_json::Result<Vec<u8>> {
+    let limit = chat
+        .output_limit()
+        .map(|requested| max_output.map_or(requested, |max| requested.min(max)));
+    let reasons = infermux_wire::limits::reasons(upstream_model);
+    let limits = if reasons {
+        (None, limit)
+    } else {
+        (limit, None)
+    };
+    if reasons || !chat.extra.contains_key("reasoning_effort") {
+        return encode_with(chat, upstream_model, limits, &chat.extra);
+    }
+    let mut extra = chat.extra.clone();
+    extra.remove("reasoning_effort");
+    encode_with(chat, upstream_model, limits, &extra)
+}
+
+/// The upstream body with the output limits and extra fields given.
+fn encode_with(
+    chat: &ChatRequest,
+    upstream_model: &str,
+    (max_tokens, max_completion_tokens): (Option<u64>, Option<u64>),
+    extra: &serde_json::Map<String, serde_json::Value>,
+) -> serde_json::Result<Vec<u8>> {
     // Destructured in full so that a field added to `ChatRequest` cannot be forgotten here.
     let ChatRequest {
         model: _,
         messages,
         stream,
         stream_options,
-        max_tokens,
-        max_completion_tokens,
+        max_tokens: _,
+        max_completion_tokens: _,
         temperature,
         top_p,
         stop,
         tools,
         tool_choice,
         response_format,
-        extra,
+        extra: _,
     } = chat;
     let with_usage;
     let stream_options = if chat.is_stream() {
@@ -54,8 +95,8 @@ pub(crate) fn encode_chat(chat: &ChatRequest, upstream_model: &str) -> serde_jso
         messages,
         stream: *stream,
         stream_options,
-        max_tokens: *max_tokens,
-        max_completion_tokens: *max_completion_tokens,
+        max_tokens,
+        max_completion_tokens,
         temperature: *temperature,
         top_p: *top_p,
         stop: stop.as_ref(),

@@ -7,7 +7,7 @@ use futures_util::TryStreamExt;
 use http::{HeaderMap, HeaderValue, header};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use infermux_core::{BoxError, InferBody, RequestBody, Usage, UsageSlot};
+use infermux_core::{BoxError, InferBody, Protocol, RequestBody, Usage, UsageSlot};
 use sse_stream::SseStream;
 
 use super::{
@@ -38,13 +38,17 @@ pub enum WireFormat {
 const OPENAI_CHAT: &str = "/chat/completions";
 const OPENAI_EMBEDDINGS: &str = "/embeddings";
 const ANTHROPIC_MESSAGES: &str = "/v1/messages";
+const ANTHROPIC_COUNT_TOKENS: &str = "/v1/messages/count_tokens";
 const OLLAMA_CHAT: &str = "/api/chat";
 const OLLAMA_EMBED: &str = "/api/embed";
 
 /// An upstream request body and the path (below `base_url`) it goes to.
 pub(crate) struct Encoded {
     pub(crate) path: &'static str,
-    pub(crate) body: Vec<u8>,
+    pub(crate) body: Bytes,
+    /// The client's body forwarded as is (only `model` replaced): the answer goes back
+    /// untouched too.
+    pub(crate) passthrough: bool,
 }
 
 fn unsupported(message: impl Into<String>) -> ProviderError {
@@ -67,15 +71,55 @@ impl WireFormat {
     pub(crate) const fn paths(self) -> &'static [&'static str] {
         match self {
             Self::OpenAi => &[OPENAI_CHAT, OPENAI_EMBEDDINGS],
-            Self::Anthropic => &[ANTHROPIC_MESSAGES],
+            Self::Anthropic => &[ANTHROPIC_MESSAGES, ANTHROPIC_COUNT_TOKENS],
             Self::Ollama => &[OLLAMA_CHAT, OLLAMA_EMBED],
         }
     }
 
-    /// Translates the call into this API's request.
+    /// The protocol this API speaks, when a client may speak it too.
+    pub(crate) const fn protocol(self) -> Option<Protocol> {
+        match self {
+            Self::OpenAi => Some(Protocol::OpenAiChat),
+            Self::Anthropic => Some(Protocol::AnthropicMessages),
+            Self::Ollama => None,
+        }
+    }
+
+    /// Whether the call goes to this API as the client sent it (same protocol).
+    pub(crate) fn is_passthrough(self, call: &ProviderCall) -> bool {
+        self == Self::Anthropic && call.request.protocol.is_anthropic()
+    }
+
+    /// Translates the call into this API's request, or forwards the client's bytes when the
+    /// client speaks this API.
     pub(crate) fn encode(self, call: &ProviderCall) -> Result<Encoded, ProviderError> {
         let model = &*call.upstream_model;
+        if self.is_passthrough(call)
+            && let Some(client) = &call.request.client
+        {
+            let path = if call.request.protocol == Protocol::AnthropicCountTokens {
+                ANTHROPIC_COUNT_TOKENS
+            } else {
+                ANTHROPIC_MESSAGES
+            };
+            let body = infermux_wire::passthrough::replace_model(&client.body, model)
+                .ok_or_else(|| unsupported("the request body has no `model` to replace"))?;
+            return Ok(Encoded {
+                path,
+                body,
+                passthrough: true,
+            });
+        }
+        // The one call site of the output maximum: translations clamp to it, and send it when
+        // the target needs a limit and the client set none.
+        let max_output = infermux_wire::limits::max_output_tokens(model);
+        let translated = self.protocol() != Some(call.request.protocol);
         let (path, body) = match (self, &call.request.body) {
+            (Self::OpenAi, RequestBody::Chat(chat)) if translated => (
+                OPENAI_CHAT,
+                openai::encode_translated(chat, model, max_output)
+                    .map_err(|e| unsupported(e.to_string()))?,
+            ),
             (Self::OpenAi, RequestBody::Chat(chat)) => (
                 OPENAI_CHAT,
                 openai::encode_chat(chat, model).map_err(|e| unsupported(e.to_string()))?,
@@ -86,7 +130,8 @@ impl WireFormat {
             ),
             (Self::Anthropic, RequestBody::Chat(chat)) => (
                 ANTHROPIC_MESSAGES,
-                anthropic::encode_request(chat, model).map_err(|e| unsupported(e.to_string()))?,
+                anthropic::encode_request(chat, model, max_output)
+                    .map_err(|e| unsupported(e.to_string()))?,
             ),
             (Self::Anthropic, RequestBody::Embeddings(_)) => {
                 return Err(unsupported("anthropic has no embeddings API"));
@@ -100,7 +145,11 @@ impl WireFormat {
                 ollama::encode_embed(req, model).map_err(|e| unsupported(e.to_string()))?,
             ),
         };
-        Ok(Encoded { path, body })
+        Ok(Encoded {
+            path,
+            body: Bytes::from(body),
+            passthrough: false,
+        })
     }
 
     /// The headers every request to this API carries: content type, user agent, and the

@@ -129,7 +129,7 @@ fn chat(body: &Bytes, turn: &Turn) -> Result<Reply, Reply> {
     let prompt = tokens::prompt_tokens(&texts);
     // num_predict -1 (or -2) means "no limit" in Ollama.
     let max = req.pointer("/options/num_predict").and_then(Value::as_u64);
-    let answer = turn.answer(max);
+    let answer = turn.answer_to(max, Some(messages));
     let (message, done_reason, eval) = match &answer {
         Answer::Text {
             text,

@@ -33,10 +33,13 @@ pub fn max_output_tokens(model: &str) -> Option<u64> {
     Some(max)
 }
 
-/// The limit to send: the client's, clamped to the model's maximum when one is known; the
-/// maximum (or `fallback`) when the client set none.
-pub fn output_limit(requested: Option<u64>, model: &str, fallback: Option<u64>) -> Option<u64> {
-    let max = max_output_tokens(model);
+/// The limit to send: the client's, clamped to the model's maximum `max` when one is known;
+/// the maximum (or `fallback`) when the client set none.
+pub fn output_limit(
+    requested: Option<u64>,
+    max: Option<u64>,
+    fallback: Option<u64>,
+) -> Option<u64> {
     match (requested, max) {
         (Some(r), Some(max)) => Some(r.min(max)),
         (Some(r), None) => Some(r),

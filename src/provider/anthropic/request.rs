@@ -37,7 +37,9 @@ const JSON_OBJECT_INSTRUCTION: &str = "Respond only with a single valid JSON obj
 ///   (empty arguments mean `{}`); `tool` messages become `tool_result` blocks of a `user`
 ///   message, merged with adjacent tool results and user messages, tool results first as
 ///   Anthropic requires.
-/// * `max_tokens` is `max_completion_tokens`, else `max_tokens`, else 4096 ([`DEFAULT_MAX_TOKENS`]).
+/// * `max_tokens` is `max_completion_tokens`, else `max_tokens`, clamped to `max_output` (the
+///   model's output maximum, when known); without a client limit it is `max_output`, else 4096
+///   ([`DEFAULT_MAX_TOKENS`]).
 /// * `temperature`: OpenAI accepts 0..=2, Anthropic 0..=1. Values are clamped into 0..=1 rather
 ///   than rescaled, so the common values up to 1 keep their exact meaning and anything hotter
 ///   becomes Anthropic's most random setting.
@@ -60,6 +62,7 @@ const JSON_OBJECT_INSTRUCTION: &str = "Respond only with a single valid JSON obj
 pub(crate) fn encode_request(
     chat: &ChatRequest,
     upstream_model: &str,
+    max_output: Option<u64>,
 ) -> Result<Vec<u8>, TranslateError> {
     if let Some(n) = chat.extra.get("n").and_then(Value::as_u64)
         && n > 1
@@ -95,7 +98,9 @@ pub(crate) fn encode_request(
     body.insert("model".into(), upstream_model.into());
     body.insert(
         "max_tokens".into(),
-        chat.output_limit().unwrap_or(DEFAULT_MAX_TOKENS).into(),
+        infermux_wire::limits::output_limit(chat.output_limit(), max_output, None)
+            .unwrap_or(DEFAULT_MAX_TOKENS)
+            .into(),
     );
     if let Some(system) = system.into_value() {
         body.insert("system".into(), system);
@@ -499,14 +504,14 @@ mod tests {
     /// Encodes a request given as OpenAI JSON and parses the Anthropic body back.
     fn encode(request: Value) -> Value {
         let chat: ChatRequest = serde_json::from_value(request).expect("valid chat request");
-        let body = encode_request(&chat, "claude-sonnet-4-5").expect("encodes");
+        let body = encode_request(&chat, "claude-sonnet-4-5", None).expect("encodes");
         serde_json::from_slice(&body).expect("valid JSON body")
     }
 
     /// The error message for a request given as OpenAI JSON.
     fn encode_err(request: Value) -> String {
         let chat: ChatRequest = serde_json::from_value(request).expect("valid chat request");
-        encode_request(&chat, "claude-sonnet-4-5")
+        encode_request(&chat, "claude-sonnet-4-5", None)
             .expect_err("must be refused")
             .to_string()
     }
