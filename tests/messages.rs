@@ -46,7 +46,10 @@ async fn messages(infermux: &Infermux, body: Value) -> Reply {
         &[
             ("x-api-key", CLIENT_KEY),
             ("anthropic-version", "2023-06-01"),
-            ("anthropic-beta", "claude-code-20250219,interleaved-thinking-2025-05-14"),
+            (
+                "anthropic-beta",
+                "claude-code-20250219,interleaved-thinking-2025-05-14",
+            ),
         ],
         body,
     )
@@ -109,7 +112,11 @@ async fn anthropic_providers_get_the_clients_bytes_and_answer_untouched() {
 
     let upstream = &mocks.anthropic.requests()[0];
     assert_eq!(upstream.path, "/v1/messages");
-    assert_eq!(upstream.json(), sent, "the body is forwarded as the client sent it");
+    assert_eq!(
+        upstream.json(),
+        sent,
+        "the body is forwarded as the client sent it"
+    );
     assert_eq!(upstream.header("x-api-key"), Some("sk-provider-a"));
     assert_eq!(upstream.header("anthropic-version"), Some("2023-06-01"));
     assert_eq!(
@@ -123,7 +130,10 @@ async fn anthropic_providers_get_the_clients_bytes_and_answer_untouched() {
     let seen = events(&reply);
     assert_eq!(names(&seen).first(), Some(&"message_start"));
     assert_eq!(names(&seen).last(), Some(&"message_stop"));
-    assert!(names(&seen).contains(&"ping"), "provider events pass as they are");
+    assert!(
+        names(&seen).contains(&"ping"),
+        "provider events pass as they are"
+    );
 }
 
 #[tokio::test]
@@ -148,7 +158,9 @@ providers:
 #[tokio::test]
 async fn openai_answers_come_back_as_messages() {
     let (infermux, mocks) = start().await;
-    mocks.openai.set_tool_call("get_weather", r#"{"city":"Paris"}"#);
+    mocks
+        .openai
+        .set_tool_call("get_weather", r#"{"city":"Paris"}"#);
     let reply = messages(&infermux, body("gpt-4o-mini", false)).await;
     assert_eq!(reply.status, 200, "{}", reply.text());
     assert_eq!(reply.header("x-infermux-provider"), Some("openai"));
@@ -163,10 +175,22 @@ async fn openai_answers_come_back_as_messages() {
 
     let upstream = mocks.openai.requests()[0].json();
     assert_eq!(upstream["model"], "gpt-4o-mini");
-    assert_eq!(upstream["max_tokens"], 16384, "clamped to gpt-4o-mini's maximum");
+    assert_eq!(
+        upstream["max_tokens"], 16384,
+        "clamped to gpt-4o-mini's maximum"
+    );
     assert_eq!(upstream["messages"][0]["role"], "system");
-    assert_eq!(upstream["tools"].as_array().map(Vec::len), Some(1), "deferred tool left out");
-    for field in ["metadata", "thinking", "context_management", "reasoning_effort"] {
+    assert_eq!(
+        upstream["tools"].as_array().map(Vec::len),
+        Some(1),
+        "deferred tool left out"
+    );
+    for field in [
+        "metadata",
+        "thinking",
+        "context_management",
+        "reasoning_effort",
+    ] {
         assert!(upstream.get(field).is_none(), "{field} reached OpenAI");
     }
     assert_ne!(
@@ -199,10 +223,15 @@ async fn translated_streams_are_the_anthropic_event_sequence() {
             .collect();
         assert!(!text.is_empty(), "{model}");
         assert_eq!(seen[n - 2].1["delta"]["stop_reason"], "end_turn", "{model}");
-        assert!(seen[n - 2].1["usage"]["output_tokens"].as_u64() > Some(0), "{model}");
+        assert!(
+            seen[n - 2].1["usage"]["output_tokens"].as_u64() > Some(0),
+            "{model}"
+        );
     }
     // A tool call streams as a tool_use block with input_json_delta fragments.
-    mocks.ollama.set_tool_call("get_weather", r#"{"city":"Oslo"}"#);
+    mocks
+        .ollama
+        .set_tool_call("get_weather", r#"{"city":"Oslo"}"#);
     let reply = messages(&infermux, body("llama3.2", true)).await;
     let seen = events(&reply);
     let start = seen
@@ -214,7 +243,10 @@ async fn translated_streams_are_the_anthropic_event_sequence() {
         .iter()
         .filter_map(|(_, d)| d["delta"]["partial_json"].as_str())
         .collect();
-    assert_eq!(serde_json::from_str::<Value>(&json).ok(), Some(json!({"city": "Oslo"})));
+    assert_eq!(
+        serde_json::from_str::<Value>(&json).ok(),
+        Some(json!({"city": "Oslo"}))
+    );
 }
 
 #[tokio::test]
@@ -226,7 +258,10 @@ async fn a_stream_cut_mid_way_ends_with_an_error_event() {
     let seen = events(&reply);
     assert_eq!(names(&seen).last(), Some(&"error"), "{seen:?}");
     assert!(!names(&seen).contains(&"message_stop"));
-    assert_eq!(seen.last().map(|(_, d)| d["type"].clone()), Some(json!("error")));
+    assert_eq!(
+        seen.last().map(|(_, d)| d["type"].clone()),
+        Some(json!("error"))
+    );
 
     mocks.anthropic.set_fault(Fault::CutStreamAfter(3));
     let reply = messages(&infermux, body("claude-opus-5-5", true)).await;
@@ -248,7 +283,10 @@ async fn errors_are_anthropic_shaped() {
     assert_eq!(reply.status, 400);
     assert_eq!(reply.header("x-infermux-error"), Some("invalid_request"));
     assert_eq!(reply.json()["error"]["type"], "invalid_request_error");
-    assert_eq!(reply.json()["error"]["message"], "max_tokens: Field required");
+    assert_eq!(
+        reply.json()["error"]["message"],
+        "max_tokens: Field required"
+    );
 
     // A provider's own 4xx keeps its status and message, in the client's shape.
     mocks.ollama.set_models(&["other"]);
@@ -267,18 +305,22 @@ async fn errors_are_anthropic_shaped() {
     mocks.openai.set_fault(Fault::status(500));
     let reply = messages(&infermux, body("gpt-4o-mini", false)).await;
     assert_eq!(reply.status, 502);
-    assert_eq!(reply.header("x-infermux-error"), Some("all_providers_failed"));
+    assert_eq!(
+        reply.header("x-infermux-error"),
+        Some("all_providers_failed")
+    );
     assert_eq!(reply.json()["error"]["type"], "api_error");
 }
 
 #[tokio::test]
 async fn count_tokens_asks_anthropic_or_counts_locally() {
     let (infermux, mocks) = start().await;
-    let count = |model: &str| {
-        json!({"model": model, "system": "Be brief.", "messages": [{"role": "user", "content": "hi there"}]})
-    };
+    let count = |model: &str| json!({"model": model, "system": "Be brief.", "messages": [{"role": "user", "content": "hi there"}]});
     let url = infermux.url("/v1/messages/count_tokens");
-    let headers = [("x-api-key", CLIENT_KEY), ("anthropic-version", "2023-06-01")];
+    let headers = [
+        ("x-api-key", CLIENT_KEY),
+        ("anthropic-version", "2023-06-01"),
+    ];
     let reply = post_json(&url, &headers, count("claude-opus-5-5")).await;
     assert_eq!(reply.status, 200, "{}", reply.text());
     let asked = mocks.anthropic.requests();

@@ -18,8 +18,8 @@ pub(crate) enum Script {
     Text(String),
     /// A call of one tool with these arguments (a JSON object, validated when set).
     ToolCall { name: String, arguments: String },
-    /// An agent turn: a call of one tool while the conversation does not end with a tool
-    /// result, then this text once it does.
+    /// An agent turn: a call of one tool while the conversation holds no tool result, then
+    /// this text once it does.
     ToolThenText {
         name: String,
         arguments: String,
@@ -104,10 +104,7 @@ impl Turn {
                 arguments,
                 text,
             } => {
-                if !messages
-                    .and_then(<[Value]>::last)
-                    .is_some_and(is_tool_result)
-                {
+                if !messages.is_some_and(|m| m.iter().any(is_tool_result)) {
                     return Answer::ToolCall {
                         name,
                         arguments,

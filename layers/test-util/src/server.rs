@@ -271,8 +271,8 @@ impl MockServer {
     }
 
     /// Makes following answers behave like a model in an agent loop: call tool `name` with
-    /// `arguments_json` while the conversation does not end with a tool result, then say
-    /// `text` once it does.
+    /// `arguments_json` while the conversation holds no tool result, then say `text` once it
+    /// does.
     ///
     /// # Panics
     ///
