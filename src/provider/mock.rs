@@ -18,12 +18,12 @@ use http::{HeaderValue, Response, header};
 use infermux_core::{
     InferBody, RequestBody, Usage, UsageSlot, chat::ChatRequest, embeddings::EmbeddingsRequest,
 };
+use infermux_wire::embedding::EmbeddingEncoding;
 use serde_json::json;
 use tower::Service;
 
 use super::{
     ProviderCall, ProviderError, ProviderErrorKind,
-    embedding::EmbeddingEncoding,
     stream::{ChunkDecoder, TranslatedBody},
     wire::{completion_id, unix_now},
 };

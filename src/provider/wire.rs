@@ -10,10 +10,10 @@ use hyper::body::Incoming;
 use infermux_core::{BoxError, InferBody, Protocol, RequestBody, Usage, UsageSlot};
 use sse_stream::SseStream;
 
+use infermux_wire::{anthropic, embedding::EmbeddingEncoding, ollama, openai};
+
 use super::{
-    ProviderCall, ProviderError, ProviderErrorKind, anthropic,
-    embedding::EmbeddingEncoding,
-    ollama, openai,
+    ProviderCall, ProviderError, ProviderErrorKind,
     stream::{ChunkDecoder, TranslatedBody},
 };
 

@@ -9,6 +9,9 @@
 //! OpenAI clients that are most of the traffic then pay no translation at all, and because the
 //! provider encoders to Anthropic and Ollama already take it.
 //!
+//! * [`openai`], [`anthropic`], [`ollama`]: the provider formats: hub requests encoded into
+//!   each provider's API, its answers and streams decoded back into the hub's shape (each stream
+//!   decoder a [`ChunkDecoder`] of the transport's stream body);
 //! * [`messages`]: Anthropic Messages (`/v1/messages`): request decoder, response and stream
 //!   encoders, error shape;
 //! * [`passthrough`]: same-protocol forwarding: `model` replaced in place in the client's bytes,
@@ -18,7 +21,15 @@
 //!
 //! Everything here is public so that it can be fuzzed (`fuzz/`) and benchmarked alone.
 
+pub mod anthropic;
+pub mod chat_parts;
+mod decoder;
+pub mod embedding;
 pub mod limits;
 pub mod messages;
+pub mod ollama;
+pub mod openai;
 pub mod passthrough;
 pub mod report;
+
+pub use decoder::ChunkDecoder;

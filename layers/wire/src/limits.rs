@@ -67,13 +67,25 @@ mod tests {
 
     #[test]
     fn limits_are_clamped_and_defaulted() {
-        assert_eq!(output_limit(Some(32000), "gpt-4o-mini", None), Some(16384));
-        assert_eq!(output_limit(Some(100), "gpt-4o-mini", None), Some(100));
         assert_eq!(
-            output_limit(None, "claude-sonnet-4-5", Some(4096)),
+            output_limit(Some(32000), max_output_tokens("gpt-4o-mini"), None),
+            Some(16384)
+        );
+        assert_eq!(
+            output_limit(Some(100), max_output_tokens("gpt-4o-mini"), None),
+            Some(100)
+        );
+        assert_eq!(
+            output_limit(None, max_output_tokens("claude-sonnet-4-5"), Some(4096)),
             Some(64000)
         );
-        assert_eq!(output_limit(None, "mystery", Some(4096)), Some(4096));
-        assert_eq!(output_limit(Some(7), "mystery", None), Some(7));
+        assert_eq!(
+            output_limit(None, max_output_tokens("mystery"), Some(4096)),
+            Some(4096)
+        );
+        assert_eq!(
+            output_limit(Some(7), max_output_tokens("mystery"), None),
+            Some(7)
+        );
     }
 }

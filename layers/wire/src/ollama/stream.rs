@@ -11,7 +11,7 @@ use super::response::{ChatResponse, finish_reason, usage_json};
 ///
 /// Bytes may be pushed in chunks cut anywhere, even inside a UTF-8 sequence: an incomplete
 /// line waits in a buffer for the rest of it.
-pub(crate) struct NdjsonTranslator {
+pub struct NdjsonTranslator {
     /// The completion id every chunk carries.
     id: String,
     /// The creation time every chunk carries.
@@ -33,7 +33,7 @@ pub(crate) struct NdjsonTranslator {
 impl NdjsonTranslator {
     /// A translator for one answer; every chunk carries `id` and `created`, and a usage chunk
     /// ends the stream when `include_usage` is set.
-    pub(crate) fn new(id: String, created: u64, include_usage: bool) -> Self {
+    pub fn new(id: String, created: u64, include_usage: bool) -> Self {
         Self {
             id,
             created,
@@ -48,7 +48,7 @@ impl NdjsonTranslator {
 
     /// Feeds the next bytes of the body; returns the chunks of every line they complete.
     /// An `{"error": ...}` line is a [`DecodeError::Provider`].
-    pub(crate) fn push(&mut self, bytes: &[u8]) -> Result<Vec<String>, DecodeError> {
+    pub fn push(&mut self, bytes: &[u8]) -> Result<Vec<String>, DecodeError> {
         let Some(last_newline) = bytes.iter().rposition(|&byte| byte == b'\n') else {
             self.partial.extend_from_slice(bytes);
             return Ok(Vec::new());
@@ -66,7 +66,7 @@ impl NdjsonTranslator {
 
     /// Ends the body: translates a last line that lacks only its newline, and fails if the
     /// body stopped inside a line ("stream ended mid-line") or before the final line.
-    pub(crate) fn finish(&mut self) -> Result<Vec<String>, DecodeError> {
+    pub fn finish(&mut self) -> Result<Vec<String>, DecodeError> {
         let rest = std::mem::take(&mut self.partial);
         let mut chunks = Vec::new();
         if !rest.trim_ascii().is_empty() {
@@ -82,12 +82,12 @@ impl NdjsonTranslator {
     }
 
     /// The usage Ollama reported on the final line (zero until then).
-    pub(crate) fn usage(&self) -> Usage {
+    pub fn usage(&self) -> Usage {
         self.usage
     }
 
     /// Whether the final (`"done": true`) line was seen.
-    pub(crate) fn is_complete(&self) -> bool {
+    pub fn is_complete(&self) -> bool {
         self.done
     }
 

@@ -14,12 +14,12 @@ use infermux_core::{
 use serde::{Deserialize, Serialize};
 use sse_stream::Sse;
 
-use super::stream::ChunkDecoder;
+use crate::ChunkDecoder;
 
 /// The body of `POST {base}/chat/completions`: the client's request with the model replaced,
 /// and, for streams, `stream_options.include_usage` set. Written from borrowed fields, so a
 /// large conversation is never copied before it is serialised.
-pub(crate) fn encode_chat(chat: &ChatRequest, upstream_model: &str) -> serde_json::Result<Vec<u8>> {
+pub fn encode_chat(chat: &ChatRequest, upstream_model: &str) -> serde_json::Result<Vec<u8>> {
     encode_with(
         chat,
         upstream_model,
@@ -32,7 +32,7 @@ pub(crate) fn encode_chat(chat: &ChatRequest, upstream_model: &str) -> serde_jso
 /// (Anthropic Messages): the output limit clamped to `max_output` (the model's maximum, when
 /// known) and sent as `max_completion_tokens` to reasoning models, `max_tokens` to others;
 /// `reasoning_effort` only where the model reasons.
-pub(crate) fn encode_translated(
+pub fn encode_translated(
     chat: &ChatRequest,
     upstream_model: &str,
     max_output: Option<u64>,
@@ -40,7 +40,7 @@ pub(crate) fn encode_translated(
     let limit = chat
         .output_limit()
         .map(|requested| max_output.map_or(requested, |max| requested.min(max)));
-    let reasons = infermux_wire::limits::reasons(upstream_model);
+    let reasons = crate::limits::reasons(upstream_model);
     let limits = if reasons {
         (None, limit)
     } else {
@@ -137,7 +137,7 @@ struct UpstreamChat<'a> {
 }
 
 /// The body of `POST {base}/embeddings`.
-pub(crate) fn encode_embeddings(
+pub fn encode_embeddings(
     request: &EmbeddingsRequest,
     upstream_model: &str,
 ) -> serde_json::Result<Vec<u8>> {
@@ -201,7 +201,7 @@ struct Probe {
 }
 
 /// Reads the usage of a complete response (chat completion or embeddings list).
-pub(crate) fn decode_usage(body: &[u8]) -> Result<Usage, String> {
+pub fn decode_usage(body: &[u8]) -> Result<Usage, String> {
     let probe: Probe = serde_json::from_slice(body)
         .map_err(|e| format!("the provider's response is not valid JSON: {e}"))?;
     Ok(probe.usage.map(Usage::from).unwrap_or_default())
@@ -209,7 +209,7 @@ pub(crate) fn decode_usage(body: &[u8]) -> Result<Usage, String> {
 
 /// Passes an OpenAI stream through, learning its usage on the way.
 #[derive(Debug)]
-pub(crate) struct StreamFilter {
+pub struct StreamFilter {
     client_wants_usage: bool,
     usage: Usage,
     done: bool,
@@ -217,7 +217,7 @@ pub(crate) struct StreamFilter {
 
 impl StreamFilter {
     /// A filter for a client that did (`true`) or did not ask for the usage chunk.
-    pub(crate) fn new(client_wants_usage: bool) -> Self {
+    pub fn new(client_wants_usage: bool) -> Self {
         Self {
             client_wants_usage,
             usage: Usage::default(),

@@ -28,7 +28,7 @@ pub(crate) fn map_stop_reason(stop_reason: &str) -> &'static str {
 /// `arguments`), and the mapped `finish_reason` ([`map_stop_reason`]). `thinking`,
 /// `redacted_thinking` and server tool blocks have no OpenAI equivalent and are skipped.
 /// A body that is an Anthropic error object yields [`DecodeError::Provider`].
-pub(crate) fn decode_response(body: &[u8], created: u64) -> Result<(Vec<u8>, Usage), DecodeError> {
+pub fn decode_response(body: &[u8], created: u64) -> Result<(Vec<u8>, Usage), DecodeError> {
     let value: Value = serde_json::from_slice(body)?;
     if let Some(error) = provider_error(&value) {
         return Err(error);
@@ -76,7 +76,7 @@ pub(crate) fn decode_response(body: &[u8], created: u64) -> Result<(Vec<u8>, Usa
 
 /// The [`DecodeError::Provider`] of an Anthropic error object
 /// (`{"type": "error", "error": {"type": .., "message": ..}}`), if `value` is one.
-pub(super) fn provider_error(value: &Value) -> Option<DecodeError> {
+pub(crate) fn provider_error(value: &Value) -> Option<DecodeError> {
     if value.get("type").and_then(Value::as_str) != Some("error") {
         return None;
     }
@@ -95,7 +95,7 @@ pub(super) fn provider_error(value: &Value) -> Option<DecodeError> {
 
 /// OpenAI's `usage` object for `usage`: prompt tokens include the cached ones, which
 /// `prompt_tokens_details.cached_tokens` counts (reads from the cache only).
-pub(super) fn openai_usage(usage: &Usage) -> Value {
+pub(crate) fn openai_usage(usage: &Usage) -> Value {
     json!({
         "prompt_tokens": usage.prompt_tokens,
         "completion_tokens": usage.completion_tokens,
@@ -107,24 +107,24 @@ pub(super) fn openai_usage(usage: &Usage) -> Value {
 /// Anthropic's `usage` object (of a message, or of a `message_delta` event, where every
 /// field but `output_tokens` may be absent and each one present is a running total).
 #[derive(Debug, Default, Deserialize)]
-pub(super) struct AnthropicUsage {
+pub(crate) struct AnthropicUsage {
     /// Input tokens that were neither read from nor written to the cache.
     #[serde(default)]
-    pub(super) input_tokens: Option<u64>,
+    pub input_tokens: Option<u64>,
     /// Output tokens (thinking included).
     #[serde(default)]
-    pub(super) output_tokens: Option<u64>,
+    pub output_tokens: Option<u64>,
     /// Input tokens written to the prompt cache.
     #[serde(default)]
-    pub(super) cache_creation_input_tokens: Option<u64>,
+    pub cache_creation_input_tokens: Option<u64>,
     /// Input tokens read from the prompt cache.
     #[serde(default)]
-    pub(super) cache_read_input_tokens: Option<u64>,
+    pub cache_read_input_tokens: Option<u64>,
 }
 
 impl AnthropicUsage {
     /// Overwrites `usage` with the counts this object carries; absent ones are left as they are.
-    pub(super) fn update(&self, usage: &mut Usage) {
+    pub(crate) fn update(&self, usage: &mut Usage) {
         let uncached = self.input_tokens.unwrap_or_else(|| {
             usage
                 .prompt_tokens
@@ -143,7 +143,7 @@ impl AnthropicUsage {
     }
 
     /// The [`Usage`] this object reports on its own.
-    pub(super) fn to_usage(&self) -> Usage {
+    pub(crate) fn to_usage(&self) -> Usage {
         let mut usage = Usage::default();
         self.update(&mut usage);
         usage

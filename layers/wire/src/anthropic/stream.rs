@@ -19,7 +19,7 @@ use super::response::{AnthropicUsage, map_stop_reason, openai_usage, provider_er
 /// with no choices and the `usage` (every earlier chunk then carries `"usage": null`, as
 /// OpenAI's do). The usage is learnt whether or not the client asked for it.
 #[derive(Debug)]
-pub(crate) struct StreamTranslator {
+pub struct StreamTranslator {
     /// `created` of every chunk (Unix seconds).
     created: u64,
     /// Whether the client asked for a final usage chunk.
@@ -48,7 +48,7 @@ struct ToolBlock {
 impl StreamTranslator {
     /// A translator for one stream answered at `created` (Unix seconds), with a final usage
     /// chunk when `include_usage`.
-    pub(crate) fn new(created: u64, include_usage: bool) -> Self {
+    pub fn new(created: u64, include_usage: bool) -> Self {
         Self {
             created,
             include_usage,
@@ -76,7 +76,7 @@ impl StreamTranslator {
     /// * `error`: [`DecodeError::Provider`] with Anthropic's error type and message.
     ///
     /// Data that is not JSON, or not the shape of its event, is [`DecodeError::Json`].
-    pub(crate) fn on_event(&mut self, event: &Sse) -> Result<Vec<String>, DecodeError> {
+    pub fn on_event(&mut self, event: &Sse) -> Result<Vec<String>, DecodeError> {
         let Some(data) = event.data.as_deref() else {
             return Ok(Vec::new());
         };
@@ -167,12 +167,12 @@ impl StreamTranslator {
     }
 
     /// The usage learnt so far; final once [`is_complete`](Self::is_complete).
-    pub(crate) fn usage(&self) -> Usage {
+    pub fn usage(&self) -> Usage {
         self.usage
     }
 
     /// Whether the message is complete (`message_stop` was seen).
-    pub(crate) fn is_complete(&self) -> bool {
+    pub fn is_complete(&self) -> bool {
         self.complete
     }
 

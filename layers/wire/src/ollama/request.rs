@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::error::TranslateError;
-use crate::provider::{
+use crate::{
     chat_parts::{base64_data_url, is_data_url, tool_arguments},
     embedding::EmbeddingEncoding,
 };
@@ -72,10 +72,7 @@ struct EmbedBody<'a> {
 
 /// Encodes a chat completion request as the body of Ollama's `POST /api/chat`, for the model
 /// `upstream_model`.
-pub(crate) fn encode_chat(
-    chat: &ChatRequest,
-    upstream_model: &str,
-) -> Result<Vec<u8>, TranslateError> {
+pub fn encode_chat(chat: &ChatRequest, upstream_model: &str) -> Result<Vec<u8>, TranslateError> {
     if let Some(n) = chat.extra.get("n").and_then(Value::as_u64)
         && n > 1
     {
@@ -107,7 +104,7 @@ pub(crate) fn encode_chat(
 
 /// Encodes an embeddings request as the body of Ollama's `POST /api/embed`, for the model
 /// `upstream_model`.
-pub(crate) fn encode_embed(
+pub fn encode_embed(
     req: &EmbeddingsRequest,
     upstream_model: &str,
 ) -> Result<Vec<u8>, TranslateError> {

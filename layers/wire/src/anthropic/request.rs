@@ -4,7 +4,7 @@ use infermux_core::chat::{ChatMessage, ChatRequest, ContentPart, MessageContent,
 use serde_json::{Map, Value, json};
 
 use super::TranslateError;
-use crate::provider::chat_parts::{base64_data_url, tool_arguments};
+use crate::chat_parts::{base64_data_url, tool_arguments};
 
 /// `max_tokens` sent when the client set no output limit: Anthropic requires one.
 const DEFAULT_MAX_TOKENS: u64 = 4096;
@@ -59,7 +59,7 @@ const JSON_OBJECT_INSTRUCTION: &str = "Respond only with a single valid JSON obj
 /// `modalities`, `audio`, `prediction`, `reasoning_effort`, `verbosity`,
 /// `web_search_options`, `prompt_cache_key`, `stream_options` (Anthropic always reports usage),
 /// message `name`s and image `detail`.
-pub(crate) fn encode_request(
+pub fn encode_request(
     chat: &ChatRequest,
     upstream_model: &str,
     max_output: Option<u64>,
@@ -98,7 +98,7 @@ pub(crate) fn encode_request(
     body.insert("model".into(), upstream_model.into());
     body.insert(
         "max_tokens".into(),
-        infermux_wire::limits::output_limit(chat.output_limit(), max_output, None)
+        crate::limits::output_limit(chat.output_limit(), max_output, None)
             .unwrap_or(DEFAULT_MAX_TOKENS)
             .into(),
     );
@@ -343,6 +343,12 @@ fn part_block(
 /// The Anthropic image `source` of an OpenAI image URL.
 fn image_source(url: &str) -> Option<Value> {
     if let Some((media_type, data)) = base64_data_url(url) {
+        // Anthropic knows `image/jpeg` only; clients write `image/jpg` too.
+        let media_type = if media_type.eq_ignore_ascii_case("image/jpg") {
+            "image/jpeg"
+        } else {
+            media_type
+        };
         return Some(json!({"type": "base64", "media_type": media_type, "data": data}));
     }
     let scheme = url.split_once("://")?.0;
@@ -363,7 +369,7 @@ fn assistant_blocks(index: usize, message: &ChatMessage) -> Result<Vec<Value>, T
         })?;
         blocks.push(json!({
             "type": "tool_use",
-            "id": tool_call.id,
+            "id": crate::messages::tool_use_id(&tool_call.id),
             "name": tool_call.function.name,
             "input": input,
         }));
@@ -379,6 +385,8 @@ fn tool_result(index: usize, message: &ChatMessage) -> Result<Value, TranslateEr
         .as_deref()
         .filter(|id| !id.is_empty())
         .ok_or(TranslateError::ToolCallId { index })?;
+    // Rewritten exactly as the call's id was, so that they still match.
+    let tool_use_id = crate::messages::tool_use_id(tool_use_id);
     let mut block = json!({"type": "tool_result", "tool_use_id": tool_use_id});
     let content = message.content.as_ref().map(MessageContent::text);
     if let (Some(content), Some(fields)) = (content, block.as_object_mut())
@@ -784,6 +792,31 @@ mod tests {
         assert_eq!(
             encode_err(request("[1, 2]")),
             "messages[2].tool_calls[1].function.arguments is not a JSON object"
+        );
+    }
+
+    #[test]
+    fn ids_and_media_types_anthropic_refuses_are_rewritten() {
+        let body = encode(json!({
+            "model": "gpt-4o",
+            "messages": [
+                {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/jpg;base64,AAAA"}}]},
+                {"role": "assistant", "tool_calls": [{"id": "functions.get_weather:0", "type": "function",
+                    "function": {"name": "get_weather", "arguments": "{}"}}]},
+                {"role": "tool", "tool_call_id": "functions.get_weather:0", "content": "sunny"}
+            ]
+        }));
+        assert_eq!(
+            body["messages"][0]["content"][0]["source"]["media_type"],
+            "image/jpeg"
+        );
+        assert_eq!(
+            body["messages"][1]["content"][0]["id"],
+            "functions_get_weather_0"
+        );
+        assert_eq!(
+            body["messages"][2]["content"][0]["tool_use_id"],
+            "functions_get_weather_0"
         );
     }
 

@@ -6,23 +6,23 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::error::DecodeError;
-use crate::provider::embedding::{EmbeddingEncoding, EmbeddingVector};
+use crate::embedding::{EmbeddingEncoding, EmbeddingVector};
 
 /// One `/api/chat` response: the whole answer, or one line of a stream.
 #[derive(Deserialize)]
-pub(super) struct ChatResponse {
+pub(crate) struct ChatResponse {
     /// The model that answered.
     #[serde(default)]
-    pub(super) model: String,
+    pub model: String,
     /// The (partial) assistant message.
     #[serde(default)]
-    pub(super) message: Option<ResponseMessage>,
+    pub message: Option<ResponseMessage>,
     /// Whether this is the last response of the answer.
     #[serde(default)]
-    pub(super) done: bool,
+    pub done: bool,
     /// Why generation stopped: `stop`, `length`, `load`, `unload`.
     #[serde(default)]
-    pub(super) done_reason: Option<String>,
+    pub done_reason: Option<String>,
     /// Input tokens; absent when zero.
     #[serde(default)]
     prompt_eval_count: Option<u64>,
@@ -36,7 +36,7 @@ pub(super) struct ChatResponse {
 
 impl ChatResponse {
     /// Parses one response, turning an `{"error": ...}` into a [`DecodeError::Provider`].
-    pub(super) fn parse(bytes: &[u8]) -> Result<Self, DecodeError> {
+    pub(crate) fn parse(bytes: &[u8]) -> Result<Self, DecodeError> {
         let response: Self = serde_json::from_slice(bytes)?;
         match response.error {
             None | Some(Value::Null) => Ok(response),
@@ -48,7 +48,7 @@ impl ChatResponse {
     }
 
     /// The token counts of this response (the final one carries them), missing counts as 0.
-    pub(super) fn usage(&self) -> Usage {
+    pub(crate) fn usage(&self) -> Usage {
         Usage {
             prompt_tokens: self.prompt_eval_count.unwrap_or(0),
             completion_tokens: self.eval_count.unwrap_or(0),
@@ -59,18 +59,18 @@ impl ChatResponse {
 
 /// The assistant message of a chat response.
 #[derive(Deserialize)]
-pub(super) struct ResponseMessage {
+pub(crate) struct ResponseMessage {
     /// Text generated.
     #[serde(default)]
-    pub(super) content: Option<String>,
+    pub content: Option<String>,
     /// Tools called; each call arrives whole.
     #[serde(default)]
-    pub(super) tool_calls: Option<Vec<ResponseToolCall>>,
+    pub tool_calls: Option<Vec<ResponseToolCall>>,
 }
 
 /// A tool call in an Ollama answer.
 #[derive(Deserialize)]
-pub(super) struct ResponseToolCall {
+pub(crate) struct ResponseToolCall {
     /// The call id, which only recent Ollama versions send.
     #[serde(default)]
     id: Option<String>,
@@ -92,7 +92,7 @@ struct ResponseFunction {
 impl ResponseToolCall {
     /// The OpenAI tool call, with Ollama's id or else `call_<index>`, and the arguments
     /// JSON-encoded.
-    pub(super) fn to_openai(&self, index: usize) -> Value {
+    pub(crate) fn to_openai(&self, index: usize) -> Value {
         let id = match self.id.as_deref() {
             Some(id) if !id.is_empty() => id.to_owned(),
             _ => format!("call_{index}"),
@@ -112,7 +112,7 @@ impl ResponseToolCall {
 
 /// Maps Ollama's `done_reason` to OpenAI's `finish_reason`: `length` stays `length`, anything
 /// else is `stop`, or `tool_calls` when the answer called tools.
-pub(super) fn finish_reason(done_reason: Option<&str>, called_tools: bool) -> &'static str {
+pub(crate) fn finish_reason(done_reason: Option<&str>, called_tools: bool) -> &'static str {
     match done_reason {
         Some("length") => "length",
         _ if called_tools => "tool_calls",
@@ -121,7 +121,7 @@ pub(super) fn finish_reason(done_reason: Option<&str>, called_tools: bool) -> &'
 }
 
 /// The OpenAI `usage` object of a chat completion.
-pub(super) fn usage_json(usage: &Usage) -> Value {
+pub(crate) fn usage_json(usage: &Usage) -> Value {
     json!({
         "prompt_tokens": usage.prompt_tokens,
         "completion_tokens": usage.completion_tokens,
@@ -131,11 +131,7 @@ pub(super) fn usage_json(usage: &Usage) -> Value {
 
 /// Decodes a non-streamed `/api/chat` response into an OpenAI `chat.completion` body with the
 /// given `id` and `created` time, and the usage Ollama reported.
-pub(crate) fn decode_chat(
-    body: &[u8],
-    id: &str,
-    created: u64,
-) -> Result<(Vec<u8>, Usage), DecodeError> {
+pub fn decode_chat(body: &[u8], id: &str, created: u64) -> Result<(Vec<u8>, Usage), DecodeError> {
     let response = ChatResponse::parse(body)?;
     let usage = response.usage();
     let message = response
@@ -218,7 +214,7 @@ struct EmbeddingUsage {
 
 /// Decodes an `/api/embed` response into an OpenAI embeddings list naming `upstream_model`,
 /// with vectors written as `encoding` says, and the usage Ollama reported.
-pub(crate) fn decode_embed(
+pub fn decode_embed(
     body: &[u8],
     upstream_model: &str,
     encoding: EmbeddingEncoding,
