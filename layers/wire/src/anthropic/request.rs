@@ -45,6 +45,8 @@ const JSON_OBJECT_INSTRUCTION: &str = "Respond only with a single valid JSON obj
 ///   becomes Anthropic's most random setting.
 /// * `top_p`, `stop` (one string or a list) -> `stop_sequences`, `stream`, and `user` (or its
 ///   successor `safety_identifier`) -> `metadata.user_id` are carried over.
+/// * `reasoning_effort` -> `thinking` with a token budget, on models that think (see
+///   `thinking`); `temperature` and `top_p` are then left out, as Anthropic requires.
 /// * `tools` -> `[{name, description, input_schema}]`; `tool_choice` `auto`/`required`/`none`/
 ///   named function -> `auto`/`any`/`none`/`tool`; `parallel_tool_calls: false` ->
 ///   `disable_parallel_tool_use: true`. Without tools, `tool_choice` is validated but not sent.
@@ -56,7 +58,7 @@ const JSON_OBJECT_INSTRUCTION: &str = "Respond only with a single valid JSON obj
 /// `n` > 1 is refused ([`TranslateError::Choices`]): Anthropic returns one choice. Fields with
 /// no Anthropic equivalent are dropped silently: `frequency_penalty`, `presence_penalty`,
 /// `logit_bias`, `logprobs`, `top_logprobs`, `seed`, `service_tier`, `store`, `metadata`,
-/// `modalities`, `audio`, `prediction`, `reasoning_effort`, `verbosity`,
+/// `modalities`, `audio`, `prediction`, `verbosity`,
 /// `web_search_options`, `prompt_cache_key`, `stream_options` (Anthropic always reports usage),
 /// message `name`s and image `detail`.
 pub fn encode_request(
@@ -96,23 +98,25 @@ pub fn encode_request(
 
     let mut body = Map::new();
     body.insert("model".into(), upstream_model.into());
-    body.insert(
-        "max_tokens".into(),
-        crate::limits::output_limit(chat.output_limit(), max_output, None)
-            .unwrap_or(DEFAULT_MAX_TOKENS)
-            .into(),
-    );
+    let max_tokens = crate::limits::output_limit(chat.output_limit(), max_output, None)
+        .unwrap_or(DEFAULT_MAX_TOKENS);
+    body.insert("max_tokens".into(), max_tokens.into());
+    let thinking = thinking(chat, upstream_model, max_tokens);
+    if let Some(thinking) = &thinking {
+        body.insert("thinking".into(), thinking.clone());
+    }
     if let Some(system) = system.into_value() {
         body.insert("system".into(), system);
     }
     body.insert("messages".into(), Value::Array(messages));
-    if let Some(temperature) = chat.temperature {
+    // With thinking on, Anthropic takes no sampling parameters but the defaults.
+    if let Some(temperature) = chat.temperature.filter(|_| thinking.is_none()) {
         body.insert(
             "temperature".into(),
             temperature.clamp(0.0, MAX_TEMPERATURE).into(),
         );
     }
-    if let Some(top_p) = chat.top_p {
+    if let Some(top_p) = chat.top_p.filter(|_| thinking.is_none()) {
         body.insert("top_p".into(), top_p.into());
     }
     if let Some(stop) = &chat.stop {
@@ -240,6 +244,24 @@ impl Turns {
 }
 
 /// A `text` content block.
+/// Anthropic's `thinking` for the client's `reasoning_effort`, on models that think (Claude 3.7
+/// and later): a budget of 2048 (`low`, `minimal`), 8192 (`medium`) or 24576 (`high`) tokens,
+/// below `max_tokens` as Anthropic requires and at least its minimum of 1024; none when
+/// `max_tokens` leaves no room for that.
+fn thinking(chat: &ChatRequest, model: &str, max_tokens: u64) -> Option<Value> {
+    let effort = chat.extra.get("reasoning_effort")?.as_str()?;
+    let thinks = model.starts_with("claude-")
+        && (!model.starts_with("claude-3-") || model.starts_with("claude-3-7"));
+    let budget: u64 = match effort {
+        "minimal" | "low" => 2048,
+        "medium" => 8192,
+        "high" => 24576,
+        _ => return None,
+    };
+    let budget = budget.min(max_tokens.saturating_sub(1));
+    (thinks && budget >= 1024).then(|| json!({"type": "enabled", "budget_tokens": budget}))
+}
+
 fn text_block(text: String) -> Value {
     json!({"type": "text", "text": text})
 }
@@ -792,6 +814,30 @@ mod tests {
         assert_eq!(
             encode_err(request("[1, 2]")),
             "messages[2].tool_calls[1].function.arguments is not a JSON object"
+        );
+    }
+
+    #[test]
+    fn reasoning_effort_becomes_a_thinking_budget() {
+        let body = encode(json!({
+            "model": "claude-sonnet-4-5", "reasoning_effort": "medium", "temperature": 0.2,
+            "max_tokens": 4000, "messages": [{"role": "user", "content": "hi"}]
+        }));
+        assert_eq!(
+            body["thinking"],
+            json!({"type": "enabled", "budget_tokens": 3999})
+        );
+        assert!(
+            body.get("temperature").is_none(),
+            "thinking takes no temperature"
+        );
+        let body = encode(json!({
+            "model": "claude-sonnet-4-5", "reasoning_effort": "low", "max_tokens": 512,
+            "messages": [{"role": "user", "content": "hi"}]
+        }));
+        assert!(
+            body.get("thinking").is_none(),
+            "no room for the minimum budget"
         );
     }
 

@@ -25,8 +25,9 @@ pub(crate) fn map_stop_reason(stop_reason: &str) -> &'static str {
 /// The completion keeps Anthropic's `id` and `model`, takes `created` (Unix seconds) from the
 /// caller, and has one choice: the text blocks concatenated as `content` (`null` when the model
 /// only called tools), `tool_use` blocks as `tool_calls` (the input JSON-encoded as
-/// `arguments`), and the mapped `finish_reason` ([`map_stop_reason`]). `thinking`,
-/// `redacted_thinking` and server tool blocks have no OpenAI equivalent and are skipped.
+/// `arguments`), and the mapped `finish_reason` ([`map_stop_reason`]). `thinking` blocks become
+/// the message's `reasoning_content`; `redacted_thinking` and server tool blocks have no OpenAI
+/// equivalent and are skipped.
 /// A body that is an Anthropic error object yields [`DecodeError::Provider`].
 pub fn decode_response(body: &[u8], created: u64) -> Result<(Vec<u8>, Usage), DecodeError> {
     let value: Value = serde_json::from_slice(body)?;
@@ -36,10 +37,12 @@ pub fn decode_response(body: &[u8], created: u64) -> Result<(Vec<u8>, Usage), De
     let message: Message = serde_json::from_value(value)?;
 
     let mut text = String::new();
+    let mut reasoning = String::new();
     let mut tool_calls = Vec::new();
     for block in message.content {
         match block {
             Block::Text { text: part } => text.push_str(&part),
+            Block::Thinking { thinking } => reasoning.push_str(&thinking),
             Block::ToolUse { id, name, input } => tool_calls.push(json!({
                 "id": id,
                 "type": "function",
@@ -56,6 +59,10 @@ pub fn decode_response(body: &[u8], created: u64) -> Result<(Vec<u8>, Usage), De
     let mut reply = json!({"role": "assistant", "content": content, "refusal": null});
     if !tool_calls.is_empty() {
         reply["tool_calls"] = Value::Array(tool_calls);
+    }
+    if !reasoning.is_empty() {
+        // Where OpenAI-compatible reasoning servers put it (DeepSeek, vLLM, and the SDKs read it).
+        reply["reasoning_content"] = reasoning.into();
     }
     let usage = message.usage.to_usage();
     let completion = json!({
@@ -187,7 +194,13 @@ enum Block {
         #[serde(default)]
         input: Value,
     },
-    /// Thinking, server tools and anything else OpenAI has no place for.
+    /// The model's visible reasoning.
+    Thinking {
+        /// The reasoning text.
+        #[serde(default)]
+        thinking: String,
+    },
+    /// Redacted thinking, server tools and anything else OpenAI has no place for.
     #[serde(other)]
     Other,
 }
@@ -249,7 +262,8 @@ mod tests {
                 "model": "claude-sonnet-4-5-20250929",
                 "choices": [{
                     "index": 0,
-                    "message": {"role": "assistant", "content": "Hi! My name is Claude. How can I help?", "refusal": null},
+                    "message": {"role": "assistant", "content": "Hi! My name is Claude. How can I help?", "refusal": null,
+                                "reasoning_content": "The user greets me."},
                     "logprobs": null,
                     "finish_reason": "stop"
                 }],
