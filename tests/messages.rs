@@ -334,3 +334,53 @@ async fn count_tokens_asks_anthropic_or_counts_locally() {
     assert!(reply.json()["input_tokens"].as_u64() > Some(0));
     assert_eq!(mocks.openai.request_count(), 0, "counted locally");
 }
+
+#[tokio::test]
+async fn chat_clients_get_the_translation_fixes_on_anthropic_and_ollama() {
+    let (infermux, mocks) = start().await;
+    let url = infermux.url("/v1/chat/completions");
+    // Native structured output, a rewritten tool-call id and image media type: the strict mock
+    // refuses the request if any of them reaches it unfixed.
+    let reply = post_json(
+        &url,
+        &[],
+        json!({
+            "model": "claude-sonnet-4-5",
+            "response_format": {"type": "json_schema", "json_schema": {"name": "w", "schema": {"type": "object"}}},
+            "messages": [
+                {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/jpg;base64,AAAA"}}]},
+                {"role": "assistant", "tool_calls": [{"id": "functions.get_weather:0", "type": "function",
+                    "function": {"name": "get_weather", "arguments": "{}"}}]},
+                {"role": "tool", "tool_call_id": "functions.get_weather:0", "content": "sunny"}
+            ]
+        }),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let upstream = &mocks.anthropic.requests()[0];
+    assert_eq!(
+        upstream.header("anthropic-beta"),
+        Some("structured-outputs-2025-11-13")
+    );
+    let body = upstream.json();
+    assert_eq!(body["output_format"]["type"], "json_schema");
+    assert_eq!(
+        body["max_tokens"], 64000,
+        "the model's maximum when the client set none"
+    );
+    assert_eq!(
+        body["messages"][1]["content"][0]["id"],
+        "functions_get_weather_0"
+    );
+
+    // Ollama's own error reaches an OpenAI client with its message in OpenAI's shape.
+    mocks.ollama.set_models(&["other"]);
+    let reply = post_json(&url, &[], common::chat("llama3.2", json!({}))).await;
+    assert_eq!(reply.status, 404, "{}", reply.text());
+    let message = reply.json()["error"]["message"].as_str().map(str::to_owned);
+    assert!(
+        message.is_some_and(|m| m.contains("llama3.2")),
+        "{}",
+        reply.text()
+    );
+}

@@ -141,6 +141,11 @@ async fn send(
     *request.method_mut() = Method::POST;
     *request.uri_mut() = uri;
     *request.headers_mut() = inner.headers.clone();
+    if let Some(beta) = encoded.beta {
+        request
+            .headers_mut()
+            .insert("anthropic-beta", HeaderValue::from_static(beta));
+    }
     if encoded.passthrough
         && let Some(client) = &call.request.client
     {

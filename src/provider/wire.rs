@@ -49,6 +49,8 @@ pub(crate) struct Encoded {
     /// The client's body forwarded as is (only `model` replaced): the answer goes back
     /// untouched too.
     pub(crate) passthrough: bool,
+    /// An `anthropic-beta` the translation relies on (native structured outputs).
+    pub(crate) beta: Option<&'static str>,
 }
 
 fn unsupported(message: impl Into<String>) -> ProviderError {
@@ -108,6 +110,7 @@ impl WireFormat {
                 path,
                 body,
                 passthrough: true,
+                beta: None,
             });
         }
         // The one call site of the output maximum: translations clamp to it, and send it when
@@ -145,10 +148,19 @@ impl WireFormat {
                 ollama::encode_embed(req, model).map_err(|e| unsupported(e.to_string()))?,
             ),
         };
+        let beta = match (self, &call.request.body) {
+            (Self::Anthropic, RequestBody::Chat(chat))
+                if anthropic::native_output_schema(chat, model).is_some() =>
+            {
+                Some(anthropic::STRUCTURED_OUTPUTS_BETA)
+            }
+            _ => None,
+        };
         Ok(Encoded {
             path,
             body: Bytes::from(body),
             passthrough: false,
+            beta,
         })
     }
 

@@ -20,6 +20,6 @@ mod response;
 mod stream;
 
 pub use error::{DecodeError, TranslateError};
-pub use request::encode_request;
+pub use request::{STRUCTURED_OUTPUTS_BETA, encode_request, native_output_schema};
 pub use response::decode_response;
 pub use stream::StreamTranslator;

@@ -88,7 +88,10 @@ pub fn encode_request(
             }
         }
     }
-    if let Some(instruction) = response_format_instruction(chat.response_format.as_ref())? {
+    let native_schema = native_output_schema(chat, upstream_model);
+    if native_schema.is_none()
+        && let Some(instruction) = response_format_instruction(chat.response_format.as_ref())?
+    {
         system.push(instruction, None);
     }
     let messages = turns.into_values();
@@ -104,6 +107,12 @@ pub fn encode_request(
     let thinking = thinking(chat, upstream_model, max_tokens);
     if let Some(thinking) = &thinking {
         body.insert("thinking".into(), thinking.clone());
+    }
+    if let Some(schema) = native_schema {
+        body.insert(
+            "output_format".into(),
+            json!({"type": "json_schema", "schema": schema}),
+        );
     }
     if let Some(system) = system.into_value() {
         body.insert("system".into(), system);
@@ -486,6 +495,36 @@ fn encode_tool_choice(
     Ok(encoded)
 }
 
+/// The `anthropic-beta` that Anthropic's native structured outputs (`output_format`) need.
+pub const STRUCTURED_OUTPUTS_BETA: &str = "structured-outputs-2025-11-13";
+
+/// The JSON schema of a `json_schema` `response_format` when `model` takes Anthropic's native
+/// structured outputs (the Claude 4.5 and 5 families): the answer is then constrained to the
+/// schema, not only asked for. Other models get a system instruction, the last resort.
+pub fn native_output_schema<'a>(chat: &'a ChatRequest, model: &str) -> Option<&'a Value> {
+    let format = chat.response_format.as_ref()?;
+    if format.get("type").and_then(Value::as_str) != Some("json_schema") {
+        return None;
+    }
+    let native = [
+        "claude-opus-4-5",
+        "claude-sonnet-4-5",
+        "claude-haiku-4-5",
+        "claude-opus-4-1",
+    ]
+    .iter()
+    .any(|p| model.starts_with(p))
+        || model.strip_prefix("claude-").is_some_and(|rest| {
+            let mut parts = rest.split('-');
+            let family = parts.next().unwrap_or_default();
+            let major = parts.next().and_then(|major| major.parse::<u32>().ok());
+            family.chars().all(|c| c.is_ascii_alphabetic()) && major >= Some(5)
+        });
+    native
+        .then(|| format.pointer("/json_schema/schema"))
+        .flatten()
+}
+
 /// The system instruction standing in for OpenAI's `response_format`, if any.
 fn response_format_instruction(format: Option<&Value>) -> Result<Option<String>, TranslateError> {
     let Some(format) = format.filter(|format| !format.is_null()) else {
@@ -818,6 +857,38 @@ mod tests {
     }
 
     #[test]
+    fn json_schema_is_native_where_the_model_has_structured_outputs() {
+        let chat: ChatRequest = serde_json::from_value(json!({
+            "model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}],
+            "response_format": {"type": "json_schema", "json_schema": {"name": "p", "schema": {"type": "object"}}}
+        }))
+        .expect("chat");
+        let native: Value = serde_json::from_slice(
+            &encode_request(&chat, "claude-sonnet-4-5", None).expect("encodes"),
+        )
+        .expect("json");
+        assert_eq!(
+            native["output_format"],
+            json!({"type": "json_schema", "schema": {"type": "object"}})
+        );
+        assert!(
+            native.get("system").is_none(),
+            "no instruction when the schema is enforced"
+        );
+        let opus5: Value = serde_json::from_slice(
+            &encode_request(&chat, "claude-opus-5-5", None).expect("encodes"),
+        )
+        .expect("json");
+        assert!(opus5.get("output_format").is_some());
+        let old: Value = serde_json::from_slice(
+            &encode_request(&chat, "claude-3-5-haiku", None).expect("encodes"),
+        )
+        .expect("json");
+        assert!(old.get("output_format").is_none());
+        assert!(old["system"].to_string().contains("JSON Schema"));
+    }
+
+    #[test]
     fn reasoning_effort_becomes_a_thinking_budget() {
         let body = encode(json!({
             "model": "claude-sonnet-4-5", "reasoning_effort": "medium", "temperature": 0.2,
@@ -979,11 +1050,17 @@ mod tests {
             "required": ["name", "age"],
             "additionalProperties": false
         });
-        let json_schema = encode(json!({
+        // A model without native structured outputs: the instruction is the last resort.
+        let chat: ChatRequest = serde_json::from_value(json!({
             "model": "m",
             "messages": [{"role": "user", "content": "Bob is 32."}],
             "response_format": {"type": "json_schema", "json_schema": {"name": "person", "strict": true, "schema": schema}}
-        }));
+        }))
+        .expect("chat");
+        let json_schema: Value = serde_json::from_slice(
+            &encode_request(&chat, "claude-3-7-sonnet", None).expect("encodes"),
+        )
+        .expect("json");
         let system = json_schema["system"].as_str().expect("system is a string");
         assert!(system.contains("JSON Schema (named `person`)"), "{system}");
         let embedded = system
