@@ -384,3 +384,26 @@ async fn chat_clients_get_the_translation_fixes_on_anthropic_and_ollama() {
         reply.text()
     );
 }
+
+#[tokio::test]
+async fn a_server_refusing_the_added_stream_options_gets_the_request_as_sent() {
+    let (infermux, mocks) = start().await;
+    // An older OpenAI-compatible server: it refuses the field infermux adds on its own.
+    mocks.openai.set_faults(vec![Fault::Status {
+        status: 400,
+        body: r#"{"error":{"message":"Unrecognized request argument supplied: stream_options","type":"invalid_request_error"}}"#.to_owned(),
+        retry_after: None,
+    }]);
+    let reply = post_json(
+        &infermux.url("/v1/chat/completions"),
+        &[],
+        common::chat("gpt-4o-mini", json!({"stream": true})),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert!(!reply.streamed_text().is_empty());
+    let requests = mocks.openai.requests();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(requests[0].json()["stream_options"]["include_usage"], true);
+    assert!(requests[1].json().get("stream_options").is_none());
+}

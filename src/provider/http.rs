@@ -128,6 +128,38 @@ async fn send(
         return Ok(super::egress::count_locally(call));
     }
     let encoded = config.wire.encode(call)?;
+    let added_usage = config.wire.adds_stream_usage(call);
+    let response = send_encoded(inner, client, call, encoded).await?;
+    if !added_usage || !response.status().is_client_error() {
+        return Ok(response);
+    }
+    // An older OpenAI-compatible server may refuse the `stream_options` infermux added on its
+    // own: then the request goes again exactly as the client sent it.
+    let (parts, body) = response.into_parts();
+    let bytes = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    if !String::from_utf8_lossy(&bytes).contains("stream_options") {
+        return Ok(Response::from_parts(parts, InferBody::full(bytes)));
+    }
+    tracing::info!(
+        provider = %config.name,
+        "provider refused stream_options; sending the request without it"
+    );
+    let encoded = config.wire.encode_as_sent(call)?;
+    send_encoded(inner, client, call, encoded).await
+}
+
+/// Sends one encoded request and classifies the answer.
+async fn send_encoded(
+    inner: &Inner,
+    client: &HttpClient,
+    call: &ProviderCall,
+    encoded: super::wire::Encoded,
+) -> Result<Response<InferBody>, ProviderError> {
+    let config = &inner.config;
     let uri = inner
         .uris
         .iter()

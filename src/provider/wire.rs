@@ -164,6 +164,30 @@ impl WireFormat {
         })
     }
 
+    /// Whether `encode` adds `stream_options.include_usage` that the client did not send (an
+    /// OpenAI-chat stream on an OpenAI or OpenAI-compatible server).
+    pub(crate) fn adds_stream_usage(self, call: &ProviderCall) -> bool {
+        self == Self::OpenAi
+            && call.request.protocol == Protocol::OpenAiChat
+            && matches!(&call.request.body, RequestBody::Chat(chat) if chat.is_stream() && !chat.wants_stream_usage())
+    }
+
+    /// The client's chat request exactly as sent (model replaced), for a server that refused
+    /// what [`encode`](Self::encode) added.
+    pub(crate) fn encode_as_sent(self, call: &ProviderCall) -> Result<Encoded, ProviderError> {
+        let RequestBody::Chat(chat) = &call.request.body else {
+            return self.encode(call);
+        };
+        let body = openai::encode_chat_as_sent(chat, &call.upstream_model)
+            .map_err(|e| unsupported(e.to_string()))?;
+        Ok(Encoded {
+            path: OPENAI_CHAT,
+            body: Bytes::from(body),
+            passthrough: false,
+            beta: None,
+        })
+    }
+
     /// The headers every request to this API carries: content type, user agent, and the
     /// authentication with `api_key` (marked sensitive, so no debug output shows it). Built
     /// once per provider.

@@ -25,6 +25,23 @@ pub fn encode_chat(chat: &ChatRequest, upstream_model: &str) -> serde_json::Resu
         upstream_model,
         (chat.max_tokens, chat.max_completion_tokens),
         &chat.extra,
+        true,
+    )
+}
+
+/// The client's request exactly as sent, model replaced, without the
+/// `stream_options.include_usage` infermux adds on its own: for the older OpenAI-compatible
+/// servers that refuse `stream_options` (the usage of such a stream is then estimated).
+pub fn encode_chat_as_sent(
+    chat: &ChatRequest,
+    upstream_model: &str,
+) -> serde_json::Result<Vec<u8>> {
+    encode_with(
+        chat,
+        upstream_model,
+        (chat.max_tokens, chat.max_completion_tokens),
+        &chat.extra,
+        false,
     )
 }
 
@@ -47,11 +64,11 @@ pub fn encode_translated(
         (limit, None)
     };
     if reasons || !chat.extra.contains_key("reasoning_effort") {
-        return encode_with(chat, upstream_model, limits, &chat.extra);
+        return encode_with(chat, upstream_model, limits, &chat.extra, true);
     }
     let mut extra = chat.extra.clone();
     extra.remove("reasoning_effort");
-    encode_with(chat, upstream_model, limits, &extra)
+    encode_with(chat, upstream_model, limits, &extra, true)
 }
 
 /// The upstream body with the output limits and extra fields given.
@@ -60,6 +77,7 @@ fn encode_with(
     upstream_model: &str,
     (max_tokens, max_completion_tokens): (Option<u64>, Option<u64>),
     extra: &serde_json::Map<String, serde_json::Value>,
+    ask_usage: bool,
 ) -> serde_json::Result<Vec<u8>> {
     // Destructured in full so that a field added to `ChatRequest` cannot be forgotten here.
     let ChatRequest {
@@ -78,7 +96,7 @@ fn encode_with(
         extra: _,
     } = chat;
     let with_usage;
-    let stream_options = if chat.is_stream() {
+    let stream_options = if chat.is_stream() && ask_usage {
         with_usage = StreamOptions {
             include_usage: Some(true),
             extra: stream_options
