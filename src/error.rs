@@ -112,7 +112,7 @@ impl fmt::Display for RouteNotFound {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "no route for {} {}; infermux serves POST /v1/chat/completions, POST /v1/embeddings and GET /v1/models",
+            "no route for {} {}; infermux serves POST /v1/chat/completions, POST /v1/embeddings, POST /v1/messages, POST /v1/messages/count_tokens and GET /v1/models",
             self.method, self.path
         )
     }
