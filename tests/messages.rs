@@ -407,3 +407,31 @@ async fn a_server_refusing_the_added_stream_options_gets_the_request_as_sent() {
     assert_eq!(requests[0].json()["stream_options"]["include_usage"], true);
     assert!(requests[1].json().get("stream_options").is_none());
 }
+
+#[tokio::test]
+async fn legacy_functions_reach_anthropic_as_tools() {
+    let (infermux, mocks) = start().await;
+    let reply = post_json(
+        &infermux.url("/v1/chat/completions"),
+        &[],
+        json!({
+            "model": "claude-sonnet-4-5",
+            "functions": [{"name": "get_weather", "parameters": {"type": "object", "properties": {}}}],
+            "messages": [
+                {"role": "user", "content": "weather?"},
+                {"role": "assistant", "content": null, "function_call": {"name": "get_weather", "arguments": "{}"}},
+                {"role": "function", "name": "get_weather", "content": "sunny"}
+            ]
+        }),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let body = mocks.anthropic.requests()[0].json();
+    assert_eq!(body["tools"][0]["name"], "get_weather");
+    assert_eq!(body["messages"][1]["content"][0]["type"], "tool_use");
+    assert_eq!(body["messages"][2]["content"][0]["type"], "tool_result");
+    assert_eq!(
+        body["messages"][2]["content"][0]["tool_use_id"],
+        body["messages"][1]["content"][0]["id"]
+    );
+}

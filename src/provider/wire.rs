@@ -117,7 +117,16 @@ impl WireFormat {
         // the target needs a limit and the client set none.
         let max_output = infermux_wire::limits::max_output_tokens(model);
         let translated = self.protocol() != Some(call.request.protocol);
-        let (path, body) = match (self, &call.request.body) {
+        // Legacy function calling, for the providers that only know tools.
+        let legacy = match (self, &call.request.body) {
+            (Self::Anthropic | Self::Ollama, RequestBody::Chat(chat)) => {
+                infermux_wire::legacy::as_tools(chat)
+            }
+            _ => None,
+        };
+        let body = legacy.map(RequestBody::Chat);
+        let body = body.as_ref().unwrap_or(&call.request.body);
+        let (path, body) = match (self, body) {
             (Self::OpenAi, RequestBody::Chat(chat)) if translated => (
                 OPENAI_CHAT,
                 openai::encode_translated(chat, model, max_output)

@@ -25,6 +25,7 @@ pub mod anthropic;
 pub mod chat_parts;
 mod decoder;
 pub mod embedding;
+pub mod legacy;
 pub mod limits;
 pub mod messages;
 pub mod ollama;

@@ -12,6 +12,10 @@ pub enum TranslateError {
         /// The requested number of choices.
         n: u64,
     },
+    /// `logprobs: true`: Anthropic reports no token probabilities, and a client that asks
+    /// for them reads them.
+    #[error("logprobs is not supported by anthropic models, which report no token probabilities")]
+    Logprobs,
     /// A message role other than `system`, `developer`, `user`, `assistant` or `tool`.
     #[error("messages[{index}].role `{role}` is not supported")]
     Role {

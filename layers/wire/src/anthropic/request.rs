@@ -57,7 +57,7 @@ const JSON_OBJECT_INSTRUCTION: &str = "Respond only with a single valid JSON obj
 ///
 /// `n` > 1 is refused ([`TranslateError::Choices`]): Anthropic returns one choice. Fields with
 /// no Anthropic equivalent are dropped silently: `frequency_penalty`, `presence_penalty`,
-/// `logit_bias`, `logprobs`, `top_logprobs`, `seed`, `service_tier`, `store`, `metadata`,
+/// `logit_bias`, `top_logprobs` (without `logprobs`), `seed`, `service_tier`, `store`, `metadata`,
 /// `modalities`, `audio`, `prediction`, `verbosity`,
 /// `web_search_options`, `prompt_cache_key`, `stream_options` (Anthropic always reports usage),
 /// message `name`s and image `detail`.
@@ -70,6 +70,9 @@ pub fn encode_request(
         && n > 1
     {
         return Err(TranslateError::Choices { n });
+    }
+    if chat.extra.get("logprobs").and_then(Value::as_bool) == Some(true) {
+        return Err(TranslateError::Logprobs);
     }
 
     let mut system = System::default();
@@ -604,7 +607,7 @@ mod tests {
             "top_p": 0.9,
             "stream": true,
             "user": "user-1234",
-            "logprobs": true,
+            "logit_bias": {"50256": -100},
             "presence_penalty": 0.5,
             "seed": 42,
             "n": 1
@@ -1096,6 +1099,12 @@ mod tests {
                 json!({"model": "m", "n": 3, "messages": [{"role": "user", "content": "hi"}]})
             ),
             "n = 3 is not supported by anthropic models, which return exactly one choice"
+        );
+        assert_eq!(
+            encode_err(
+                json!({"model": "m", "logprobs": true, "messages": [{"role": "user", "content": "hi"}]})
+            ),
+            "logprobs is not supported by anthropic models, which report no token probabilities"
         );
         assert_eq!(
             encode_err(json!({"model": "m", "messages": [
