@@ -435,3 +435,38 @@ async fn legacy_functions_reach_anthropic_as_tools() {
         body["messages"][1]["content"][0]["id"]
     );
 }
+
+#[tokio::test]
+async fn ollama_answers_logprobs_in_openai_shape() {
+    let (infermux, mocks) = start().await;
+    let url = infermux.url("/v1/chat/completions");
+    let reply = post_json(
+        &url,
+        &[],
+        common::chat("llama3.2", json!({"logprobs": true})),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(mocks.ollama.requests()[0].json()["logprobs"], true);
+    let tokens = reply.json()["choices"][0]["logprobs"]["content"].clone();
+    let text: String = tokens
+        .as_array()
+        .expect("logprobs.content")
+        .iter()
+        .filter_map(|t| t["token"].as_str())
+        .collect();
+    assert_eq!(text, reply.json()["choices"][0]["message"]["content"]);
+
+    let reply = post_json(
+        &url,
+        &[],
+        common::chat("llama3.2", json!({"logprobs": true, "stream": true})),
+    )
+    .await;
+    let with_logprobs = reply
+        .chunks()
+        .iter()
+        .filter(|c| c["choices"][0]["logprobs"]["content"].is_array())
+        .count();
+    assert!(with_logprobs > 0, "{}", reply.text());
+}

@@ -31,6 +31,11 @@ struct ChatBody<'a> {
     format: Option<Cow<'a, Value>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     keep_alive: Option<&'a Value>,
+    /// Token log probabilities, which Ollama reports like OpenAI.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    logprobs: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_logprobs: Option<u64>,
 }
 
 /// One message of an Ollama chat.
@@ -98,6 +103,8 @@ pub fn encode_chat(chat: &ChatRequest, upstream_model: &str) -> Result<Vec<u8>, 
         options: encode_options(chat),
         format: encode_format(chat.response_format.as_ref())?,
         keep_alive: chat.extra.get("keep_alive").filter(|v| !v.is_null()),
+        logprobs: chat.extra.get("logprobs").and_then(Value::as_bool),
+        top_logprobs: chat.extra.get("top_logprobs").and_then(Value::as_u64),
     };
     serde_json::to_vec(&body).map_err(TranslateError::Encode)
 }

@@ -32,6 +32,20 @@ pub(crate) struct ChatResponse {
     /// An error reported in place of an answer.
     #[serde(default)]
     error: Option<Value>,
+    /// The log probabilities of this response's tokens, when asked for (`logprobs: true`):
+    /// per token `{token, logprob, bytes, top_logprobs}`, OpenAI's own per-token shape.
+    #[serde(default)]
+    pub(crate) logprobs: Option<Vec<Value>>,
+}
+
+impl ChatResponse {
+    /// OpenAI's `choices[].logprobs` for this response: `{"content": [...]}`, or null.
+    pub(crate) fn openai_logprobs(&self) -> Value {
+        self.logprobs.as_ref().map_or(
+            Value::Null,
+            |tokens| json!({"content": tokens, "refusal": null}),
+        )
+    }
 }
 
 impl ChatResponse {
@@ -166,7 +180,7 @@ pub fn decode_chat(body: &[u8], id: &str, created: u64) -> Result<(Vec<u8>, Usag
         "choices": [{
             "index": 0,
             "message": openai_message,
-            "logprobs": null,
+            "logprobs": response.openai_logprobs(),
             "finish_reason": finish,
         }],
         "usage": usage_json(&usage),

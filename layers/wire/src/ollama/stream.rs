@@ -127,7 +127,11 @@ impl NdjsonTranslator {
             delta.entry("content").or_insert_with(|| "".into());
         }
         if !delta.is_empty() {
-            chunks.push(self.chunk(&response.model, Value::Object(delta), Value::Null));
+            let mut chunk = self.chunk_value(&response.model, Value::Object(delta), Value::Null);
+            if response.logprobs.is_some() {
+                chunk["choices"][0]["logprobs"] = response.openai_logprobs();
+            }
+            chunks.push(chunk.to_string());
         }
         if response.done {
             self.done = true;
@@ -151,6 +155,11 @@ impl NdjsonTranslator {
 
     /// One chunk with a single choice carrying `delta` and `finish_reason`.
     fn chunk(&self, model: &str, delta: Value, finish_reason: Value) -> String {
+        self.chunk_value(model, delta, finish_reason).to_string()
+    }
+
+    /// [`chunk`](Self::chunk) before it is written.
+    fn chunk_value(&self, model: &str, delta: Value, finish_reason: Value) -> Value {
         let mut chunk = json!({
             "id": self.id,
             "object": "chat.completion.chunk",
@@ -169,7 +178,7 @@ impl NdjsonTranslator {
             // OpenAI sends `usage: null` on every chunk but the last when usage was asked for.
             object.insert("usage".into(), Value::Null);
         }
-        chunk.to_string()
+        chunk
     }
 }
 
