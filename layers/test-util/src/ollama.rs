@@ -194,7 +194,7 @@ fn chat(body: &Bytes, turn: &Turn) -> Result<Reply, Reply> {
             for piece in tokens::pieces(text) {
                 let mut l = line(json!({ "role": "assistant", "content": piece }), false);
                 if logprobs {
-                    l["logprobs"] = json!([logprob(&piece)]);
+                    l["logprobs"] = json!([logprob(piece)]);
                 }
                 lines.push(l);
             }
