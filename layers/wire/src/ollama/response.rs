@@ -77,6 +77,9 @@ pub(crate) struct ResponseMessage {
     /// Text generated.
     #[serde(default)]
     pub content: Option<String>,
+    /// The model's reasoning, when it thinks (`think: true`).
+    #[serde(default)]
+    pub thinking: Option<String>,
     /// Tools called; each call arrives whole.
     #[serde(default)]
     pub tool_calls: Option<Vec<ResponseToolCall>>,
@@ -168,6 +171,9 @@ pub fn decode_chat(body: &[u8], id: &str, created: u64) -> Result<(Vec<u8>, Usag
         Value::String(content)
     };
     openai_message.insert("content".into(), content);
+    if let Some(thinking) = message.thinking.as_deref().filter(|t| !t.is_empty()) {
+        openai_message.insert("reasoning_content".into(), thinking.into());
+    }
     let finish = finish_reason(response.done_reason.as_deref(), !tool_calls.is_empty());
     if !tool_calls.is_empty() {
         openai_message.insert("tool_calls".into(), Value::Array(tool_calls));

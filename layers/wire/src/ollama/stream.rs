@@ -100,6 +100,9 @@ impl NdjsonTranslator {
         let response = ChatResponse::parse(line)?;
         let mut delta = Map::new();
         if let Some(message) = &response.message {
+            if let Some(thinking) = message.thinking.as_deref().filter(|t| !t.is_empty()) {
+                delta.insert("reasoning_content".into(), thinking.into());
+            }
             if let Some(content) = message.content.as_deref().filter(|c| !c.is_empty()) {
                 delta.insert("content".into(), content.into());
             }
