@@ -470,3 +470,32 @@ async fn ollama_answers_logprobs_in_openai_shape() {
         .count();
     assert!(with_logprobs > 0, "{}", reply.text());
 }
+
+#[tokio::test]
+async fn an_anthropic_4xx_reaches_a_chat_client_in_openai_shape() {
+    let (infermux, mocks) = start().await;
+    mocks.anthropic.set_fault(mocks.anthropic.provider_error(
+        400,
+        "invalid_request_error",
+        "prompt is too long",
+    ));
+    let reply = post_json(
+        &infermux.url("/v1/chat/completions"),
+        &[],
+        common::chat("claude-sonnet-4-5", json!({})),
+    )
+    .await;
+    assert_eq!(reply.status, 400, "{}", reply.text());
+    assert_eq!(reply.json()["error"]["message"], "prompt is too long");
+    assert_eq!(reply.json()["error"]["type"], "invalid_request_error");
+    // The same error to a Messages client comes in Anthropic's shape, as Anthropic sent it.
+    mocks.anthropic.set_fault(mocks.anthropic.provider_error(
+        400,
+        "invalid_request_error",
+        "prompt is too long",
+    ));
+    let reply = messages(&infermux, body("claude-sonnet-4-5", false)).await;
+    assert_eq!(reply.status, 400, "{}", reply.text());
+    assert_eq!(reply.json()["type"], "error");
+    assert_eq!(reply.json()["error"]["message"], "prompt is too long");
+}

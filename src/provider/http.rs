@@ -218,8 +218,10 @@ async fn send_encoded(
     }
     if status.is_client_error() {
         // The provider refused the request itself: the client sees its answer as is.
-        // Ollama's `{"error": "..."}` is re-shaped as OpenAI's, so that SDKs show its message.
-        let body = if config.wire == WireFormat::Ollama {
+        // A translated request's error is re-shaped as OpenAI's (Ollama's `{"error": "..."}`,
+        // Anthropic's `{"type":"error",...}`), status and message kept, so that SDKs show it;
+        // for a `/v1/messages` client it is re-shaped once more, as Anthropic's, on the way out.
+        let body = if !encoded.passthrough && config.wire != WireFormat::OpenAi {
             Bytes::from(super::egress::openai_error_body(status, &body))
         } else {
             body
