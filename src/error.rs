@@ -10,7 +10,7 @@ use std::{error::Error as StdError, fmt};
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
-use infermux_core::{BoxError, InferBody};
+use infermux_core::{BoxError, InferBody, Protocol};
 use serde::Serialize;
 
 /// Header naming the error code of an error response.
@@ -112,7 +112,7 @@ impl fmt::Display for RouteNotFound {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "no route for {} {}; infermux serves POST /v1/chat/completions, POST /v1/embeddings and GET /v1/models",
+            "no route for {} {}; infermux serves POST /v1/chat/completions, POST /v1/embeddings, POST /v1/messages, POST /v1/messages/count_tokens and GET /v1/models",
             self.method, self.path
         )
     }
@@ -249,16 +249,41 @@ pub fn error_json(message: &str, code: &str) -> Bytes {
         .unwrap_or_default()
 }
 
-/// Renders any stack error as the client's response.
-pub fn into_response(error: &BoxError) -> Response<InferBody> {
+/// Renders any stack error as the client's response, in the shape of the client's protocol:
+/// Anthropic's `{"type":"error","error":{"type","message"}}` on `/v1/messages`, OpenAI's
+/// otherwise. Status and `X-Infermux-Error` are the same either way.
+pub fn into_response_for(protocol: Protocol, error: &BoxError) -> Response<InferBody> {
+    if !protocol.is_anthropic() {
+        return into_response(error);
+    }
     let class = classify(error.as_ref());
-    let message = if class.code == "internal_error" {
+    let message = message_of(class, error);
+    let kind = infermux_wire::messages::error_type(class.status.as_u16());
+    let body = infermux_wire::messages::error_body(kind, &message);
+    with_retry_after(
+        with_class(Response::new(InferBody::full(body)), class),
+        error,
+    )
+}
+
+fn message_of(class: ErrorClass, error: &BoxError) -> String {
+    if class.code == "internal_error" {
         tracing::error!(error = %error, "internal error");
         "internal error; see the infermux logs".to_owned()
     } else {
         error.to_string()
-    };
-    let mut response = response(class, &message);
+    }
+}
+
+/// Renders any stack error as the client's response.
+pub fn into_response(error: &BoxError) -> Response<InferBody> {
+    let class = classify(error.as_ref());
+    let message = message_of(class, error);
+    with_retry_after(response(class, &message), error)
+}
+
+/// Adds `Retry-After` to a response for an error that says when to come back.
+fn with_retry_after(mut response: Response<InferBody>, error: &BoxError) -> Response<InferBody> {
     if let Some(limited) = find::<infermux_keys::KeyRateLimited>(error.as_ref()) {
         response.headers_mut().insert(
             header::RETRY_AFTER,
@@ -282,7 +307,14 @@ fn find<'a, E: StdError + 'static>(error: &'a (dyn StdError + 'static)) -> Optio
 
 /// An error response of `class` with `message`.
 pub fn response(class: ErrorClass, message: &str) -> Response<InferBody> {
-    let mut response = Response::new(InferBody::full(error_json(message, class.code)));
+    with_class(
+        Response::new(InferBody::full(error_json(message, class.code))),
+        class,
+    )
+}
+
+/// Sets the status, JSON content type and `X-Infermux-Error` of an error response.
+fn with_class(mut response: Response<InferBody>, class: ErrorClass) -> Response<InferBody> {
     *response.status_mut() = class.status;
     let headers = response.headers_mut();
     headers.insert(
@@ -322,6 +354,14 @@ mod tests {
         let response = into_response(&err);
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(response.headers()[ERROR_HEADER], "internal_error");
+    }
+
+    #[test]
+    fn anthropic_requests_get_anthropic_shaped_errors() {
+        let err: BoxError = Box::new(ModelNotFound::new("claude-9"));
+        let response = into_response_for(Protocol::AnthropicMessages, &err);
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        assert_eq!(response.headers()[ERROR_HEADER], "model_not_found");
     }
 
     #[test]

@@ -21,8 +21,8 @@ use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header
 use http_body::Body;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use infermux_core::{
-    BoxError, Caller, InferBody, InferRequest, RequestBody, RequestId, Strategy, chat::ChatRequest,
-    embeddings::EmbeddingsRequest,
+    BoxError, Caller, ClientRequest, InferBody, InferRequest, Protocol, RequestBody, RequestId,
+    Strategy, chat::ChatRequest, embeddings::EmbeddingsRequest,
 };
 use tower::{Service, ServiceExt};
 
@@ -125,6 +125,10 @@ impl<S> Ingress<S> {
 enum Route {
     Chat,
     Embeddings,
+    /// Anthropic Messages (`/v1/messages`, `?beta=true` too).
+    Messages,
+    /// Anthropic token counting (`/v1/messages/count_tokens`).
+    CountTokens,
     Models,
     Health,
     NotFound,
@@ -137,6 +141,8 @@ impl Route {
         let (route, allowed) = match path {
             "/chat/completions" => (Self::Chat, Method::POST),
             "/embeddings" => (Self::Embeddings, Method::POST),
+            "/messages" => (Self::Messages, Method::POST),
+            "/messages/count_tokens" => (Self::CountTokens, Method::POST),
             "/models" => (Self::Models, Method::GET),
             "/healthz" => (Self::Health, Method::GET),
             _ => return Self::NotFound,
@@ -152,10 +158,21 @@ impl Route {
         match self {
             Self::Chat => "chat_completions",
             Self::Embeddings => "embeddings",
+            Self::Messages => "messages",
+            Self::CountTokens => "count_tokens",
             Self::Models => "models",
             Self::Health => "healthz",
             Self::NotFound => "not_found",
             Self::WrongMethod(_) => "method_not_allowed",
+        }
+    }
+
+    /// The wire protocol of the route: errors are rendered in its shape.
+    const fn protocol(&self) -> Protocol {
+        match self {
+            Self::Messages => Protocol::AnthropicMessages,
+            Self::CountTokens => Protocol::AnthropicCountTokens,
+            _ => Protocol::OpenAiChat,
         }
     }
 }
@@ -189,7 +206,7 @@ where
         Box::pin(async move {
             let caller = caller(&parts.headers);
             let result = match &route {
-                Route::Chat | Route::Embeddings => {
+                Route::Chat | Route::Embeddings | Route::Messages | Route::CountTokens => {
                     match read_request(
                         &route,
                         &parts.headers,
@@ -218,7 +235,8 @@ where
                     Err(RouteNotFound::new(parts.method.clone(), parts.uri.path()).into())
                 }
             };
-            let mut response = result.unwrap_or_else(|error| error::into_response(&error));
+            let mut response =
+                result.unwrap_or_else(|error| error::into_response_for(route.protocol(), &error));
             if let Route::WrongMethod(allowed) = &route
                 && let Ok(value) = HeaderValue::from_str(allowed.as_str())
             {
@@ -272,16 +290,48 @@ where
             );
         }
     };
+    let protocol = route.protocol();
+    let mut session = session(headers);
     let body = match route {
         Route::Chat => RequestBody::Chat(parse_chat(&bytes)?),
+        Route::Messages | Route::CountTokens => {
+            let need_max_tokens = *route == Route::Messages;
+            let decoded = infermux_wire::messages::decode(&bytes, need_max_tokens)
+                .map_err(|e| InvalidRequest::new(e.to_string()))?;
+            // `X-Infermux-Session` wins over the body's `metadata.user_id`.
+            session = session.or_else(|| decoded.session.map(Arc::from));
+            RequestBody::Chat(decoded.chat)
+        }
         _ => RequestBody::Embeddings(parse_embeddings(&bytes)?),
     };
+    let client = protocol
+        .is_anthropic()
+        .then(|| Arc::new(anthropic_client_request(headers, bytes)));
     let mut request = InferRequest::new(body, caller.clone(), request_id.clone());
+    request.protocol = protocol;
+    request.client = client;
     request.estimate = settings.tokens.estimate(&request.body);
     request.strategy_override = strategy_override;
-    request.session = session(headers);
+    request.session = session;
     request.client_key = infermux_keys::presented(headers);
     Ok(request)
+}
+
+/// The headers of an Anthropic request that its provider is forwarded (never credentials).
+const ANTHROPIC_FORWARDED: [&str; 2] = ["anthropic-version", "anthropic-beta"];
+
+/// The client's Messages body and protocol headers, kept for passthrough.
+fn anthropic_client_request(headers: &HeaderMap, body: Bytes) -> ClientRequest {
+    let headers = ANTHROPIC_FORWARDED
+        .iter()
+        .flat_map(|name| {
+            headers
+                .get_all(*name)
+                .iter()
+                .map(|value| (http::HeaderName::from_static(name), value.clone()))
+        })
+        .collect();
+    ClientRequest { body, headers }
 }
 
 fn parse_error(error: serde_json::Error) -> InvalidRequest {

@@ -7,8 +7,8 @@
 
 use http::Response;
 use infermux_core::{
-    BoxError, InferBody, InferRequest, ModelCatalog, PriceTable, ProviderBoard, ProviderModels,
-    ProviderName, ProviderStatus,
+    BoxError, InferBody, InferRequest, ModelCatalog, ModelSpecs, PriceTable, ProviderBoard,
+    ProviderModels, ProviderName, ProviderStatus,
 };
 use infermux_route_group::{GroupSpec, RouteGroupLayer, RouteTable};
 use infermux_strategy::{Ranker, StrategyLayer, Unpriced};
@@ -66,11 +66,12 @@ pub fn build(
             .iter()
             .map(|p| ProviderStatus::new(ProviderName::new(p.name.as_str()), p.kind.as_str())),
     );
+    let specs = crate::pricing::model_specs(config);
     // Each provider behind its circuit breaker, with its local rate limit.
     let providers = config
         .providers
         .iter()
-        .map(|p| crate::resilience::target(p, provider_service(p, client), &board))
+        .map(|p| crate::resilience::target(p, provider_service(p, client, &specs), &board))
         .collect();
     // One price table for every layer that prices: routing, budgets, cost.
     let prices = crate::pricing::price_table(config);
@@ -148,7 +149,11 @@ pub fn catalog(config: &Config) -> ModelCatalog {
     )
 }
 
-fn provider_service(provider: &ProviderConfig, client: &HttpClient) -> ProviderService {
+fn provider_service(
+    provider: &ProviderConfig,
+    client: &HttpClient,
+    specs: &ModelSpecs,
+) -> ProviderService {
     let wire = match provider.kind {
         ProviderKind::OpenAi | ProviderKind::OpenAiCompatible => WireFormat::OpenAi,
         ProviderKind::Anthropic => WireFormat::Anthropic,
@@ -171,6 +176,7 @@ fn provider_service(provider: &ProviderConfig, client: &HttpClient) -> ProviderS
         base_url: provider.base_url.clone(),
         api_key: provider.api_key.as_ref().map(|k| k.expose().to_owned()),
         timeout: provider.timeout,
+        specs: specs.clone(),
     };
     BoxCloneSyncService::new(HttpProvider::new(config, client.clone()))
 }

@@ -304,12 +304,13 @@ impl Service<InferRequest> for Dispatch {
                 };
                 let start = Instant::now();
                 match service.call(call).await {
-                    Ok(mut response) => {
+                    Ok(response) => {
                         provider.served.increment(1);
                         if let Some(status) = &provider.status {
                             status.record_latency(start.elapsed());
                             status.record_outcome(false);
                         }
+                        let mut response = super::egress::to_client(&request, response).await;
                         mark_served(
                             &mut response,
                             &candidate.provider,

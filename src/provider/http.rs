@@ -11,7 +11,7 @@ use futures_util::future::BoxFuture;
 use http::{HeaderValue, Method, Request, Response, StatusCode, Uri, header};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use infermux_core::{InferBody, ProviderName};
+use infermux_core::{InferBody, ModelSpecs, Protocol, ProviderName};
 use tower::Service;
 
 use super::{ProviderCall, ProviderError, ProviderErrorKind, WireFormat, client::HttpClient};
@@ -32,6 +32,8 @@ pub struct HttpProviderConfig {
     pub api_key: Option<String>,
     /// Bound on a complete response, or on the first chunk and each later gap of a stream.
     pub timeout: Duration,
+    /// The model catalog: translations clamp output limits to a model's maximum.
+    pub specs: ModelSpecs,
 }
 
 /// A tower service calling one provider's HTTP API.
@@ -121,7 +123,47 @@ async fn send(
     call: &ProviderCall,
 ) -> Result<Response<InferBody>, ProviderError> {
     let config = &inner.config;
-    let encoded = config.wire.encode(call)?;
+    if call.request.protocol == Protocol::AnthropicCountTokens
+        && config.wire != WireFormat::Anthropic
+    {
+        // Only Anthropic counts tokens on request; every other provider's count is infermux's.
+        return Ok(super::egress::count_locally(call));
+    }
+    let max_output = config.specs.max_output(&config.name, &call.upstream_model);
+    let encoded = config.wire.encode(call, max_output)?;
+    let added_usage = config.wire.adds_stream_usage(call);
+    let response = send_encoded(inner, client, call, encoded).await?;
+    if !added_usage || !response.status().is_client_error() {
+        return Ok(response);
+    }
+    // An older OpenAI-compatible server may refuse the `stream_options` infermux added on its
+    // own: then the request goes again exactly as the client sent it.
+    let (parts, body) = response.into_parts();
+    let bytes = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    if !String::from_utf8_lossy(&bytes).contains("stream_options") {
+        return Ok(Response::from_parts(parts, InferBody::full(bytes)));
+    }
+    tracing::info!(
+        provider = %config.name,
+        "provider refused stream_options; sending the request without it"
+    );
+    let max_output = config.specs.max_output(&config.name, &call.upstream_model);
+    let encoded = config.wire.encode_as_sent(call, max_output)?;
+    send_encoded(inner, client, call, encoded).await
+}
+
+/// Sends one encoded request and classifies the answer.
+async fn send_encoded(
+    inner: &Inner,
+    client: &HttpClient,
+    call: &ProviderCall,
+    encoded: super::wire::Encoded,
+) -> Result<Response<InferBody>, ProviderError> {
+    let config = &inner.config;
     let uri = inner
         .uris
         .iter()
@@ -131,10 +173,27 @@ async fn send(
         let message = format!("invalid provider URL {}{}", config.base_url, encoded.path);
         ProviderError::new(ProviderErrorKind::Connect, message)
     })?;
-    let mut request = Request::new(Full::new(Bytes::from(encoded.body)));
+    let mut request = Request::new(Full::new(encoded.body));
     *request.method_mut() = Method::POST;
     *request.uri_mut() = uri;
     *request.headers_mut() = inner.headers.clone();
+    if let Some(beta) = encoded.beta {
+        request
+            .headers_mut()
+            .insert("anthropic-beta", HeaderValue::from_static(beta));
+    }
+    if encoded.passthrough
+        && let Some(client) = &call.request.client
+    {
+        // The client's protocol headers (`anthropic-version`, `anthropic-beta`) replace the
+        // defaults; ingress kept no credential among them.
+        for (name, _) in &client.headers {
+            request.headers_mut().remove(name);
+        }
+        for (name, value) in &client.headers {
+            request.headers_mut().append(name.clone(), value.clone());
+        }
+    }
 
     let response = client.request(request).await.map_err(|e| {
         ProviderError::new(
@@ -144,6 +203,9 @@ async fn send(
     })?;
     let status = response.status();
     if status.is_success() {
+        if encoded.passthrough {
+            return super::passthrough::success(config, call, response).await;
+        }
         return success(config, call, response).await;
     }
     let retry_after = retry_after(response.headers());
@@ -160,12 +222,23 @@ async fn send(
     }
     if status.is_client_error() {
         // The provider refused the request itself: the client sees its answer as is.
+        // A translated request's error is re-shaped as OpenAI's (Ollama's `{"error": "..."}`,
+        // Anthropic's `{"type":"error",...}`), status and message kept, so that SDKs show it;
+        // for a `/v1/messages` client it is re-shaped once more, as Anthropic's, on the way out.
+        let body = if !encoded.passthrough && config.wire != WireFormat::OpenAi {
+            Bytes::from(super::egress::openai_error_body(status, &body))
+        } else {
+            body
+        };
         let mut response = Response::new(InferBody::full(body));
         *response.status_mut() = status;
         let json = HeaderValue::from_static("application/json");
         response
             .headers_mut()
             .insert(header::CONTENT_TYPE, content_type.unwrap_or(json));
+        if encoded.passthrough {
+            super::egress::mark_client_shaped(&mut response);
+        }
         return Ok(response);
     }
     Err(ProviderError::new(

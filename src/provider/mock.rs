@@ -18,12 +18,12 @@ use http::{HeaderValue, Response, header};
 use infermux_core::{
     InferBody, RequestBody, Usage, UsageSlot, chat::ChatRequest, embeddings::EmbeddingsRequest,
 };
+use infermux_wire::embedding::EmbeddingEncoding;
 use serde_json::json;
 use tower::Service;
 
 use super::{
     ProviderCall, ProviderError, ProviderErrorKind,
-    embedding::EmbeddingEncoding,
     stream::{ChunkDecoder, TranslatedBody},
     wire::{completion_id, unix_now},
 };
@@ -89,6 +89,9 @@ impl Service<ProviderCall> for MockProvider {
             }
             if !settings.latency.is_zero() {
                 tokio::time::sleep(settings.latency).await;
+            }
+            if call.request.protocol == infermux_core::Protocol::AnthropicCountTokens {
+                return Ok(super::egress::count_locally(&call));
             }
             let id = completion_id(&call);
             let model = &*call.upstream_model;

@@ -5,17 +5,18 @@
 //! the [`WireFormat`]s (OpenAI and OpenAI-compatible servers, Anthropic's Messages API,
 //! Ollama's native API) over the one shared pooled [`HttpClient`]; [`MockProvider`] answers
 //! from memory. [`Dispatch`] tries a request's candidates in order.
+//!
+//! Translation lives in `infermux_wire` (pure codecs, no I/O); here are only the transport
+//! (`http`, `passthrough`, the stream body), dispatch, the answer shaping for the client's
+//! protocol (`egress`) and the built-in mock.
 
-pub mod anthropic;
 mod call;
-mod chat_parts;
 mod client;
 mod dispatch;
-mod embedding;
+mod egress;
 mod http;
 mod mock;
-pub mod ollama;
-mod openai;
+mod passthrough;
 mod stream;
 mod wire;
 

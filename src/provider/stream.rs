@@ -19,26 +19,11 @@ use std::{
 use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::{Stream, stream::BoxStream};
 use http_body::{Body, Frame};
-use infermux_core::{BoxError, Usage, UsageSlot};
+use infermux_core::{BoxError, UsageSlot};
+pub use infermux_wire::ChunkDecoder;
 use tokio::time::{Instant, Sleep, sleep};
 
 use crate::error::error_json;
-
-/// Turns one provider's stream items into OpenAI chunk JSON documents.
-pub trait ChunkDecoder: Send + 'static {
-    /// What the upstream stream yields (an SSE event, a block of bytes).
-    type Item: Send + 'static;
-
-    /// Decodes one item into zero or more chunk JSON documents; an error ends the stream.
-    fn feed(&mut self, item: Self::Item) -> Result<Vec<String>, String>;
-
-    /// Called once the upstream stream ended: the last documents, or an error when the stream
-    /// ended before the provider's terminal event.
-    fn finish(&mut self) -> Result<Vec<String>, String>;
-
-    /// The usage seen so far.
-    fn usage(&self) -> Usage;
-}
 
 /// The terminal event of a complete stream.
 const DONE_EVENT: &[u8] = b"data: [DONE]\n\n";
@@ -197,6 +182,7 @@ impl<D: ChunkDecoder> Unpin for TranslatedBody<D> {}
 mod tests {
     use futures_util::stream;
     use http_body_util::BodyExt;
+    use infermux_core::Usage;
 
     use super::*;
 

@@ -7,13 +7,13 @@ use futures_util::TryStreamExt;
 use http::{HeaderMap, HeaderValue, header};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use infermux_core::{BoxError, InferBody, RequestBody, Usage, UsageSlot};
+use infermux_core::{BoxError, InferBody, Protocol, RequestBody, Usage, UsageSlot};
 use sse_stream::SseStream;
 
+use infermux_wire::{anthropic, embedding::EmbeddingEncoding, ollama, openai};
+
 use super::{
-    ProviderCall, ProviderError, ProviderErrorKind, anthropic,
-    embedding::EmbeddingEncoding,
-    ollama, openai,
+    ProviderCall, ProviderError, ProviderErrorKind,
     stream::{ChunkDecoder, TranslatedBody},
 };
 
@@ -38,13 +38,19 @@ pub enum WireFormat {
 const OPENAI_CHAT: &str = "/chat/completions";
 const OPENAI_EMBEDDINGS: &str = "/embeddings";
 const ANTHROPIC_MESSAGES: &str = "/v1/messages";
+const ANTHROPIC_COUNT_TOKENS: &str = "/v1/messages/count_tokens";
 const OLLAMA_CHAT: &str = "/api/chat";
 const OLLAMA_EMBED: &str = "/api/embed";
 
 /// An upstream request body and the path (below `base_url`) it goes to.
 pub(crate) struct Encoded {
     pub(crate) path: &'static str,
-    pub(crate) body: Vec<u8>,
+    pub(crate) body: Bytes,
+    /// The client's body forwarded as is (only `model` replaced): the answer goes back
+    /// untouched too.
+    pub(crate) passthrough: bool,
+    /// An `anthropic-beta` the translation relies on (native structured outputs).
+    pub(crate) beta: Option<&'static str>,
 }
 
 fn unsupported(message: impl Into<String>) -> ProviderError {
@@ -67,15 +73,68 @@ impl WireFormat {
     pub(crate) const fn paths(self) -> &'static [&'static str] {
         match self {
             Self::OpenAi => &[OPENAI_CHAT, OPENAI_EMBEDDINGS],
-            Self::Anthropic => &[ANTHROPIC_MESSAGES],
+            Self::Anthropic => &[ANTHROPIC_MESSAGES, ANTHROPIC_COUNT_TOKENS],
             Self::Ollama => &[OLLAMA_CHAT, OLLAMA_EMBED],
         }
     }
 
-    /// Translates the call into this API's request.
-    pub(crate) fn encode(self, call: &ProviderCall) -> Result<Encoded, ProviderError> {
+    /// The protocol this API speaks, when a client may speak it too.
+    pub(crate) const fn protocol(self) -> Option<Protocol> {
+        match self {
+            Self::OpenAi => Some(Protocol::OpenAiChat),
+            Self::Anthropic => Some(Protocol::AnthropicMessages),
+            Self::Ollama => None,
+        }
+    }
+
+    /// Whether the call goes to this API as the client sent it (same protocol).
+    pub(crate) fn is_passthrough(self, call: &ProviderCall) -> bool {
+        self == Self::Anthropic && call.request.protocol.is_anthropic()
+    }
+
+    /// Translates the call into this API's request, or forwards the client's bytes when the
+    /// client speaks this API.
+    /// `max_output` is the model's output maximum from the catalog, when known: translations
+    /// clamp to it, and send it when the target needs a limit and the client set none.
+    pub(crate) fn encode(
+        self,
+        call: &ProviderCall,
+        max_output: Option<u64>,
+    ) -> Result<Encoded, ProviderError> {
         let model = &*call.upstream_model;
-        let (path, body) = match (self, &call.request.body) {
+        if self.is_passthrough(call)
+            && let Some(client) = &call.request.client
+        {
+            let path = if call.request.protocol == Protocol::AnthropicCountTokens {
+                ANTHROPIC_COUNT_TOKENS
+            } else {
+                ANTHROPIC_MESSAGES
+            };
+            let body = infermux_wire::passthrough::replace_model(&client.body, model)
+                .ok_or_else(|| unsupported("the request body has no `model` to replace"))?;
+            return Ok(Encoded {
+                path,
+                body,
+                passthrough: true,
+                beta: None,
+            });
+        }
+        let translated = self.protocol() != Some(call.request.protocol);
+        // Legacy function calling, for the providers that only know tools.
+        let legacy = match (self, &call.request.body) {
+            (Self::Anthropic | Self::Ollama, RequestBody::Chat(chat)) => {
+                infermux_wire::legacy::as_tools(chat)
+            }
+            _ => None,
+        };
+        let body = legacy.map(RequestBody::Chat);
+        let body = body.as_ref().unwrap_or(&call.request.body);
+        let (path, body) = match (self, body) {
+            (Self::OpenAi, RequestBody::Chat(chat)) if translated => (
+                OPENAI_CHAT,
+                openai::encode_translated(chat, model, max_output)
+                    .map_err(|e| unsupported(e.to_string()))?,
+            ),
             (Self::OpenAi, RequestBody::Chat(chat)) => (
                 OPENAI_CHAT,
                 openai::encode_chat(chat, model).map_err(|e| unsupported(e.to_string()))?,
@@ -86,7 +145,8 @@ impl WireFormat {
             ),
             (Self::Anthropic, RequestBody::Chat(chat)) => (
                 ANTHROPIC_MESSAGES,
-                anthropic::encode_request(chat, model).map_err(|e| unsupported(e.to_string()))?,
+                anthropic::encode_request(chat, model, max_output)
+                    .map_err(|e| unsupported(e.to_string()))?,
             ),
             (Self::Anthropic, RequestBody::Embeddings(_)) => {
                 return Err(unsupported("anthropic has no embeddings API"));
@@ -100,7 +160,48 @@ impl WireFormat {
                 ollama::encode_embed(req, model).map_err(|e| unsupported(e.to_string()))?,
             ),
         };
-        Ok(Encoded { path, body })
+        let beta = match (self, &call.request.body) {
+            (Self::Anthropic, RequestBody::Chat(chat))
+                if anthropic::native_output_schema(chat, model).is_some() =>
+            {
+                Some(anthropic::STRUCTURED_OUTPUTS_BETA)
+            }
+            _ => None,
+        };
+        Ok(Encoded {
+            path,
+            body: Bytes::from(body),
+            passthrough: false,
+            beta,
+        })
+    }
+
+    /// Whether `encode` adds `stream_options.include_usage` that the client did not send (an
+    /// OpenAI-chat stream on an OpenAI or OpenAI-compatible server).
+    pub(crate) fn adds_stream_usage(self, call: &ProviderCall) -> bool {
+        self == Self::OpenAi
+            && call.request.protocol == Protocol::OpenAiChat
+            && matches!(&call.request.body, RequestBody::Chat(chat) if chat.is_stream() && !chat.wants_stream_usage())
+    }
+
+    /// The client's chat request exactly as sent (model replaced), for a server that refused
+    /// what [`encode`](Self::encode) added.
+    pub(crate) fn encode_as_sent(
+        self,
+        call: &ProviderCall,
+        max_output: Option<u64>,
+    ) -> Result<Encoded, ProviderError> {
+        let RequestBody::Chat(chat) = &call.request.body else {
+            return self.encode(call, max_output);
+        };
+        let body = openai::encode_chat_as_sent(chat, &call.upstream_model)
+            .map_err(|e| unsupported(e.to_string()))?;
+        Ok(Encoded {
+            path: OPENAI_CHAT,
+            body: Bytes::from(body),
+            passthrough: false,
+            beta: None,
+        })
     }
 
     /// The headers every request to this API carries: content type, user agent, and the

@@ -28,6 +28,7 @@ mod ids;
 mod key;
 mod money;
 mod pricing;
+mod protocol;
 mod request;
 mod specs;
 mod spend;
@@ -43,6 +44,7 @@ pub use ids::{Caller, ProviderName, RequestId};
 pub use key::{ClientKey, KeyHold};
 pub use money::Money;
 pub use pricing::{Price, PriceTable, PricingBasis};
+pub use protocol::{ClientRequest, Protocol};
 pub use request::{
     Candidate, InferRequest, RequestBody, RouteContext, Served, TokenEstimate, VirtualRoute,
 };

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use crate::{
-    Caller, ClientKey, KeyHold, ProviderName, RequestId, Reservation, Strategy, chat::ChatRequest,
-    embeddings::EmbeddingsRequest,
+    Caller, ClientKey, ClientRequest, KeyHold, Protocol, ProviderName, RequestId, Reservation,
+    Strategy, chat::ChatRequest, embeddings::EmbeddingsRequest,
 };
 
 /// A parsed request body.
@@ -102,6 +102,12 @@ pub struct InferRequest {
     /// The accepted API key (its id names it in reports and the request log) and the
     /// per-key spend it holds; set by the key layer, settled by the cost layer.
     pub key: Option<KeyHold>,
+    /// The wire protocol the client spoke (the request log reads it; answers and errors are
+    /// shaped by it).
+    pub protocol: Protocol,
+    /// The client's bytes, kept when a provider speaking `protocol` may be sent them as they
+    /// are (same-protocol passthrough).
+    pub client: Option<Arc<ClientRequest>>,
 }
 
 /// How the virtual-model layer resolved a request, for the layers below, the request log
@@ -132,6 +138,8 @@ impl InferRequest {
             virtual_model: None,
             client_key: None,
             key: None,
+            protocol: Protocol::default(),
+            client: None,
         }
     }
 }

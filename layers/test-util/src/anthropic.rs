@@ -4,7 +4,13 @@
 //! `anthropic-version` header (400 `invalid_request_error` otherwise). Messages wants `model`,
 //! `max_tokens` and `messages`; the first message must be `user`, roles must alternate, and a
 //! `system` role inside `messages` is refused (400) — a system prompt goes in the top-level
-//! `system`, which counts as one more message in `input_tokens`.
+//! `system`, which counts as one more message in `input_tokens` — unless the request carries an
+//! `anthropic-beta` header (the betas Claude Code sends allow mid-conversation system turns).
+//! Like the real API it refuses top-level fields it does not know ("Extra inputs are not
+//! permitted"), tool-use ids outside `^[a-zA-Z0-9_-]+$`, tool names outside
+//! `^[a-zA-Z0-9_-]{1,128}$` and image media types other than jpeg, png, gif and webp; it accepts
+//! `thinking`, `output_format` / `output_config`, `context_management`, `metadata`.
+//! `POST /v1/messages/count_tokens` answers `{"input_tokens": N}` with the same count.
 //!
 //! The answer is a `message` with a `text` block (or one `tool_use` block) and `stop_reason`
 //! `end_turn`, `tool_use`, or `max_tokens` when `max_tokens` is below the reply's words (the
@@ -30,7 +36,7 @@ pub(crate) const DEFAULT_MODELS: [&str; 3] =
 /// Which requests are traffic and which are health checks.
 pub(crate) fn classify(method: &Method, path: &str) -> Kind {
     match (method, path) {
-        (&Method::POST, "/v1/messages") => Kind::Traffic,
+        (&Method::POST, "/v1/messages" | "/v1/messages/count_tokens") => Kind::Traffic,
         (&Method::GET, "/v1/models") => Kind::Health,
         _ => Kind::Other,
     }
@@ -39,7 +45,12 @@ pub(crate) fn classify(method: &Method, path: &str) -> Kind {
 /// Answers one request.
 pub(crate) fn handle(parts: &Parts, body: &Bytes, turn: &Turn) -> Reply {
     let reply = match (&parts.method, parts.uri.path()) {
-        (&Method::POST, "/v1/messages") => authorize(parts).and_then(|()| messages(body, turn)),
+        (&Method::POST, "/v1/messages") => {
+            authorize(parts).and_then(|()| messages(parts, body, turn, false))
+        }
+        (&Method::POST, "/v1/messages/count_tokens") => {
+            authorize(parts).and_then(|()| messages(parts, body, turn, true))
+        }
         (&Method::GET, "/v1/models") => authorize(parts).map(|()| models(turn)),
         _ => Err(error(StatusCode::NOT_FOUND, "not_found_error", "Not Found")),
     };
@@ -82,7 +93,69 @@ fn authorize(parts: &Parts) -> Result<(), Reply> {
     Ok(())
 }
 
-fn messages(body: &Bytes, turn: &Turn) -> Result<Reply, Reply> {
+/// The top-level fields of a Messages request the API accepts.
+const FIELDS: [&str; 19] = [
+    "model",
+    "messages",
+    "max_tokens",
+    "system",
+    "metadata",
+    "stop_sequences",
+    "stream",
+    "temperature",
+    "top_p",
+    "top_k",
+    "tools",
+    "tool_choice",
+    "thinking",
+    "context_management",
+    "output_format",
+    "output_config",
+    "service_tier",
+    "container",
+    "mcp_servers",
+];
+
+fn valid_id(id: &str, max: usize) -> bool {
+    !id.is_empty()
+        && id.len() <= max
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// The content-block rules the real API enforces and translations get wrong.
+fn check_blocks(i: usize, message: &Value) -> Result<(), Reply> {
+    let Some(blocks) = message.get("content").and_then(Value::as_array) else {
+        return Ok(());
+    };
+    for (j, block) in blocks.iter().enumerate() {
+        let kind = block.get("type").and_then(Value::as_str).unwrap_or("");
+        let id = match kind {
+            "tool_use" => block.get("id"),
+            "tool_result" => block.get("tool_use_id"),
+            _ => None,
+        };
+        if let Some(id) = id
+            && !id.as_str().is_some_and(|id| valid_id(id, 256))
+        {
+            return Err(invalid(&format!(
+                "messages.{i}.content.{j}.{kind}.id: String should match pattern '^[a-zA-Z0-9_-]+$'"
+            )));
+        }
+        if kind == "image"
+            && let Some(media) = block.pointer("/source/media_type").and_then(Value::as_str)
+            && !["image/jpeg", "image/png", "image/gif", "image/webp"].contains(&media)
+        {
+            return Err(invalid(&format!(
+                "messages.{i}.content.{j}.image.source.base64.media_type: Input should be 'image/jpeg', 'image/png', 'image/gif' or 'image/webp'"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn messages(parts: &Parts, body: &Bytes, turn: &Turn, count_only: bool) -> Result<Reply, Reply> {
     let req = match serde_json::from_slice::<Value>(body) {
         Ok(v @ Value::Object(_)) => v,
         _ => {
@@ -96,10 +169,28 @@ fn messages(body: &Bytes, turn: &Turn) -> Result<Reply, Reply> {
         .and_then(Value::as_str)
         .filter(|m| !m.is_empty())
         .ok_or_else(|| invalid("model: Field required"))?;
-    let max_tokens = req
-        .get("max_tokens")
-        .and_then(Value::as_u64)
-        .ok_or_else(|| invalid("max_tokens: Field required"))?;
+    if let Some(field) = req
+        .as_object()
+        .and_then(|o| o.keys().find(|k| !FIELDS.contains(&k.as_str())))
+    {
+        return Err(invalid(&format!("{field}: Extra inputs are not permitted")));
+    }
+    if let Some(tools) = req.get("tools").and_then(Value::as_array) {
+        for (i, tool) in tools.iter().enumerate() {
+            let name = tool.get("name").and_then(Value::as_str).unwrap_or("");
+            if !valid_id(name, 128) {
+                return Err(invalid(&format!(
+                    "tools.{i}.custom.name: String should match pattern '^[a-zA-Z0-9_-]{{1,128}}$'"
+                )));
+            }
+        }
+    }
+    let max_tokens = match req.get("max_tokens").and_then(Value::as_u64) {
+        Some(max) => max,
+        None if count_only => u64::MAX,
+        None => return Err(invalid("max_tokens: Field required")),
+    };
+    let system_turns = parts.headers.contains_key("anthropic-beta");
     let messages = req
         .get("messages")
         .and_then(Value::as_array)
@@ -113,6 +204,11 @@ fn messages(body: &Bytes, turn: &Turn) -> Result<Reply, Reply> {
             .get("role")
             .and_then(Value::as_str)
             .unwrap_or_default();
+        check_blocks(i, message)?;
+        if role == "system" && system_turns && i > 0 {
+            previous = "system";
+            continue;
+        }
         if role != "user" && role != "assistant" {
             return Err(invalid(&format!(
                 "messages.{i}.role: Input should be 'user' or 'assistant'"
@@ -142,7 +238,13 @@ fn messages(body: &Bytes, turn: &Turn) -> Result<Reply, Reply> {
         .chain(messages.iter().map(|m| content_text(m.get("content"))))
         .collect();
     let input = tokens::prompt_tokens(&texts);
-    let answer = turn.answer(Some(max_tokens));
+    if count_only {
+        return Ok(Reply::json(
+            StatusCode::OK,
+            &json!({ "input_tokens": input }),
+        ));
+    }
+    let answer = turn.answer_to(Some(max_tokens), Some(messages));
     let id = format!("msg_mock{}", turn.seq);
     let usage = |output: u32| {
         json!({

@@ -129,7 +129,7 @@ fn chat(body: &Bytes, turn: &Turn) -> Result<Reply, Reply> {
     let prompt = tokens::prompt_tokens(&texts);
     // num_predict -1 (or -2) means "no limit" in Ollama.
     let max = req.pointer("/options/num_predict").and_then(Value::as_u64);
-    let answer = turn.answer(max);
+    let answer = turn.answer_to(max, Some(messages));
     let (message, done_reason, eval) = match &answer {
         Answer::Text {
             text,
@@ -176,17 +176,27 @@ fn chat(body: &Bytes, turn: &Turn) -> Result<Reply, Reply> {
         Value::Object(l)
     };
 
+    // `logprobs: true`: one entry per token piece, in Ollama's (and OpenAI's) per-token shape,
+    // a fixed -0.25 each.
+    let logprobs = req.get("logprobs").and_then(Value::as_bool) == Some(true);
+    let logprob = |piece: &str| json!({ "token": piece, "logprob": -0.25, "bytes": piece.as_bytes(), "top_logprobs": [] });
     if !req.get("stream").and_then(Value::as_bool).unwrap_or(true) {
-        return Ok(Reply::json(StatusCode::OK, &line(message, true)));
+        let mut whole = line(message, true);
+        if logprobs && let Answer::Text { text, .. } = &answer {
+            let all: Vec<Value> = tokens::pieces(text).iter().map(|p| logprob(p)).collect();
+            whole["logprobs"] = Value::Array(all);
+        }
+        return Ok(Reply::json(StatusCode::OK, &whole));
     }
     let mut lines = Vec::new();
     match &answer {
         Answer::Text { text, .. } => {
             for piece in tokens::pieces(text) {
-                lines.push(line(
-                    json!({ "role": "assistant", "content": piece }),
-                    false,
-                ));
+                let mut l = line(json!({ "role": "assistant", "content": piece }), false);
+                if logprobs {
+                    l["logprobs"] = json!([logprob(piece)]);
+                }
+                lines.push(l);
             }
         }
         Answer::ToolCall { .. } => lines.push(line(message, false)),

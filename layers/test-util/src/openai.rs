@@ -35,6 +35,11 @@ pub(crate) const DEFAULT_MODELS: [&str; 4] = [
     "text-embedding-3-large",
 ];
 
+/// The completion-token maximum OpenAI enforces for the models whose limit tests rely on.
+fn output_maximum(model: &str) -> Option<u64> {
+    model.starts_with("gpt-4o").then_some(16384)
+}
+
 /// Which requests are traffic and which are health checks.
 pub(crate) fn classify(method: &Method, path: &str) -> Kind {
     match (method, path) {
@@ -193,7 +198,20 @@ fn chat(body: &Bytes, turn: &Turn) -> Result<Reply, Reply> {
         .get("max_completion_tokens")
         .or_else(|| req.get("max_tokens"))
         .and_then(Value::as_u64);
-    let answer = turn.answer(max);
+    if let Some(limit) = max
+        && let Some(most) = output_maximum(&model)
+        && limit > most
+    {
+        // OpenAI's own words for a limit above the model's output maximum.
+        return Err(invalid(
+            Some("max_tokens"),
+            Some("invalid_value"),
+            &format!(
+                "max_tokens is too large: {limit}. This model supports at most {most} completion tokens, whereas you provided {limit}."
+            ),
+        ));
+    }
+    let answer = turn.answer_to(max, Some(messages));
     let id = format!("chatcmpl-mock{}", turn.seq);
     let completion = match answer {
         Answer::Text { tokens, .. } | Answer::ToolCall { tokens, .. } => tokens,

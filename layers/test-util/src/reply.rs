@@ -18,6 +18,13 @@ pub(crate) enum Script {
     Text(String),
     /// A call of one tool with these arguments (a JSON object, validated when set).
     ToolCall { name: String, arguments: String },
+    /// An agent turn: a call of one tool while the conversation holds no tool result, then
+    /// this text once it does.
+    ToolThenText {
+        name: String,
+        arguments: String,
+        text: String,
+    },
 }
 
 /// The answer a handler should give, after any `max_tokens` limit.
@@ -76,33 +83,67 @@ impl Default for Script {
 // === impl Turn ===
 
 impl Turn {
-    /// The answer to give, with text cut to `max_tokens` words when a limit is set.
-    pub(crate) fn answer(&self, max_tokens: Option<u64>) -> Answer<'_> {
-        match &self.script {
-            Script::Text(text) => {
-                let full = tokens::completion_tokens(text);
-                let limit = max_tokens.map_or(u32::MAX, |m| u32::try_from(m).unwrap_or(u32::MAX));
-                if full > limit {
-                    Answer::Text {
-                        text: tokens::truncate_words(text, limit),
-                        tokens: limit,
-                        truncated: true,
-                    }
-                } else {
-                    Answer::Text {
-                        text,
-                        tokens: full,
-                        truncated: false,
-                    }
-                }
+    /// The answer to a conversation of `messages` (which decide between a tool call and text
+    /// for [`Script::ToolThenText`]), with text cut to `max_tokens` words.
+    pub(crate) fn answer_to(
+        &self,
+        max_tokens: Option<u64>,
+        messages: Option<&[Value]>,
+    ) -> Answer<'_> {
+        let text = match &self.script {
+            Script::Text(text) => text,
+            Script::ToolCall { name, arguments } => {
+                return Answer::ToolCall {
+                    name,
+                    arguments,
+                    tokens: tokens::tool_call_tokens(name, arguments),
+                };
             }
-            Script::ToolCall { name, arguments } => Answer::ToolCall {
+            Script::ToolThenText {
                 name,
                 arguments,
-                tokens: tokens::tool_call_tokens(name, arguments),
-            },
+                text,
+            } => {
+                if !messages.is_some_and(|m| m.iter().any(is_tool_result)) {
+                    return Answer::ToolCall {
+                        name,
+                        arguments,
+                        tokens: tokens::tool_call_tokens(name, arguments),
+                    };
+                }
+                text
+            }
+        };
+        let full = tokens::completion_tokens(text);
+        let limit = max_tokens.map_or(u32::MAX, |m| u32::try_from(m).unwrap_or(u32::MAX));
+        if full > limit {
+            Answer::Text {
+                text: tokens::truncate_words(text, limit),
+                tokens: limit,
+                truncated: true,
+            }
+        } else {
+            Answer::Text {
+                text,
+                tokens: full,
+                truncated: false,
+            }
         }
     }
+}
+
+/// Whether a message carries a tool's result: an OpenAI or Ollama `tool` message, or an
+/// Anthropic user message with a `tool_result` block.
+fn is_tool_result(message: &Value) -> bool {
+    message.get("role").and_then(Value::as_str) == Some("tool")
+        || message
+            .get("content")
+            .and_then(Value::as_array)
+            .is_some_and(|blocks| {
+                blocks
+                    .iter()
+                    .any(|b| b.get("type").and_then(Value::as_str) == Some("tool_result"))
+            })
 }
 
 // === impl Reply ===

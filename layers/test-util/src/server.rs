@@ -270,6 +270,24 @@ impl MockServer {
         };
     }
 
+    /// Makes following answers behave like a model in an agent loop: call tool `name` with
+    /// `arguments_json` while the conversation holds no tool result, then say `text` once it
+    /// does.
+    ///
+    /// # Panics
+    ///
+    /// If `arguments_json` is not a JSON object.
+    pub fn set_tool_call_then_reply(&self, name: &str, arguments_json: &str, text: &str) {
+        let parsed: Value = serde_json::from_str(arguments_json)
+            .expect("set_tool_call_then_reply: arguments_json must be valid JSON");
+        assert!(parsed.is_object(), "arguments_json must be a JSON object");
+        self.shared.lock().script = Script::ToolThenText {
+            name: name.to_owned(),
+            arguments: arguments_json.to_owned(),
+            text: text.to_owned(),
+        };
+    }
+
     /// Sets the prompt-cache usage reported from now on: Anthropic's
     /// `cache_read_input_tokens` / `cache_creation_input_tokens` (on top of `input_tokens`), and
     /// OpenAI's `prompt_tokens_details.cached_tokens` (= `read`, capped at `prompt_tokens`, of

@@ -5,13 +5,17 @@
 /// The message names the offending field (`messages[2].tool_calls[0].function.arguments`), in
 /// lower case, for the client: the glue returns it as a 400 `invalid_request`.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum TranslateError {
+pub enum TranslateError {
     /// `n` > 1: Anthropic always returns exactly one choice.
     #[error("n = {n} is not supported by anthropic models, which return exactly one choice")]
     Choices {
         /// The requested number of choices.
         n: u64,
     },
+    /// `logprobs: true`: Anthropic reports no token probabilities, and a client that asks
+    /// for them reads them.
+    #[error("logprobs is not supported by anthropic models, which report no token probabilities")]
+    Logprobs,
     /// A message role other than `system`, `developer`, `user`, `assistant` or `tool`.
     #[error("messages[{index}].role `{role}` is not supported")]
     Role {
@@ -94,7 +98,7 @@ pub(crate) enum TranslateError {
 
 /// An Anthropic answer that cannot be turned into an OpenAI one.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum DecodeError {
+pub enum DecodeError {
     /// The body or an event's data is not the JSON expected.
     #[error("anthropic sent an invalid response: {0}")]
     Json(#[from] serde_json::Error),

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 /// How the client wants its embedding vectors written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum EmbeddingEncoding {
+pub enum EmbeddingEncoding {
     /// A JSON array of numbers (the default).
     Float,
     /// The little-endian `f32` bytes of the vector, base64-encoded.
@@ -20,12 +20,12 @@ pub(crate) enum EmbeddingEncoding {
 /// An `encoding_format` other than `float` or `base64`.
 #[derive(Debug, thiserror::Error)]
 #[error("encoding_format `{0}` is not supported (use `float` or `base64`)")]
-pub(crate) struct UnsupportedEncoding(String);
+pub struct UnsupportedEncoding(String);
 
 /// An embedding vector in the client's encoding.
 #[derive(Debug, PartialEq, Serialize)]
 #[serde(untagged)]
-pub(crate) enum EmbeddingVector {
+pub enum EmbeddingVector {
     /// Numbers, written with `f32` precision.
     Float(Vec<f32>),
     /// Base64 of the little-endian `f32` bytes.
@@ -34,7 +34,7 @@ pub(crate) enum EmbeddingVector {
 
 impl EmbeddingEncoding {
     /// The encoding an embeddings request asks for.
-    pub(crate) fn of(request: &EmbeddingsRequest) -> Result<Self, UnsupportedEncoding> {
+    pub fn of(request: &EmbeddingsRequest) -> Result<Self, UnsupportedEncoding> {
         match request.extra.get("encoding_format") {
             None | Some(Value::Null) => Ok(Self::Float),
             Some(Value::String(format)) if format == "float" => Ok(Self::Float),
@@ -45,7 +45,7 @@ impl EmbeddingEncoding {
     }
 
     /// Writes `vector` in this encoding.
-    pub(crate) fn encode(self, vector: Vec<f32>) -> EmbeddingVector {
+    pub fn encode(self, vector: Vec<f32>) -> EmbeddingVector {
         match self {
             Self::Float => EmbeddingVector::Float(vector),
             Self::Base64 => {

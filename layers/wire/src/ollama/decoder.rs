@@ -4,7 +4,7 @@ use bytes::Bytes;
 use infermux_core::Usage;
 
 use super::NdjsonTranslator;
-use crate::provider::ChunkDecoder;
+use crate::ChunkDecoder;
 
 impl ChunkDecoder for NdjsonTranslator {
     type Item = Bytes;

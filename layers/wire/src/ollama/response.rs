@@ -6,23 +6,23 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::error::DecodeError;
-use crate::provider::embedding::{EmbeddingEncoding, EmbeddingVector};
+use crate::embedding::{EmbeddingEncoding, EmbeddingVector};
 
 /// One `/api/chat` response: the whole answer, or one line of a stream.
 #[derive(Deserialize)]
-pub(super) struct ChatResponse {
+pub(crate) struct ChatResponse {
     /// The model that answered.
     #[serde(default)]
-    pub(super) model: String,
+    pub model: String,
     /// The (partial) assistant message.
     #[serde(default)]
-    pub(super) message: Option<ResponseMessage>,
+    pub message: Option<ResponseMessage>,
     /// Whether this is the last response of the answer.
     #[serde(default)]
-    pub(super) done: bool,
+    pub done: bool,
     /// Why generation stopped: `stop`, `length`, `load`, `unload`.
     #[serde(default)]
-    pub(super) done_reason: Option<String>,
+    pub done_reason: Option<String>,
     /// Input tokens; absent when zero.
     #[serde(default)]
     prompt_eval_count: Option<u64>,
@@ -32,11 +32,25 @@ pub(super) struct ChatResponse {
     /// An error reported in place of an answer.
     #[serde(default)]
     error: Option<Value>,
+    /// The log probabilities of this response's tokens, when asked for (`logprobs: true`):
+    /// per token `{token, logprob, bytes, top_logprobs}`, OpenAI's own per-token shape.
+    #[serde(default)]
+    pub(crate) logprobs: Option<Vec<Value>>,
+}
+
+impl ChatResponse {
+    /// OpenAI's `choices[].logprobs` for this response: `{"content": [...]}`, or null.
+    pub(crate) fn openai_logprobs(&self) -> Value {
+        self.logprobs.as_ref().map_or(
+            Value::Null,
+            |tokens| json!({"content": tokens, "refusal": null}),
+        )
+    }
 }
 
 impl ChatResponse {
     /// Parses one response, turning an `{"error": ...}` into a [`DecodeError::Provider`].
-    pub(super) fn parse(bytes: &[u8]) -> Result<Self, DecodeError> {
+    pub(crate) fn parse(bytes: &[u8]) -> Result<Self, DecodeError> {
         let response: Self = serde_json::from_slice(bytes)?;
         match response.error {
             None | Some(Value::Null) => Ok(response),
@@ -48,7 +62,7 @@ impl ChatResponse {
     }
 
     /// The token counts of this response (the final one carries them), missing counts as 0.
-    pub(super) fn usage(&self) -> Usage {
+    pub(crate) fn usage(&self) -> Usage {
         Usage {
             prompt_tokens: self.prompt_eval_count.unwrap_or(0),
             completion_tokens: self.eval_count.unwrap_or(0),
@@ -59,18 +73,21 @@ impl ChatResponse {
 
 /// The assistant message of a chat response.
 #[derive(Deserialize)]
-pub(super) struct ResponseMessage {
+pub(crate) struct ResponseMessage {
     /// Text generated.
     #[serde(default)]
-    pub(super) content: Option<String>,
+    pub content: Option<String>,
+    /// The model's reasoning, when it thinks (`think: true`).
+    #[serde(default)]
+    pub thinking: Option<String>,
     /// Tools called; each call arrives whole.
     #[serde(default)]
-    pub(super) tool_calls: Option<Vec<ResponseToolCall>>,
+    pub tool_calls: Option<Vec<ResponseToolCall>>,
 }
 
 /// A tool call in an Ollama answer.
 #[derive(Deserialize)]
-pub(super) struct ResponseToolCall {
+pub(crate) struct ResponseToolCall {
     /// The call id, which only recent Ollama versions send.
     #[serde(default)]
     id: Option<String>,
@@ -92,7 +109,7 @@ struct ResponseFunction {
 impl ResponseToolCall {
     /// The OpenAI tool call, with Ollama's id or else `call_<index>`, and the arguments
     /// JSON-encoded.
-    pub(super) fn to_openai(&self, index: usize) -> Value {
+    pub(crate) fn to_openai(&self, index: usize) -> Value {
         let id = match self.id.as_deref() {
             Some(id) if !id.is_empty() => id.to_owned(),
             _ => format!("call_{index}"),
@@ -112,7 +129,7 @@ impl ResponseToolCall {
 
 /// Maps Ollama's `done_reason` to OpenAI's `finish_reason`: `length` stays `length`, anything
 /// else is `stop`, or `tool_calls` when the answer called tools.
-pub(super) fn finish_reason(done_reason: Option<&str>, called_tools: bool) -> &'static str {
+pub(crate) fn finish_reason(done_reason: Option<&str>, called_tools: bool) -> &'static str {
     match done_reason {
         Some("length") => "length",
         _ if called_tools => "tool_calls",
@@ -121,7 +138,7 @@ pub(super) fn finish_reason(done_reason: Option<&str>, called_tools: bool) -> &'
 }
 
 /// The OpenAI `usage` object of a chat completion.
-pub(super) fn usage_json(usage: &Usage) -> Value {
+pub(crate) fn usage_json(usage: &Usage) -> Value {
     json!({
         "prompt_tokens": usage.prompt_tokens,
         "completion_tokens": usage.completion_tokens,
@@ -131,11 +148,7 @@ pub(super) fn usage_json(usage: &Usage) -> Value {
 
 /// Decodes a non-streamed `/api/chat` response into an OpenAI `chat.completion` body with the
 /// given `id` and `created` time, and the usage Ollama reported.
-pub(crate) fn decode_chat(
-    body: &[u8],
-    id: &str,
-    created: u64,
-) -> Result<(Vec<u8>, Usage), DecodeError> {
+pub fn decode_chat(body: &[u8], id: &str, created: u64) -> Result<(Vec<u8>, Usage), DecodeError> {
     let response = ChatResponse::parse(body)?;
     let usage = response.usage();
     let message = response
@@ -158,6 +171,9 @@ pub(crate) fn decode_chat(
         Value::String(content)
     };
     openai_message.insert("content".into(), content);
+    if let Some(thinking) = message.thinking.as_deref().filter(|t| !t.is_empty()) {
+        openai_message.insert("reasoning_content".into(), thinking.into());
+    }
     let finish = finish_reason(response.done_reason.as_deref(), !tool_calls.is_empty());
     if !tool_calls.is_empty() {
         openai_message.insert("tool_calls".into(), Value::Array(tool_calls));
@@ -170,7 +186,7 @@ pub(crate) fn decode_chat(
         "choices": [{
             "index": 0,
             "message": openai_message,
-            "logprobs": null,
+            "logprobs": response.openai_logprobs(),
             "finish_reason": finish,
         }],
         "usage": usage_json(&usage),
@@ -218,7 +234,7 @@ struct EmbeddingUsage {
 
 /// Decodes an `/api/embed` response into an OpenAI embeddings list naming `upstream_model`,
 /// with vectors written as `encoding` says, and the usage Ollama reported.
-pub(crate) fn decode_embed(
+pub fn decode_embed(
     body: &[u8],
     upstream_model: &str,
     encoding: EmbeddingEncoding,

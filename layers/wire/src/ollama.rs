@@ -30,7 +30,7 @@ mod request;
 mod response;
 mod stream;
 
-pub(crate) use request::{encode_chat, encode_embed};
-pub(crate) use response::{decode_chat, decode_embed};
-pub(crate) use stream::NdjsonTranslator;
+pub use request::{encode_chat, encode_embed};
+pub use response::{decode_chat, decode_embed};
+pub use stream::NdjsonTranslator;
 mod decoder;

@@ -19,7 +19,7 @@ mod request;
 mod response;
 mod stream;
 
-pub(crate) use error::{DecodeError, TranslateError};
-pub(crate) use request::encode_request;
-pub(crate) use response::decode_response;
-pub(crate) use stream::StreamTranslator;
+pub use error::{DecodeError, TranslateError};
+pub use request::{STRUCTURED_OUTPUTS_BETA, encode_request, native_output_schema};
+pub use response::decode_response;
+pub use stream::StreamTranslator;

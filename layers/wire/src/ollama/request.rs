@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::error::TranslateError;
-use crate::provider::{
+use crate::{
     chat_parts::{base64_data_url, is_data_url, tool_arguments},
     embedding::EmbeddingEncoding,
 };
@@ -31,6 +31,14 @@ struct ChatBody<'a> {
     format: Option<Cow<'a, Value>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     keep_alive: Option<&'a Value>,
+    /// Whether a thinking model reasons before answering (from `reasoning_effort`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    think: Option<bool>,
+    /// Token log probabilities, which Ollama reports like OpenAI.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    logprobs: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_logprobs: Option<u64>,
 }
 
 /// One message of an Ollama chat.
@@ -72,10 +80,7 @@ struct EmbedBody<'a> {
 
 /// Encodes a chat completion request as the body of Ollama's `POST /api/chat`, for the model
 /// `upstream_model`.
-pub(crate) fn encode_chat(
-    chat: &ChatRequest,
-    upstream_model: &str,
-) -> Result<Vec<u8>, TranslateError> {
+pub fn encode_chat(chat: &ChatRequest, upstream_model: &str) -> Result<Vec<u8>, TranslateError> {
     if let Some(n) = chat.extra.get("n").and_then(Value::as_u64)
         && n > 1
     {
@@ -101,13 +106,32 @@ pub(crate) fn encode_chat(
         options: encode_options(chat),
         format: encode_format(chat.response_format.as_ref())?,
         keep_alive: chat.extra.get("keep_alive").filter(|v| !v.is_null()),
+        think: think(chat, upstream_model),
+        logprobs: chat.extra.get("logprobs").and_then(Value::as_bool),
+        top_logprobs: chat.extra.get("top_logprobs").and_then(Value::as_u64),
     };
     serde_json::to_vec(&body).map_err(TranslateError::Encode)
 }
 
+/// Ollama's `think` for the client's `reasoning_effort`, sent only to the model families that
+/// think (Ollama refuses `think` for the others): `true` unless the effort is `none`.
+fn think(chat: &ChatRequest, model: &str) -> Option<bool> {
+    let effort = chat.extra.get("reasoning_effort")?.as_str()?;
+    let thinks = [
+        "qwen3",
+        "deepseek-r1",
+        "gpt-oss",
+        "magistral",
+        "phi4-reasoning",
+    ]
+    .iter()
+    .any(|family| model.starts_with(family));
+    thinks.then_some(effort != "none")
+}
+
 /// Encodes an embeddings request as the body of Ollama's `POST /api/embed`, for the model
 /// `upstream_model`.
-pub(crate) fn encode_embed(
+pub fn encode_embed(
     req: &EmbeddingsRequest,
     upstream_model: &str,
 ) -> Result<Vec<u8>, TranslateError> {
@@ -328,6 +352,22 @@ mod tests {
         encode_chat(&chat(value), "llama3.2:3b")
             .expect_err("must fail")
             .to_string()
+    }
+
+    #[test]
+    fn reasoning_effort_makes_thinking_models_think() {
+        let request = json!({"model": "m", "reasoning_effort": "high", "logprobs": true,
+            "messages": [{"role": "user", "content": "hi"}]});
+        let body: Value = serde_json::from_slice(
+            &encode_chat(&chat(request.clone()), "qwen3:8b").expect("encodes"),
+        )
+        .expect("json");
+        assert_eq!(body["think"], true);
+        assert_eq!(body["logprobs"], true);
+        assert!(
+            encode(request).get("think").is_none(),
+            "llama does not think"
+        );
     }
 
     fn embed(value: Value) -> Result<Value, TranslateError> {

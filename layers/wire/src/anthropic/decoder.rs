@@ -4,7 +4,7 @@ use infermux_core::Usage;
 use sse_stream::Sse;
 
 use super::StreamTranslator;
-use crate::provider::ChunkDecoder;
+use crate::ChunkDecoder;
 
 impl ChunkDecoder for StreamTranslator {
     type Item = Sse;

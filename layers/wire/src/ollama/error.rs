@@ -5,7 +5,7 @@
 /// The message names the offending field (`messages[1].content[2].image_url.url`), in lower
 /// case, for the client: the glue returns it as a 400 `invalid_request`.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum TranslateError {
+pub enum TranslateError {
     /// `n` > 1: Ollama always returns exactly one choice.
     #[error("n = {n} is not supported by ollama models, which return exactly one choice")]
     Choices {
@@ -84,7 +84,7 @@ pub(crate) enum TranslateError {
     Input,
     /// An `encoding_format` other than `float` or `base64`.
     #[error(transparent)]
-    EncodingFormat(#[from] crate::provider::embedding::UnsupportedEncoding),
+    EncodingFormat(#[from] crate::embedding::UnsupportedEncoding),
     /// The request body could not be serialized.
     #[error("cannot encode the ollama request: {0}")]
     Encode(#[source] serde_json::Error),
@@ -92,7 +92,7 @@ pub(crate) enum TranslateError {
 
 /// An Ollama answer that cannot be turned into an OpenAI one.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum DecodeError {
+pub enum DecodeError {
     /// The body or a stream line is not the JSON expected.
     #[error("ollama sent an invalid response: {0}")]
     Json(#[from] serde_json::Error),

@@ -19,7 +19,7 @@ use super::response::{AnthropicUsage, map_stop_reason, openai_usage, provider_er
 /// with no choices and the `usage` (every earlier chunk then carries `"usage": null`, as
 /// OpenAI's do). The usage is learnt whether or not the client asked for it.
 #[derive(Debug)]
-pub(crate) struct StreamTranslator {
+pub struct StreamTranslator {
     /// `created` of every chunk (Unix seconds).
     created: u64,
     /// Whether the client asked for a final usage chunk.
@@ -48,7 +48,7 @@ struct ToolBlock {
 impl StreamTranslator {
     /// A translator for one stream answered at `created` (Unix seconds), with a final usage
     /// chunk when `include_usage`.
-    pub(crate) fn new(created: u64, include_usage: bool) -> Self {
+    pub fn new(created: u64, include_usage: bool) -> Self {
         Self {
             created,
             include_usage,
@@ -66,8 +66,8 @@ impl StreamTranslator {
     /// * `content_block_start`: nothing for text (unless it already has text); for `tool_use`
     ///   a `tool_calls` chunk with the call's index, id, type, name and empty `arguments`.
     /// * `content_block_delta`: `text_delta` -> a content chunk; `input_json_delta` -> a
-    ///   `tool_calls` chunk with the arguments fragment; thinking, signature, citation and
-    ///   server tool deltas are dropped.
+    ///   `tool_calls` chunk with the arguments fragment; `thinking_delta` -> a
+    ///   `reasoning_content` chunk; signature, citation and server tool deltas are dropped.
     /// * `content_block_stop`: for a tool call that received no argument text, an `arguments`
     ///   chunk of `{}`, so the client's accumulated arguments are valid JSON.
     /// * `message_delta`: the `finish_reason` chunk (when it has a `stop_reason`); usage noted.
@@ -76,7 +76,7 @@ impl StreamTranslator {
     /// * `error`: [`DecodeError::Provider`] with Anthropic's error type and message.
     ///
     /// Data that is not JSON, or not the shape of its event, is [`DecodeError::Json`].
-    pub(crate) fn on_event(&mut self, event: &Sse) -> Result<Vec<String>, DecodeError> {
+    pub fn on_event(&mut self, event: &Sse) -> Result<Vec<String>, DecodeError> {
         let Some(data) = event.data.as_deref() else {
             return Ok(Vec::new());
         };
@@ -119,6 +119,10 @@ impl StreamTranslator {
             },
             Event::ContentBlockDelta { index, delta } => match delta {
                 Delta::Text { text } => self.text_chunk(&text),
+                Delta::Thinking { thinking } if !thinking.is_empty() => {
+                    vec![self.chunk(json!({"reasoning_content": thinking}), None)]
+                }
+                Delta::Thinking { .. } => Vec::new(),
                 Delta::InputJson { partial_json } => match self.tool_blocks.get_mut(&index) {
                     Some(tool) if !partial_json.is_empty() => {
                         tool.has_arguments = true;
@@ -167,12 +171,12 @@ impl StreamTranslator {
     }
 
     /// The usage learnt so far; final once [`is_complete`](Self::is_complete).
-    pub(crate) fn usage(&self) -> Usage {
+    pub fn usage(&self) -> Usage {
         self.usage
     }
 
     /// Whether the message is complete (`message_stop` was seen).
-    pub(crate) fn is_complete(&self) -> bool {
+    pub fn is_complete(&self) -> bool {
         self.complete
     }
 
@@ -307,7 +311,13 @@ enum Delta {
         /// The fragment.
         partial_json: String,
     },
-    /// Thinking, signatures, citations and anything else OpenAI has no place for.
+    /// More of the model's visible reasoning.
+    #[serde(rename = "thinking_delta")]
+    Thinking {
+        /// The reasoning text.
+        thinking: String,
+    },
+    /// Signatures, citations and anything else OpenAI has no place for.
     #[serde(other)]
     Other,
 }
@@ -537,10 +547,14 @@ data: {"type":"message_stop"}
         assert_eq!(deltas[0], &json!({"role": "assistant", "content": ""}));
         assert_eq!(
             deltas[1],
-            &json!({"content": "Okay, let's check the weather for San Francisco, CA:"})
+            &json!({"reasoning_content": "The user wants the weather, I should call get_weather."})
         );
         assert_eq!(
             deltas[2],
+            &json!({"content": "Okay, let's check the weather for San Francisco, CA:"})
+        );
+        assert_eq!(
+            deltas[3],
             &json!({"tool_calls": [{
                 "index": 0,
                 "id": "toolu_01T1x1fJ34qAmk2tNTrN7Up6",
@@ -581,8 +595,8 @@ data: {"type":"message_stop"}
         assert!(
             chunks
                 .iter()
-                .all(|chunk| !chunk.to_string().contains("thinking")
-                    && !chunk.to_string().contains("EqQBCgIY"))
+                .all(|chunk| !chunk.to_string().contains("EqQBCgIY")),
+            "signatures are not passed on"
         );
         assert!(translator.is_complete());
         assert_eq!(translator.usage().prompt_tokens, 472);

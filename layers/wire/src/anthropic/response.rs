@@ -25,10 +25,11 @@ pub(crate) fn map_stop_reason(stop_reason: &str) -> &'static str {
 /// The completion keeps Anthropic's `id` and `model`, takes `created` (Unix seconds) from the
 /// caller, and has one choice: the text blocks concatenated as `content` (`null` when the model
 /// only called tools), `tool_use` blocks as `tool_calls` (the input JSON-encoded as
-/// `arguments`), and the mapped `finish_reason` ([`map_stop_reason`]). `thinking`,
-/// `redacted_thinking` and server tool blocks have no OpenAI equivalent and are skipped.
+/// `arguments`), and the mapped `finish_reason` ([`map_stop_reason`]). `thinking` blocks become
+/// the message's `reasoning_content`; `redacted_thinking` and server tool blocks have no OpenAI
+/// equivalent and are skipped.
 /// A body that is an Anthropic error object yields [`DecodeError::Provider`].
-pub(crate) fn decode_response(body: &[u8], created: u64) -> Result<(Vec<u8>, Usage), DecodeError> {
+pub fn decode_response(body: &[u8], created: u64) -> Result<(Vec<u8>, Usage), DecodeError> {
     let value: Value = serde_json::from_slice(body)?;
     if let Some(error) = provider_error(&value) {
         return Err(error);
@@ -36,10 +37,12 @@ pub(crate) fn decode_response(body: &[u8], created: u64) -> Result<(Vec<u8>, Usa
     let message: Message = serde_json::from_value(value)?;
 
     let mut text = String::new();
+    let mut reasoning = String::new();
     let mut tool_calls = Vec::new();
     for block in message.content {
         match block {
             Block::Text { text: part } => text.push_str(&part),
+            Block::Thinking { thinking } => reasoning.push_str(&thinking),
             Block::ToolUse { id, name, input } => tool_calls.push(json!({
                 "id": id,
                 "type": "function",
@@ -56,6 +59,10 @@ pub(crate) fn decode_response(body: &[u8], created: u64) -> Result<(Vec<u8>, Usa
     let mut reply = json!({"role": "assistant", "content": content, "refusal": null});
     if !tool_calls.is_empty() {
         reply["tool_calls"] = Value::Array(tool_calls);
+    }
+    if !reasoning.is_empty() {
+        // Where OpenAI-compatible reasoning servers put it (DeepSeek, vLLM, and the SDKs read it).
+        reply["reasoning_content"] = reasoning.into();
     }
     let usage = message.usage.to_usage();
     let completion = json!({
@@ -76,7 +83,7 @@ pub(crate) fn decode_response(body: &[u8], created: u64) -> Result<(Vec<u8>, Usa
 
 /// The [`DecodeError::Provider`] of an Anthropic error object
 /// (`{"type": "error", "error": {"type": .., "message": ..}}`), if `value` is one.
-pub(super) fn provider_error(value: &Value) -> Option<DecodeError> {
+pub(crate) fn provider_error(value: &Value) -> Option<DecodeError> {
     if value.get("type").and_then(Value::as_str) != Some("error") {
         return None;
     }
@@ -95,7 +102,7 @@ pub(super) fn provider_error(value: &Value) -> Option<DecodeError> {
 
 /// OpenAI's `usage` object for `usage`: prompt tokens include the cached ones, which
 /// `prompt_tokens_details.cached_tokens` counts (reads from the cache only).
-pub(super) fn openai_usage(usage: &Usage) -> Value {
+pub(crate) fn openai_usage(usage: &Usage) -> Value {
     json!({
         "prompt_tokens": usage.prompt_tokens,
         "completion_tokens": usage.completion_tokens,
@@ -107,24 +114,24 @@ pub(super) fn openai_usage(usage: &Usage) -> Value {
 /// Anthropic's `usage` object (of a message, or of a `message_delta` event, where every
 /// field but `output_tokens` may be absent and each one present is a running total).
 #[derive(Debug, Default, Deserialize)]
-pub(super) struct AnthropicUsage {
+pub(crate) struct AnthropicUsage {
     /// Input tokens that were neither read from nor written to the cache.
     #[serde(default)]
-    pub(super) input_tokens: Option<u64>,
+    pub input_tokens: Option<u64>,
     /// Output tokens (thinking included).
     #[serde(default)]
-    pub(super) output_tokens: Option<u64>,
+    pub output_tokens: Option<u64>,
     /// Input tokens written to the prompt cache.
     #[serde(default)]
-    pub(super) cache_creation_input_tokens: Option<u64>,
+    pub cache_creation_input_tokens: Option<u64>,
     /// Input tokens read from the prompt cache.
     #[serde(default)]
-    pub(super) cache_read_input_tokens: Option<u64>,
+    pub cache_read_input_tokens: Option<u64>,
 }
 
 impl AnthropicUsage {
     /// Overwrites `usage` with the counts this object carries; absent ones are left as they are.
-    pub(super) fn update(&self, usage: &mut Usage) {
+    pub(crate) fn update(&self, usage: &mut Usage) {
         let uncached = self.input_tokens.unwrap_or_else(|| {
             usage
                 .prompt_tokens
@@ -143,7 +150,7 @@ impl AnthropicUsage {
     }
 
     /// The [`Usage`] this object reports on its own.
-    pub(super) fn to_usage(&self) -> Usage {
+    pub(crate) fn to_usage(&self) -> Usage {
         let mut usage = Usage::default();
         self.update(&mut usage);
         usage
@@ -187,7 +194,13 @@ enum Block {
         #[serde(default)]
         input: Value,
     },
-    /// Thinking, server tools and anything else OpenAI has no place for.
+    /// The model's visible reasoning.
+    Thinking {
+        /// The reasoning text.
+        #[serde(default)]
+        thinking: String,
+    },
+    /// Redacted thinking, server tools and anything else OpenAI has no place for.
     #[serde(other)]
     Other,
 }
@@ -249,7 +262,8 @@ mod tests {
                 "model": "claude-sonnet-4-5-20250929",
                 "choices": [{
                     "index": 0,
-                    "message": {"role": "assistant", "content": "Hi! My name is Claude. How can I help?", "refusal": null},
+                    "message": {"role": "assistant", "content": "Hi! My name is Claude. How can I help?", "refusal": null,
+                                "reasoning_content": "The user greets me."},
                     "logprobs": null,
                     "finish_reason": "stop"
                 }],

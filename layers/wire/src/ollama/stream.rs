@@ -11,7 +11,7 @@ use super::response::{ChatResponse, finish_reason, usage_json};
 ///
 /// Bytes may be pushed in chunks cut anywhere, even inside a UTF-8 sequence: an incomplete
 /// line waits in a buffer for the rest of it.
-pub(crate) struct NdjsonTranslator {
+pub struct NdjsonTranslator {
     /// The completion id every chunk carries.
     id: String,
     /// The creation time every chunk carries.
@@ -33,7 +33,7 @@ pub(crate) struct NdjsonTranslator {
 impl NdjsonTranslator {
     /// A translator for one answer; every chunk carries `id` and `created`, and a usage chunk
     /// ends the stream when `include_usage` is set.
-    pub(crate) fn new(id: String, created: u64, include_usage: bool) -> Self {
+    pub fn new(id: String, created: u64, include_usage: bool) -> Self {
         Self {
             id,
             created,
@@ -48,7 +48,7 @@ impl NdjsonTranslator {
 
     /// Feeds the next bytes of the body; returns the chunks of every line they complete.
     /// An `{"error": ...}` line is a [`DecodeError::Provider`].
-    pub(crate) fn push(&mut self, bytes: &[u8]) -> Result<Vec<String>, DecodeError> {
+    pub fn push(&mut self, bytes: &[u8]) -> Result<Vec<String>, DecodeError> {
         let Some(last_newline) = bytes.iter().rposition(|&byte| byte == b'\n') else {
             self.partial.extend_from_slice(bytes);
             return Ok(Vec::new());
@@ -66,7 +66,7 @@ impl NdjsonTranslator {
 
     /// Ends the body: translates a last line that lacks only its newline, and fails if the
     /// body stopped inside a line ("stream ended mid-line") or before the final line.
-    pub(crate) fn finish(&mut self) -> Result<Vec<String>, DecodeError> {
+    pub fn finish(&mut self) -> Result<Vec<String>, DecodeError> {
         let rest = std::mem::take(&mut self.partial);
         let mut chunks = Vec::new();
         if !rest.trim_ascii().is_empty() {
@@ -82,12 +82,12 @@ impl NdjsonTranslator {
     }
 
     /// The usage Ollama reported on the final line (zero until then).
-    pub(crate) fn usage(&self) -> Usage {
+    pub fn usage(&self) -> Usage {
         self.usage
     }
 
     /// Whether the final (`"done": true`) line was seen.
-    pub(crate) fn is_complete(&self) -> bool {
+    pub fn is_complete(&self) -> bool {
         self.done
     }
 
@@ -100,6 +100,9 @@ impl NdjsonTranslator {
         let response = ChatResponse::parse(line)?;
         let mut delta = Map::new();
         if let Some(message) = &response.message {
+            if let Some(thinking) = message.thinking.as_deref().filter(|t| !t.is_empty()) {
+                delta.insert("reasoning_content".into(), thinking.into());
+            }
             if let Some(content) = message.content.as_deref().filter(|c| !c.is_empty()) {
                 delta.insert("content".into(), content.into());
             }
@@ -127,7 +130,11 @@ impl NdjsonTranslator {
             delta.entry("content").or_insert_with(|| "".into());
         }
         if !delta.is_empty() {
-            chunks.push(self.chunk(&response.model, Value::Object(delta), Value::Null));
+            let mut chunk = self.chunk_value(&response.model, Value::Object(delta), Value::Null);
+            if response.logprobs.is_some() {
+                chunk["choices"][0]["logprobs"] = response.openai_logprobs();
+            }
+            chunks.push(chunk.to_string());
         }
         if response.done {
             self.done = true;
@@ -151,6 +158,11 @@ impl NdjsonTranslator {
 
     /// One chunk with a single choice carrying `delta` and `finish_reason`.
     fn chunk(&self, model: &str, delta: Value, finish_reason: Value) -> String {
+        self.chunk_value(model, delta, finish_reason).to_string()
+    }
+
+    /// [`chunk`](Self::chunk) before it is written.
+    fn chunk_value(&self, model: &str, delta: Value, finish_reason: Value) -> Value {
         let mut chunk = json!({
             "id": self.id,
             "object": "chat.completion.chunk",
@@ -169,7 +181,7 @@ impl NdjsonTranslator {
             // OpenAI sends `usage: null` on every chunk but the last when usage was asked for.
             object.insert("usage".into(), Value::Null);
         }
-        chunk.to_string()
+        chunk
     }
 }
 

@@ -4,7 +4,7 @@ use serde_json::{Map, Value};
 
 /// Parses a tool call's JSON-encoded `arguments` into the object Anthropic and Ollama want;
 /// an empty string is an empty object. The error says what is wrong, to follow the field name.
-pub(crate) fn tool_arguments(arguments: &str) -> Result<Map<String, Value>, &'static str> {
+pub fn tool_arguments(arguments: &str) -> Result<Map<String, Value>, &'static str> {
     if arguments.trim().is_empty() {
         return Ok(Map::new());
     }
@@ -16,13 +16,13 @@ pub(crate) fn tool_arguments(arguments: &str) -> Result<Map<String, Value>, &'st
 }
 
 /// Whether `url` is a `data:` URL (of any encoding).
-pub(crate) fn is_data_url(url: &str) -> bool {
+pub fn is_data_url(url: &str) -> bool {
     url.get(..5)
         .is_some_and(|scheme| scheme.eq_ignore_ascii_case("data:"))
 }
 
 /// Splits a `data:<mime>;base64,<data>` URL into its media type and base64 data.
-pub(crate) fn base64_data_url(url: &str) -> Option<(&str, &str)> {
+pub fn base64_data_url(url: &str) -> Option<(&str, &str)> {
     let (meta, data) = url.get(5..).filter(|_| is_data_url(url))?.split_once(',')?;
     let (params, encoding) = meta.rsplit_once(';')?;
     if !encoding.eq_ignore_ascii_case("base64") {

@@ -14,30 +14,89 @@ use infermux_core::{
 use serde::{Deserialize, Serialize};
 use sse_stream::Sse;
 
-use super::stream::ChunkDecoder;
+use crate::ChunkDecoder;
 
 /// The body of `POST {base}/chat/completions`: the client's request with the model replaced,
 /// and, for streams, `stream_options.include_usage` set. Written from borrowed fields, so a
 /// large conversation is never copied before it is serialised.
-pub(crate) fn encode_chat(chat: &ChatRequest, upstream_model: &str) -> serde_json::Result<Vec<u8>> {
+pub fn encode_chat(chat: &ChatRequest, upstream_model: &str) -> serde_json::Result<Vec<u8>> {
+    encode_with(
+        chat,
+        upstream_model,
+        (chat.max_tokens, chat.max_completion_tokens),
+        &chat.extra,
+        true,
+    )
+}
+
+/// The client's request exactly as sent, model replaced, without the
+/// `stream_options.include_usage` infermux adds on its own: for the older OpenAI-compatible
+/// servers that refuse `stream_options` (the usage of such a stream is then estimated).
+pub fn encode_chat_as_sent(
+    chat: &ChatRequest,
+    upstream_model: &str,
+) -> serde_json::Result<Vec<u8>> {
+    encode_with(
+        chat,
+        upstream_model,
+        (chat.max_tokens, chat.max_completion_tokens),
+        &chat.extra,
+        false,
+    )
+}
+
+/// The body of `POST {base}/chat/completions` for a request translated from another protocol
+/// (Anthropic Messages): the output limit clamped to `max_output` (the model's maximum, when
+/// known) and sent as `max_completion_tokens` to reasoning models, `max_tokens` to others;
+/// `reasoning_effort` only where the model reasons.
+pub fn encode_translated(
+    chat: &ChatRequest,
+    upstream_model: &str,
+    max_output: Option<u64>,
+) -> serde_json::Result<Vec<u8>> {
+    let limit = chat
+        .output_limit()
+        .map(|requested| max_output.map_or(requested, |max| requested.min(max)));
+    let reasons = crate::limits::reasons(upstream_model);
+    let limits = if reasons {
+        (None, limit)
+    } else {
+        (limit, None)
+    };
+    if reasons || !chat.extra.contains_key("reasoning_effort") {
+        return encode_with(chat, upstream_model, limits, &chat.extra, true);
+    }
+    let mut extra = chat.extra.clone();
+    extra.remove("reasoning_effort");
+    encode_with(chat, upstream_model, limits, &extra, true)
+}
+
+/// The upstream body with the output limits and extra fields given.
+fn encode_with(
+    chat: &ChatRequest,
+    upstream_model: &str,
+    (max_tokens, max_completion_tokens): (Option<u64>, Option<u64>),
+    extra: &serde_json::Map<String, serde_json::Value>,
+    ask_usage: bool,
+) -> serde_json::Result<Vec<u8>> {
     // Destructured in full so that a field added to `ChatRequest` cannot be forgotten here.
     let ChatRequest {
         model: _,
         messages,
         stream,
         stream_options,
-        max_tokens,
-        max_completion_tokens,
+        max_tokens: _,
+        max_completion_tokens: _,
         temperature,
         top_p,
         stop,
         tools,
         tool_choice,
         response_format,
-        extra,
+        extra: _,
     } = chat;
     let with_usage;
-    let stream_options = if chat.is_stream() {
+    let stream_options = if chat.is_stream() && ask_usage {
         with_usage = StreamOptions {
             include_usage: Some(true),
             extra: stream_options
@@ -54,8 +113,8 @@ pub(crate) fn encode_chat(chat: &ChatRequest, upstream_model: &str) -> serde_jso
         messages,
         stream: *stream,
         stream_options,
-        max_tokens: *max_tokens,
-        max_completion_tokens: *max_completion_tokens,
+        max_tokens,
+        max_completion_tokens,
         temperature: *temperature,
         top_p: *top_p,
         stop: stop.as_ref(),
@@ -96,7 +155,7 @@ struct UpstreamChat<'a> {
 }
 
 /// The body of `POST {base}/embeddings`.
-pub(crate) fn encode_embeddings(
+pub fn encode_embeddings(
     request: &EmbeddingsRequest,
     upstream_model: &str,
 ) -> serde_json::Result<Vec<u8>> {
@@ -160,7 +219,7 @@ struct Probe {
 }
 
 /// Reads the usage of a complete response (chat completion or embeddings list).
-pub(crate) fn decode_usage(body: &[u8]) -> Result<Usage, String> {
+pub fn decode_usage(body: &[u8]) -> Result<Usage, String> {
     let probe: Probe = serde_json::from_slice(body)
         .map_err(|e| format!("the provider's response is not valid JSON: {e}"))?;
     Ok(probe.usage.map(Usage::from).unwrap_or_default())
@@ -168,7 +227,7 @@ pub(crate) fn decode_usage(body: &[u8]) -> Result<Usage, String> {
 
 /// Passes an OpenAI stream through, learning its usage on the way.
 #[derive(Debug)]
-pub(crate) struct StreamFilter {
+pub struct StreamFilter {
     client_wants_usage: bool,
     usage: Usage,
     done: bool,
@@ -176,7 +235,7 @@ pub(crate) struct StreamFilter {
 
 impl StreamFilter {
     /// A filter for a client that did (`true`) or did not ask for the usage chunk.
-    pub(crate) fn new(client_wants_usage: bool) -> Self {
+    pub fn new(client_wants_usage: bool) -> Self {
         Self {
             client_wants_usage,
             usage: Usage::default(),

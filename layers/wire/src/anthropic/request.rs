@@ -4,7 +4,7 @@ use infermux_core::chat::{ChatMessage, ChatRequest, ContentPart, MessageContent,
 use serde_json::{Map, Value, json};
 
 use super::TranslateError;
-use crate::provider::chat_parts::{base64_data_url, tool_arguments};
+use crate::chat_parts::{base64_data_url, tool_arguments};
 
 /// `max_tokens` sent when the client set no output limit: Anthropic requires one.
 const DEFAULT_MAX_TOKENS: u64 = 4096;
@@ -37,12 +37,16 @@ const JSON_OBJECT_INSTRUCTION: &str = "Respond only with a single valid JSON obj
 ///   (empty arguments mean `{}`); `tool` messages become `tool_result` blocks of a `user`
 ///   message, merged with adjacent tool results and user messages, tool results first as
 ///   Anthropic requires.
-/// * `max_tokens` is `max_completion_tokens`, else `max_tokens`, else 4096 ([`DEFAULT_MAX_TOKENS`]).
+/// * `max_tokens` is `max_completion_tokens`, else `max_tokens`, clamped to `max_output` (the
+///   model's output maximum, when known); without a client limit it is `max_output`, else 4096
+///   ([`DEFAULT_MAX_TOKENS`]).
 /// * `temperature`: OpenAI accepts 0..=2, Anthropic 0..=1. Values are clamped into 0..=1 rather
 ///   than rescaled, so the common values up to 1 keep their exact meaning and anything hotter
 ///   becomes Anthropic's most random setting.
 /// * `top_p`, `stop` (one string or a list) -> `stop_sequences`, `stream`, and `user` (or its
 ///   successor `safety_identifier`) -> `metadata.user_id` are carried over.
+/// * `reasoning_effort` -> `thinking` with a token budget, on models that think (see
+///   `thinking`); `temperature` and `top_p` are then left out, as Anthropic requires.
 /// * `tools` -> `[{name, description, input_schema}]`; `tool_choice` `auto`/`required`/`none`/
 ///   named function -> `auto`/`any`/`none`/`tool`; `parallel_tool_calls: false` ->
 ///   `disable_parallel_tool_use: true`. Without tools, `tool_choice` is validated but not sent.
@@ -53,18 +57,22 @@ const JSON_OBJECT_INSTRUCTION: &str = "Respond only with a single valid JSON obj
 ///
 /// `n` > 1 is refused ([`TranslateError::Choices`]): Anthropic returns one choice. Fields with
 /// no Anthropic equivalent are dropped silently: `frequency_penalty`, `presence_penalty`,
-/// `logit_bias`, `logprobs`, `top_logprobs`, `seed`, `service_tier`, `store`, `metadata`,
-/// `modalities`, `audio`, `prediction`, `reasoning_effort`, `verbosity`,
+/// `logit_bias`, `top_logprobs` (without `logprobs`), `seed`, `service_tier`, `store`, `metadata`,
+/// `modalities`, `audio`, `prediction`, `verbosity`,
 /// `web_search_options`, `prompt_cache_key`, `stream_options` (Anthropic always reports usage),
 /// message `name`s and image `detail`.
-pub(crate) fn encode_request(
+pub fn encode_request(
     chat: &ChatRequest,
     upstream_model: &str,
+    max_output: Option<u64>,
 ) -> Result<Vec<u8>, TranslateError> {
     if let Some(n) = chat.extra.get("n").and_then(Value::as_u64)
         && n > 1
     {
         return Err(TranslateError::Choices { n });
+    }
+    if chat.extra.get("logprobs").and_then(Value::as_bool) == Some(true) {
+        return Err(TranslateError::Logprobs);
     }
 
     let mut system = System::default();
@@ -83,7 +91,10 @@ pub(crate) fn encode_request(
             }
         }
     }
-    if let Some(instruction) = response_format_instruction(chat.response_format.as_ref())? {
+    let native_schema = native_output_schema(chat, upstream_model);
+    if native_schema.is_none()
+        && let Some(instruction) = response_format_instruction(chat.response_format.as_ref())?
+    {
         system.push(instruction, None);
     }
     let messages = turns.into_values();
@@ -93,21 +104,31 @@ pub(crate) fn encode_request(
 
     let mut body = Map::new();
     body.insert("model".into(), upstream_model.into());
-    body.insert(
-        "max_tokens".into(),
-        chat.output_limit().unwrap_or(DEFAULT_MAX_TOKENS).into(),
-    );
+    let max_tokens = crate::limits::output_limit(chat.output_limit(), max_output, None)
+        .unwrap_or(DEFAULT_MAX_TOKENS);
+    body.insert("max_tokens".into(), max_tokens.into());
+    let thinking = thinking(chat, upstream_model, max_tokens);
+    if let Some(thinking) = &thinking {
+        body.insert("thinking".into(), thinking.clone());
+    }
+    if let Some(schema) = native_schema {
+        body.insert(
+            "output_format".into(),
+            json!({"type": "json_schema", "schema": schema}),
+        );
+    }
     if let Some(system) = system.into_value() {
         body.insert("system".into(), system);
     }
     body.insert("messages".into(), Value::Array(messages));
-    if let Some(temperature) = chat.temperature {
+    // With thinking on, Anthropic takes no sampling parameters but the defaults.
+    if let Some(temperature) = chat.temperature.filter(|_| thinking.is_none()) {
         body.insert(
             "temperature".into(),
             temperature.clamp(0.0, MAX_TEMPERATURE).into(),
         );
     }
-    if let Some(top_p) = chat.top_p {
+    if let Some(top_p) = chat.top_p.filter(|_| thinking.is_none()) {
         body.insert("top_p".into(), top_p.into());
     }
     if let Some(stop) = &chat.stop {
@@ -235,6 +256,24 @@ impl Turns {
 }
 
 /// A `text` content block.
+/// Anthropic's `thinking` for the client's `reasoning_effort`, on models that think (Claude 3.7
+/// and later): a budget of 2048 (`low`, `minimal`), 8192 (`medium`) or 24576 (`high`) tokens,
+/// below `max_tokens` as Anthropic requires and at least its minimum of 1024; none when
+/// `max_tokens` leaves no room for that.
+fn thinking(chat: &ChatRequest, model: &str, max_tokens: u64) -> Option<Value> {
+    let effort = chat.extra.get("reasoning_effort")?.as_str()?;
+    let thinks = model.starts_with("claude-")
+        && (!model.starts_with("claude-3-") || model.starts_with("claude-3-7"));
+    let budget: u64 = match effort {
+        "minimal" | "low" => 2048,
+        "medium" => 8192,
+        "high" => 24576,
+        _ => return None,
+    };
+    let budget = budget.min(max_tokens.saturating_sub(1));
+    (thinks && budget >= 1024).then(|| json!({"type": "enabled", "budget_tokens": budget}))
+}
+
 fn text_block(text: String) -> Value {
     json!({"type": "text", "text": text})
 }
@@ -338,6 +377,12 @@ fn part_block(
 /// The Anthropic image `source` of an OpenAI image URL.
 fn image_source(url: &str) -> Option<Value> {
     if let Some((media_type, data)) = base64_data_url(url) {
+        // Anthropic knows `image/jpeg` only; clients write `image/jpg` too.
+        let media_type = if media_type.eq_ignore_ascii_case("image/jpg") {
+            "image/jpeg"
+        } else {
+            media_type
+        };
         return Some(json!({"type": "base64", "media_type": media_type, "data": data}));
     }
     let scheme = url.split_once("://")?.0;
@@ -358,7 +403,7 @@ fn assistant_blocks(index: usize, message: &ChatMessage) -> Result<Vec<Value>, T
         })?;
         blocks.push(json!({
             "type": "tool_use",
-            "id": tool_call.id,
+            "id": crate::messages::tool_use_id(&tool_call.id),
             "name": tool_call.function.name,
             "input": input,
         }));
@@ -374,6 +419,8 @@ fn tool_result(index: usize, message: &ChatMessage) -> Result<Value, TranslateEr
         .as_deref()
         .filter(|id| !id.is_empty())
         .ok_or(TranslateError::ToolCallId { index })?;
+    // Rewritten exactly as the call's id was, so that they still match.
+    let tool_use_id = crate::messages::tool_use_id(tool_use_id);
     let mut block = json!({"type": "tool_result", "tool_use_id": tool_use_id});
     let content = message.content.as_ref().map(MessageContent::text);
     if let (Some(content), Some(fields)) = (content, block.as_object_mut())
@@ -451,6 +498,36 @@ fn encode_tool_choice(
     Ok(encoded)
 }
 
+/// The `anthropic-beta` that Anthropic's native structured outputs (`output_format`) need.
+pub const STRUCTURED_OUTPUTS_BETA: &str = "structured-outputs-2025-11-13";
+
+/// The JSON schema of a `json_schema` `response_format` when `model` takes Anthropic's native
+/// structured outputs (the Claude 4.5 and 5 families): the answer is then constrained to the
+/// schema, not only asked for. Other models get a system instruction, the last resort.
+pub fn native_output_schema<'a>(chat: &'a ChatRequest, model: &str) -> Option<&'a Value> {
+    let format = chat.response_format.as_ref()?;
+    if format.get("type").and_then(Value::as_str) != Some("json_schema") {
+        return None;
+    }
+    let native = [
+        "claude-opus-4-5",
+        "claude-sonnet-4-5",
+        "claude-haiku-4-5",
+        "claude-opus-4-1",
+    ]
+    .iter()
+    .any(|p| model.starts_with(p))
+        || model.strip_prefix("claude-").is_some_and(|rest| {
+            let mut parts = rest.split('-');
+            let family = parts.next().unwrap_or_default();
+            let major = parts.next().and_then(|major| major.parse::<u32>().ok());
+            family.chars().all(|c| c.is_ascii_alphabetic()) && major >= Some(5)
+        });
+    native
+        .then(|| format.pointer("/json_schema/schema"))
+        .flatten()
+}
+
 /// The system instruction standing in for OpenAI's `response_format`, if any.
 fn response_format_instruction(format: Option<&Value>) -> Result<Option<String>, TranslateError> {
     let Some(format) = format.filter(|format| !format.is_null()) else {
@@ -499,14 +576,14 @@ mod tests {
     /// Encodes a request given as OpenAI JSON and parses the Anthropic body back.
     fn encode(request: Value) -> Value {
         let chat: ChatRequest = serde_json::from_value(request).expect("valid chat request");
-        let body = encode_request(&chat, "claude-sonnet-4-5").expect("encodes");
+        let body = encode_request(&chat, "claude-sonnet-4-5", None).expect("encodes");
         serde_json::from_slice(&body).expect("valid JSON body")
     }
 
     /// The error message for a request given as OpenAI JSON.
     fn encode_err(request: Value) -> String {
         let chat: ChatRequest = serde_json::from_value(request).expect("valid chat request");
-        encode_request(&chat, "claude-sonnet-4-5")
+        encode_request(&chat, "claude-sonnet-4-5", None)
             .expect_err("must be refused")
             .to_string()
     }
@@ -530,7 +607,7 @@ mod tests {
             "top_p": 0.9,
             "stream": true,
             "user": "user-1234",
-            "logprobs": true,
+            "logit_bias": {"50256": -100},
             "presence_penalty": 0.5,
             "seed": 42,
             "n": 1
@@ -783,6 +860,87 @@ mod tests {
     }
 
     #[test]
+    fn json_schema_is_native_where_the_model_has_structured_outputs() {
+        let chat: ChatRequest = serde_json::from_value(json!({
+            "model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}],
+            "response_format": {"type": "json_schema", "json_schema": {"name": "p", "schema": {"type": "object"}}}
+        }))
+        .expect("chat");
+        let native: Value = serde_json::from_slice(
+            &encode_request(&chat, "claude-sonnet-4-5", None).expect("encodes"),
+        )
+        .expect("json");
+        assert_eq!(
+            native["output_format"],
+            json!({"type": "json_schema", "schema": {"type": "object"}})
+        );
+        assert!(
+            native.get("system").is_none(),
+            "no instruction when the schema is enforced"
+        );
+        let opus5: Value = serde_json::from_slice(
+            &encode_request(&chat, "claude-opus-5-5", None).expect("encodes"),
+        )
+        .expect("json");
+        assert!(opus5.get("output_format").is_some());
+        let old: Value = serde_json::from_slice(
+            &encode_request(&chat, "claude-3-5-haiku", None).expect("encodes"),
+        )
+        .expect("json");
+        assert!(old.get("output_format").is_none());
+        assert!(old["system"].to_string().contains("JSON Schema"));
+    }
+
+    #[test]
+    fn reasoning_effort_becomes_a_thinking_budget() {
+        let body = encode(json!({
+            "model": "claude-sonnet-4-5", "reasoning_effort": "medium", "temperature": 0.2,
+            "max_tokens": 4000, "messages": [{"role": "user", "content": "hi"}]
+        }));
+        assert_eq!(
+            body["thinking"],
+            json!({"type": "enabled", "budget_tokens": 3999})
+        );
+        assert!(
+            body.get("temperature").is_none(),
+            "thinking takes no temperature"
+        );
+        let body = encode(json!({
+            "model": "claude-sonnet-4-5", "reasoning_effort": "low", "max_tokens": 512,
+            "messages": [{"role": "user", "content": "hi"}]
+        }));
+        assert!(
+            body.get("thinking").is_none(),
+            "no room for the minimum budget"
+        );
+    }
+
+    #[test]
+    fn ids_and_media_types_anthropic_refuses_are_rewritten() {
+        let body = encode(json!({
+            "model": "gpt-4o",
+            "messages": [
+                {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/jpg;base64,AAAA"}}]},
+                {"role": "assistant", "tool_calls": [{"id": "functions.get_weather:0", "type": "function",
+                    "function": {"name": "get_weather", "arguments": "{}"}}]},
+                {"role": "tool", "tool_call_id": "functions.get_weather:0", "content": "sunny"}
+            ]
+        }));
+        assert_eq!(
+            body["messages"][0]["content"][0]["source"]["media_type"],
+            "image/jpeg"
+        );
+        assert_eq!(
+            body["messages"][1]["content"][0]["id"],
+            "functions_get_weather_0"
+        );
+        assert_eq!(
+            body["messages"][2]["content"][0]["tool_use_id"],
+            "functions_get_weather_0"
+        );
+    }
+
+    #[test]
     fn images_base64_and_url() {
         let body = encode(json!({
             "model": "gpt-4o",
@@ -895,11 +1053,17 @@ mod tests {
             "required": ["name", "age"],
             "additionalProperties": false
         });
-        let json_schema = encode(json!({
+        // A model without native structured outputs: the instruction is the last resort.
+        let chat: ChatRequest = serde_json::from_value(json!({
             "model": "m",
             "messages": [{"role": "user", "content": "Bob is 32."}],
             "response_format": {"type": "json_schema", "json_schema": {"name": "person", "strict": true, "schema": schema}}
-        }));
+        }))
+        .expect("chat");
+        let json_schema: Value = serde_json::from_slice(
+            &encode_request(&chat, "claude-3-7-sonnet", None).expect("encodes"),
+        )
+        .expect("json");
         let system = json_schema["system"].as_str().expect("system is a string");
         assert!(system.contains("JSON Schema (named `person`)"), "{system}");
         let embedded = system
@@ -935,6 +1099,12 @@ mod tests {
                 json!({"model": "m", "n": 3, "messages": [{"role": "user", "content": "hi"}]})
             ),
             "n = 3 is not supported by anthropic models, which return exactly one choice"
+        );
+        assert_eq!(
+            encode_err(
+                json!({"model": "m", "logprobs": true, "messages": [{"role": "user", "content": "hi"}]})
+            ),
+            "logprobs is not supported by anthropic models, which report no token probabilities"
         );
         assert_eq!(
             encode_err(json!({"model": "m", "messages": [

@@ -1,0 +1,156 @@
+//! Answers shaped for the client's protocol.
+//!
+//! Provider adapters answer OpenAI-chat-shaped (the hub), except a same-protocol passthrough,
+//! which is already in the client's shape and marked so ([`mark_client_shaped`]). For a
+//! `/v1/messages` client, [`to_client`] re-encodes the rest with `infermux_wire::messages`:
+//! complete answers, streams (event by event, as they arrive) and provider errors, keeping the
+//! usage slot so that cost accounting sees the same usage.
+
+use std::{
+    pin::Pin,
+    task::{Context, Poll, ready},
+};
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode, header};
+use http_body::{Body, Frame};
+use http_body_util::BodyExt;
+use infermux_core::{BoxError, InferBody, InferRequest, Protocol, Usage};
+use infermux_wire::messages::{StreamEncoder, encode_response, from_openai_error};
+use serde_json::json;
+
+use super::ProviderCall;
+
+/// Marks a response whose body is already in the client's protocol.
+#[derive(Clone, Copy, Debug)]
+struct ClientShaped;
+
+/// Marks `response` as already shaped for the client (passthrough, local answers).
+pub(crate) fn mark_client_shaped(response: &mut Response<InferBody>) {
+    response.extensions_mut().insert(ClientShaped);
+}
+
+/// An error body of any provider re-shaped as OpenAI's `{"error":{"message","type","code"}}`,
+/// keeping its message.
+pub(crate) fn openai_error_body(status: StatusCode, body: &[u8]) -> Vec<u8> {
+    let anthropic: serde_json::Value =
+        serde_json::from_slice(&from_openai_error(status.as_u16(), body)).unwrap_or_default();
+    let message = anthropic["error"]["message"].as_str().unwrap_or("");
+    let kind = if status == StatusCode::NOT_FOUND {
+        "not_found_error"
+    } else {
+        "invalid_request_error"
+    };
+    json!({"error": {"message": message, "type": kind, "code": null, "param": null}})
+        .to_string()
+        .into_bytes()
+}
+
+/// `{"input_tokens": N}` from infermux's own count, for providers that do not count tokens on
+/// request. Never billed.
+pub(crate) fn count_locally(call: &ProviderCall) -> Response<InferBody> {
+    let body = json!({"input_tokens": call.request.estimate.prompt_tokens}).to_string();
+    let mut response = Response::new(InferBody::full_with_usage(body, Usage::default()));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    mark_client_shaped(&mut response);
+    response
+}
+
+/// `response` (OpenAI-chat-shaped unless marked) in the shape of `request`'s protocol.
+pub(crate) async fn to_client(
+    request: &InferRequest,
+    response: Response<InferBody>,
+) -> Response<InferBody> {
+    if request.protocol == Protocol::OpenAiChat
+        || response.extensions().get::<ClientShaped>().is_some()
+    {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let usage = body.usage_slot();
+    let is_stream = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+    if is_stream && parts.status.is_success() {
+        let model = request.body.model().to_owned();
+        let encoder = StreamEncoder::new(&model, request.estimate.prompt_tokens);
+        let body = MessagesStream {
+            inner: body,
+            encoder,
+            ended: false,
+        };
+        return Response::from_parts(parts, InferBody::new(body, usage));
+    }
+    let bytes = match body.collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => Bytes::new(),
+    };
+    let encoded = if parts.status.is_success() {
+        encode_response(&bytes, usage.get()).unwrap_or_else(|| {
+            parts.status = StatusCode::BAD_GATEWAY;
+            from_openai_error(502, b"the provider's answer could not be translated")
+        })
+    } else {
+        from_openai_error(parts.status.as_u16(), &bytes)
+    };
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    let body = match usage.get() {
+        Some(usage) => InferBody::full_with_usage(encoded, usage),
+        None => InferBody::full(encoded),
+    };
+    Response::from_parts(parts, body)
+}
+
+/// An OpenAI chat stream re-emitted as Anthropic events as it passes.
+struct MessagesStream {
+    inner: InferBody,
+    encoder: StreamEncoder,
+    ended: bool,
+}
+
+impl Body for MessagesStream {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        // Every field is `Unpin` (the inner body is boxed).
+        let this = self.get_mut();
+        loop {
+            if this.ended {
+                return Poll::Ready(None);
+            }
+            let mut out = Vec::new();
+            match ready!(Pin::new(&mut this.inner).poll_frame(cx)) {
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        this.encoder.feed(&data, &mut out);
+                    }
+                }
+                Some(Err(error)) => {
+                    this.ended = true;
+                    this.encoder
+                        .fail(&format!("the provider's stream broke: {error}"), &mut out);
+                }
+                None => {
+                    this.ended = true;
+                    let usage = this.inner.usage();
+                    this.encoder.finish(usage, &mut out);
+                }
+            }
+            if !out.is_empty() {
+                return Poll::Ready(Some(Ok(Frame::data(Bytes::from(out)))));
+            }
+        }
+    }
+}
