@@ -56,6 +56,7 @@ const SECTION_KEYS: &[(&str, &[&str])] = &[
             "rate_limit",
             "circuit_breaker",
             "mock",
+            "max_cooldown",
         ],
     ),
 ];

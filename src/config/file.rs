@@ -32,6 +32,10 @@ pub(super) struct FileConfig {
     pub(super) unpriced: Option<UnpricedPolicy>,
     pub(super) max_request_body: Option<ByteSize>,
     pub(super) drain_timeout: Option<Humane>,
+    pub(super) header_read_timeout: Option<Humane>,
+    pub(super) body_read_timeout: Option<Humane>,
+    pub(super) idle_timeout: Option<Humane>,
+    pub(super) metrics: Option<super::ops::FileMetrics>,
 }
 
 /// An entry of `providers`.
@@ -50,6 +54,7 @@ pub(super) struct FileProvider {
     pub(super) health_check: Option<FileHealthCheck>,
     pub(super) circuit_breaker: Option<FileCircuitBreaker>,
     pub(super) mock: Option<FileMock>,
+    pub(super) max_cooldown: Option<Humane>,
 }
 
 /// `model_aliases`: a mapping read in file order.
@@ -81,6 +86,7 @@ pub(super) struct FileCircuitBreaker {
     pub(super) error_rate: Option<f64>,
     pub(super) p95_latency: Option<Humane>,
     pub(super) recovery: Option<Humane>,
+    pub(super) max_recovery: Option<Humane>,
 }
 
 /// `mock`, for `type: mock` providers.

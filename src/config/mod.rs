@@ -49,6 +49,7 @@ mod error;
 mod file;
 mod locate;
 mod model;
+mod ops;
 mod size;
 mod suggest;
 mod summary;
@@ -63,6 +64,7 @@ pub use self::model::{
     RateLimitConfig, RedisUnavailable, RouteGroupConfig, RoutingConfig, Secret, Strategy,
     UnpricedPolicy,
 };
+pub use self::ops::{DEFAULT_MAX_COOLDOWN, EdgeTimeouts, MetricsConfig};
 
 use self::error::Issue;
 use self::file::FileConfig;

@@ -1,0 +1,111 @@
+//! The operational keys: the edge's timeouts (`header_read_timeout`, `body_read_timeout`,
+//! `idle_timeout`) and the bound on metric labels (`metrics: {max_callers}`).
+//!
+//! They live apart from the routing and money keys because they are about running infermux
+//! in front of clients that cannot be trusted to behave, not about where requests go.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::duration::Humane;
+use super::error::Issue;
+
+/// `header_read_timeout` when the file sets none.
+pub(super) const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// `body_read_timeout` when the file sets none.
+pub(super) const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// `idle_timeout` when the file sets none.
+pub(super) const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// `metrics.max_callers` when the file sets none.
+pub(super) const DEFAULT_MAX_CALLERS: usize = 100;
+/// A provider's `max_cooldown` when the file sets none.
+pub const DEFAULT_MAX_COOLDOWN: Duration = Duration::from_secs(300);
+
+/// How long the proxy port waits on a client before it gives up on the connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EdgeTimeouts {
+    /// From the first byte of a request (or the end of the previous one on a kept-alive
+    /// connection) to the end of its headers (`header_read_timeout`, default 10s). A client
+    /// that sends its headers a byte at a time (slowloris) is cut here.
+    pub header_read: Duration,
+    /// To read a whole request body (`body_read_timeout`, default 30s); a body still arriving
+    /// after it gets 408.
+    pub body_read: Duration,
+    /// A connection with no request in flight and no byte moving for this long is closed
+    /// (`idle_timeout`, default 60s).
+    pub idle: Duration,
+}
+
+impl Default for EdgeTimeouts {
+    fn default() -> Self {
+        Self {
+            header_read: DEFAULT_HEADER_READ_TIMEOUT,
+            body_read: DEFAULT_BODY_READ_TIMEOUT,
+            idle: DEFAULT_IDLE_TIMEOUT,
+        }
+    }
+}
+
+/// Bounds on the metrics' label sets (`metrics`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MetricsConfig {
+    /// Callers without a configured budget beyond this many distinct ones are counted as
+    /// `other` (`max_callers`, default 100).
+    pub max_callers: usize,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            max_callers: DEFAULT_MAX_CALLERS,
+        }
+    }
+}
+
+/// `metrics` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileMetrics {
+    pub(super) max_callers: Option<usize>,
+}
+
+/// The three timeouts, each above 0.
+pub(super) fn edge_timeouts(
+    header_read: Option<Humane>,
+    body_read: Option<Humane>,
+    idle: Option<Humane>,
+) -> Result<EdgeTimeouts, Issue> {
+    let defaults = EdgeTimeouts::default();
+    Ok(EdgeTimeouts {
+        header_read: positive("header_read_timeout", header_read, defaults.header_read)?,
+        body_read: positive("body_read_timeout", body_read, defaults.body_read)?,
+        idle: positive("idle_timeout", idle, defaults.idle)?,
+    })
+}
+
+/// `metrics`, defaults filled in.
+pub(super) fn metrics(file: Option<FileMetrics>) -> MetricsConfig {
+    MetricsConfig {
+        max_callers: file
+            .and_then(|m| m.max_callers)
+            .unwrap_or(DEFAULT_MAX_CALLERS),
+    }
+}
+
+/// A provider's `max_cooldown`, above 0.
+pub(super) fn max_cooldown(path: &str, value: Option<Humane>) -> Result<Duration, Issue> {
+    positive(path, value, DEFAULT_MAX_COOLDOWN)
+}
+
+fn positive(path: &str, value: Option<Humane>, default: Duration) -> Result<Duration, Issue> {
+    let duration = value.map_or(default, |d| d.0);
+    if duration.is_zero() {
+        return Err(Issue::new(
+            path,
+            "the duration is 0",
+            "give a duration above 0, such as \"10s\"",
+        ));
+    }
+    Ok(duration)
+}
