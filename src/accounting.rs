@@ -33,6 +33,9 @@ pub struct Accounting {
     watch: Arc<BudgetWatch>,
     clock: SharedClock,
     policies: BudgetPolicies,
+    /// The bound on the metrics' `caller` label (`metrics.max_callers`; budgeted callers
+    /// always keep their name).
+    caller_labels: infermux_core::CallerLabels,
 }
 
 impl fmt::Debug for Accounting {
@@ -90,11 +93,19 @@ impl Accounting {
             None => None,
         };
         let watch = Arc::new(BudgetWatch::new(store, policies.clone(), sink));
+        let caller_labels = infermux_core::CallerLabels::new(
+            config.metrics.max_callers,
+            budgets
+                .callers
+                .iter()
+                .map(|c| infermux_core::Caller::new(c.caller.as_str())),
+        );
         Ok(Self {
             store: watch.clone(),
             watch,
             clock,
             policies,
+            caller_labels,
         })
     }
 
@@ -136,6 +147,7 @@ impl Accounting {
     pub fn cost_layer(&self, prices: &PriceTable) -> CostLayer {
         CostLayer::new(self.store.clone(), prices.clone(), self.clock.clone())
             .with_token_counter(Arc::new(BpeTokenCounter::new()))
+            .with_caller_labels(self.caller_labels.clone())
     }
 }
 

@@ -21,6 +21,7 @@ use tower::Service;
 use crate::{
     accounting::Accounting,
     config::Config,
+    edge::Edge,
     ingress::Ingress,
     management::Management,
     provider::HttpClient,
@@ -59,6 +60,7 @@ impl<S> InferStack for S where
 /// durable.
 pub struct Infermux<S> {
     proxy: Ingress<S>,
+    body_read_timeout: std::time::Duration,
     management: Management,
     shared: Shared,
     background: TaskTracker,
@@ -108,6 +110,7 @@ impl Infermux<()> {
         );
         Infermux {
             proxy: stack.proxy,
+            body_read_timeout: config.timeouts.body_read,
             management,
             shared: stack.shared,
             background,
@@ -116,10 +119,15 @@ impl Infermux<()> {
     }
 }
 
-impl<S: Clone> Infermux<S> {
+impl<S: InferStack> Infermux<S> {
     /// The proxy service: OpenAI-shaped HTTP in, OpenAI-shaped HTTP out; never fails.
-    pub fn proxy(&self) -> Ingress<S> {
-        self.proxy.clone()
+    ///
+    /// It comes behind the same [edge](crate::edge) as `infermux serve`'s port: request ids,
+    /// the caller header bound, the request body deadline, sensitive headers and the panic
+    /// catcher. (Header read and idle timeouts belong to the connection: set them on your
+    /// server.)
+    pub fn proxy(&self) -> Edge<Ingress<S>> {
+        crate::edge::edge(self.proxy.clone(), self.body_read_timeout)
     }
 
     /// The management API service: cost reports, providers, `/metrics`, `/healthz`.
