@@ -206,7 +206,10 @@ pub fn check_caller(value: &HeaderValue) -> Result<(), BadCaller> {
 }
 
 fn refuse<B>(request: &Request<B>, problem: &BadCaller) -> Response<InferBody> {
-    tracing::info!(endpoint = request.uri().path(), "refused a malformed X-Infermux-Caller");
+    tracing::info!(
+        endpoint = request.uri().path(),
+        "refused a malformed X-Infermux-Caller"
+    );
     let class = ErrorClass {
         status: http::StatusCode::BAD_REQUEST,
         code: "invalid_request",

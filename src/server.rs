@@ -202,7 +202,13 @@ impl Server {
         let timeouts = ConnectionTimeouts::from(config.timeouts);
         tokio::join!(
             serve(proxy, proxy_service, shutdown.clone(), drain, timeouts),
-            serve(management, mux.management(), shutdown.clone(), drain, timeouts),
+            serve(
+                management,
+                mux.management(),
+                shutdown.clone(),
+                drain,
+                timeouts
+            ),
         );
         // Every request has drained: leave the spend state compact and durable.
         if let Err(error) = mux.shutdown().await {

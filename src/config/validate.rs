@@ -279,7 +279,10 @@ impl Check<'_> {
             circuit_breaker: self
                 .circuit_breaker(&key_path(path, "circuit_breaker"), p.circuit_breaker)?,
             mock: mock(p.mock),
-            max_cooldown: super::ops::max_cooldown(&key_path(path, "max_cooldown"), p.max_cooldown)?,
+            max_cooldown: super::ops::max_cooldown(
+                &key_path(path, "max_cooldown"),
+                p.max_cooldown,
+            )?,
         })
     }
 

@@ -256,7 +256,10 @@ fn is_quota_error(body: &[u8]) -> bool {
 /// (`Wed, 21 Oct 2026 07:28:00 GMT`). Anything else (fractions, signs, exponents, text) is
 /// ignored. The value is not trusted further: the breaker clamps it to `max_cooldown`.
 fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
-    parse_retry_after(headers.get(header::RETRY_AFTER)?.to_str().ok()?, SystemTime::now())
+    parse_retry_after(
+        headers.get(header::RETRY_AFTER)?.to_str().ok()?,
+        SystemTime::now(),
+    )
 }
 
 /// [`retry_after`] of one header value, as of `now`; never panics.
@@ -338,7 +341,17 @@ mod tests {
             "an overflowing number is a very long wait, which the breaker clamps"
         );
         for hostile in [
-            "", "-1", "1.5", "1e308", "inf", "NaN", "+5", "0x10", "5 s", "١٢", "18446744073709551616.0",
+            "",
+            "-1",
+            "1.5",
+            "1e308",
+            "inf",
+            "NaN",
+            "+5",
+            "0x10",
+            "5 s",
+            "١٢",
+            "18446744073709551616.0",
         ] {
             assert_eq!(parse(hostile), None, "{hostile:?} is ignored");
         }

@@ -119,7 +119,10 @@ impl Breaker {
 
     /// Resolves once the epoch has moved past `seen`. No change is missed: the waiter is
     /// registered before the epoch is compared.
-    pub(crate) fn changed_since(&self, seen: u64) -> impl Future<Output = ()> + Send + Sync + 'static {
+    pub(crate) fn changed_since(
+        &self,
+        seen: u64,
+    ) -> impl Future<Output = ()> + Send + Sync + 'static {
         let shared = self.shared.clone();
         async move {
             loop {

@@ -510,7 +510,10 @@ async fn a_caller_waiting_behind_a_probe_is_woken_when_the_probe_is_abandoned() 
     let waiter = tokio::spawn(gate.oneshot(()));
     tokio::time::sleep(Duration::from_millis(100)).await;
     drop(probe);
-    waiter.await.expect("join").expect("served as the next probe");
+    waiter
+        .await
+        .expect("join")
+        .expect("served as the next probe");
     assert_eq!(start.elapsed(), Duration::from_millis(100));
     assert_eq!(breaker.state(), CircuitState::Closed);
 }

@@ -52,7 +52,10 @@ impl CallerLabels {
             return caller.clone();
         }
         {
-            let admitted = inner.admitted.read().unwrap_or_else(PoisonError::into_inner);
+            let admitted = inner
+                .admitted
+                .read()
+                .unwrap_or_else(PoisonError::into_inner);
             if admitted.contains(caller) {
                 return caller.clone();
             }
@@ -60,7 +63,10 @@ impl CallerLabels {
                 return Caller::new(Self::OTHER);
             }
         }
-        let mut admitted = inner.admitted.write().unwrap_or_else(PoisonError::into_inner);
+        let mut admitted = inner
+            .admitted
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
         if admitted.contains(caller) || admitted.len() < inner.max {
             admitted.insert(caller.clone());
             caller.clone()
@@ -88,7 +94,11 @@ mod tests {
         assert_eq!(label("b"), "b");
         assert_eq!(label("c"), "other");
         assert_eq!(label("a"), "a", "an admitted caller keeps its name");
-        assert_eq!(label("free-tier"), "free-tier", "budgeted callers always do");
+        assert_eq!(
+            label("free-tier"),
+            "free-tier",
+            "budgeted callers always do"
+        );
         let distinct: HashSet<String> = (0..300).map(|i| label(&format!("x{i}"))).collect();
         assert_eq!(distinct.len(), 1);
     }

@@ -175,7 +175,9 @@ impl ProviderStatus {
     pub fn set_cooldown_until(&self, until: Option<SystemTime>) {
         let ms = until
             .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1));
+            .map_or(0, |d| {
+                u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
+            });
         self.cooldown_until_ms.store(ms, Ordering::Relaxed);
     }
 
