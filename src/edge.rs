@@ -9,10 +9,12 @@
 //!    echoes as `X-Infermux-Request-Id` (an incoming id is kept).
 //! 3. [`CatchPanicLayer`]: a panic while serving one request becomes a 500 with the OpenAI
 //!    error shape for that request, not a dropped connection.
-//! 4. [`CallerCheckLayer`]: `X-Infermux-Caller` is bounded (at most
+//! 4. [`TraceContextLayer`]: an incoming W3C `traceparent` becomes the current OpenTelemetry
+//!    context, so the request's spans continue the client's trace (see [`crate::telemetry`]).
+//! 5. [`CallerCheckLayer`]: `X-Infermux-Caller` is bounded (at most
 //!    [`MAX_CALLER_LEN`] visible ASCII characters); anything else is refused with 400
 //!    `invalid_request` before it can reach a log line or a metric label.
-//! 5. [`RequestBodyDeadlineLayer`]: the whole request body must arrive within
+//! 6. [`RequestBodyDeadlineLayer`]: the whole request body must arrive within
 //!    `body_read_timeout`; a body still trickling in after it gets 408 `request_timeout`.
 //!
 //! Then [`Ingress`] (the body limit of `max_request_body` is enforced there, with 413, while
@@ -49,6 +51,7 @@ use tower_http::{
 use crate::{
     error::{self, ErrorClass},
     ingress::{CALLER_HEADER, Ingress},
+    telemetry::{TraceContext, TraceContextLayer},
 };
 
 /// The longest `X-Infermux-Caller` accepted.
@@ -59,7 +62,10 @@ const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The edge around a service `S` (the proxy's [`Ingress`]): what [`edge`] returns.
 pub type Edge<S> = SetSensitiveRequestHeaders<
-    SetRequestId<CatchPanic<CallerCheck<RequestBodyDeadline<S>>, PanicResponse>, MakeRequestUuid>,
+    SetRequestId<
+        CatchPanic<TraceContext<CallerCheck<RequestBodyDeadline<S>>>, PanicResponse>,
+        MakeRequestUuid,
+    >,
 >;
 
 /// Wraps the proxy `ingress` in the edge layers, bounding request bodies to `body_read_timeout`.
@@ -76,6 +82,7 @@ pub fn edge<S: crate::InferStack>(
         ]))
         .layer(SetRequestIdLayer::new(X_REQUEST_ID, MakeRequestUuid))
         .layer(CatchPanicLayer::custom(PanicResponse))
+        .layer(TraceContextLayer)
         .layer(CallerCheckLayer)
         .layer(RequestBodyDeadlineLayer::new(body_read_timeout))
         .service(ingress);

@@ -61,6 +61,7 @@ impl<S> InferStack for S where
 pub struct Infermux<S> {
     proxy: Ingress<S>,
     body_read_timeout: std::time::Duration,
+    traces: Option<crate::telemetry::Traces>,
     management: Management,
     shared: Shared,
     background: TaskTracker,
@@ -96,6 +97,17 @@ impl Infermux<()> {
         // The recorder first: the stack registers its metric handles when it is built.
         let metrics = crate::management::prometheus();
         let stack = stack::build(config, client, &accounting);
+        // Traces of `telemetry:`: the request span sits between ingress and the stack.
+        let traces =
+            crate::telemetry::Traces::from_config(&config.telemetry).unwrap_or_else(|error| {
+                tracing::error!(%error, "traces are not exported");
+                None
+            });
+        let spans = crate::telemetry::RequestSpanLayer::new(
+            traces.as_ref().map(|t| t.tracer().clone()),
+            crate::pricing::price_table(config),
+        );
+        let proxy = stack.proxy.map_inner(|s| tower::Layer::layer(&spans, s));
         accounting.publish_budgets().await;
         let (background, stop) = (TaskTracker::new(), CancellationToken::new());
         // Health checks start now, so a dead provider is marked before the first request.
@@ -109,8 +121,9 @@ impl Infermux<()> {
             stack.shared.clone(),
         );
         Infermux {
-            proxy: stack.proxy,
+            proxy,
             body_read_timeout: config.timeouts.body_read,
+            traces,
             management,
             shared: stack.shared,
             background,
@@ -146,6 +159,9 @@ impl<S: InferStack> Infermux<S> {
     pub async fn shutdown(&self) -> Result<(), StoreError> {
         self.stop.cancel();
         self.background.wait().await;
+        if let Some(traces) = &self.traces {
+            traces.shutdown().await;
+        }
         self.shared.accounting.store().flush().await
     }
 }

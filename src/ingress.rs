@@ -95,6 +95,15 @@ impl<S> Ingress<S> {
     }
 
     infermux_core::inner_service_accessors!();
+
+    /// The same ingress in front of `f(inner)`: how the library face puts request-wide layers
+    /// (the request span) between ingress and the stack.
+    pub fn map_inner<T>(self, f: impl FnOnce(S) -> T) -> Ingress<T> {
+        Ingress {
+            inner: f(self.inner),
+            settings: self.settings,
+        }
+    }
 }
 
 /// The OpenAI endpoints ingress serves.

@@ -57,7 +57,7 @@ pub mod provider;
 pub mod resilience;
 pub mod server;
 pub mod stack;
-mod telemetry;
+pub mod telemetry;
 pub mod tokens;
 
 pub use builder_ext::InfermuxServiceBuilderExt;

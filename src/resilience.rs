@@ -30,8 +30,11 @@ pub fn target(
         Some(status) => Breaker::with_status(params, status.clone()),
         None => Breaker::new(name.clone(), params),
     };
+    // Each attempt is a child span of the request's, inside the breaker: a skipped provider
+    // is no attempt.
+    let traced = crate::telemetry::AttemptSpans::new(service, name.clone());
     let gated =
-        CircuitBreakerLayer::new(breaker, classify as fn(&ProviderError) -> Outcome).layer(service);
+        CircuitBreakerLayer::new(breaker, classify as fn(&ProviderError) -> Outcome).layer(traced);
     let target = DispatchTarget {
         service: BoxCloneSyncService::new(gated),
         limiter: rate_limiter(provider.rate_limit.as_ref()),

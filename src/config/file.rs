@@ -36,6 +36,7 @@ pub(super) struct FileConfig {
     pub(super) body_read_timeout: Option<Humane>,
     pub(super) idle_timeout: Option<Humane>,
     pub(super) metrics: Option<super::ops::FileMetrics>,
+    pub(super) telemetry: Option<super::ops::FileTelemetry>,
 }
 
 /// An entry of `providers`.

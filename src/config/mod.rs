@@ -64,7 +64,7 @@ pub use self::model::{
     RateLimitConfig, RedisUnavailable, RouteGroupConfig, RoutingConfig, Secret, Strategy,
     UnpricedPolicy,
 };
-pub use self::ops::{DEFAULT_MAX_COOLDOWN, EdgeTimeouts, MetricsConfig};
+pub use self::ops::{DEFAULT_MAX_COOLDOWN, EdgeTimeouts, MetricsConfig, TelemetryConfig};
 
 use self::error::Issue;
 use self::file::FileConfig;

@@ -41,6 +41,8 @@ pub struct Config {
     pub timeouts: super::EdgeTimeouts,
     /// Bounds on metric label sets (`metrics`).
     pub metrics: super::MetricsConfig,
+    /// Trace export (`telemetry`).
+    pub telemetry: super::TelemetryConfig,
 }
 
 /// A credential from the config, such as an API key.

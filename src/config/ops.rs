@@ -1,5 +1,6 @@
 //! The operational keys: the edge's timeouts (`header_read_timeout`, `body_read_timeout`,
-//! `idle_timeout`) and the bound on metric labels (`metrics: {max_callers}`).
+//! `idle_timeout`), the bound on metric labels (`metrics: {max_callers}`) and trace export
+//! (`telemetry: {otlp_endpoint, service_name, sample_ratio}`).
 //!
 //! They live apart from the routing and money keys because they are about running infermux
 //! in front of clients that cannot be trusted to behave, not about where requests go.
@@ -61,6 +62,82 @@ impl Default for MetricsConfig {
             max_callers: DEFAULT_MAX_CALLERS,
         }
     }
+}
+
+/// Where and how traces are exported (`telemetry`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TelemetryConfig {
+    /// The OTLP/HTTP collector's root (`http://127.0.0.1:4318`); traces go to its
+    /// `/v1/traces`. No endpoint: no traces are exported (incoming `traceparent` headers are
+    /// still passed upstream).
+    pub otlp_endpoint: Option<String>,
+    /// `service.name` of the exported spans (default `infermux`).
+    pub service_name: String,
+    /// The share of new traces recorded, in [0, 1] (default 1.0); a trace continued from an
+    /// incoming `traceparent` follows its parent's sampling decision.
+    pub sample_ratio: f64,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        Self {
+            otlp_endpoint: None,
+            service_name: "infermux".to_owned(),
+            sample_ratio: 1.0,
+        }
+    }
+}
+
+/// `telemetry` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileTelemetry {
+    pub(super) otlp_endpoint: Option<String>,
+    pub(super) service_name: Option<String>,
+    pub(super) sample_ratio: Option<f64>,
+}
+
+/// `telemetry`, checked, defaults filled in.
+pub(super) fn telemetry(file: Option<FileTelemetry>) -> Result<TelemetryConfig, Issue> {
+    let defaults = TelemetryConfig::default();
+    let Some(file) = file else {
+        return Ok(defaults);
+    };
+    let otlp_endpoint = file
+        .otlp_endpoint
+        .map(|e| e.trim().trim_end_matches('/').to_owned())
+        .filter(|e| !e.is_empty());
+    if let Some(endpoint) = &otlp_endpoint {
+        let parsed = endpoint.parse::<http::Uri>().ok();
+        let scheme = parsed.as_ref().and_then(http::Uri::scheme_str);
+        if !matches!(scheme, Some("http")) || parsed.and_then(|u| u.host().map(str::len)).is_none()
+        {
+            return Err(Issue::new(
+                "telemetry.otlp_endpoint",
+                "the endpoint is not an http:// URL",
+                "give the collector's OTLP/HTTP root, such as \"http://127.0.0.1:4318\" \
+                 (traces are posted to its /v1/traces)",
+            ));
+        }
+    }
+    let sample_ratio = file.sample_ratio.unwrap_or(defaults.sample_ratio);
+    if !(0.0..=1.0).contains(&sample_ratio) {
+        return Err(Issue::new(
+            "telemetry.sample_ratio",
+            format!("the ratio {sample_ratio} is not between 0 and 1"),
+            "give the share of traces to record, such as 1.0 (all) or 0.1",
+        ));
+    }
+    let service_name = file
+        .service_name
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or(defaults.service_name);
+    Ok(TelemetryConfig {
+        otlp_endpoint,
+        service_name,
+        sample_ratio,
+    })
 }
 
 /// `metrics` as written.

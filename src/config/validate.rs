@@ -78,6 +78,7 @@ pub(super) fn validate(file: FileConfig, index: &SourceIndex) -> Result<Config, 
             file.idle_timeout,
         )?,
         metrics: super::ops::metrics(file.metrics),
+        telemetry: super::ops::telemetry(file.telemetry)?,
     })
 }
 

@@ -135,6 +135,8 @@ async fn send(
     *request.method_mut() = Method::POST;
     *request.uri_mut() = uri;
     *request.headers_mut() = inner.headers.clone();
+    // The attempt's span (or the client's trace) goes on upstream.
+    crate::telemetry::inject(request.headers_mut());
 
     let response = client.request(request).await.map_err(|e| {
         ProviderError::new(
