@@ -26,9 +26,10 @@ pub const DEFAULT_MAX_COOLDOWN: Duration = Duration::from_secs(300);
 /// How long the proxy port waits on a client before it gives up on the connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EdgeTimeouts {
-    /// From the first byte of a request (or the end of the previous one on a kept-alive
-    /// connection) to the end of its headers (`header_read_timeout`, default 10s). A client
-    /// that sends its headers a byte at a time (slowloris) is cut here.
+    /// From the start of an HTTP/1 request (or the end of the previous response on a
+    /// kept-alive connection, so this is also the keep-alive timeout) to the end of its
+    /// headers (`header_read_timeout`, default 10s). A client that sends its headers a byte at
+    /// a time (slowloris) is cut here.
     pub header_read: Duration,
     /// To read a whole request body (`body_read_timeout`, default 30s); a body still arriving
     /// after it gets 408.
