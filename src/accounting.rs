@@ -142,6 +142,12 @@ impl Accounting {
         )
     }
 
+    /// The bound on the metrics' `caller` label (`metrics.max_callers`; budgeted callers keep
+    /// their name): every metric labelled by caller should name callers through it.
+    pub fn caller_labels(&self) -> &infermux_core::CallerLabels {
+        &self.caller_labels
+    }
+
     /// The cost layer, pricing with `prices` and counting aborted streams with the BPE
     /// tokenizers.
     pub fn cost_layer(&self, prices: &PriceTable) -> CostLayer {
