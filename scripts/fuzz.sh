@@ -28,7 +28,11 @@ status=0
 for target in "${targets[@]}"; do
     log="$(mktemp)"
     mkdir -p "fuzz/corpus/$target"
-    if cargo fuzz run --sanitizer none -j 1 "$target" -- \
+    # The committed seeds (fuzz/seeds/<target>/: configs from the docs, typical requests and
+    # queries) start the search; what it finds grows fuzz/corpus/<target>/.
+    seeds=()
+    [ -d "fuzz/seeds/$target" ] && seeds=("fuzz/seeds/$target")
+    if cargo fuzz run --sanitizer none -j 1 "$target" "fuzz/corpus/$target" "${seeds[@]}" -- \
         -max_total_time="$seconds" -rss_limit_mb=4096 -timeout=10 >"$log" 2>&1; then
         outcome="ok"
     else

@@ -1,6 +1,9 @@
 //! One infermux, assembled once per fuzzing process from a config with the built-in mock
 //! provider and a budget, and a runtime to drive it.
 
+// Each target uses part of it.
+#![allow(dead_code)]
+
 use std::sync::LazyLock;
 
 use bytes::Bytes;
@@ -43,7 +46,12 @@ pub static ONCE: LazyLock<Once> = LazyLock::new(|| {
     let mux = runtime
         .block_on(Infermux::from_config(&config))
         .expect("assembled");
-    let proxy = BoxCloneSyncService::new(mux.proxy());
+    // The edge answers with tower-http's boxed body; re-box it as http-body-util's to name it.
+    let proxy = BoxCloneSyncService::new(
+        ServiceExt::<Request<Full<Bytes>>>::map_response(mux.proxy(), |response| {
+            response.map(BodyExt::boxed_unsync)
+        }),
+    );
     let management = mux.management();
     // Kept for the whole process: dropping it would stop its background tasks.
     std::mem::forget(mux);
