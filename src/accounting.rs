@@ -34,6 +34,9 @@ pub struct Accounting {
     clock: SharedClock,
     policies: BudgetPolicies,
     keys: crate::key_access::KeyAccess,
+    /// The bound on the metrics' `caller` label (`metrics.max_callers`; budgeted callers
+    /// always keep their name).
+    caller_labels: infermux_core::CallerLabels,
 }
 
 impl fmt::Debug for Accounting {
@@ -92,12 +95,23 @@ impl Accounting {
         };
         let watch = Arc::new(BudgetWatch::new(store, policies.clone(), sink));
         let keys = crate::key_access::KeyAccess::open(config, clock.clone())?;
+        // Callers with a budget, and those of the keys declared in config, keep their names.
+        let caller_labels = infermux_core::CallerLabels::new(
+            config.metrics.max_callers,
+            budgets
+                .callers
+                .iter()
+                .map(|c| c.caller.as_str())
+                .chain(config.keys.list.iter().map(|k| k.caller.as_str()))
+                .map(infermux_core::Caller::new),
+        );
         Ok(Self {
             store: watch.clone(),
             watch,
             clock,
             policies,
             keys,
+            caller_labels,
         })
     }
 
@@ -139,11 +153,18 @@ impl Accounting {
         )
     }
 
+    /// The bound on the metrics' `caller` label (`metrics.max_callers`; budgeted callers keep
+    /// their name): every metric labelled by caller should name callers through it.
+    pub fn caller_labels(&self) -> &infermux_core::CallerLabels {
+        &self.caller_labels
+    }
+
     /// The cost layer, pricing with `prices` and counting aborted streams with the BPE
     /// tokenizers.
     pub fn cost_layer(&self, prices: &PriceTable) -> CostLayer {
         CostLayer::new(self.store.clone(), prices.clone(), self.clock.clone())
             .with_token_counter(Arc::new(BpeTokenCounter::new()))
+            .with_caller_labels(self.caller_labels.clone())
     }
 }
 

@@ -21,6 +21,7 @@ use tower::Service;
 use crate::{
     accounting::Accounting,
     config::Config,
+    edge::Edge,
     ingress::Ingress,
     management::Management,
     provider::HttpClient,
@@ -59,6 +60,8 @@ impl<S> InferStack for S where
 /// durable.
 pub struct Infermux<S> {
     proxy: Ingress<S>,
+    body_read_timeout: std::time::Duration,
+    traces: Option<crate::telemetry::Traces>,
     management: Management,
     shared: Shared,
     background: TaskTracker,
@@ -94,6 +97,17 @@ impl Infermux<()> {
         // The recorder first: the stack registers its metric handles when it is built.
         let metrics = crate::management::prometheus();
         let stack = stack::build(config, client, &accounting);
+        // Traces of `telemetry:`: the request span sits between ingress and the stack.
+        let traces =
+            crate::telemetry::Traces::from_config(&config.telemetry).unwrap_or_else(|error| {
+                tracing::error!(%error, "traces are not exported");
+                None
+            });
+        let spans = crate::telemetry::RequestSpanLayer::new(
+            traces.as_ref().map(|t| t.tracer().clone()),
+            crate::pricing::price_table(config),
+        );
+        let proxy = stack.proxy.map_inner(|s| tower::Layer::layer(&spans, s));
         accounting.publish_budgets().await;
         let (background, stop) = (TaskTracker::new(), CancellationToken::new());
         // Health checks start now, so a dead provider is marked before the first request.
@@ -107,7 +121,9 @@ impl Infermux<()> {
             stack.shared.clone(),
         );
         Infermux {
-            proxy: stack.proxy,
+            proxy,
+            body_read_timeout: config.timeouts.body_read,
+            traces,
             management,
             shared: stack.shared,
             background,
@@ -116,10 +132,15 @@ impl Infermux<()> {
     }
 }
 
-impl<S: Clone> Infermux<S> {
+impl<S: InferStack> Infermux<S> {
     /// The proxy service: OpenAI-shaped HTTP in, OpenAI-shaped HTTP out; never fails.
-    pub fn proxy(&self) -> Ingress<S> {
-        self.proxy.clone()
+    ///
+    /// It comes behind the same [edge](crate::edge) as `infermux serve`'s port: request ids,
+    /// the caller header bound, the request body deadline, sensitive headers and the panic
+    /// catcher. (Header read and idle timeouts belong to the connection: set them on your
+    /// server.)
+    pub fn proxy(&self) -> Edge<Ingress<S>> {
+        crate::edge::edge(self.proxy.clone(), self.body_read_timeout)
     }
 
     /// The management API service: cost reports, providers, `/metrics`, `/healthz`.
@@ -138,6 +159,9 @@ impl<S: Clone> Infermux<S> {
     pub async fn shutdown(&self) -> Result<(), StoreError> {
         self.stop.cancel();
         self.background.wait().await;
+        if let Some(traces) = &self.traces {
+            traces.shutdown().await;
+        }
         self.shared.accounting.store().flush().await
     }
 }

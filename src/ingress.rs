@@ -118,6 +118,15 @@ impl<S> Ingress<S> {
     }
 
     infermux_core::inner_service_accessors!();
+
+    /// The same ingress in front of `f(inner)`: how the library face puts request-wide layers
+    /// (the request span) between ingress and the stack.
+    pub fn map_inner<T>(self, f: impl FnOnce(S) -> T) -> Ingress<T> {
+        Ingress {
+            inner: f(self.inner),
+            settings: self.settings,
+        }
+    }
 }
 
 /// The OpenAI endpoints ingress serves.
@@ -284,6 +293,8 @@ where
         Err(error) if error.is::<LengthLimitError>() => {
             return Err(PayloadTooLarge::new(limit).into());
         }
+        // The edge's body deadline (`body_read_timeout`): 408, rendered in error.rs.
+        Err(error) if error.is::<tower_http::timeout::TimeoutError>() => return Err(error),
         Err(error) => {
             return Err(
                 InvalidRequest::new(format!("could not read the request body: {error}")).into(),

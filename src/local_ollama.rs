@@ -87,6 +87,7 @@ pub(crate) async fn prefer_local_ollama(config: &mut Config, client: &HttpClient
         health_check: None,
         circuit_breaker: CircuitBreakerConfig::default(),
         mock: MockConfig::default(),
+        max_cooldown: crate::config::DEFAULT_MAX_COOLDOWN,
     };
     config.providers.insert(0, ollama);
 }

@@ -4,7 +4,7 @@
 //! The breaker crate knows nothing of infermux's error types; [`classify`] maps a
 //! [`ProviderError`] into its [`Outcome`].
 
-use std::num::NonZeroU32;
+use std::{num::NonZeroU32, time::Duration};
 
 use infermux_breaker::{
     Breaker, BreakerParams, CircuitBreakerLayer, Failure, Outcome, RateLimiter, RateLimits,
@@ -25,13 +25,16 @@ pub fn target(
     board: &ProviderBoard,
 ) -> (ProviderName, DispatchTarget) {
     let name = ProviderName::new(provider.name.as_str());
-    let params = breaker_params(&provider.circuit_breaker);
+    let params = breaker_params(&provider.circuit_breaker, provider.max_cooldown);
     let breaker = match board.get(&name) {
         Some(status) => Breaker::with_status(params, status.clone()),
         None => Breaker::new(name.clone(), params),
     };
+    // Each attempt is a child span of the request's, inside the breaker: a skipped provider
+    // is no attempt.
+    let traced = crate::telemetry::AttemptSpans::new(service, name.clone());
     let gated =
-        CircuitBreakerLayer::new(breaker, classify as fn(&ProviderError) -> Outcome).layer(service);
+        CircuitBreakerLayer::new(breaker, classify as fn(&ProviderError) -> Outcome).layer(traced);
     let target = DispatchTarget {
         service: BoxCloneSyncService::new(gated),
         limiter: rate_limiter(provider.rate_limit.as_ref()),
@@ -39,14 +42,16 @@ pub fn target(
     (name, target)
 }
 
-/// The breaker parameters of `config`.
-pub fn breaker_params(config: &CircuitBreakerConfig) -> BreakerParams {
+/// The breaker parameters of `config`, with cool-downs clamped to `max_cooldown`.
+pub fn breaker_params(config: &CircuitBreakerConfig, max_cooldown: Duration) -> BreakerParams {
     BreakerParams {
         window: config.window,
         min_requests: config.min_requests,
         error_rate: config.error_rate,
         p95_latency: config.p95_latency,
         recovery: config.recovery,
+        max_recovery: config.max_recovery,
+        max_cooldown,
     }
 }
 
@@ -86,8 +91,6 @@ pub fn classify(error: &ProviderError) -> Outcome {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use http::StatusCode;
 
     use super::*;

@@ -4,6 +4,13 @@
 //! listener stops accepting at once, open connections finish their in-flight requests (idle
 //! keep-alive connections are closed), and whatever is still running after the drain timeout
 //! is cut.
+//!
+//! Two timeouts protect each connection from clients that hold it without using it:
+//! `header_read_timeout` (hyper's: the headers of an HTTP/1 request must be complete this long
+//! after it started, so a client sending them a byte at a time is cut) and `idle_timeout`
+//! (no byte read or written for that long: the connection is shut down gracefully, so a
+//! request in flight still finishes). The request body deadline is the edge's
+//! ([`crate::edge`]).
 
 use std::{convert::Infallible, time::Duration};
 
@@ -12,22 +19,41 @@ use http::{Request, Response};
 use http_body::Body;
 use hyper::body::Incoming;
 use hyper_util::{
-    rt::{TokioExecutor, TokioIo},
-    server::{conn::auto::Builder, graceful::GracefulShutdown},
+    rt::{TokioExecutor, TokioIo, TokioTimer},
+    server::conn::auto::Builder,
     service::TowerToHyperService,
 };
 use infermux_core::BoxError;
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tower::Service;
 
+/// How long a connection may take to send its headers, and stay quiet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnectionTimeouts {
+    /// The headers of an HTTP/1 request must be in this long after the request started.
+    pub header_read: Duration,
+    /// A connection on which no byte moved for this long is shut down gracefully.
+    pub idle: Duration,
+}
+
+impl From<crate::config::EdgeTimeouts> for ConnectionTimeouts {
+    fn from(timeouts: crate::config::EdgeTimeouts) -> Self {
+        Self {
+            header_read: timeouts.header_read,
+            idle: timeouts.idle,
+        }
+    }
+}
+
 /// Serves `service` on `listener` until `shutdown` is cancelled, then drains for at most
-/// `drain_timeout`.
+/// `drain_timeout`; each connection is bounded by `timeouts`.
 pub async fn serve<S, B>(
     listener: TcpListener,
     service: S,
     shutdown: CancellationToken,
     drain_timeout: Duration,
+    timeouts: ConnectionTimeouts,
 ) where
     S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
         + Clone
@@ -40,8 +66,12 @@ pub async fn serve<S, B>(
     let mut builder = Builder::new(TokioExecutor::new());
     // Header names go out as `X-Infermux-Provider`, not `x-infermux-provider`: HTTP does not
     // care, but people grepping `curl -D -` output, as the guides do, do.
-    builder.http1().title_case_headers(true);
-    let graceful = GracefulShutdown::new();
+    builder
+        .http1()
+        .title_case_headers(true)
+        .timer(TokioTimer::new())
+        .header_read_timeout(timeouts.header_read);
+    let connections = TaskTracker::new();
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -57,22 +87,37 @@ pub async fn serve<S, B>(
             }
         };
         let _ = stream.set_nodelay(true);
+        let activity = crate::idle::Activity::new();
+        let io = TokioIo::new(crate::idle::Tracked::new(stream, activity.clone()));
         let connection = builder
-            .serve_connection(
-                TokioIo::new(stream),
-                TowerToHyperService::new(service.clone()),
-            )
+            .serve_connection(io, TowerToHyperService::new(service.clone()))
             .into_owned();
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
+        let shutdown = shutdown.clone();
+        connections.spawn(async move {
+            let mut connection = std::pin::pin!(connection);
+            tokio::select! {
+                result = connection.as_mut() => {
+                    if let Err(error) = result {
+                        tracing::debug!(error = %error, "connection ended with an error");
+                    }
+                    return;
+                }
+                () = shutdown.cancelled() => {}
+                () = activity.idle_for(timeouts.idle) => {
+                    tracing::debug!("closing an idle connection");
+                }
+            }
+            // Finish what is in flight, then close.
+            connection.as_mut().graceful_shutdown();
             if let Err(error) = connection.await {
                 tracing::debug!(error = %error, "connection ended with an error");
             }
         });
     }
     drop(listener);
+    connections.close();
     tokio::select! {
-        () = graceful.shutdown() => tracing::debug!("all connections drained"),
+        () = connections.wait() => tracing::debug!("all connections drained"),
         () = tokio::time::sleep(drain_timeout) => {
             tracing::warn!(?drain_timeout, "drain timeout reached; closing remaining connections");
         }
@@ -139,11 +184,8 @@ impl Server {
         }
         let client = crate::provider::http_client(CONNECT_TIMEOUT);
         let mux = crate::Infermux::assemble(&config, &client, accounting).await;
-        let proxy_service = tower::ServiceBuilder::new()
-            .layer(tower_http::catch_panic::CatchPanicLayer::custom(
-                panic_response,
-            ))
-            .service(mux.proxy());
+        // The edge (request id, caller bound, body deadline, panic catcher) comes with it.
+        let proxy_service = mux.proxy();
         let listen = proxy
             .local_addr()
             .map_or_else(|_| config.listen.to_string(), |a| a.to_string());
@@ -157,9 +199,16 @@ impl Server {
             "infermux serving"
         );
         let drain = config.drain_timeout;
+        let timeouts = ConnectionTimeouts::from(config.timeouts);
         tokio::join!(
-            serve(proxy, proxy_service, shutdown.clone(), drain),
-            serve(management, mux.management(), shutdown.clone(), drain),
+            serve(proxy, proxy_service, shutdown.clone(), drain, timeouts),
+            serve(
+                management,
+                mux.management(),
+                shutdown.clone(),
+                drain,
+                timeouts
+            ),
         );
         // Every request has drained: leave the spend state compact and durable.
         if let Err(error) = mux.shutdown().await {
@@ -167,18 +216,6 @@ impl Server {
         }
         tracing::info!("infermux stopped");
     }
-}
-
-/// A panic while serving a request becomes a 500 for that request, not a dropped connection.
-fn panic_response(
-    _panic: Box<dyn std::any::Any + Send + 'static>,
-) -> Response<infermux_core::InferBody> {
-    tracing::error!("a request handler panicked");
-    let class = crate::error::ErrorClass {
-        status: http::StatusCode::INTERNAL_SERVER_ERROR,
-        code: "internal_error",
-    };
-    crate::error::response(class, "internal error; see the infermux logs")
 }
 
 /// Bound on each upstream TCP connect.

@@ -407,6 +407,7 @@ async fn the_providers_report_has_the_contract_shape() {
         "latency_ewma_ms",
         "error_rate",
         "requests",
+        "cooldown_until",
     ];
     for entry in all {
         let object = entry.as_object().expect("object");
@@ -416,6 +417,7 @@ async fn the_providers_report_has_the_contract_shape() {
         assert_eq!(entry["circuit"], "closed");
         assert_eq!(entry["healthy"], true);
         assert_eq!(entry["error_rate"], 0.0);
+        assert!(entry["cooldown_until"].is_null());
     }
     assert_eq!(all[0]["requests"], 1);
     assert!(

@@ -44,6 +44,11 @@ const SECTION_KEYS: &[(&str, &[&str])] = &[
     ("routing", &["strategy", "groups"]),
     ("log", &["level", "format"]),
     (
+        "telemetry",
+        &["otlp_endpoint", "service_name", "sample_ratio"],
+    ),
+    ("metrics", &["max_callers"]),
+    (
         "providers",
         &[
             "name",
@@ -56,6 +61,7 @@ const SECTION_KEYS: &[(&str, &[&str])] = &[
             "rate_limit",
             "circuit_breaker",
             "mock",
+            "max_cooldown",
         ],
     ),
 ];

@@ -34,6 +34,11 @@ pub(super) struct FileConfig {
     pub(super) drain_timeout: Option<Humane>,
     pub(super) virtual_models: Option<Vec<super::virtual_models::FileVirtualModel>>,
     pub(super) keys: Option<super::keys::FileKeys>,
+    pub(super) header_read_timeout: Option<Humane>,
+    pub(super) body_read_timeout: Option<Humane>,
+    pub(super) idle_timeout: Option<Humane>,
+    pub(super) metrics: Option<super::ops::FileMetrics>,
+    pub(super) telemetry: Option<super::ops::FileTelemetry>,
 }
 
 /// An entry of `providers`.
@@ -52,6 +57,7 @@ pub(super) struct FileProvider {
     pub(super) health_check: Option<FileHealthCheck>,
     pub(super) circuit_breaker: Option<FileCircuitBreaker>,
     pub(super) mock: Option<FileMock>,
+    pub(super) max_cooldown: Option<Humane>,
 }
 
 /// `model_aliases`: a mapping read in file order.
@@ -83,6 +89,7 @@ pub(super) struct FileCircuitBreaker {
     pub(super) error_rate: Option<f64>,
     pub(super) p95_latency: Option<Humane>,
     pub(super) recovery: Option<Humane>,
+    pub(super) max_recovery: Option<Humane>,
 }
 
 /// `mock`, for `type: mock` providers.

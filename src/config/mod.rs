@@ -50,6 +50,7 @@ mod file;
 mod keys;
 mod locate;
 mod model;
+mod ops;
 mod size;
 mod suggest;
 mod summary;
@@ -66,6 +67,7 @@ pub use self::model::{
     RateLimitConfig, RedisUnavailable, RouteGroupConfig, RoutingConfig, Secret, Strategy,
     UnpricedPolicy,
 };
+pub use self::ops::{DEFAULT_MAX_COOLDOWN, EdgeTimeouts, MetricsConfig, TelemetryConfig};
 pub use self::virtual_models::{VirtualModelConfig, VirtualPick};
 
 use self::error::Issue;

@@ -42,6 +42,12 @@ pub struct Config {
     pub virtual_models: Option<Vec<super::virtual_models::VirtualModelConfig>>,
     /// Client API keys (`keys`).
     pub keys: super::keys::KeysConfig,
+    /// The proxy port's timeouts on slow or idle clients.
+    pub timeouts: super::EdgeTimeouts,
+    /// Bounds on metric label sets (`metrics`).
+    pub metrics: super::MetricsConfig,
+    /// Trace export (`telemetry`).
+    pub telemetry: super::TelemetryConfig,
 }
 
 /// A credential from the config, such as an API key.
@@ -76,6 +82,9 @@ pub struct ProviderConfig {
     pub circuit_breaker: CircuitBreakerConfig,
     /// How the built-in mock behaves (only settable for `type: mock`).
     pub mock: MockConfig,
+    /// The longest a `Retry-After` or quota 429 keeps this provider out (`max_cooldown`,
+    /// default 5m).
+    pub max_cooldown: Duration,
 }
 
 /// The API a provider speaks.
@@ -144,6 +153,8 @@ pub struct CircuitBreakerConfig {
     pub p95_latency: Duration,
     /// Open -> half-open after this; then one probe request (default 30s).
     pub recovery: Duration,
+    /// Each failed probe doubles the next open period, up to this (default 5m).
+    pub max_recovery: Duration,
 }
 
 /// The default strategy and the route groups (`routing`).
@@ -444,6 +455,7 @@ impl Default for CircuitBreakerConfig {
             error_rate: 0.5,
             p95_latency: Duration::from_secs(10),
             recovery: Duration::from_secs(30),
+            max_recovery: Duration::from_secs(300),
         }
     }
 }

@@ -79,6 +79,13 @@ pub(super) fn validate(file: FileConfig, index: &SourceIndex) -> Result<Config, 
         drain_timeout: file.drain_timeout.map_or(DEFAULT_DRAIN_TIMEOUT, |d| d.0),
         virtual_models,
         keys: super::keys::validate(file.keys)?,
+        timeouts: super::ops::edge_timeouts(
+            file.header_read_timeout,
+            file.body_read_timeout,
+            file.idle_timeout,
+        )?,
+        metrics: super::ops::metrics(file.metrics),
+        telemetry: super::ops::telemetry(file.telemetry)?,
     })
 }
 
@@ -280,6 +287,10 @@ impl Check<'_> {
             circuit_breaker: self
                 .circuit_breaker(&key_path(path, "circuit_breaker"), p.circuit_breaker)?,
             mock: mock(p.mock),
+            max_cooldown: super::ops::max_cooldown(
+                &key_path(path, "max_cooldown"),
+                p.max_cooldown,
+            )?,
         })
     }
 
@@ -396,6 +407,11 @@ impl Check<'_> {
                 defaults.p95_latency,
             )?,
             recovery: self.positive(&key_path(path, "recovery"), cb.recovery, defaults.recovery)?,
+            max_recovery: self.positive(
+                &key_path(path, "max_recovery"),
+                cb.max_recovery,
+                defaults.max_recovery,
+            )?,
         })
     }
 

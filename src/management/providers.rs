@@ -9,7 +9,8 @@
 //! when the provider has none); `latency_ewma_ms` is the moving average of time to first byte,
 //! `null` before the provider's first response; `error_rate` is over the circuit breaker's
 //! window as of the provider's last outcome; `requests` counts requests sent since start-up
-//! (health checks excluded).
+//! (health checks excluded); `cooldown_until` is when a 429's `Retry-After` (or a quota
+//! error) stops keeping the provider out, in RFC 3339 UTC, or `null` when none does.
 
 use bytes::Bytes;
 use infermux_core::ProviderBoard;
@@ -30,6 +31,7 @@ struct Entry<'a> {
     latency_ewma_ms: Option<f64>,
     error_rate: f64,
     requests: u64,
+    cooldown_until: Option<String>,
 }
 
 /// The JSON body of the providers report.
@@ -47,6 +49,9 @@ pub(super) fn report(board: &ProviderBoard) -> Bytes {
                 .map(|d| (d.as_secs_f64() * 1e6).round() / 1e3),
             error_rate: status.error_rate(),
             requests: status.requests(),
+            cooldown_until: status
+                .cooldown_until()
+                .map(|t| humantime::format_rfc3339_seconds(t).to_string()),
         })
         .collect();
     // Serialising strings, numbers and booleans cannot fail.
@@ -73,14 +78,18 @@ mod tests {
         openai.record_latency(Duration::from_millis(412));
         openai.record_outcome(false);
         openai.set_circuit(CircuitState::HalfOpen);
+        let until = humantime::parse_rfc3339("2999-01-02T03:04:05Z").expect("time");
+        openai.set_cooldown_until(Some(until));
         let body: serde_json::Value = serde_json::from_slice(&report(&board)).expect("json");
         assert_eq!(
             body,
             serde_json::json!({"providers": [
                 {"name": "openai", "type": "openai", "circuit": "half_open", "healthy": true,
-                 "latency_ewma_ms": 412.0, "error_rate": 0.0, "requests": 1},
+                 "latency_ewma_ms": 412.0, "error_rate": 0.0, "requests": 1,
+                 "cooldown_until": "2999-01-02T03:04:05Z"},
                 {"name": "local", "type": "ollama", "circuit": "closed", "healthy": true,
-                 "latency_ewma_ms": null, "error_rate": 0.0, "requests": 0},
+                 "latency_ewma_ms": null, "error_rate": 0.0, "requests": 0,
+                 "cooldown_until": null},
             ]})
         );
     }

@@ -3,7 +3,7 @@
 use std::{
     sync::Arc,
     task::{Context, Poll},
-    time::Duration,
+    time::{Duration, SystemTime},
 };
 
 use bytes::Bytes;
@@ -194,6 +194,8 @@ async fn send_encoded(
             request.headers_mut().append(name.clone(), value.clone());
         }
     }
+    // The attempt's span (or the client's trace) goes on upstream.
+    crate::telemetry::inject(request.headers_mut());
 
     let response = client.request(request).await.map_err(|e| {
         ProviderError::new(
@@ -325,14 +327,25 @@ fn is_quota_error(body: &[u8]) -> bool {
         .any(|needle| text.contains(needle))
 }
 
-/// `Retry-After` in seconds (the HTTP-date form is not used by LLM providers).
+/// `Retry-After` as RFC 9110 writes it: whole seconds (`120`) or an HTTP date
+/// (`Wed, 21 Oct 2026 07:28:00 GMT`). Anything else (fractions, signs, exponents, text) is
+/// ignored. The value is not trusted further: the breaker clamps it to `max_cooldown`.
 fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
-    let value = headers.get(header::RETRY_AFTER)?.to_str().ok()?.trim();
-    value
-        .parse::<f64>()
-        .ok()
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64)
+    parse_retry_after(
+        headers.get(header::RETRY_AFTER)?.to_str().ok()?,
+        SystemTime::now(),
+    )
+}
+
+/// [`retry_after`] of one header value, as of `now`; never panics.
+pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // All digits: only overflow can fail, and an overflowing wait is "very long".
+        return Some(Duration::from_secs(value.parse().unwrap_or(u64::MAX)));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 /// An error and its causes, joined: hyper's top-level errors say little on their own.
@@ -381,6 +394,42 @@ mod tests {
         assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
         headers.insert(header::RETRY_AFTER, HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&headers), None);
+    }
+
+    #[test]
+    fn retry_after_is_seconds_or_an_http_date_and_nothing_else() {
+        let now = httpdate::parse_http_date("Wed, 21 Oct 2026 07:28:00 GMT").expect("date");
+        let parse = |v: &str| parse_retry_after(v, now);
+        assert_eq!(parse(" 120 "), Some(Duration::from_secs(120)));
+        assert_eq!(
+            parse("Wed, 21 Oct 2026 07:30:00 GMT"),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(
+            parse("Wed, 21 Oct 2026 07:00:00 GMT"),
+            Some(Duration::ZERO),
+            "a date in the past asks for no wait"
+        );
+        assert_eq!(
+            parse("99999999999999999999999999"),
+            Some(Duration::from_secs(u64::MAX)),
+            "an overflowing number is a very long wait, which the breaker clamps"
+        );
+        for hostile in [
+            "",
+            "-1",
+            "1.5",
+            "1e308",
+            "inf",
+            "NaN",
+            "+5",
+            "0x10",
+            "5 s",
+            "١٢",
+            "18446744073709551616.0",
+        ] {
+            assert_eq!(parse(hostile), None, "{hostile:?} is ignored");
+        }
     }
 
     #[test]

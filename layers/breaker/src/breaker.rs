@@ -2,12 +2,16 @@
 //! every transition to the provider board, the metrics and the log.
 
 use std::{
-    sync::{Arc, Mutex, MutexGuard, PoisonError, Weak},
-    time::Duration,
+    future::Future,
+    sync::{
+        Arc, Mutex, MutexGuard, PoisonError, Weak,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, SystemTime},
 };
 
 use infermux_core::{CircuitState, ProviderName, ProviderStatus};
-use tokio::time::Instant;
+use tokio::{sync::Notify, time::Instant};
 
 use crate::{
     BreakerParams, Outcome, WindowStats,
@@ -30,6 +34,11 @@ struct Shared {
     machine: Mutex<Machine>,
     status: Option<Arc<ProviderStatus>>,
     state_gauge: metrics::Gauge,
+    /// Bumped, and `changed` notified, whenever admission may have become possible: a state
+    /// change or a freed probe slot. Callers waiting for the circuit are woken by it instead of
+    /// sleeping until the recovery time.
+    epoch: AtomicU64,
+    changed: Notify,
 }
 
 impl Breaker {
@@ -60,6 +69,8 @@ impl Breaker {
                 machine: Mutex::new(Machine::new(params, Instant::now())),
                 status,
                 state_gauge,
+                epoch: AtomicU64::new(0),
+                changed: Notify::new(),
             }),
         }
     }
@@ -91,12 +102,44 @@ impl Breaker {
         })
     }
 
-    /// When a caller rejected with `rejection` should ask again.
+    /// When a caller rejected with `rejection` should ask again at the latest (it is woken
+    /// earlier by [`changed_since`](Self::changed_since) when the state changes).
     pub(crate) fn retry_at(&self, rejection: Rejection) -> Instant {
         match rejection {
             Rejection::Open { until } | Rejection::Cooldown { until } => until,
             Rejection::ProbeInFlight => Instant::now() + self.shared.lock().params().recovery,
         }
+    }
+
+    /// A counter that moves whenever admission may have become possible; read it before
+    /// [`admit`](Self::admit) and wait on [`changed_since`](Self::changed_since).
+    pub(crate) fn epoch(&self) -> u64 {
+        self.shared.epoch.load(Ordering::Acquire)
+    }
+
+    /// Resolves once the epoch has moved past `seen`. No change is missed: the waiter is
+    /// registered before the epoch is compared.
+    pub(crate) fn changed_since(
+        &self,
+        seen: u64,
+    ) -> impl Future<Output = ()> + Send + Sync + 'static {
+        let shared = self.shared.clone();
+        async move {
+            loop {
+                let notified = shared.changed.notified();
+                let mut notified = std::pin::pin!(notified);
+                notified.as_mut().enable();
+                if shared.epoch.load(Ordering::Acquire) != seen {
+                    return;
+                }
+                notified.await;
+            }
+        }
+    }
+
+    fn wake_waiters(&self) {
+        self.shared.epoch.fetch_add(1, Ordering::AcqRel);
+        self.shared.changed.notify_waiters();
     }
 
     fn tick(&self) {
@@ -106,25 +149,37 @@ impl Breaker {
 
     fn record(&self, ticket: Ticket, outcome: Outcome, latency: Duration) {
         let now = Instant::now();
-        let (transition, stats) = {
+        let (transition, stats, cooldown) = {
             let mut machine = self.shared.lock();
             let transition = machine.record(now, ticket, outcome, latency);
-            (transition, machine.stats(now))
+            (transition, machine.stats(now), machine.cooldown_until(now))
         };
         if let Some(status) = &self.shared.status {
             status.set_error_rate(stats.error_rate());
+            if let Some(until) = cooldown {
+                status.set_cooldown_until(Some(SystemTime::now() + (until - now)));
+            }
         }
         self.publish(transition);
     }
 
+    /// Until when a 429 cool-down keeps the provider out, if one does now.
+    pub fn cooldown_until(&self) -> Option<Instant> {
+        self.shared.lock().cooldown_until(Instant::now())
+    }
+
     fn abandon(&self, ticket: Ticket) {
-        self.shared.lock().abandon(ticket);
+        let freed = self.shared.lock().abandon(ticket);
+        if freed {
+            self.wake_waiters();
+        }
     }
 
     fn publish(&self, transition: Option<Transition>) {
         let Some(Transition { from, to }) = transition else {
             return;
         };
+        self.wake_waiters();
         let shared = &self.shared;
         if let Some(status) = &shared.status {
             status.set_circuit(to);

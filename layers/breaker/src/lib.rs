@@ -10,11 +10,17 @@
 //!   provider come back without a request having to ask);
 //! * **half-open**: exactly one probe request is let through, however many callers there are;
 //!   success closes the circuit (with a fresh window), failure (or a probe slower than
-//!   `p95_latency`) re-opens it for another `recovery`, and a probe that is dropped without an
-//!   outcome frees the slot for the next caller.
+//!   `p95_latency`) re-opens it, for twice as long after each failed probe in a row (up to
+//!   `max_recovery`), and a probe that is dropped without an outcome frees the slot for the
+//!   next caller. Callers waiting on the circuit are woken as soon as it changes (the probe
+//!   closed it, or its slot was freed), not at the next recovery time.
+//!
+//! Latency is what the wrapped service's future takes: infermux's provider services resolve
+//! when the first byte of the answer is in (for streams, the first decoded chunk: time to
+//! first token), so a provider that writes long answers at a steady pace is not "slow".
 //!
 //! Independently of the circuit, a 429 with `Retry-After` keeps the provider out for that
-//! long, and a quota 429 for `recovery` (a *cooldown*).
+//! long, and a quota 429 for `recovery` (a *cooldown*), either at most `max_cooldown`.
 //!
 //! What counts as a failure is decided by a [`Classify`] implementation that turns the
 //! service's error into an [`Outcome`]: connect errors, timeouts, 5xx and 429 are failures;

@@ -8,6 +8,10 @@
 //!    └────────────────────────── probe succeeded ─────────────────────────┘
 //! ```
 //!
+//! Each failed probe in a row doubles the next open period (`recovery`, `2 × recovery`, ...,
+//! at most `max_recovery`), so a provider that stays down is probed less and less often; a
+//! successful probe resets it. Cool-downs asked for by a 429 are clamped to `max_cooldown`.
+//!
 //! Every caller passes `now`, so tests drive it with a paused tokio clock. A ticket records
 //! the generation it was issued in; every transition starts a new generation, so the late
 //! outcome of a request admitted before the circuit changed cannot move it again.
@@ -73,6 +77,8 @@ pub(crate) struct Machine {
     window: Window,
     generation: u64,
     cooldown_until: Option<Instant>,
+    /// Failed probes since the circuit last closed: the exponent of the next open period.
+    failed_probes: u32,
 }
 
 impl Machine {
@@ -83,6 +89,7 @@ impl Machine {
             window: Window::new(params.window, now),
             generation: 0,
             cooldown_until: None,
+            failed_probes: 0,
         }
     }
 
@@ -105,6 +112,11 @@ impl Machine {
             State::Open { until } => Some(until),
             _ => None,
         }
+    }
+
+    /// Until when a 429 keeps the provider out, if it does at `now`.
+    pub(crate) fn cooldown_until(&self, now: Instant) -> Option<Instant> {
+        self.cooldown_until.filter(|until| *until > now)
     }
 
     /// The window's counts as of `now`.
@@ -169,7 +181,9 @@ impl Machine {
                 retry_after
             };
             if let Some(pause) = pause {
-                let until = now + pause;
+                // Clamped: neither a huge `Retry-After` nor a long recovery can keep the
+                // provider out for longer than `max_cooldown`.
+                let until = now + pause.min(self.params.max_cooldown);
                 self.cooldown_until = Some(self.cooldown_until.map_or(until, |u| u.max(until)));
             }
         }
@@ -185,9 +199,13 @@ impl Machine {
                 }
                 Outcome::Success if !slow => {
                     self.window.reset();
+                    self.failed_probes = 0;
                     Some(self.enter(State::Closed))
                 }
-                _ => Some(self.open(now)),
+                _ => {
+                    self.failed_probes = self.failed_probes.saturating_add(1);
+                    Some(self.open(now))
+                }
             };
         }
         let failed = match outcome {
@@ -199,23 +217,27 @@ impl Machine {
         let stats = self.window.stats(now);
         let trip = stats.requests >= self.params.min_requests
             && (stats.error_rate() >= self.params.error_rate || stats.p95_reached());
-        trip.then(|| self.open(now))
+        trip.then(|| {
+            self.failed_probes = 0;
+            self.open(now)
+        })
     }
 
     /// Gives back the ticket of a request that ended without an outcome (dropped, cancelled):
     /// an abandoned probe lets the next caller probe instead.
-    pub(crate) fn abandon(&mut self, ticket: Ticket) {
-        if ticket.probe
+    pub(crate) fn abandon(&mut self, ticket: Ticket) -> bool {
+        let freed = ticket.probe
             && ticket.generation == self.generation
-            && self.state == (State::HalfOpen { probing: true })
-        {
+            && self.state == (State::HalfOpen { probing: true });
+        if freed {
             self.state = State::HalfOpen { probing: false };
         }
+        freed
     }
 
     fn open(&mut self, now: Instant) -> Transition {
         self.enter(State::Open {
-            until: now + self.params.recovery,
+            until: now + self.params.recovery_after(self.failed_probes),
         })
     }
 

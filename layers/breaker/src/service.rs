@@ -4,7 +4,7 @@ use std::{
     fmt,
     future::Future,
     pin::Pin,
-    task::{Context, Poll, ready},
+    task::{Context, Poll},
 };
 
 use tokio::time::{Instant, Sleep};
@@ -23,7 +23,14 @@ pub struct CircuitBreaker<S, C> {
     breaker: Breaker,
     classify: C,
     permit: Option<Permit>,
-    sleep: Option<Pin<Box<Sleep>>>,
+    wait: Option<Wait>,
+}
+
+/// What a rejected caller waits on: the time admission is due at the latest, or a change of
+/// the circuit (the probe closed it, a probe slot was freed), whichever comes first.
+struct Wait {
+    until: Pin<Box<Sleep>>,
+    changed: Pin<Box<dyn Future<Output = ()> + Send + Sync>>,
 }
 
 impl<S, C> CircuitBreaker<S, C> {
@@ -34,7 +41,7 @@ impl<S, C> CircuitBreaker<S, C> {
             breaker,
             classify,
             permit: None,
-            sleep: None,
+            wait: None,
         }
     }
 
@@ -78,21 +85,24 @@ where
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
         while self.permit.is_none() {
-            match self.breaker.admit() {
-                Ok(permit) => {
-                    self.permit = Some(permit);
-                    self.sleep = None;
+            if let Some(wait) = &mut self.wait {
+                let changed = wait.changed.as_mut().poll(cx).is_ready();
+                if !changed && wait.until.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
                 }
+                self.wait = None;
+            }
+            // Read before asking, so that a change between the rejection and the wait below
+            // is not missed.
+            let seen = self.breaker.epoch();
+            match self.breaker.admit() {
+                Ok(permit) => self.permit = Some(permit),
                 Err(rejection) => {
                     let at = self.breaker.retry_at(rejection);
-                    let sleep = self
-                        .sleep
-                        .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at)));
-                    if sleep.deadline() != at {
-                        sleep.as_mut().reset(at);
-                    }
-                    ready!(sleep.as_mut().poll(cx));
-                    self.sleep = None;
+                    self.wait = Some(Wait {
+                        until: Box::pin(tokio::time::sleep_until(at)),
+                        changed: Box::pin(self.breaker.changed_since(seen)),
+                    });
                 }
             }
         }

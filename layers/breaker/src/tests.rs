@@ -31,6 +31,8 @@ fn params() -> BreakerParams {
         error_rate: 0.5,
         p95_latency: Duration::from_secs(1),
         recovery: Duration::from_secs(5),
+        max_recovery: Duration::from_secs(40),
+        max_cooldown: Duration::from_secs(60),
     }
 }
 
@@ -127,7 +129,7 @@ async fn a_failed_probe_reopens_and_restarts_the_recovery() {
     let failed_at = recovered + Duration::from_secs(2);
     machine.record(failed_at, probe, Outcome::Failure(Failure::Timeout), FAST);
     assert_eq!(machine.state(), CircuitState::Open);
-    let reopened_until = failed_at + params().recovery;
+    let reopened_until = failed_at + 2 * params().recovery;
     assert_eq!(
         machine.admit(reopened_until - Duration::from_millis(1)).0,
         Err(Rejection::Open {
@@ -242,6 +244,75 @@ async fn a_429_keeps_the_provider_out_for_retry_after_and_a_quota_429_for_recove
         machine.admit(later).0.is_ok(),
         "a 429 without Retry-After only counts"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_failed_probe_doubles_the_open_period_up_to_max_recovery() {
+    let mut now = Instant::now();
+    let mut machine = Machine::new(params(), now);
+    for _ in 0..4 {
+        send(&mut machine, now, FAIL, FAST);
+    }
+    let mut open_periods = Vec::new();
+    let mut opened_at = now;
+    for _ in 0..6 {
+        let Err(Rejection::Open { until }) = machine.admit(now).0 else {
+            panic!("open");
+        };
+        open_periods.push((until - opened_at).as_secs());
+        now = until;
+        let probe = admit(&mut machine, now);
+        machine.record(now, probe, FAIL, FAST);
+        opened_at = now;
+    }
+    // recovery 5 s, max_recovery 40 s.
+    assert_eq!(open_periods, [5, 10, 20, 40, 40, 40]);
+    let Err(Rejection::Open { until }) = machine.admit(now).0 else {
+        panic!("open");
+    };
+    let probe = admit(&mut machine, until);
+    machine.record(until, probe, Outcome::Success, FAST);
+    assert_eq!(machine.state(), CircuitState::Closed);
+    for _ in 0..4 {
+        send(&mut machine, until, FAIL, FAST);
+    }
+    assert_eq!(
+        machine.admit(until).0,
+        Err(Rejection::Open {
+            until: until + params().recovery
+        }),
+        "a success resets the backoff"
+    );
+}
+
+proptest! {
+    /// Whatever a provider sends as `Retry-After` (0, huge, `Duration::MAX`), recording it
+    /// never panics and never keeps the provider out longer than `max_cooldown`.
+    #[test]
+    fn hostile_retry_after_is_clamped_to_max_cooldown(
+        secs in prop_oneof![Just(u64::MAX), any::<u64>(), 0u64..1_000],
+        nanos in 0u32..1_000_000_000,
+        quota in any::<bool>(),
+    ) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let now = Instant::now();
+            let mut machine = Machine::new(params(), now);
+            let outcome = Outcome::Failure(Failure::RateLimited {
+                retry_after: Some(Duration::new(secs, nanos)),
+                quota,
+            });
+            send(&mut machine, now, outcome, FAST);
+            let until = machine.cooldown_until(now).unwrap_or(now);
+            prop_assert!(until - now <= params().max_cooldown);
+            prop_assert!(machine.admit(now + params().max_cooldown).0.is_ok());
+            Ok(())
+        })?;
+    }
 }
 
 // === the gate ===
@@ -399,6 +470,54 @@ async fn a_not_ready_gate_wakes_when_the_circuit_half_opens() {
     assert_eq!(start.elapsed(), params().recovery);
 }
 
+#[tokio::test(start_paused = true)]
+async fn callers_waiting_on_a_half_open_circuit_are_woken_when_the_probe_closes_it() {
+    let breaker = Breaker::new("openai".into(), params());
+    for _ in 0..4 {
+        breaker.admit().expect("closed").record(FAIL, FAST);
+    }
+    tokio::time::sleep(params().recovery).await;
+    let probe = breaker.admit().expect("the probe");
+    assert!(probe.is_probe());
+    let start = Instant::now();
+    let inner = service_fn(|()| async { Ok::<_, &'static str>(()) });
+    let gate = CircuitBreakerLayer::new(breaker.clone(), |_: &&str| FAIL).layer(inner);
+    let waiter = tokio::spawn(gate.oneshot(()));
+    tokio::task::yield_now().await;
+    assert!(!waiter.is_finished(), "the probe is still in flight");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    probe.record(Outcome::Success, FAST);
+    waiter.await.expect("join").expect("served");
+    assert_eq!(
+        start.elapsed(),
+        Duration::from_millis(300),
+        "woken when the probe closed the circuit, not after another recovery"
+    );
+    assert_eq!(breaker.state(), CircuitState::Closed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_caller_waiting_behind_a_probe_is_woken_when_the_probe_is_abandoned() {
+    let breaker = Breaker::new("openai".into(), params());
+    for _ in 0..4 {
+        breaker.admit().expect("closed").record(FAIL, FAST);
+    }
+    tokio::time::sleep(params().recovery).await;
+    let probe = breaker.admit().expect("the probe");
+    let start = Instant::now();
+    let inner = service_fn(|()| async { Ok::<_, &'static str>(()) });
+    let gate = CircuitBreakerLayer::new(breaker.clone(), |_: &&str| FAIL).layer(inner);
+    let waiter = tokio::spawn(gate.oneshot(()));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    drop(probe);
+    waiter
+        .await
+        .expect("join")
+        .expect("served as the next probe");
+    assert_eq!(start.elapsed(), Duration::from_millis(100));
+    assert_eq!(breaker.state(), CircuitState::Closed);
+}
+
 // === the reference model ===
 
 /// The rules, written the obvious way: every outcome kept with its slice number.
@@ -409,6 +528,7 @@ struct Model {
     slice: Duration,
     state: ModelState,
     events: Vec<(u64, bool, bool)>,
+    failed_probes: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -447,9 +567,13 @@ impl Model {
         let slow = latency >= self.params.p95_latency;
         if probe {
             if failed || slow {
-                self.state = ModelState::Open(now + self.params.recovery);
+                self.failed_probes += 1;
+                let backoff = self.params.recovery * 2u32.pow(self.failed_probes.min(20));
+                let open_for = backoff.min(self.params.max_recovery.max(self.params.recovery));
+                self.state = ModelState::Open(now + open_for);
             } else {
                 self.state = ModelState::Closed;
+                self.failed_probes = 0;
                 self.events.clear();
             }
             return;
@@ -523,6 +647,7 @@ proptest! {
                 slice: params.window / SLICES as u32,
                 state: ModelState::Closed,
                 events: Vec::new(),
+                failed_probes: 0,
             };
             let mut now = origin;
             for step in steps {

@@ -10,7 +10,7 @@ use std::{
         Arc,
         atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering},
     },
-    time::Duration,
+    time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
 use crate::ProviderName;
@@ -69,6 +69,9 @@ pub struct ProviderStatus {
     requests: AtomicU64,
     errors: AtomicU64,
     error_rate_bits: AtomicU64,
+    /// Milliseconds since the Unix epoch until which a 429 cool-down keeps the provider out;
+    /// 0 when none was ever set.
+    cooldown_until_ms: AtomicU64,
 }
 
 impl ProviderStatus {
@@ -84,6 +87,7 @@ impl ProviderStatus {
             requests: AtomicU64::new(0),
             errors: AtomicU64::new(0),
             error_rate_bits: AtomicU64::new(0.0_f64.to_bits()),
+            cooldown_until_ms: AtomicU64::new(0),
         }
     }
 
@@ -165,6 +169,23 @@ impl ProviderStatus {
     /// The error rate over the circuit breaker's window, as of the provider's last outcome.
     pub fn error_rate(&self) -> f64 {
         f64::from_bits(self.error_rate_bits.load(Ordering::Relaxed))
+    }
+
+    /// Publishes until when a 429's `Retry-After` (or a quota error) keeps the provider out.
+    pub fn set_cooldown_until(&self, until: Option<SystemTime>) {
+        let ms = until
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(0, |d| {
+                u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
+            });
+        self.cooldown_until_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Until when a cool-down keeps the provider out, if one still does now.
+    pub fn cooldown_until(&self) -> Option<SystemTime> {
+        let ms = self.cooldown_until_ms.load(Ordering::Relaxed);
+        let until = UNIX_EPOCH.checked_add(Duration::from_millis(ms))?;
+        (ms != 0 && until > SystemTime::now()).then_some(until)
     }
 
     /// Publishes the error rate over the circuit breaker's window.

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use infermux_core::{PriceTable, SharedClock, SpendStore, TokenCounter};
+use infermux_core::{CallerLabels, PriceTable, SharedClock, SpendStore, TokenCounter};
 use tower::Layer;
 
 use crate::{ApproxCounter, Cost, bill::Shared, metrics::CostMetrics};
@@ -32,6 +32,18 @@ impl CostLayer {
     /// Counts the text of aborted streams with `counter`.
     #[must_use]
     pub fn with_token_counter(self, counter: Arc<dyn TokenCounter>) -> Self {
+        let callers = self.shared.metrics.callers().clone();
+        self.rebuilt(counter, callers)
+    }
+
+    /// Bounds the `caller` label of the cost metrics with `callers` (unbounded by default).
+    #[must_use]
+    pub fn with_caller_labels(self, callers: CallerLabels) -> Self {
+        let counter = self.shared.counter.clone();
+        self.rebuilt(counter, callers)
+    }
+
+    fn rebuilt(&self, counter: Arc<dyn TokenCounter>, callers: CallerLabels) -> Self {
         let Shared {
             store,
             prices,
@@ -44,7 +56,7 @@ impl CostLayer {
                 prices: prices.clone(),
                 clock: clock.clone(),
                 counter,
-                metrics: CostMetrics::default(),
+                metrics: CostMetrics::new(callers),
             }),
         }
     }

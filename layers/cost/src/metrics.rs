@@ -10,13 +10,16 @@
 //! Registering a labelled metric allocates its label strings and hashes its key; the handles
 //! of each (provider, model, caller, group) are therefore registered once and kept, so a
 //! settled request only bumps atomics.
+//!
+//! The `caller` label is bounded by a [`CallerLabels`]: callers beyond its bound are counted
+//! as `other`, so clients inventing callers cannot grow the registry without end.
 
 use std::{
     collections::HashMap,
     sync::{Arc, PoisonError, RwLock},
 };
 
-use infermux_core::{Caller, LedgerEntry, ProviderName};
+use infermux_core::{Caller, CallerLabels, LedgerEntry, ProviderName};
 use metrics::{Counter, Histogram};
 
 /// The labels of one series family.
@@ -60,9 +63,23 @@ impl Series {
 #[derive(Debug, Default)]
 pub(crate) struct CostMetrics {
     series: RwLock<HashMap<SeriesKey, Arc<Series>>>,
+    callers: CallerLabels,
 }
 
 impl CostMetrics {
+    /// Metrics whose `caller` label is bounded by `callers`.
+    pub(crate) fn new(callers: CallerLabels) -> Self {
+        Self {
+            series: RwLock::default(),
+            callers,
+        }
+    }
+
+    /// The bound on the `caller` label.
+    pub(crate) fn callers(&self) -> &CallerLabels {
+        &self.callers
+    }
+
     /// Records `entry`.
     pub(crate) fn record(&self, entry: &LedgerEntry) {
         let series = self.series(entry);
@@ -83,7 +100,7 @@ impl CostMetrics {
         let key: SeriesKey = (
             entry.provider.clone(),
             entry.model.clone(),
-            entry.caller.clone(),
+            self.callers.label(&entry.caller),
             entry.group.clone(),
         );
         if let Some(series) = self
