@@ -249,6 +249,7 @@ where
     let mut request = InferRequest::new(body, caller.clone(), request_id.clone());
     request.estimate = settings.tokens.estimate(&request.body);
     request.strategy_override = strategy_override;
+    request.client = client_product(headers);
     Ok(request)
 }
 
@@ -291,6 +292,14 @@ fn parse_embeddings(bytes: &[u8]) -> Result<EmbeddingsRequest, InvalidRequest> {
         return Err(InvalidRequest::new("`input` must be a string or a list"));
     }
     Ok(request)
+}
+
+/// The product of the `User-Agent` (its first word, `OpenAI/Python 1.2` -> `OpenAI/Python`),
+/// bounded, for the request log.
+fn client_product(headers: &HeaderMap) -> Option<std::sync::Arc<str>> {
+    let agent = headers.get(header::USER_AGENT)?.to_str().ok()?;
+    let product = agent.split_whitespace().next()?;
+    Some(product.chars().take(64).collect::<String>().into())
 }
 
 fn caller(headers: &HeaderMap) -> Caller {

@@ -83,6 +83,11 @@ impl InferBody {
     pub fn usage(&self) -> Option<Usage> {
         self.usage.get()
     }
+
+    /// The slot the usage is recorded in, for a layer that wraps this body in its own.
+    pub fn usage_slot(&self) -> &UsageSlot {
+        &self.usage
+    }
 }
 
 impl Default for InferBody {

@@ -28,6 +28,7 @@ mod ids;
 mod money;
 mod pricing;
 mod request;
+mod settled;
 mod spend;
 mod status;
 mod strategy;
@@ -41,6 +42,7 @@ pub use ids::{Caller, ProviderName, RequestId};
 pub use money::Money;
 pub use pricing::{Price, PriceTable, PricingBasis};
 pub use request::{Candidate, InferRequest, RequestBody, RouteContext, Served, TokenEstimate};
+pub use settled::{Routed, Settled, SettledSlot};
 pub use spend::{
     Admission, CallerTotals, HourTotals, LedgerEntry, Reservation, SpendStore, SpendSummary,
     StoreError, StoreFuture,

@@ -90,6 +90,9 @@ pub struct InferRequest {
     /// The budget reserved for this request at admission, if its caller has a hard cap;
     /// settled with the real cost, or released, by the cost layer.
     pub budget: Option<Reservation>,
+    /// The client's product, the first word of its `User-Agent` (`OpenAI/Python`,
+    /// `claude-cli`), for the request log.
+    pub client: Option<Arc<str>>,
 }
 
 impl InferRequest {
@@ -103,6 +106,7 @@ impl InferRequest {
             estimate: TokenEstimate::default(),
             strategy_override: None,
             budget: None,
+            client: None,
         }
     }
 }

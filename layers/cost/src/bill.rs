@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use infermux_core::{
-    Caller, LedgerEntry, Money, Price, PriceTable, RequestId, Reservation, Served, SharedClock,
-    SpendStore, StoreFuture, TokenCounter, TokenEstimate, Usage,
+    Caller, LedgerEntry, Money, Price, PriceTable, RequestId, Reservation, Served, Settled,
+    SettledSlot, SharedClock, SpendStore, StoreFuture, TokenCounter, TokenEstimate, Usage,
 };
 
 /// What every [`Cost`](crate::Cost) service of one layer shares.
@@ -39,6 +39,10 @@ pub(crate) struct Bill {
     pub(crate) group: Option<Arc<str>>,
     pub(crate) estimate: TokenEstimate,
     pub(crate) reservation: Option<Reservation>,
+    /// Where the settled cost is left for the layers above (the request log).
+    pub(crate) slot: SettledSlot,
+    /// The strategy that ordered the candidates.
+    pub(crate) strategy: Option<infermux_core::Strategy>,
 }
 
 impl Bill {
@@ -59,11 +63,22 @@ impl Bill {
         self.shared.counter.count(model, text)
     }
 
-    /// Records `usage` of the response `served` produced; returns its cost and the store's
-    /// settlement, which completes once the entry is durable.
-    pub(crate) fn settle(mut self, served: &Served, usage: Usage) -> (Money, StoreFuture<()>) {
+    /// Records `usage` of the response `served` produced (`estimated` when infermux counted
+    /// it); returns its cost and the store's settlement, which completes once the entry is
+    /// durable.
+    pub(crate) fn settle(
+        mut self,
+        served: &Served,
+        usage: Usage,
+        estimated: bool,
+    ) -> (Money, StoreFuture<()>) {
         let price = self.price(served);
         let cost = price.map_or(Money::ZERO, |p| p.cost(&usage));
+        self.slot.set(Settled {
+            usage,
+            cost,
+            estimated,
+        });
         let entry = LedgerEntry {
             request_id: self.request_id.clone(),
             at: self.shared.clock.now(),
@@ -174,6 +189,8 @@ mod tests {
             group: None,
             estimate: TokenEstimate::default(),
             reservation: None,
+            slot: SettledSlot::new(),
+            strategy: None,
         };
         let served = Served {
             provider: "openai".into(),
@@ -188,7 +205,7 @@ mod tests {
             reasoning_tokens: 40,
             ..Usage::default()
         };
-        let (cost, settle) = bill.settle(&served, usage);
+        let (cost, settle) = bill.settle(&served, usage, false);
         settle.await.expect("settled");
         // 40 × $2 + 60 × $0.50 + 50 × $8 = 80 + 30 + 400 = 510 µ$
         assert_eq!(cost.to_plain_decimal(), "0.00051");

@@ -52,6 +52,8 @@ where
             group: request.route.group.clone(),
             estimate: request.estimate,
             reservation: request.budget.take(),
+            slot: infermux_core::SettledSlot::new(),
+            strategy: request.route.strategy,
         };
         ResponseFuture::new(self.inner.call(request), bill, stream, wants_usage)
     }
