@@ -33,6 +33,7 @@ pub struct Accounting {
     watch: Arc<BudgetWatch>,
     clock: SharedClock,
     policies: BudgetPolicies,
+    request_log: Option<infermux_request_log::RequestLog>,
 }
 
 impl fmt::Debug for Accounting {
@@ -90,11 +91,14 @@ impl Accounting {
             None => None,
         };
         let watch = Arc::new(BudgetWatch::new(store, policies.clone(), sink));
+        let request_log = crate::request_log::open(&config.request_log)
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         Ok(Self {
             store: watch.clone(),
             watch,
             clock,
             policies,
+            request_log,
         })
     }
 
@@ -119,6 +123,11 @@ impl Accounting {
     /// Every caller's budget.
     pub fn policies(&self) -> &BudgetPolicies {
         &self.policies
+    }
+
+    /// The request log, unless `request_log.store` is `off`.
+    pub fn request_log(&self) -> Option<&infermux_request_log::RequestLog> {
+        self.request_log.as_ref()
     }
 
     /// The budget layer: `catalog` and `prices` price each request's worst case.

@@ -99,6 +99,10 @@ impl Infermux<()> {
         // Health checks start now, so a dead provider is marked before the first request.
         crate::health::spawn(config, client, &stack.shared.board, &background, &stop);
         background.spawn(crate::server::metrics_upkeep(metrics.clone(), stop.clone()));
+        // The request log's writer outlives the tracker: shutdown flushes it instead.
+        if let Some(writer) = accounting.request_log().and_then(|log| log.writer()) {
+            tokio::spawn(writer);
+        }
         background.close();
         let token = config.management_token.as_ref();
         let management = Management::new(
@@ -138,6 +142,9 @@ impl<S: Clone> Infermux<S> {
     pub async fn shutdown(&self) -> Result<(), StoreError> {
         self.stop.cancel();
         self.background.wait().await;
+        if let Some(log) = self.shared.accounting.request_log() {
+            log.flush().await;
+        }
         self.shared.accounting.store().flush().await
     }
 }

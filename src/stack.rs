@@ -31,6 +31,8 @@ pub struct Shared {
     pub board: ProviderBoard,
     /// The spend store and budgets that the cost reports read.
     pub accounting: Accounting,
+    /// The prices every layer uses (the dashboard prices what routing saved).
+    pub prices: PriceTable,
 }
 
 /// The assembled proxy and the state it shares with the management API.
@@ -76,6 +78,7 @@ pub fn build(
     let budget = accounting.budget_layer(&catalog, &prices);
     let dispatch = Dispatch::with_board(catalog, &board, providers);
     let stack = ServiceBuilder::new()
+        .option_layer(accounting.request_log().map(crate::request_log::layer))
         .layer(budget)
         .layer(RouteGroupLayer::new(routes))
         .layer(StrategyLayer::new(ranker(config, prices.clone(), &board)))
@@ -86,6 +89,7 @@ pub fn build(
         shared: Shared {
             board,
             accounting: accounting.clone(),
+            prices,
         },
     }
 }

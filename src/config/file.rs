@@ -32,6 +32,7 @@ pub(super) struct FileConfig {
     pub(super) unpriced: Option<UnpricedPolicy>,
     pub(super) max_request_body: Option<ByteSize>,
     pub(super) drain_timeout: Option<Humane>,
+    pub(super) request_log: Option<super::request_log::FileRequestLog>,
 }
 
 /// An entry of `providers`.

@@ -49,6 +49,7 @@ mod error;
 mod file;
 mod locate;
 mod model;
+mod request_log;
 mod size;
 mod suggest;
 mod summary;
@@ -63,6 +64,7 @@ pub use self::model::{
     RateLimitConfig, RedisUnavailable, RouteGroupConfig, RoutingConfig, Secret, Strategy,
     UnpricedPolicy,
 };
+pub use self::request_log::{RequestLogConfig, RequestLogStore};
 
 use self::error::Issue;
 use self::file::FileConfig;

@@ -37,6 +37,8 @@ pub struct Config {
     pub max_request_body: u64,
     /// How long a shutdown waits for in-flight requests (`drain_timeout`, default 30s).
     pub drain_timeout: Duration,
+    /// The request log (`request_log`).
+    pub request_log: super::RequestLogConfig,
 }
 
 /// A credential from the config, such as an API key.

@@ -50,6 +50,7 @@ pub(super) fn validate(file: FileConfig, index: &SourceIndex) -> Result<Config, 
         .transpose()?
         .unwrap_or_default();
     let log = check.log(file.log)?;
+    let request_log = super::request_log::check(file.request_log, budgets.state_file.as_deref())?;
     let max_request_body = file
         .max_request_body
         .map_or(DEFAULT_MAX_REQUEST_BODY, |s| s.0);
@@ -72,6 +73,7 @@ pub(super) fn validate(file: FileConfig, index: &SourceIndex) -> Result<Config, 
         unpriced: file.unpriced.unwrap_or_default(),
         max_request_body,
         drain_timeout: file.drain_timeout.map_or(DEFAULT_DRAIN_TIMEOUT, |d| d.0),
+        request_log,
     })
 }
 

@@ -6,8 +6,14 @@
 //! `Authorization: Bearer <token>`.
 
 mod costs;
+mod forecast;
+mod logapi;
 mod metrics;
+mod params;
 mod providers;
+mod requests;
+mod ui;
+mod usage;
 
 use std::{
     convert::Infallible,
@@ -82,6 +88,12 @@ impl Management {
         if path == "/healthz" && method == Method::GET {
             return json(StatusCode::OK, Bytes::from_static(br#"{"status":"ok"}"#));
         }
+        // The dashboard's page and assets hold no data: they load without the token.
+        if method == Method::GET
+            && let Some(response) = ui::respond(path)
+        {
+            return response;
+        }
         if !self.authorized(headers) {
             let class = ErrorClass {
                 status: StatusCode::UNAUTHORIZED,
@@ -107,6 +119,25 @@ impl Management {
             }
             (&Method::GET, "/_infermux/providers") => {
                 json(StatusCode::OK, providers::report(&self.inner.shared.board))
+            }
+            (&Method::GET, "/_infermux/requests") => {
+                requests::list(&self.inner.shared.accounting, uri.query()).await
+            }
+            (&Method::GET, "/_infermux/requests.csv") => {
+                requests::csv(&self.inner.shared.accounting, uri.query()).await
+            }
+            (&Method::GET, "/_infermux/usage") => {
+                usage::usage(&self.inner.shared.accounting, uri.query()).await
+            }
+            (&Method::GET, "/_infermux/usage/series") => {
+                usage::series(&self.inner.shared.accounting, uri.query()).await
+            }
+            (&Method::GET, "/_infermux/usage/summary") => {
+                let shared = &self.inner.shared;
+                usage::summary(&shared.accounting, &shared.prices, uri.query()).await
+            }
+            (&Method::GET, "/_infermux/forecast") => {
+                forecast::respond(&self.inner.shared.accounting).await
             }
             (&Method::GET, costs) if costs.starts_with("/_infermux/costs") => {
                 costs::respond(&self.inner.shared.accounting, costs, uri.query()).await

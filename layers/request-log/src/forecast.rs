@@ -131,10 +131,21 @@ mod tests {
 
     #[test]
     fn month_starts_are_utc_midnights() {
-        for s in ["2026-03-14T10:00:00Z", "2024-02-29T23:59:59Z", "2026-12-31T00:00:00Z"] {
+        for s in [
+            "2026-03-14T10:00:00Z",
+            "2024-02-29T23:59:59Z",
+            "2026-12-31T00:00:00Z",
+        ] {
             let start = month_start(Month::of(at(s)));
-            assert_eq!(&humantime::format_rfc3339_seconds(start).to_string()[..7], &s[..7]);
-            assert!(humantime::format_rfc3339_seconds(start).to_string().ends_with("-01T00:00:00Z"));
+            assert_eq!(
+                &humantime::format_rfc3339_seconds(start).to_string()[..7],
+                &s[..7]
+            );
+            assert!(
+                humantime::format_rfc3339_seconds(start)
+                    .to_string()
+                    .ends_with("-01T00:00:00Z")
+            );
         }
     }
 
@@ -168,7 +179,10 @@ mod tests {
         );
         assert_eq!(f.exhaustion, None);
         assert!(!f.crosses_budget());
-        assert_eq!(burn_window(at("2026-03-01T00:10:00Z")), Duration::from_secs(3600));
+        assert_eq!(
+            burn_window(at("2026-03-01T00:10:00Z")),
+            Duration::from_secs(3600)
+        );
         assert_eq!(burn_window(now), Duration::from_secs(7 * 86_400));
     }
 }

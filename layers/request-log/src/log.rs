@@ -1,6 +1,10 @@
 //! [`RequestLog`]: the bounded queue in front of the store, and the writer task behind it.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    future::Future,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -42,6 +46,13 @@ pub struct RequestLog {
     tx: mpsc::Sender<Message>,
     store: Arc<dyn RequestStore>,
     dropped: metrics::Counter,
+    writer: Arc<Mutex<Option<Writer>>>,
+}
+
+/// What the writer task needs, until it is started.
+struct Writer {
+    rx: mpsc::Receiver<Message>,
+    options: LogOptions,
 }
 
 impl std::fmt::Debug for RequestLog {
@@ -53,19 +64,36 @@ impl std::fmt::Debug for RequestLog {
 }
 
 impl RequestLog {
-    /// Starts the writer task on the current tokio runtime, writing into `store`.
+    /// A log writing into `store`, once its [`writer`](Self::writer) runs; until then rows
+    /// queue (and, beyond the queue, are dropped). Needs no runtime.
+    pub fn new(store: Arc<dyn RequestStore>, options: LogOptions) -> Self {
+        let (tx, rx) = mpsc::channel(options.queue.max(1));
+        Self {
+            tx,
+            store,
+            dropped: metrics::counter!("infermux_request_log_dropped_total"),
+            writer: Arc::new(Mutex::new(Some(Writer { rx, options }))),
+        }
+    }
+
+    /// A log writing into `store`, its writer spawned on the current tokio runtime.
     ///
     /// # Panics
     ///
     /// Outside a tokio runtime.
     pub fn start(store: Arc<dyn RequestStore>, options: LogOptions) -> Self {
-        let (tx, rx) = mpsc::channel(options.queue.max(1));
-        tokio::spawn(write(store.clone(), rx, options));
-        Self {
-            tx,
-            store,
-            dropped: metrics::counter!("infermux_request_log_dropped_total"),
+        let log = Self::new(store, options);
+        if let Some(writer) = log.writer() {
+            tokio::spawn(writer);
         }
+        log
+    }
+
+    /// The writer task, to be spawned once: it takes rows off the queue in batches and
+    /// writes them, and deletes rows past the retention every hour. `None` once taken.
+    pub fn writer(&self) -> Option<impl Future<Output = ()> + Send + 'static + use<>> {
+        let Writer { rx, options } = self.writer.lock().ok()?.take()?;
+        Some(write(self.store.clone(), rx, options))
     }
 
     /// Queues `record` for writing, or drops (and counts) it when the queue is full.
@@ -126,7 +154,10 @@ async fn write(store: Arc<dyn RequestStore>, mut rx: mpsc::Receiver<Message>, op
             }
             next = match rx.try_recv() {
                 Ok(message) => Some(message),
-                Err(_) => tokio::time::timeout_at(deadline, rx.recv()).await.ok().flatten(),
+                Err(_) => tokio::time::timeout_at(deadline, rx.recv())
+                    .await
+                    .ok()
+                    .flatten(),
             };
         }
         if !rows.is_empty() {

@@ -47,11 +47,15 @@ impl FromStr for StatusFilter {
                     let base = u16::from(d - b'0') * 100;
                     range(base, base + 99)
                 }
-                _ => Err(format!("`status={s}`: use a code (429), a class (4xx), ok or error")),
+                _ => Err(format!(
+                    "`status={s}`: use a code (429), a class (4xx), ok or error"
+                )),
             },
             _ => match s.parse::<u16>() {
                 Ok(code) if (100..=599).contains(&code) => range(code, code),
-                _ => Err(format!("`status={s}`: use a code (429), a class (4xx), ok or error")),
+                _ => Err(format!(
+                    "`status={s}`: use a code (429), a class (4xx), ok or error"
+                )),
             },
         }
     }
@@ -78,11 +82,13 @@ pub enum GroupBy {
     Day,
     /// The UTC hour (`2026-03-14T10:00:00Z`).
     Hour,
+    /// The model the client asked for (before routing, aliases and overrides).
+    RequestedModel,
 }
 
 impl GroupBy {
     /// Every grouping, by its query name.
-    pub const ALL: [(&'static str, Self); 9] = [
+    pub const ALL: [(&'static str, Self); 10] = [
         ("model", Self::Model),
         ("provider", Self::Provider),
         ("caller", Self::Caller),
@@ -92,6 +98,7 @@ impl GroupBy {
         ("hour_of_day", Self::HourOfDay),
         ("day", Self::Day),
         ("hour", Self::Hour),
+        ("requested_model", Self::RequestedModel),
     ];
 
     /// The query name (`hour_of_day`).
@@ -114,6 +121,7 @@ impl GroupBy {
             Self::HourOfDay => "CAST(((at_ms / 3600000) % 24) AS TEXT)",
             Self::Day => "CAST((at_ms / 86400000) AS TEXT)",
             Self::Hour => "CAST((at_ms / 3600000) AS TEXT)",
+            Self::RequestedModel => "requested_model",
         }
     }
 
@@ -123,7 +131,12 @@ impl GroupBy {
             return serde_json::Value::Null;
         };
         let number = raw.parse::<u64>().unwrap_or(0);
-        let time = |secs| humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs)).to_string();
+        let time = |secs| {
+            humantime::format_rfc3339_seconds(
+                std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs),
+            )
+            .to_string()
+        };
         match self {
             Self::HourOfDay => serde_json::Value::from(number),
             Self::Day => serde_json::Value::from(time(number * 86_400)[..10].to_owned()),

@@ -189,7 +189,12 @@ impl RequestRecord {
             self.cache_write_tokens.to_string(),
             self.reasoning_tokens.to_string(),
             self.cost.to_plain_decimal(),
-            if self.estimated { "estimated" } else { "reported" }.to_owned(),
+            if self.estimated {
+                "estimated"
+            } else {
+                "reported"
+            }
+            .to_owned(),
             self.latency_ms.to_string(),
             self.ttft_ms.map(|t| t.to_string()).unwrap_or_default(),
             self.stream.to_string(),
@@ -208,7 +213,8 @@ impl RequestRecord {
 /// Writes `field`, quoted when it holds a comma, quote or line break; a leading `=`, `+`,
 /// `-` or `@` is prefixed with `'` so spreadsheets do not run it as a formula.
 fn csv_field(out: &mut String, field: &str) {
-    let formula = field.starts_with(['=', '+', '@']) || (field.starts_with('-') && field.parse::<f64>().is_err());
+    let formula = field.starts_with(['=', '+', '@'])
+        || (field.starts_with('-') && field.parse::<f64>().is_err());
     let quote = formula || field.contains([',', '"', '\r', '\n']);
     if !quote {
         out.push_str(field);
@@ -224,6 +230,10 @@ fn csv_field(out: &mut String, field: &str) {
 
 /// `time` in milliseconds since the Unix epoch.
 pub(crate) fn millis(time: SystemTime) -> i64 {
-    i64::try_from(time.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis())
-        .unwrap_or(i64::MAX)
+    i64::try_from(
+        time.duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis(),
+    )
+    .unwrap_or(i64::MAX)
 }

@@ -57,17 +57,19 @@ pub(crate) fn where_clause(filter: &Filter, dollar: bool) -> (String, Vec<SqlPar
     let mut parts = Vec::new();
     let mut params = Vec::new();
     let mut push = |sql: &str, values: Vec<SqlParam>| {
-        let mut sql = sql.to_owned();
-        for value in values {
+        let mut pieces = sql.split('?');
+        let mut out = pieces.next().unwrap_or_default().to_owned();
+        for (value, piece) in values.into_iter().zip(pieces) {
             params.push(value);
-            let mark = if dollar {
-                format!("${}", params.len())
+            if dollar {
+                out.push('$');
             } else {
-                format!("?{}", params.len())
-            };
-            sql = sql.replacen('?', &mark, 1);
+                out.push('?');
+            }
+            out.push_str(&params.len().to_string());
+            out.push_str(piece);
         }
-        parts.push(sql);
+        parts.push(out);
     };
     if let Some(since) = filter.since_ms {
         push("at_ms >= ?", vec![SqlParam::Int(since)]);
