@@ -34,6 +34,8 @@ pub struct Accounting {
     clock: SharedClock,
     policies: BudgetPolicies,
     request_log: Option<infermux_request_log::RequestLog>,
+    /// `alert` callers whose month-end projection alerts too (`alert_on_forecast`).
+    forecast_alerts: Arc<[Caller]>,
 }
 
 impl fmt::Debug for Accounting {
@@ -99,6 +101,12 @@ impl Accounting {
             clock,
             policies,
             request_log,
+            forecast_alerts: budgets
+                .callers
+                .iter()
+                .filter(|c| c.alert_on_forecast && c.action == BudgetAction::Alert)
+                .map(|c| Caller::new(c.caller.as_str()))
+                .collect(),
         })
     }
 
@@ -123,6 +131,16 @@ impl Accounting {
     /// Every caller's budget.
     pub fn policies(&self) -> &BudgetPolicies {
         &self.policies
+    }
+
+    /// The budget watch, which fires alerts (thresholds and forecasts).
+    pub fn watch(&self) -> &BudgetWatch {
+        &self.watch
+    }
+
+    /// The `alert` callers with `alert_on_forecast: true`.
+    pub fn forecast_alerts(&self) -> &[Caller] {
+        &self.forecast_alerts
     }
 
     /// The request log, unless `request_log.store` is `off`.
@@ -189,6 +207,16 @@ impl WebhookSink {
 
 /// The JSON body of an alert POST.
 fn alert_json(alert: &BudgetAlert) -> serde_json::Value {
+    if let Some(projected) = alert.projected {
+        return serde_json::json!({
+            "type": "budget_forecast_alert",
+            "caller": alert.caller.as_str(),
+            "period": alert.month.to_string(),
+            "budget_usd": alert.budget.as_usd_f64(),
+            "spent_usd": alert.spent.as_usd_f64(),
+            "projected_month_usd": projected.as_usd_f64(),
+        });
+    }
     serde_json::json!({
         "type": "budget_alert",
         "caller": alert.caller.as_str(),

@@ -78,7 +78,7 @@ pub fn build(
     let budget = accounting.budget_layer(&catalog, &prices);
     let dispatch = Dispatch::with_board(catalog, &board, providers);
     let stack = ServiceBuilder::new()
-        .option_layer(accounting.request_log().map(crate::request_log::layer))
+        .option_layer(crate::request_log::layer(accounting))
         .layer(budget)
         .layer(RouteGroupLayer::new(routes))
         .layer(StrategyLayer::new(ranker(config, prices.clone(), &board)))

@@ -306,3 +306,62 @@ async fn the_dashboard_is_served_from_the_binary_and_root_redirects_to_it() {
     assert_eq!(data.status, 200);
     infermux.stop().await;
 }
+
+#[derive(Debug)]
+struct FixedClock(std::time::SystemTime);
+
+impl infermux::core::Clock for FixedClock {
+    fn now(&self) -> std::time::SystemTime {
+        self.0
+    }
+}
+
+#[tokio::test]
+async fn an_alert_budget_fires_once_when_the_projection_crosses_it() {
+    let openai = MockServer::openai().await;
+    let hook = MockServer::openai().await;
+    // Mid-March: the burn window is the last 7 days, 17.5 days are left.
+    let clock = std::sync::Arc::new(FixedClock(
+        humantime::parse_rfc3339("2026-03-14T12:00:00Z").expect("time"),
+    ));
+    // One request costs $0.0000018: spent stays under the $0.0000045 budget, but at that
+    // rate the month ends at 1.8 + 1.8 × 17.5 / 7 = $0.0000063.
+    let infermux = Infermux::start_with_clock(
+        &format!(
+            "providers:
+  - {{name: openai, type: openai, api_key: sk-test, base_url: \"{}\", models: [gpt-4o-mini]}}
+budgets:
+  alert_webhook: \"{}/hooks/budget\"
+  callers:
+    - {{caller: pro, monthly_usd: 0.0000045, action: alert, alert_on_forecast: true}}
+    - {{caller: calm, monthly_usd: 1, action: alert, alert_on_forecast: true}}
+",
+            openai.base_url(),
+            hook.base_url()
+        ),
+        clock,
+    )
+    .await;
+    assert_eq!(send(&infermux, "pro", "gpt-4o-mini", json!({})).await.status, 200);
+    assert_eq!(send(&infermux, "calm", "gpt-4o-mini", json!({})).await.status, 200);
+    let forecast = mgmt(&infermux, "/_infermux/forecast").await;
+    let pro = forecast["callers"].as_array().expect("callers").iter().find(|c| c["caller"] == "pro").expect("pro").clone();
+    assert_eq!(pro["spent_usd"], 0.0000018);
+    assert_eq!(pro["projected_month_usd"], 0.0000063);
+    assert_eq!(pro["projected_exhaustion"], "2026-03-25");
+    // Asked again: the alert does not repeat.
+    mgmt(&infermux, "/_infermux/forecast").await;
+    hook.wait_for_requests(1).await;
+    let posts: Vec<Value> = hook.requests().iter().map(|r| r.json()).collect();
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    assert_eq!(posts[0]["type"], "budget_forecast_alert");
+    assert_eq!(posts[0]["caller"], "pro");
+    assert_eq!(posts[0]["projected_month_usd"], 0.0000063);
+    let metrics = get(&infermux.management_url("/metrics"), &[]).await.text();
+    assert!(
+        metrics.contains("infermux_budget_alerts_total{caller=\"pro\",threshold=\"forecast\"} 1"),
+        "{metrics}"
+    );
+    assert!(!metrics.contains("caller=\"calm\",threshold=\"forecast\""));
+    infermux.stop().await;
+}

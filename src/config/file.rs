@@ -155,6 +155,7 @@ pub(super) struct FileCaller {
     pub(super) model_override: Option<String>,
     pub(super) alert_at: Option<Vec<f64>>,
     pub(super) override_at: Option<f64>,
+    pub(super) alert_on_forecast: Option<bool>,
 }
 
 /// `log`.

@@ -756,6 +756,17 @@ impl Check<'_> {
                 "give the fraction of the budget at which the override starts, such as 0.9",
             ));
         }
+        let alert_on_forecast = c.alert_on_forecast.unwrap_or(false);
+        if alert_on_forecast && c.action != BudgetAction::Alert {
+            return Err(Issue::new(
+                key_path(path, "alert_on_forecast"),
+                format!(
+                    "alert_on_forecast is set but the action is {}",
+                    c.action.as_str()
+                ),
+                "set "action: alert", or remove alert_on_forecast",
+            ));
+        }
         Ok(CallerBudgetConfig {
             caller: c.caller,
             monthly_usd: c.monthly_usd,
@@ -763,6 +774,7 @@ impl Check<'_> {
             model_override,
             alert_at,
             override_at,
+            alert_on_forecast,
         })
     }
 

@@ -20,6 +20,10 @@ pub(super) async fn respond(accounting: &Accounting) -> Response<InferBody> {
 
 /// Every caller's and key's forecast as JSON.
 pub(super) async fn forecast(accounting: &Accounting) -> Result<serde_json::Value, Failure> {
+    // Asking for the forecast also checks the forecast alerts.
+    if let Err(error) = crate::request_log::forecast_alerts(accounting).await {
+        tracing::warn!(%error, "could not check the budget forecasts");
+    }
     let now = accounting.clock().now();
     let month = Month::of(now);
     let window = burn_window(now);

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use http::Response;
 use infermux_core::{InferBody, Money, Month, PriceTable, Usage};
-use infermux_request_log::{Filter, GroupBy, month_start};
+use infermux_request_log::{Filter, Forecast, GroupBy, burn_window, month_start};
 
 use super::{
     logapi::{Failure, answer, log},
@@ -204,8 +204,27 @@ pub(super) async fn summary(
                 would_have = would_have.saturating_add(price.cost(&usage));
                 paid = paid.saturating_add(row.cost);
             }
+            // The month-end projection of the same filters (whatever the range).
+            let now = accounting.clock().now();
+            let window = burn_window(now);
+            let month = Filter {
+                since_ms: Some(millis(month_start(Month::of(now)))),
+                until_ms: None,
+                ..p.filter.clone()
+            };
+            let recent = Filter {
+                since_ms: Some(millis(now) - i64::try_from(window.as_millis()).unwrap_or(0)),
+                until_ms: None,
+                ..p.filter.clone()
+            };
+            let month_spend = log.store().usage(&month, GroupBy::Caller).await?.total.cost;
+            let recent_spend = log.store().usage(&recent, GroupBy::Caller).await?.total.cost;
+            let projection = Forecast::project(now, month_spend, recent_spend, window, None);
             let total = &by_requested.total;
             Ok(serde_json::json!({
+                "month_spend_usd": month_spend.as_usd_f64(),
+                "projected_month_usd": projection.projected_month.as_usd_f64(),
+                "burn_usd_per_day": projection.burn_per_day.as_usd_f64(),
                 "since": rfc3339(since),
                 "until": rfc3339(until),
                 "spend_usd": total.cost.as_usd_f64(),

@@ -3,11 +3,11 @@
 use std::{
     error::Error as StdError,
     task::{Context, Poll},
-    time::{Instant, SystemTime},
+    time::Instant,
 };
 
 use http::Response;
-use infermux_core::{BoxError, InferBody, InferRequest};
+use infermux_core::{BoxError, InferBody, InferRequest, SharedClock};
 use tower::{Layer, Service};
 
 use crate::{RequestLog, RequestRecord, ResponseFuture};
@@ -21,12 +21,18 @@ pub type Classify = fn(&(dyn StdError + 'static)) -> (u16, &'static str);
 pub struct RequestLogLayer {
     log: RequestLog,
     classify: Classify,
+    clock: SharedClock,
 }
 
 impl RequestLogLayer {
-    /// Logs into `log`, rendering errors with `classify`.
-    pub fn new(log: RequestLog, classify: Classify) -> Self {
-        Self { log, classify }
+    /// Logs into `log`, dating rows by `clock` (the one that dates spend), rendering errors
+    /// with `classify`.
+    pub fn new(log: RequestLog, classify: Classify, clock: SharedClock) -> Self {
+        Self {
+            log,
+            classify,
+            clock,
+        }
     }
 }
 
@@ -38,6 +44,7 @@ impl<S> Layer<S> for RequestLogLayer {
             inner,
             log: self.log.clone(),
             classify: self.classify,
+            clock: self.clock.clone(),
         }
     }
 }
@@ -48,6 +55,7 @@ pub struct LogRequests<S> {
     inner: S,
     log: RequestLog,
     classify: Classify,
+    clock: SharedClock,
 }
 
 impl<S> LogRequests<S> {
@@ -80,7 +88,7 @@ where
     }
 
     fn call(&mut self, request: InferRequest) -> Self::Future {
-        let record = RequestRecord::begin(&request, SystemTime::now());
+        let record = RequestRecord::begin(&request, self.clock.now());
         let pending = crate::body::Pending {
             record,
             started: Instant::now(),

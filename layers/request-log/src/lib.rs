@@ -37,7 +37,8 @@
 //! # async fn main() {
 //! let log = RequestLog::start(Arc::new(SqliteStore::in_memory().expect("store")), LogOptions::default());
 //! let classify: infermux_request_log::Classify = |_| (502, "provider_error");
-//! let service = RequestLogLayer::new(log.clone(), classify)
+//! let clock = Arc::new(infermux_core::SystemClock);
+//! let service = RequestLogLayer::new(log.clone(), classify, clock)
 //!     .layer(service_fn(|_: InferRequest| async {
 //!         Ok::<_, infermux_core::BoxError>(Response::new(InferBody::full("{}")))
 //!     }));
