@@ -351,8 +351,22 @@ budgets:
     assert_eq!(pro["projected_exhaustion"], "2026-03-25");
     // Asked again: the alert does not repeat.
     mgmt(&infermux, "/_infermux/forecast").await;
-    hook.wait_for_requests(1).await;
-    let posts: Vec<Value> = hook.requests().iter().map(|r| r.json()).collect();
+    let metrics = get(&infermux.management_url("/metrics"), &[]).await.text();
+    // The webhook is posted in the background: poll (bounded) for it.
+    let mut posts: Vec<Value> = Vec::new();
+    for _ in 0..500 {
+        posts = hook
+            .requests()
+            .iter()
+            .filter(|r| r.path.ends_with("/hooks/budget"))
+            .map(|r| r.json())
+            .collect();
+        if !posts.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(!posts.is_empty(), "no forecast alert was posted; metrics:\n{metrics}");
     assert_eq!(posts.len(), 1, "{posts:?}");
     assert_eq!(posts[0]["type"], "budget_forecast_alert");
     assert_eq!(posts[0]["caller"], "pro");

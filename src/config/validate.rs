@@ -764,7 +764,7 @@ impl Check<'_> {
                     "alert_on_forecast is set but the action is {}",
                     c.action.as_str()
                 ),
-                "set "action: alert", or remove alert_on_forecast",
+                "set \"action: alert\", or remove alert_on_forecast",
             ));
         }
         Ok(CallerBudgetConfig {

@@ -20,6 +20,7 @@ pub(super) async fn respond(accounting: &Accounting) -> Response<InferBody> {
 
 /// Every caller's and key's forecast as JSON.
 pub(super) async fn forecast(accounting: &Accounting) -> Result<serde_json::Value, Failure> {
+    let log = log(accounting).await?;
     // Asking for the forecast also checks the forecast alerts.
     if let Err(error) = crate::request_log::forecast_alerts(accounting).await {
         tracing::warn!(%error, "could not check the budget forecasts");
@@ -27,7 +28,6 @@ pub(super) async fn forecast(accounting: &Accounting) -> Result<serde_json::Valu
     let now = accounting.clock().now();
     let month = Month::of(now);
     let window = burn_window(now);
-    let log = log(accounting).await?;
     let recent = Filter {
         since_ms: Some(millis(now) - i64::try_from(window.as_millis()).unwrap_or(0)),
         ..Filter::default()
