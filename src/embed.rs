@@ -99,7 +99,10 @@ impl Infermux<()> {
         // Health checks start now, so a dead provider is marked before the first request.
         crate::health::spawn(config, client, &stack.shared.board, &background, &stop);
         background.spawn(crate::server::metrics_upkeep(metrics.clone(), stop.clone()));
-        background.spawn(crate::request_log::forecast_upkeep(accounting.clone(), stop.clone()));
+        background.spawn(crate::request_log::forecast_upkeep(
+            accounting.clone(),
+            stop.clone(),
+        ));
         // The request log's writer outlives the tracker: shutdown flushes it instead.
         if let Some(writer) = accounting.request_log().and_then(|log| log.writer()) {
             tokio::spawn(writer);

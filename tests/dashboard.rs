@@ -77,7 +77,8 @@ fn chromedriver() -> Option<String> {
 }
 
 async fn browser(driver: &Driver) -> Client {
-    let chromium = std::env::var("INFERMUX_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let chromium =
+        std::env::var("INFERMUX_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     let caps = json!({
         "browserName": "chrome",
         "goog:chromeOptions": {
@@ -92,7 +93,9 @@ async fn browser(driver: &Driver) -> Client {
             ]
         }
     });
-    let Value::Object(caps) = caps else { unreachable!("an object") };
+    let Value::Object(caps) = caps else {
+        unreachable!("an object")
+    };
     ClientBuilder::new(HttpConnector::new())
         .capabilities(caps)
         .connect(&format!("http://{}", driver.addr))
@@ -104,7 +107,10 @@ async fn browser(driver: &Driver) -> Client {
 /// three callers.
 async fn seed(path: &Path) {
     let store = SqliteStore::open(path).expect("store");
-    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).expect("now").as_millis() as i64;
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .expect("now")
+        .as_millis() as i64;
     let models = [
         ("gpt-4o", "openai", 2_500_000u64, 10_000_000u64),
         ("gpt-4o-mini", "openai", 150_000, 600_000),
@@ -116,24 +122,37 @@ async fn seed(path: &Path) {
         for hour in [8i64, 9, 10, 11, 13, 14, 15, 16, 17, 22] {
             for (i, (model, provider, input, output)) in models.iter().enumerate() {
                 let n = ((day * 7 + hour * 3 + i as i64 * 5) % 4 + 1) as u64;
-                let (prompt, completion) = (900 * n, 250 * n);
-                let cost = (prompt * input + completion * output) / 1_000_000 * 1_000;
-                let at = (now / 86_400_000 - day) * 86_400_000 + hour * 3_600_000 + i as i64 * 60_000;
+                let at =
+                    (now / 86_400_000 - day) * 86_400_000 + hour * 3_600_000 + i as i64 * 60_000;
+                let caller = callers[(day + hour + i as i64) as usize % 3];
+                let refused = (day + hour + i as i64) % 23 == 0;
+                // Batch jobs ask for gpt-4o and their route group sends gpt-4o-mini.
+                let routed = caller == "batch-jobs" && *model == "gpt-4o";
+                let (sent, input, output) = if routed {
+                    ("gpt-4o-mini", 150_000, 600_000)
+                } else {
+                    (*model, *input, *output)
+                };
+                let (prompt, completion) = if refused { (0, 0) } else { (900 * n, 250 * n) };
+                // Prices are µ$ per million tokens: tokens × price is pico-USD.
+                let cost = prompt * input + completion * output;
                 rows.push(RequestRecord {
                     at_ms: at,
                     request_id: format!("seed-{day}-{hour}-{i}").into(),
                     protocol: "chat".into(),
-                    caller: callers[(day + hour + i as i64) as usize % 3].into(),
+                    caller: caller.into(),
                     requested_model: (*model).into(),
-                    provider: Some((*provider).into()),
-                    model: Some((*model).into()),
+                    route_group: routed.then(|| "batch".into()),
+                    provider: (!refused).then(|| (*provider).into()),
+                    model: (!refused).then(|| sent.into()),
                     strategy: Some("priority".into()),
-                    status: if (day + hour) % 17 == 0 { 429 } else { 200 },
-                    attempts: 1,
+                    status: if refused { 429 } else { 200 },
+                    error_code: refused.then(|| "budget_exceeded".into()),
+                    attempts: u32::from(!refused),
                     prompt_tokens: prompt,
                     completion_tokens: completion,
                     cost: Money::from_picos(cost),
-                    latency_ms: 300 + n * 120,
+                    latency_ms: if refused { 1 } else { 300 + n * 120 },
                     client: Some("OpenAI/Python".into()),
                     ..RequestRecord::default()
                 });
@@ -144,18 +163,33 @@ async fn seed(path: &Path) {
 }
 
 async fn api(infermux: &Infermux, path: &str) -> Value {
-    let reply = get(&infermux.management_url(path), &[("authorization", &format!("Bearer {TOKEN}"))]).await;
+    let reply = get(
+        &infermux.management_url(path),
+        &[("authorization", &format!("Bearer {TOKEN}"))],
+    )
+    .await;
     assert_eq!(reply.status, 200, "{path}: {}", reply.text());
     reply.json()
 }
 
 async fn wait_loaded(client: &Client, generation: u32) {
-    client
+    let loaded = client
         .wait()
         .at_most(Duration::from_secs(20))
-        .for_element(Locator::Css(&format!("body[data-loaded='true'][data-generation='{generation}']")))
-        .await
-        .unwrap_or_else(|e| panic!("the dashboard never finished loading (generation {generation}): {e}"));
+        .for_element(Locator::Css(&format!(
+            "body[data-loaded='true'][data-generation='{generation}']"
+        )))
+        .await;
+    if let Err(error) = loaded {
+        let shot = screenshot(client, "dashboard-failed.png").await;
+        let state = client
+            .execute("return JSON.stringify(document.body.dataset)", vec![])
+            .await;
+        panic!(
+            "the dashboard never finished loading (generation {generation}): {error}; body {state:?}; see {}",
+            shot.display()
+        );
+    }
 }
 
 async fn attr(client: &Client, css: &str, name: &str) -> String {
@@ -170,7 +204,10 @@ async fn attr(client: &Client, css: &str, name: &str) -> String {
 }
 
 async fn number(client: &Client, css: &str) -> f64 {
-    attr(client, css, "data-value").await.parse().unwrap_or_else(|_| panic!("{css} holds a number"))
+    attr(client, css, "data-value")
+        .await
+        .parse()
+        .unwrap_or_else(|_| panic!("{css} holds a number"))
 }
 
 fn as_f64(v: &Value) -> f64 {
@@ -212,7 +249,11 @@ request_log: {{path: \"{}\"}}
     ))
     .await;
     // The known mix of today's traffic.
-    for (caller, model, n) in [("team-a", "gpt-4o-mini", 3), ("team-b", "gpt-4o", 2), ("team-b", "claude-sonnet-4-5", 1)] {
+    for (caller, model, n) in [
+        ("team-a", "gpt-4o-mini", 3),
+        ("team-b", "gpt-4o", 2),
+        ("team-b", "claude-sonnet-4-5", 1),
+    ] {
         for _ in 0..n {
             let reply = post_json(
                 &infermux.url("/v1/chat/completions"),
@@ -237,26 +278,73 @@ request_log: {{path: \"{}\"}}
         .expect("the page asks for the token");
     assert_eq!(client.current_url().await.expect("url").path(), "/ui");
     input.send_keys(TOKEN).await.expect("typed");
-    client.find(Locator::Css("#token-submit")).await.expect("button").click().await.expect("submitted");
+    client
+        .find(Locator::Css("#token-submit"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("submitted");
     wait_loaded(&client, 1).await;
 
     // The cards equal the API's summary of the same range (this month).
-    let since = client.execute("return new URLSearchParams(document.querySelector('#csv').search).get('since')", vec![]).await.expect("since");
+    let since = client
+        .execute(
+            "return new URLSearchParams(document.querySelector('#csv').search).get('since')",
+            vec![],
+        )
+        .await
+        .expect("since");
     let since = since.as_str().expect("since").to_owned();
-    let summary = api(&infermux, &format!("/_infermux/usage/summary?since={since}")).await;
-    assert_eq!(number(&client, "#card-spend .value").await, as_f64(&summary["spend_usd"]));
-    assert_eq!(number(&client, "#card-requests .value").await, as_f64(&summary["requests"]));
-    assert_eq!(number(&client, "#card-tokens .value").await, as_f64(&summary["tokens"]));
-    assert_eq!(number(&client, "#card-projected .value").await, as_f64(&summary["projected_month_usd"]));
+    let summary = api(
+        &infermux,
+        &format!("/_infermux/usage/summary?since={since}"),
+    )
+    .await;
+    assert_eq!(
+        number(&client, "#card-spend .value").await,
+        as_f64(&summary["spend_usd"])
+    );
+    assert_eq!(
+        number(&client, "#card-requests .value").await,
+        as_f64(&summary["requests"])
+    );
+    assert_eq!(
+        number(&client, "#card-tokens .value").await,
+        as_f64(&summary["tokens"])
+    );
+    // The projection moves with the clock (less of the month is left a moment later).
+    let projected = number(&client, "#card-projected .value").await;
+    let expected = as_f64(&summary["projected_month_usd"]);
+    assert!(
+        (projected - expected).abs() <= expected * 1e-4,
+        "{projected} vs {expected}"
+    );
     assert!(as_f64(&summary["requests"]) >= 6.0);
     // The breakdown by model, row by row.
-    let by_model = api(&infermux, &format!("/_infermux/usage?group_by=model&since={since}")).await;
-    let shown = client.find_all(Locator::Css("#by-model tr[data-key]")).await.expect("rows");
+    let by_model = api(
+        &infermux,
+        &format!("/_infermux/usage?group_by=model&since={since}"),
+    )
+    .await;
+    let shown = client
+        .find_all(Locator::Css("#by-model tr[data-key]"))
+        .await
+        .expect("rows");
     let rows = by_model["rows"].as_array().expect("rows");
     assert_eq!(shown.len(), rows.len());
     for (el, row) in shown.iter().zip(rows) {
-        assert_eq!(el.attr("data-key").await.expect("key").as_deref(), row["key"].as_str());
-        let cost: f64 = el.attr("data-cost").await.expect("cost").unwrap_or_default().parse().expect("cost");
+        assert_eq!(
+            el.attr("data-key").await.expect("key").as_deref(),
+            row["key"].as_str()
+        );
+        let cost: f64 = el
+            .attr("data-cost")
+            .await
+            .expect("cost")
+            .unwrap_or_default()
+            .parse()
+            .expect("cost");
         assert_eq!(cost, as_f64(&row["cost_usd"]));
     }
     // The trend chart is drawn: a canvas with painted pixels, one band per model.
@@ -269,27 +357,58 @@ request_log: {{path: \"{}\"}}
         )
         .await
         .expect("pixels");
-    assert!(painted.as_u64() > Some(1_000), "the chart has bars: {painted}");
-    assert_eq!(attr(&client, "#trend", "data-series").await, rows.len().to_string());
+    assert!(
+        painted.as_u64() > Some(1_000),
+        "the chart has bars: {painted}"
+    );
+    assert_eq!(
+        attr(&client, "#trend", "data-series").await,
+        rows.len().to_string()
+    );
     // Budgets: team-a's bar and projection.
     let budget = attr(&client, ".budget[data-name='team-a']", "data-budget").await;
     assert_eq!(budget.parse::<f64>().ok(), Some(0.05));
-    screenshot(&client, "dashboard-overview.png").await;
 
     // A filter changes every part: caller team-b.
     let requests_before = number(&client, "#card-requests .value").await;
-    client.find(Locator::Css("#f-caller")).await.expect("select").select_by_value("team-b").await.expect("chosen");
+    client
+        .find(Locator::Css("#f-caller"))
+        .await
+        .expect("select")
+        .select_by_value("team-b")
+        .await
+        .expect("chosen");
     wait_loaded(&client, 2).await;
-    let filtered = api(&infermux, &format!("/_infermux/usage/summary?since={since}&caller=team-b")).await;
+    let filtered = api(
+        &infermux,
+        &format!("/_infermux/usage/summary?since={since}&caller=team-b"),
+    )
+    .await;
     let requests_after = number(&client, "#card-requests .value").await;
     assert_eq!(requests_after, as_f64(&filtered["requests"]));
     assert!(requests_after < requests_before);
-    assert_eq!(number(&client, "#card-spend .value").await, as_f64(&filtered["spend_usd"]));
-    let callers = client.find_all(Locator::Css("#by-caller tr[data-key]")).await.expect("rows");
+    assert_eq!(
+        number(&client, "#card-spend .value").await,
+        as_f64(&filtered["spend_usd"])
+    );
+    let callers = client
+        .find_all(Locator::Css("#by-caller tr[data-key]"))
+        .await
+        .expect("rows");
     assert_eq!(callers.len(), 1);
-    let recent = client.find_all(Locator::Css("#recent tbody tr[data-id]")).await.expect("rows");
-    let api_recent = api(&infermux, &format!("/_infermux/requests?since={since}&caller=team-b&limit=50")).await;
-    assert_eq!(recent.len(), api_recent["requests"].as_array().map_or(0, Vec::len));
+    let recent = client
+        .find_all(Locator::Css("#recent tbody tr[data-id]"))
+        .await
+        .expect("rows");
+    let api_recent = api(
+        &infermux,
+        &format!("/_infermux/requests?since={since}&caller=team-b&limit=50"),
+    )
+    .await;
+    assert_eq!(
+        recent.len(),
+        api_recent["requests"].as_array().map_or(0, Vec::len)
+    );
     screenshot(&client, "dashboard-filtered.png").await;
 
     // The CSV of what is shown downloads (the page fetches it with the token).
@@ -308,6 +427,30 @@ request_log: {{path: \"{}\"}}
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines[0].starts_with("time,request_id,"));
     assert!(lines.len() > 1 && lines[1..].iter().all(|l| l.contains(",team-b,")));
+
+    // Back to everyone over 30 days: the overview of the guide.
+    client
+        .find(Locator::Css("#f-caller"))
+        .await
+        .expect("select")
+        .select_by_value("")
+        .await
+        .expect("all");
+    wait_loaded(&client, 3).await;
+    client
+        .find(Locator::Css("#f-range"))
+        .await
+        .expect("select")
+        .select_by_value("30d")
+        .await
+        .expect("30 days");
+    wait_loaded(&client, 4).await;
+    let month = api(&infermux, "/_infermux/usage/summary?since=30d").await;
+    assert_eq!(
+        number(&client, "#card-requests .value").await,
+        as_f64(&month["requests"])
+    );
+    screenshot(&client, "dashboard-overview.png").await;
 
     // Nothing was asked of any other server.
     let urls = client

@@ -342,10 +342,26 @@ budgets:
         clock,
     )
     .await;
-    assert_eq!(send(&infermux, "pro", "gpt-4o-mini", json!({})).await.status, 200);
-    assert_eq!(send(&infermux, "calm", "gpt-4o-mini", json!({})).await.status, 200);
+    assert_eq!(
+        send(&infermux, "pro", "gpt-4o-mini", json!({}))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        send(&infermux, "calm", "gpt-4o-mini", json!({}))
+            .await
+            .status,
+        200
+    );
     let forecast = mgmt(&infermux, "/_infermux/forecast").await;
-    let pro = forecast["callers"].as_array().expect("callers").iter().find(|c| c["caller"] == "pro").expect("pro").clone();
+    let pro = forecast["callers"]
+        .as_array()
+        .expect("callers")
+        .iter()
+        .find(|c| c["caller"] == "pro")
+        .expect("pro")
+        .clone();
     assert_eq!(pro["spent_usd"], 0.0000018);
     assert_eq!(pro["projected_month_usd"], 0.0000063);
     assert_eq!(pro["projected_exhaustion"], "2026-03-25");
@@ -366,7 +382,10 @@ budgets:
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    assert!(!posts.is_empty(), "no forecast alert was posted; metrics:\n{metrics}");
+    assert!(
+        !posts.is_empty(),
+        "no forecast alert was posted; metrics:\n{metrics}"
+    );
     assert_eq!(posts.len(), 1, "{posts:?}");
     assert_eq!(posts[0]["type"], "budget_forecast_alert");
     assert_eq!(posts[0]["caller"], "pro");

@@ -218,7 +218,12 @@ pub(super) async fn summary(
                 ..p.filter.clone()
             };
             let month_spend = log.store().usage(&month, GroupBy::Caller).await?.total.cost;
-            let recent_spend = log.store().usage(&recent, GroupBy::Caller).await?.total.cost;
+            let recent_spend = log
+                .store()
+                .usage(&recent, GroupBy::Caller)
+                .await?
+                .total
+                .cost;
             let projection = Forecast::project(now, month_spend, recent_spend, window, None);
             let total = &by_requested.total;
             Ok(serde_json::json!({

@@ -69,7 +69,8 @@ fn hot_path(c: &mut Criterion) {
             async move { black_box(service.oneshot(request()).await.expect("served")) }
         });
     });
-    let logged = RequestLogLayer::new(log.clone(), classify, Arc::new(infermux_core::SystemClock)).layer(service_fn(provider));
+    let logged = RequestLogLayer::new(log.clone(), classify, Arc::new(infermux_core::SystemClock))
+        .layer(service_fn(provider));
     c.bench_function("request_log/layer", |b| {
         b.to_async(&rt).iter(|| {
             let service = logged.clone();

@@ -33,17 +33,22 @@
 
   // --- the API ------------------------------------------------------------------------
 
+  // One prompt however many calls were refused at once; they all wait for it.
+  let tokenPrompt = null;
   function askToken(refused) {
+    if (tokenPrompt) return tokenPrompt;
     const dialog = $("#token-dialog");
     $("#token-error").hidden = !refused;
     if (!dialog.open) dialog.showModal();
-    return new Promise((resolve) => {
+    tokenPrompt = new Promise((resolve) => {
       $("#token-form").onsubmit = () => {
         token = $("#token-input").value.trim();
         sessionStorage.setItem(TOKEN_KEY, token);
+        tokenPrompt = null;
         resolve();
       };
     });
+    return tokenPrompt;
   }
 
   async function api(path) {
