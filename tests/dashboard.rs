@@ -37,22 +37,26 @@ impl Driver {
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
-        let child = Command::new(program)
-            .arg(format!("--port={port}"))
-            .arg("--allowed-ips=127.0.0.1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver starts");
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        // chromedriver takes a moment to listen: poll its port, bounded.
+        let mut driver = Self {
+            child: Command::new(program)
+                .arg(format!("--port={port}"))
+                .arg("--allowed-ips=127.0.0.1")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("chromedriver starts"),
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+        };
+        // chromedriver takes a moment to listen: poll its port, bounded. Dropping `driver`
+        // (also on panic) kills and reaps it.
         for _ in 0..200 {
-            if TcpStream::connect(addr).is_ok() {
-                return Self { child, addr };
+            if TcpStream::connect(driver.addr).is_ok() {
+                return driver;
             }
             std::thread::sleep(Duration::from_millis(25));
         }
-        panic!("chromedriver did not listen on {addr}");
+        let _ = driver.child.kill();
+        panic!("chromedriver did not listen on {}", driver.addr);
     }
 }
 

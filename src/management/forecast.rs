@@ -82,7 +82,7 @@ pub(super) async fn forecast(accounting: &Accounting) -> Result<serde_json::Valu
         })
         .collect();
     let sorted = |mut rows: Vec<(Money, serde_json::Value)>| -> Vec<serde_json::Value> {
-        rows.sort_by(|a, b| b.0.cmp(&a.0));
+        rows.sort_by_key(|r| std::cmp::Reverse(r.0));
         rows.into_iter().map(|(_, v)| v).collect()
     };
     Ok(serde_json::json!({
