@@ -79,12 +79,12 @@ impl RequestRecord {
         Self {
             at_ms: millis(at),
             request_id: request.request_id.as_str().into(),
-            protocol: protocol.into(),
+            protocol: interned(protocol),
             caller: request.caller.as_str().into(),
             requested_model: model.into(),
             stream,
             client: request.client.clone(),
-            strategy: request.strategy_override.map(|s| s.as_str().into()),
+            strategy: request.strategy_override.map(|s| interned(s.as_str())),
             ..Self::default()
         }
     }
@@ -104,7 +104,7 @@ impl RequestRecord {
         if let Some(routed) = routed {
             self.route_group = routed.group.clone();
             if let Some(strategy) = routed.strategy {
-                self.strategy = Some(strategy.as_str().into());
+                self.strategy = Some(interned(strategy.as_str()));
             }
         }
         if let Some(settled) = settled {
@@ -226,6 +226,31 @@ fn csv_field(out: &mut String, field: &str) {
     }
     out.push_str(&field.replace('"', "\"\""));
     out.push('"');
+}
+
+/// The shared copy of a fixed name (a protocol, a strategy): a reference count instead of an
+/// allocation per request.
+fn interned(name: &'static str) -> Arc<str> {
+    static NAMES: std::sync::LazyLock<Vec<Arc<str>>> = std::sync::LazyLock::new(|| {
+        [
+            "chat",
+            "embeddings",
+            "messages",
+            "responses",
+            "priority",
+            "round_robin",
+            "least_latency",
+            "cost_weighted",
+        ]
+        .into_iter()
+        .map(Arc::from)
+        .collect()
+    });
+    NAMES
+        .iter()
+        .find(|n| ***n == *name)
+        .cloned()
+        .unwrap_or_else(|| Arc::from(name))
 }
 
 /// `time` in milliseconds since the Unix epoch.
