@@ -3,7 +3,10 @@
 //! `GET /healthz` answers 200 while the process serves (and never needs the token, so load
 //! balancers can probe it); `GET /metrics` renders Prometheus text. When a
 //! `management_token` is configured, every other path wants
-//! `Authorization: Bearer <token>`.
+//! `Authorization: Bearer <token>`, except the dashboard's page and assets (`/ui`, `/ui/*`,
+//! and `/`, which redirects there): they hold no data, and the page asks for the token to
+//! read the request-log endpoints (`/_infermux/requests`, `/requests.csv`, `/usage`,
+//! `/usage/series`, `/usage/summary`, `/forecast`).
 
 mod costs;
 mod forecast;
