@@ -37,6 +37,9 @@ pub struct Accounting {
     /// The bound on the metrics' `caller` label (`metrics.max_callers`; budgeted callers
     /// always keep their name).
     caller_labels: infermux_core::CallerLabels,
+    request_log: Option<infermux_request_log::RequestLog>,
+    /// `alert` callers whose month-end projection alerts too (`alert_on_forecast`).
+    forecast_alerts: Arc<[Caller]>,
 }
 
 impl fmt::Debug for Accounting {
@@ -105,6 +108,8 @@ impl Accounting {
                 .chain(config.keys.list.iter().map(|k| k.caller.as_str()))
                 .map(infermux_core::Caller::new),
         );
+        let request_log = crate::request_log::open(&config.request_log)
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         Ok(Self {
             store: watch.clone(),
             watch,
@@ -112,6 +117,13 @@ impl Accounting {
             policies,
             keys,
             caller_labels,
+            request_log,
+            forecast_alerts: budgets
+                .callers
+                .iter()
+                .filter(|c| c.alert_on_forecast && c.action == BudgetAction::Alert)
+                .map(|c| Caller::new(c.caller.as_str()))
+                .collect(),
         })
     }
 
@@ -141,6 +153,21 @@ impl Accounting {
     /// Every caller's budget.
     pub fn policies(&self) -> &BudgetPolicies {
         &self.policies
+    }
+
+    /// The budget watch, which fires alerts (thresholds and forecasts).
+    pub fn watch(&self) -> &BudgetWatch {
+        &self.watch
+    }
+
+    /// The `alert` callers with `alert_on_forecast: true`.
+    pub fn forecast_alerts(&self) -> &[Caller] {
+        &self.forecast_alerts
+    }
+
+    /// The request log, unless `request_log.store` is `off`.
+    pub fn request_log(&self) -> Option<&infermux_request_log::RequestLog> {
+        self.request_log.as_ref()
     }
 
     /// The budget layer: `catalog` and `prices` price each request's worst case.
@@ -209,6 +236,16 @@ impl WebhookSink {
 
 /// The JSON body of an alert POST.
 fn alert_json(alert: &BudgetAlert) -> serde_json::Value {
+    if let Some(projected) = alert.projected {
+        return serde_json::json!({
+            "type": "budget_forecast_alert",
+            "caller": alert.caller.as_str(),
+            "period": alert.month.to_string(),
+            "budget_usd": alert.budget.as_usd_f64(),
+            "spent_usd": alert.spent.as_usd_f64(),
+            "projected_month_usd": projected.as_usd_f64(),
+        });
+    }
     serde_json::json!({
         "type": "budget_alert",
         "caller": alert.caller.as_str(),

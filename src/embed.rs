@@ -113,6 +113,14 @@ impl Infermux<()> {
         // Health checks start now, so a dead provider is marked before the first request.
         crate::health::spawn(config, client, &stack.shared.board, &background, &stop);
         background.spawn(crate::server::metrics_upkeep(metrics.clone(), stop.clone()));
+        background.spawn(crate::request_log::forecast_upkeep(
+            accounting.clone(),
+            stop.clone(),
+        ));
+        // The request log's writer outlives the tracker: shutdown flushes it instead.
+        if let Some(writer) = accounting.request_log().and_then(|log| log.writer()) {
+            tokio::spawn(writer);
+        }
         background.close();
         let token = config.management_token.as_ref();
         let management = Management::new(
@@ -161,6 +169,9 @@ impl<S: InferStack> Infermux<S> {
         self.background.wait().await;
         if let Some(traces) = &self.traces {
             traces.shutdown().await;
+        }
+        if let Some(log) = self.shared.accounting.request_log() {
+            log.flush().await;
         }
         self.shared.accounting.store().flush().await
     }

@@ -325,6 +325,7 @@ where
     request.strategy_override = strategy_override;
     request.session = session;
     request.client_key = infermux_keys::presented(headers);
+    request.user_agent = client_product(headers);
     Ok(request)
 }
 
@@ -394,6 +395,14 @@ fn session(headers: &HeaderMap) -> Option<Arc<str>> {
         .map(str::trim)
         .filter(|v| !v.is_empty())
         .map(Arc::from)
+}
+
+/// The product of the `User-Agent` (its first word, `OpenAI/Python 1.2` -> `OpenAI/Python`),
+/// bounded, for the request log.
+fn client_product(headers: &HeaderMap) -> Option<Arc<str>> {
+    let agent = headers.get(header::USER_AGENT)?.to_str().ok()?;
+    let product = agent.split_whitespace().next()?;
+    Some(product.chars().take(64).collect::<String>().into())
 }
 
 fn caller(headers: &HeaderMap) -> Caller {

@@ -56,6 +56,7 @@ pub mod management;
 pub mod prelude;
 pub mod pricing;
 pub mod provider;
+pub mod request_log;
 pub mod resilience;
 pub mod server;
 pub mod stack;
@@ -78,6 +79,7 @@ pub mod layers {
     pub use infermux_budget as budget;
     pub use infermux_cost as cost;
     pub use infermux_keys as keys;
+    pub use infermux_request_log as request_log;
     pub use infermux_route_group as route_group;
     pub use infermux_spend_redis as spend_redis;
     pub use infermux_strategy as strategy;

@@ -33,6 +33,8 @@ pub struct Shared {
     pub board: ProviderBoard,
     /// The spend store and budgets that the cost reports read.
     pub accounting: Accounting,
+    /// The prices every layer uses (the dashboard prices what routing saved).
+    pub prices: PriceTable,
 }
 
 /// The assembled proxy and the state it shares with the management API.
@@ -89,6 +91,7 @@ pub fn build(
     let budget = accounting.budget_layer(&reserving, &prices);
     let dispatch = Dispatch::with_board(catalog, &board, providers);
     let stack = ServiceBuilder::new()
+        .option_layer(crate::request_log::layer(accounting))
         .layer(keys)
         .layer(budget)
         .layer(VirtualModelLayer::new(virtuals.table))
@@ -101,6 +104,7 @@ pub fn build(
         shared: Shared {
             board,
             accounting: accounting.clone(),
+            prices,
         },
     }
 }

@@ -185,6 +185,8 @@ async fn sigterm_finishes_in_flight_requests_then_exits_0() {
     let mut child = infermux()
         .args(["serve", "--config"])
         .arg(&path)
+        // The request log's default file goes in the working directory: the temp dir.
+        .current_dir(dir.path())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
@@ -226,6 +228,7 @@ async fn api_keys_never_reach_the_logs_even_at_trace_level() {
     let mut child = infermux()
         .args(["serve", "--config"])
         .arg(&path)
+        .current_dir(dir.path())
         .env("OPENAI_API_KEY", secret)
         .env("RUST_LOG", "trace")
         .stderr(Stdio::piped())

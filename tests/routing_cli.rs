@@ -138,6 +138,8 @@ fn serve_warns_about_each_unpriced_pair_at_start_up() {
     let mut child = infermux()
         .args(["serve", "--config"])
         .arg(config_file(dir.path()))
+        // The request log's default file is created in the working directory.
+        .current_dir(dir.path())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

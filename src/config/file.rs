@@ -39,6 +39,7 @@ pub(super) struct FileConfig {
     pub(super) idle_timeout: Option<Humane>,
     pub(super) metrics: Option<super::ops::FileMetrics>,
     pub(super) telemetry: Option<super::ops::FileTelemetry>,
+    pub(super) request_log: Option<super::request_log::FileRequestLog>,
 }
 
 /// An entry of `providers`.
@@ -171,6 +172,7 @@ pub(super) struct FileCaller {
     pub(super) model_override: Option<String>,
     pub(super) alert_at: Option<Vec<f64>>,
     pub(super) override_at: Option<f64>,
+    pub(super) alert_on_forecast: Option<bool>,
 }
 
 /// `log`.

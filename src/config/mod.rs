@@ -51,6 +51,7 @@ mod keys;
 mod locate;
 mod model;
 mod ops;
+mod request_log;
 mod size;
 mod suggest;
 mod summary;
@@ -68,6 +69,7 @@ pub use self::model::{
     UnpricedPolicy,
 };
 pub use self::ops::{DEFAULT_MAX_COOLDOWN, EdgeTimeouts, MetricsConfig, TelemetryConfig};
+pub use self::request_log::{RequestLogConfig, RequestLogStore};
 pub use self::virtual_models::{VirtualModelConfig, VirtualPick};
 
 use self::error::Issue;

@@ -48,6 +48,8 @@ pub struct Config {
     pub metrics: super::MetricsConfig,
     /// Trace export (`telemetry`).
     pub telemetry: super::TelemetryConfig,
+    /// The request log (`request_log`).
+    pub request_log: super::RequestLogConfig,
 }
 
 /// A credential from the config, such as an API key.
@@ -254,6 +256,9 @@ pub struct CallerBudgetConfig {
     pub alert_at: Vec<f64>,
     /// Fraction of the budget at which the override starts, in (0, 1] (default 0.9).
     pub override_at: f64,
+    /// With `action: alert`, also alert (once a month) when the month-end projection reaches
+    /// the budget (default false).
+    pub alert_on_forecast: bool,
 }
 
 /// What happens when a caller reaches its budget.

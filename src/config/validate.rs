@@ -55,6 +55,7 @@ pub(super) fn validate(file: FileConfig, index: &SourceIndex) -> Result<Config, 
         .transpose()?
         .unwrap_or_default();
     let log = check.log(file.log)?;
+    let request_log = super::request_log::check(file.request_log, budgets.state_file.as_deref())?;
     let max_request_body = file
         .max_request_body
         .map_or(DEFAULT_MAX_REQUEST_BODY, |s| s.0);
@@ -86,6 +87,7 @@ pub(super) fn validate(file: FileConfig, index: &SourceIndex) -> Result<Config, 
         )?,
         metrics: super::ops::metrics(file.metrics),
         telemetry: super::ops::telemetry(file.telemetry)?,
+        request_log,
     })
 }
 
@@ -781,6 +783,17 @@ impl Check<'_> {
                 "give the fraction of the budget at which the override starts, such as 0.9",
             ));
         }
+        let alert_on_forecast = c.alert_on_forecast.unwrap_or(false);
+        if alert_on_forecast && c.action != BudgetAction::Alert {
+            return Err(Issue::new(
+                key_path(path, "alert_on_forecast"),
+                format!(
+                    "alert_on_forecast is set but the action is {}",
+                    c.action.as_str()
+                ),
+                "set \"action: alert\", or remove alert_on_forecast",
+            ));
+        }
         Ok(CallerBudgetConfig {
             caller: c.caller,
             monthly_usd: c.monthly_usd,
@@ -788,6 +801,7 @@ impl Check<'_> {
             model_override,
             alert_at,
             override_at,
+            alert_on_forecast,
         })
     }
 

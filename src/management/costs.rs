@@ -50,7 +50,13 @@ pub(super) async fn respond(
         "/_infermux/costs/by-model" => by_model(accounting).await,
         "/_infermux/costs/by-caller" => by_caller(accounting).await,
         "/_infermux/costs/by-group" => by_group(accounting).await,
-        "/_infermux/costs/timeseries" => timeseries(accounting, query).await,
+        "/_infermux/costs/timeseries" => match series_query(query) {
+            // Finer or coarser buckets come from the request log.
+            Ok((hours, bucket)) if bucket != "1h" => {
+                return super::usage::fine_timeseries(accounting, hours, bucket).await;
+            }
+            _ => timeseries(accounting, query).await,
+        },
         _ => Err(Failure::NotFound(path.to_owned())),
     };
     match result {
@@ -219,8 +225,9 @@ async fn by_caller(accounting: &Accounting) -> Report {
 }
 
 /// `hours` and `bucket` of a time series query.
-fn series_query(query: Option<&str>) -> Result<u32, Failure> {
+fn series_query(query: Option<&str>) -> Result<(u32, &'static str), Failure> {
     let mut hours = DEFAULT_HOURS;
+    let mut bucket = "1h";
     for pair in query
         .unwrap_or_default()
         .split('&')
@@ -239,11 +246,15 @@ fn series_query(query: Option<&str>) -> Result<u32, Failure> {
                         ))
                     })?;
             }
-            "bucket" if value == "1h" => {}
             "bucket" => {
-                return Err(Failure::BadQuery(format!(
-                    "`bucket` must be `1h` (buckets are hour-aligned), not `{value}`"
-                )));
+                bucket = ["5m", "15m", "30m", "1h", "1d"]
+                    .into_iter()
+                    .find(|b| *b == value)
+                    .ok_or_else(|| {
+                        Failure::BadQuery(format!(
+                            "`bucket` must be 5m, 15m, 30m, 1h or 1d, not `{value}`"
+                        ))
+                    })?;
             }
             _ => {
                 return Err(Failure::BadQuery(format!(
@@ -252,7 +263,7 @@ fn series_query(query: Option<&str>) -> Result<u32, Failure> {
             }
         }
     }
-    Ok(hours)
+    Ok((hours, bucket))
 }
 
 async fn timeseries(accounting: &Accounting, query: Option<&str>) -> Report {
@@ -268,7 +279,7 @@ async fn timeseries(accounting: &Accounting, query: Option<&str>) -> Report {
         total_usd: Usd,
         requests: u64,
     }
-    let hours = series_query(query)?;
+    let (hours, _) = series_query(query)?;
     let now = Hour::of(accounting.clock().now());
     let first = Hour(now.0.saturating_sub(u64::from(hours) - 1));
     let totals = accounting
@@ -307,10 +318,14 @@ mod tests {
 
     #[test]
     fn time_series_queries_are_checked() {
-        assert!(matches!(series_query(None), Ok(24)));
-        assert!(matches!(series_query(Some("hours=3&bucket=1h")), Ok(3)));
+        assert!(matches!(series_query(None), Ok((24, "1h"))));
+        assert!(matches!(
+            series_query(Some("hours=3&bucket=1h")),
+            Ok((3, "1h"))
+        ));
         assert!(series_query(Some("hours=0")).is_err());
         assert!(series_query(Some("hours=745")).is_err());
-        assert!(series_query(Some("bucket=5m")).is_err());
+        assert!(matches!(series_query(Some("bucket=5m")), Ok((24, "5m"))));
+        assert!(series_query(Some("bucket=2m")).is_err());
     }
 }

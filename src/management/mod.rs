@@ -3,12 +3,21 @@
 //! `GET /healthz` answers 200 while the process serves (and never needs the token, so load
 //! balancers can probe it); `GET /metrics` renders Prometheus text. When a
 //! `management_token` is configured, every other path wants
-//! `Authorization: Bearer <token>`.
+//! `Authorization: Bearer <token>`, except the dashboard's page and assets (`/ui`, `/ui/*`,
+//! and `/`, which redirects there): they hold no data, and the page asks for the token to
+//! read the request-log endpoints (`/_infermux/requests`, `/requests.csv`, `/usage`,
+//! `/usage/series`, `/usage/summary`, `/forecast`).
 
 mod costs;
+mod forecast;
 mod keys;
+mod logapi;
 mod metrics;
+mod params;
 mod providers;
+mod requests;
+mod ui;
+mod usage;
 
 use std::{
     convert::Infallible,
@@ -84,6 +93,12 @@ impl Management {
         if path == "/healthz" && method == Method::GET {
             return json(StatusCode::OK, Bytes::from_static(br#"{"status":"ok"}"#));
         }
+        // The dashboard's page and assets hold no data: they load without the token.
+        if method == Method::GET
+            && let Some(response) = ui::respond(path)
+        {
+            return response;
+        }
         if !self.authorized(headers) {
             let class = ErrorClass {
                 status: StatusCode::UNAUTHORIZED,
@@ -115,6 +130,25 @@ impl Management {
             }
             (_, path) if path == "/_infermux/keys" || path.starts_with("/_infermux/keys/") => {
                 keys::respond(self.inner.shared.accounting.keys(), method, path, body).await
+            }
+            (&Method::GET, "/_infermux/requests") => {
+                requests::list(&self.inner.shared.accounting, uri.query()).await
+            }
+            (&Method::GET, "/_infermux/requests.csv") => {
+                requests::csv(&self.inner.shared.accounting, uri.query()).await
+            }
+            (&Method::GET, "/_infermux/usage") => {
+                usage::usage(&self.inner.shared.accounting, uri.query()).await
+            }
+            (&Method::GET, "/_infermux/usage/series") => {
+                usage::series(&self.inner.shared.accounting, uri.query()).await
+            }
+            (&Method::GET, "/_infermux/usage/summary") => {
+                let shared = &self.inner.shared;
+                usage::summary(&shared.accounting, &shared.prices, uri.query()).await
+            }
+            (&Method::GET, "/_infermux/forecast") => {
+                forecast::respond(&self.inner.shared.accounting).await
             }
             (&Method::GET, costs) if costs.starts_with("/_infermux/costs") => {
                 costs::respond(&self.inner.shared.accounting, costs, uri.query()).await

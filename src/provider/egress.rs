@@ -70,7 +70,7 @@ pub(crate) async fn to_client(
         return response;
     }
     let (mut parts, body) = response.into_parts();
-    let usage = body.usage_slot();
+    let usage = body.usage_slot().clone();
     let is_stream = parts
         .headers
         .get(header::CONTENT_TYPE)

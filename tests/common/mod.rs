@@ -43,7 +43,12 @@ impl Infermux {
         env: &[(&str, &str)],
         clock: infermux::core::SharedClock,
     ) -> Self {
-        let yaml = format!("listen: \"127.0.0.1:0\"\nmanagement_listen: \"127.0.0.1:0\"\n{yaml}");
+        let mut yaml =
+            format!("listen: \"127.0.0.1:0\"\nmanagement_listen: \"127.0.0.1:0\"\n{yaml}");
+        // Tests keep their request log in memory unless they say otherwise.
+        if !yaml.contains("request_log:") {
+            yaml.push_str("\nrequest_log: {path: \":memory:\"}\n");
+        }
         let lookup = |name: &str| {
             env.iter()
                 .find(|(k, _)| *k == name)

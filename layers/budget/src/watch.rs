@@ -36,6 +36,9 @@ pub struct BudgetAlert {
     pub budget: Money,
     /// The spend that crossed it.
     pub spent: Money,
+    /// For a forecast alert: the projected month-end spend that reaches the budget (the
+    /// spend itself has not crossed `threshold` yet).
+    pub projected: Option<Money>,
 }
 
 /// Where alerts go besides the log and the metric (a webhook).
@@ -73,6 +76,8 @@ struct Watched {
 struct Fired {
     /// (caller, month, threshold index).
     thresholds: HashSet<(Caller, Month, usize)>,
+    /// (caller, month) whose forecast alert fired.
+    forecasts: HashSet<(Caller, Month)>,
     /// The callers and months this process has seen a settlement of.
     seen: HashSet<(Caller, Month)>,
 }
@@ -110,6 +115,50 @@ impl BudgetWatch {
             self.shared.publish(caller, policy, spent);
         }
         Ok(())
+    }
+}
+
+impl BudgetWatch {
+    /// `caller`'s month-end spend is projected at `projected` (having spent `spent`): when
+    /// that reaches its `alert` budget, alerts once per caller and month, through the same
+    /// log line, metric (`threshold="forecast"`) and sink as the thresholds. Returns whether
+    /// it fired.
+    pub fn forecast(&self, caller: &Caller, month: Month, spent: Money, projected: Money) -> bool {
+        let shared = &self.shared;
+        let Some(policy) = shared.policies.get(caller) else {
+            return false;
+        };
+        if *policy.action() != BudgetAction::Alert || projected < policy.budget() {
+            return false;
+        }
+        let mut fired = shared.fired.lock().unwrap_or_else(PoisonError::into_inner);
+        if !fired.forecasts.insert((caller.clone(), month)) {
+            return false;
+        }
+        drop(fired);
+        tracing::warn!(
+            caller = %caller,
+            month = %month,
+            budget = %policy.budget(),
+            spent = %spent,
+            projected = %projected,
+            "budget alert: {caller} is projected to reach its monthly budget by the end of the month",
+        );
+        metrics::counter!("infermux_budget_alerts_total",
+            "caller" => caller.to_string(), "threshold" => "forecast")
+        .increment(1);
+        if let Some(sink) = &shared.sink {
+            sink.deliver(BudgetAlert {
+                caller: caller.clone(),
+                month,
+                fraction: 1.0,
+                threshold: policy.budget(),
+                budget: policy.budget(),
+                spent,
+                projected: Some(projected),
+            });
+        }
+        true
     }
 }
 
@@ -200,6 +249,7 @@ impl Watched {
                     threshold: threshold.amount,
                     budget: policy.budget(),
                     spent,
+                    projected: None,
                 });
             }
         }

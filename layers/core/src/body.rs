@@ -79,15 +79,15 @@ impl InferBody {
         Self::new(Full::new(bytes.into()), UsageSlot::filled(usage))
     }
 
-    /// The slot the usage is recorded in, so that a body re-encoding this one (into another
-    /// protocol) reports the same usage.
-    pub fn usage_slot(&self) -> UsageSlot {
-        self.usage.clone()
-    }
-
     /// The usage, once the provider reported it.
     pub fn usage(&self) -> Option<Usage> {
         self.usage.get()
+    }
+
+    /// The slot the usage is recorded in, for a layer that wraps this body in its own (or a
+    /// body re-encoding this one into another protocol, which reports the same usage).
+    pub fn usage_slot(&self) -> &UsageSlot {
+        &self.usage
     }
 }
 

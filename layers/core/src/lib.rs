@@ -31,6 +31,7 @@ mod money;
 mod pricing;
 mod protocol;
 mod request;
+mod settled;
 mod specs;
 mod spend;
 mod status;
@@ -50,6 +51,7 @@ pub use protocol::{ClientRequest, Protocol};
 pub use request::{
     Candidate, InferRequest, RequestBody, RouteContext, Served, TokenEstimate, VirtualRoute,
 };
+pub use settled::{Routed, Settled, SettledSlot};
 pub use specs::{ModelClass, ModelKind, ModelSpec, ModelSpecs, SpecOverride};
 pub use spend::{
     Admission, CallerTotals, HourTotals, LedgerEntry, Reservation, SpendStore, SpendSummary,

@@ -108,6 +108,9 @@ pub struct InferRequest {
     /// The client's bytes, kept when a provider speaking `protocol` may be sent them as they
     /// are (same-protocol passthrough).
     pub client: Option<Arc<ClientRequest>>,
+    /// The client's product, the first word of its `User-Agent` (`OpenAI/Python`,
+    /// `claude-cli`), for the request log.
+    pub user_agent: Option<Arc<str>>,
 }
 
 /// How the virtual-model layer resolved a request, for the layers below, the request log
@@ -140,6 +143,7 @@ impl InferRequest {
             key: None,
             protocol: Protocol::default(),
             client: None,
+            user_agent: None,
         }
     }
 }

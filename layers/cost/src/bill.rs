@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use infermux_core::{
     Caller, KeyHold, LedgerEntry, Money, Price, PriceTable, RequestId, Reservation, Served,
-    SharedClock, SpendStore, StoreFuture, TokenCounter, TokenEstimate, Usage,
+    Settled, SettledSlot, SharedClock, SpendStore, StoreFuture, TokenCounter, TokenEstimate, Usage,
 };
 
 /// What every [`Cost`](crate::Cost) service of one layer shares.
@@ -41,6 +41,10 @@ pub(crate) struct Bill {
     pub(crate) reservation: Option<Reservation>,
     /// The client's API key and the spend it holds: charged the same entry as the caller.
     pub(crate) key: Option<KeyHold>,
+    /// Where the settled cost is left for the layers above (the request log).
+    pub(crate) slot: SettledSlot,
+    /// The strategy that ordered the candidates.
+    pub(crate) strategy: Option<infermux_core::Strategy>,
 }
 
 impl Bill {
@@ -61,11 +65,22 @@ impl Bill {
         self.shared.counter.count(model, text)
     }
 
-    /// Records `usage` of the response `served` produced; returns its cost and the store's
-    /// settlement, which completes once the entry is durable.
-    pub(crate) fn settle(mut self, served: &Served, usage: Usage) -> (Money, StoreFuture<()>) {
+    /// Records `usage` of the response `served` produced (`estimated` when infermux counted
+    /// it); returns its cost and the store's settlement, which completes once the entry is
+    /// durable.
+    pub(crate) fn settle(
+        mut self,
+        served: &Served,
+        usage: Usage,
+        estimated: bool,
+    ) -> (Money, StoreFuture<()>) {
         let price = self.price(served);
         let cost = price.map_or(Money::ZERO, |p| p.cost(&usage));
+        self.slot.set(Settled {
+            usage,
+            cost,
+            estimated,
+        });
         let entry = LedgerEntry {
             request_id: self.request_id.clone(),
             at: self.shared.clock.now(),
@@ -195,6 +210,8 @@ mod tests {
             estimate: TokenEstimate::default(),
             reservation: None,
             key: None,
+            slot: SettledSlot::new(),
+            strategy: None,
         };
         let served = Served {
             provider: "openai".into(),
@@ -209,7 +226,7 @@ mod tests {
             reasoning_tokens: 40,
             ..Usage::default()
         };
-        let (cost, settle) = bill.settle(&served, usage);
+        let (cost, settle) = bill.settle(&served, usage, false);
         settle.await.expect("settled");
         // 40 × $2 + 60 × $0.50 + 50 × $8 = 80 + 30 + 400 = 510 µ$
         assert_eq!(cost.to_plain_decimal(), "0.00051");

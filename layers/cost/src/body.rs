@@ -72,6 +72,7 @@ impl Meter {
     /// prompt estimate and the streamed text counted locally (or what the provider reported,
     /// when more).
     fn finish(self, reported: Option<Usage>) -> (Usage, (infermux_core::Money, StoreFuture<()>)) {
+        let estimated = !(reported.is_some() && self.done);
         let usage = match reported {
             Some(usage) if self.done => usage,
             partial => {
@@ -88,7 +89,7 @@ impl Meter {
                 }
             }
         };
-        (usage, self.bill.settle(&self.served, usage))
+        (usage, self.bill.settle(&self.served, usage, estimated))
     }
 }
 

@@ -66,14 +66,19 @@ where
             let Some(bill) = this.bill.take() else {
                 return Poll::Ready(Ok(response));
             };
+            response.extensions_mut().insert(infermux_core::Routed {
+                group: bill.group.clone(),
+                strategy: bill.strategy,
+            });
             let served = response.extensions().get::<Served>().cloned();
             let Some(served) = served.filter(|_| response.status().is_success()) else {
                 // Not served by a provider, or a provider's error: nothing to charge.
                 return Poll::Ready(Ok(response));
             };
+            response.extensions_mut().insert(bill.slot.clone());
             match response.body().usage() {
                 Some(usage) if !*this.stream => {
-                    let (cost, settle) = bill.settle(&served, usage);
+                    let (cost, settle) = bill.settle(&served, usage, false);
                     set_cost(&mut response, cost);
                     *this.settling = Some((settle, response));
                 }

@@ -53,6 +53,8 @@ where
             estimate: request.estimate,
             reservation: request.budget.take(),
             key: request.key.clone(),
+            slot: infermux_core::SettledSlot::new(),
+            strategy: request.route.strategy,
         };
         ResponseFuture::new(self.inner.call(request), bill, stream, wants_usage)
     }

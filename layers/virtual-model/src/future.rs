@@ -7,7 +7,7 @@ use std::{
 };
 
 use http::{HeaderName, HeaderValue, Response};
-use infermux_core::BoxError;
+use infermux_core::{BoxError, VirtualRoute};
 use pin_project_lite::pin_project;
 
 use crate::{NoCapableModel, ROUTE_REASON_HEADER};
@@ -30,6 +30,7 @@ pin_project! {
             #[pin]
             future: F,
             headers: Vec<(HeaderName, HeaderValue)>,
+            route: Option<VirtualRoute>,
         },
         Refused {
             error: Option<NoCapableModel>,
@@ -38,9 +39,19 @@ pin_project! {
 }
 
 impl<F> ResponseFuture<F> {
-    pub(crate) fn called(future: F, headers: Vec<(HeaderName, HeaderValue)>) -> Self {
+    /// The inner call; `route` (how a virtual model resolved, if one did) goes on the
+    /// response as an extension for the layers above (the request log).
+    pub(crate) fn called(
+        future: F,
+        headers: Vec<(HeaderName, HeaderValue)>,
+        route: Option<VirtualRoute>,
+    ) -> Self {
         Self {
-            kind: Kind::Called { future, headers },
+            kind: Kind::Called {
+                future,
+                headers,
+                route,
+            },
         }
     }
 
@@ -60,8 +71,15 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().kind.project() {
-            KindProj::Called { future, headers } => {
+            KindProj::Called {
+                future,
+                headers,
+                route,
+            } => {
                 let mut response = ready!(future.poll(cx)).map_err(Into::into)?;
+                if let Some(route) = route.take() {
+                    response.extensions_mut().insert(route);
+                }
                 for (name, value) in headers.drain(..) {
                     // The strategy layer below may have explained its provider choice in the
                     // same header: the virtual model's reason goes first, then that one.

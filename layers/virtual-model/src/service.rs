@@ -51,11 +51,12 @@ where
 
     fn call(&mut self, mut request: InferRequest) -> Self::Future {
         match self.table.resolve(&request, Instant::now()) {
-            None => ResponseFuture::called(self.inner.call(request), Vec::new()),
+            None => ResponseFuture::called(self.inner.call(request), Vec::new(), None),
             Some(Err(error)) => ResponseFuture::refused(error),
             Some(Ok(resolution)) => {
                 let headers = apply(&mut request, resolution);
-                ResponseFuture::called(self.inner.call(request), headers)
+                let route = request.virtual_model.clone();
+                ResponseFuture::called(self.inner.call(request), headers, route)
             }
         }
     }

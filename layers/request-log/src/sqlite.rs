@@ -1,0 +1,349 @@
+//! [`SqliteStore`]: the embedded request store (a file in WAL mode, or memory).
+
+use std::{
+    path::Path,
+    sync::{Arc, Mutex},
+};
+
+use infermux_core::Money;
+use rusqlite::{Connection, OptionalExtension, Row, ToSql, params_from_iter};
+
+use crate::{
+    Bucketed, Cursor, Filter, GroupBy, Page, RequestRecord, UsageReport, UsageSums,
+    store::{COLUMNS, LogError, LogFuture, RequestStore, SUMS, SqlParam, where_clause},
+};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS requests (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at_ms INTEGER NOT NULL,
+    request_id TEXT NOT NULL,
+    protocol TEXT NOT NULL,
+    caller TEXT NOT NULL,
+    key_id TEXT,
+    requested_model TEXT NOT NULL,
+    virtual_model TEXT,
+    tier TEXT,
+    route_group TEXT,
+    provider TEXT,
+    model TEXT,
+    strategy TEXT,
+    status INTEGER NOT NULL,
+    error_code TEXT,
+    attempts INTEGER NOT NULL,
+    prompt_tokens INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    cached_tokens INTEGER NOT NULL,
+    cache_write_tokens INTEGER NOT NULL,
+    reasoning_tokens INTEGER NOT NULL,
+    cost_picos INTEGER NOT NULL,
+    estimated INTEGER NOT NULL,
+    latency_ms INTEGER NOT NULL,
+    ttft_ms INTEGER,
+    stream INTEGER NOT NULL,
+    client TEXT
+);
+CREATE INDEX IF NOT EXISTS requests_at ON requests (at_ms, id);
+CREATE INDEX IF NOT EXISTS requests_caller_at ON requests (caller, at_ms);
+";
+
+/// The embedded store: one SQLite connection behind a mutex, used from blocking threads
+/// only (the writer task's inserts and the management API's queries).
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating) the file at `path` in WAL mode.
+    pub fn open(path: &Path) -> Result<Self, LogError> {
+        let conn = Connection::open(path).map_err(|e| err(&e))?;
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+            .map_err(|e| err(&e))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(LogError::new(format!(
+                "{} could not be put in WAL mode (it answered {mode})",
+                path.display()
+            )));
+        }
+        conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;")
+            .map_err(|e| err(&e))?;
+        Self::init(conn)
+    }
+
+    /// A store in memory: rows last until the process ends.
+    pub fn in_memory() -> Result<Self, LogError> {
+        Self::init(Connection::open_in_memory().map_err(|e| err(&e))?)
+    }
+
+    fn init(conn: Connection) -> Result<Self, LogError> {
+        conn.execute_batch(SCHEMA).map_err(|e| err(&e))?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Runs `f` on the connection on a blocking thread.
+    fn run<T, F>(&self, f: F) -> LogFuture<'static, T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                let mut conn = conn
+                    .lock()
+                    .map_err(|_| LogError::new("the SQLite connection was poisoned"))?;
+                f(&mut conn).map_err(|e| err(&e))
+            })
+            .await
+            .map_err(|e| LogError::new(e.to_string()))?
+        })
+    }
+}
+
+fn err(error: &rusqlite::Error) -> LogError {
+    LogError::new(format!("sqlite: {error}"))
+}
+
+fn to_sql(params: &[SqlParam]) -> Vec<&dyn ToSql> {
+    params
+        .iter()
+        .map(|p| match p {
+            SqlParam::Int(v) => v as &dyn ToSql,
+            SqlParam::Text(v) => v as &dyn ToSql,
+        })
+        .collect()
+}
+
+fn int(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn uint(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+fn text(row: &Row<'_>, i: usize) -> rusqlite::Result<Option<Arc<str>>> {
+    Ok(row.get::<_, Option<String>>(i)?.map(Arc::from))
+}
+
+/// Reads a row written in [`COLUMNS`] order, after `id`.
+fn record(row: &Row<'_>) -> rusqlite::Result<(i64, RequestRecord)> {
+    let id: i64 = row.get(0)?;
+    let s = |i| -> rusqlite::Result<Arc<str>> { Ok(Arc::from(row.get::<_, String>(i)?)) };
+    let u = |i| -> rusqlite::Result<u64> { Ok(uint(row.get::<_, i64>(i)?)) };
+    Ok((
+        id,
+        RequestRecord {
+            at_ms: row.get(1)?,
+            request_id: s(2)?,
+            protocol: s(3)?,
+            caller: s(4)?,
+            key_id: text(row, 5)?,
+            requested_model: s(6)?,
+            virtual_model: text(row, 7)?,
+            tier: text(row, 8)?,
+            route_group: text(row, 9)?,
+            provider: text(row, 10)?,
+            model: text(row, 11)?,
+            strategy: text(row, 12)?,
+            status: u16::try_from(row.get::<_, i64>(13)?).unwrap_or(0),
+            error_code: text(row, 14)?,
+            attempts: u32::try_from(row.get::<_, i64>(15)?).unwrap_or(0),
+            prompt_tokens: u(16)?,
+            completion_tokens: u(17)?,
+            cached_tokens: u(18)?,
+            cache_write_tokens: u(19)?,
+            reasoning_tokens: u(20)?,
+            cost: Money::from_picos(u(21)?),
+            estimated: row.get::<_, i64>(22)? != 0,
+            latency_ms: u(23)?,
+            ttft_ms: row.get::<_, Option<i64>>(24)?.map(uint),
+            stream: row.get::<_, i64>(25)? != 0,
+            client: text(row, 26)?,
+        },
+    ))
+}
+
+/// Reads the group key and [`SUMS`] of a usage row.
+fn sums(row: &Row<'_>, group_by: Option<GroupBy>) -> rusqlite::Result<UsageSums> {
+    let (key, offset) = match group_by {
+        Some(g) => (g.render(row.get::<_, Option<String>>(0)?), 1),
+        None => (serde_json::Value::Null, 0),
+    };
+    let u = |i: usize| -> rusqlite::Result<u64> { Ok(uint(row.get::<_, i64>(offset + i)?)) };
+    Ok(UsageSums {
+        key,
+        requests: u(0)?,
+        cost: Money::from_picos(u(1)?),
+        prompt_tokens: u(2)?,
+        completion_tokens: u(3)?,
+        cached_tokens: u(4)?,
+        cache_write_tokens: u(5)?,
+        reasoning_tokens: u(6)?,
+        errors: u(7)?,
+    })
+}
+
+impl RequestStore for SqliteStore {
+    fn insert<'a>(&'a self, rows: &'a [RequestRecord]) -> LogFuture<'a, ()> {
+        let rows = rows.to_vec();
+        self.run(move |conn| {
+            let tx = conn.transaction()?;
+            {
+                let sql = format!(
+                    "INSERT INTO requests ({COLUMNS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26)"
+                );
+                let mut insert = tx.prepare_cached(&sql)?;
+                for r in &rows {
+                    insert.execute(rusqlite::params![
+                        r.at_ms,
+                        &*r.request_id,
+                        &*r.protocol,
+                        &*r.caller,
+                        r.key_id.as_deref(),
+                        &*r.requested_model,
+                        r.virtual_model.as_deref(),
+                        r.tier.as_deref(),
+                        r.route_group.as_deref(),
+                        r.provider.as_deref(),
+                        r.model.as_deref(),
+                        r.strategy.as_deref(),
+                        i64::from(r.status),
+                        r.error_code.as_deref(),
+                        i64::from(r.attempts),
+                        int(r.prompt_tokens),
+                        int(r.completion_tokens),
+                        int(r.cached_tokens),
+                        int(r.cache_write_tokens),
+                        int(r.reasoning_tokens),
+                        int(r.cost.picos()),
+                        i64::from(r.estimated),
+                        int(r.latency_ms),
+                        r.ttft_ms.map(int),
+                        i64::from(r.stream),
+                        r.client.as_deref(),
+                    ])?;
+                }
+            }
+            tx.commit()
+        })
+    }
+
+    fn list<'a>(
+        &'a self,
+        filter: &'a Filter,
+        limit: usize,
+        cursor: Option<Cursor>,
+    ) -> LogFuture<'a, Page> {
+        let filter = filter.clone();
+        self.run(move |conn| {
+            let (mut clause, mut params) = where_clause(&filter, false);
+            if let Some(c) = cursor {
+                let n = params.len();
+                clause.push_str(&format!(
+                    " AND (at_ms < ?{} OR (at_ms = ?{} AND id < ?{}))",
+                    n + 1,
+                    n + 2,
+                    n + 3
+                ));
+                params.extend([
+                    SqlParam::Int(c.at_ms),
+                    SqlParam::Int(c.at_ms),
+                    SqlParam::Int(c.id),
+                ]);
+            }
+            let sql = format!(
+                "SELECT id, {COLUMNS} FROM requests WHERE {clause} ORDER BY at_ms DESC, id DESC LIMIT {}",
+                limit + 1
+            );
+            let mut stmt = conn.prepare(&sql)?;
+            let mut rows: Vec<(i64, RequestRecord)> = stmt
+                .query_map(params_from_iter(to_sql(&params)), record)?
+                .collect::<Result<_, _>>()?;
+            let more = rows.len() > limit;
+            rows.truncate(limit);
+            let next = if more {
+                rows.last().map(|(id, r)| Cursor {
+                    at_ms: r.at_ms,
+                    id: *id,
+                })
+            } else {
+                None
+            };
+            Ok(Page {
+                rows: rows.into_iter().map(|(_, r)| r).collect(),
+                next,
+            })
+        })
+    }
+
+    fn usage<'a>(&'a self, filter: &'a Filter, group_by: GroupBy) -> LogFuture<'a, UsageReport> {
+        let filter = filter.clone();
+        self.run(move |conn| {
+            let (clause, params) = where_clause(&filter, false);
+            let key = group_by.sql();
+            let sql = format!(
+                "SELECT {key} AS k, {SUMS} FROM requests WHERE {clause} GROUP BY k ORDER BY 3 DESC, 2 DESC"
+            );
+            let mut stmt = conn.prepare(&sql)?;
+            let rows = stmt
+                .query_map(params_from_iter(to_sql(&params)), |r| sums(r, Some(group_by)))?
+                .collect::<Result<Vec<_>, _>>()?;
+            let total = conn
+                .query_row(
+                    &format!("SELECT {SUMS} FROM requests WHERE {clause}"),
+                    params_from_iter(to_sql(&params)),
+                    |r| sums(r, None),
+                )
+                .optional()?
+                .unwrap_or_default();
+            Ok(UsageReport { rows, total })
+        })
+    }
+
+    fn series<'a>(
+        &'a self,
+        filter: &'a Filter,
+        bucket_ms: i64,
+        by: Option<GroupBy>,
+    ) -> LogFuture<'a, Bucketed> {
+        let filter = filter.clone();
+        let bucket_ms = bucket_ms.max(1);
+        self.run(move |conn| {
+            let (clause, params) = where_clause(&filter, false);
+            let key = by.map_or("NULL", GroupBy::sql);
+            let sql = format!(
+                "SELECT (at_ms / {bucket_ms}) * {bucket_ms} AS b, {key} AS k, COALESCE(SUM(cost_picos),0), COUNT(*) FROM requests WHERE {clause} GROUP BY b, k ORDER BY b"
+            );
+            let mut stmt = conn.prepare(&sql)?;
+            let points = stmt
+                .query_map(params_from_iter(to_sql(&params)), |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        text(r, 1)?,
+                        Money::from_picos(uint(r.get(2)?)),
+                        uint(r.get(3)?),
+                    ))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Bucketed { points })
+        })
+    }
+
+    fn prune(&self, before_ms: i64) -> LogFuture<'_, u64> {
+        self.run(move |conn| {
+            let n = conn.execute("DELETE FROM requests WHERE at_ms < ?1", [before_ms])?;
+            Ok(n as u64)
+        })
+    }
+}
