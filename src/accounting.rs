@@ -33,6 +33,10 @@ pub struct Accounting {
     watch: Arc<BudgetWatch>,
     clock: SharedClock,
     policies: BudgetPolicies,
+    /// Settlements and releases, detached from clients' connections; shutdown awaits them.
+    settlements: tokio_util::task::TaskTracker,
+    /// Billed spend that bought no delivered answer.
+    waste: Arc<infermux_cost::WasteLedger>,
 }
 
 impl fmt::Debug for Accounting {
@@ -95,6 +99,8 @@ impl Accounting {
             watch,
             clock,
             policies,
+            settlements: tokio_util::task::TaskTracker::new(),
+            waste: Arc::default(),
         })
     }
 
@@ -121,6 +127,20 @@ impl Accounting {
         &self.policies
     }
 
+    /// Spend wasted on billed work that delivered no answer (this replica, since start).
+    pub fn waste(&self) -> &infermux_cost::WasteLedger {
+        &self.waste
+    }
+
+    /// Waits until every settlement and reservation release started so far is done: the
+    /// spend of a client that went away, or of a connection the drain timeout cut, is
+    /// recorded before the store is flushed.
+    pub async fn settled(&self) {
+        self.settlements.close();
+        self.settlements.wait().await;
+        self.settlements.reopen();
+    }
+
     /// The budget layer: `catalog` and `prices` price each request's worst case.
     pub fn budget_layer(&self, catalog: &ModelCatalog, prices: &PriceTable) -> BudgetLayer {
         BudgetLayer::new(
@@ -129,6 +149,7 @@ impl Accounting {
             self.policies.clone(),
             WorstCase::new(catalog.clone(), prices.clone()),
         )
+        .with_settlements(self.settlements.clone())
     }
 
     /// The cost layer, pricing with `prices` and counting aborted streams with the BPE
@@ -136,6 +157,8 @@ impl Accounting {
     pub fn cost_layer(&self, prices: &PriceTable) -> CostLayer {
         CostLayer::new(self.store.clone(), prices.clone(), self.clock.clone())
             .with_token_counter(Arc::new(BpeTokenCounter::new()))
+            .with_settlements(self.settlements.clone())
+            .with_waste(self.waste.clone())
     }
 }
 

@@ -138,6 +138,7 @@ impl<S: Clone> Infermux<S> {
     pub async fn shutdown(&self) -> Result<(), StoreError> {
         self.stop.cancel();
         self.background.wait().await;
+        self.shared.accounting.settled().await;
         self.shared.accounting.store().flush().await
     }
 }

@@ -46,8 +46,8 @@ pub use request::{
 };
 pub use specs::{ModelClass, ModelKind, ModelSpec, ModelSpecs, SpecOverride};
 pub use spend::{
-    Admission, CallerTotals, HourTotals, LedgerEntry, Reservation, SpendStore, SpendSummary,
-    StoreError, StoreFuture,
+    Admission, CallerTotals, HourTotals, LedgerEntry, ReleaseHook, Reservation, SpendStore,
+    SpendSummary, StoreError, StoreFuture,
 };
 pub use status::{CircuitState, ProviderBoard, ProviderStatus};
 pub use strategy::Strategy;

@@ -49,6 +49,42 @@ struct Function<'a> {
     arguments: Option<std::borrow::Cow<'a, str>>,
 }
 
+#[derive(Deserialize)]
+struct Completion<'a> {
+    #[serde(default, borrow)]
+    choices: Vec<CompletionChoice<'a>>,
+}
+
+#[derive(Deserialize)]
+struct CompletionChoice<'a> {
+    #[serde(default, borrow)]
+    message: Option<Delta<'a>>,
+}
+
+/// The generated text of a complete chat completion (contents and tool calls of every
+/// choice); empty for an embeddings list, which has no output tokens.
+pub(crate) fn completion_text(body: &[u8]) -> String {
+    let mut text = String::new();
+    let Ok(completion) = serde_json::from_slice::<Completion<'_>>(body) else {
+        return text;
+    };
+    for message in completion.choices.iter().filter_map(|c| c.message.as_ref()) {
+        append(message, &mut text);
+    }
+    text
+}
+
+fn append(delta: &Delta<'_>, text: &mut String) {
+    if let Some(content) = &delta.content {
+        text.push_str(content);
+    }
+    for function in delta.tool_calls.iter().filter_map(|t| t.function.as_ref()) {
+        for part in [&function.name, &function.arguments].into_iter().flatten() {
+            text.push_str(part);
+        }
+    }
+}
+
 /// The JSON of a `data: {...}\n\n` event.
 fn payload(event: &[u8]) -> Option<&[u8]> {
     let json = event.strip_prefix(b"data: ")?;
@@ -70,14 +106,7 @@ pub(crate) fn observe(event: &[u8], text: &mut String) -> Seen {
         return Seen::default();
     };
     for delta in chunk.choices.iter().filter_map(|c| c.delta.as_ref()) {
-        if let Some(content) = &delta.content {
-            text.push_str(content);
-        }
-        for function in delta.tool_calls.iter().filter_map(|t| t.function.as_ref()) {
-            for part in [&function.name, &function.arguments].into_iter().flatten() {
-                text.push_str(part);
-            }
-        }
+        append(delta, text);
     }
     Seen {
         done: false,

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use infermux_core::{PriceTable, SharedClock, SpendStore, TokenCounter};
+use tokio_util::task::TaskTracker;
 use tower::Layer;
 
 use crate::{ApproxCounter, Cost, bill::Shared, metrics::CostMetrics};
@@ -25,6 +26,42 @@ impl CostLayer {
                 clock,
                 counter: Arc::new(ApproxCounter),
                 metrics: CostMetrics::default(),
+                tasks: TaskTracker::new(),
+                waste: Arc::default(),
+            }),
+        }
+    }
+
+    /// Runs settlements on tasks of `tasks`, which graceful shutdown awaits.
+    #[must_use]
+    pub fn with_settlements(self, tasks: TaskTracker) -> Self {
+        let shared = &*self.shared;
+        Self {
+            shared: Arc::new(Shared {
+                store: shared.store.clone(),
+                prices: shared.prices.clone(),
+                clock: shared.clock.clone(),
+                counter: shared.counter.clone(),
+                metrics: CostMetrics::default(),
+                tasks,
+                waste: shared.waste.clone(),
+            }),
+        }
+    }
+
+    /// Counts wasted spend (billed work that bought no delivered answer) in `waste`.
+    #[must_use]
+    pub fn with_waste(self, waste: Arc<crate::WasteLedger>) -> Self {
+        let shared = &*self.shared;
+        Self {
+            shared: Arc::new(Shared {
+                store: shared.store.clone(),
+                prices: shared.prices.clone(),
+                clock: shared.clock.clone(),
+                counter: shared.counter.clone(),
+                metrics: CostMetrics::default(),
+                tasks: shared.tasks.clone(),
+                waste,
             }),
         }
     }
@@ -36,6 +73,8 @@ impl CostLayer {
             store,
             prices,
             clock,
+            tasks,
+            waste,
             ..
         } = &*self.shared;
         Self {
@@ -45,6 +84,8 @@ impl CostLayer {
                 clock: clock.clone(),
                 counter,
                 metrics: CostMetrics::default(),
+                tasks: tasks.clone(),
+                waste: waste.clone(),
             }),
         }
     }

@@ -78,9 +78,11 @@ mod future;
 mod layer;
 mod metrics;
 mod service;
+mod waste;
 
-pub use bill::ApproxCounter;
+pub use bill::{ApproxCounter, INLINE_COUNT_LIMIT};
 pub use body::ResponseBody;
 pub use future::{COST_HEADER, ResponseFuture};
 pub use layer::CostLayer;
 pub use service::Cost;
+pub use waste::{WasteLedger, WasteReason, WasteTotals};

@@ -5,7 +5,9 @@
 //! * `infermux_tokens_total{provider,model,caller,group,type}` — `type` is `prompt`,
 //!   `completion` or `cached` (prompt tokens read from a cache, part of `prompt`);
 //! * `infermux_unpriced_requests_total{provider,model}` — requests served by a model with
-//!   no known price, recorded at $0.
+//!   no known price, recorded at $0;
+//! * `infermux_estimated_usage_total{provider,model}` — requests whose usage the provider did
+//!   not report (or reported only in part), counted by infermux and charged as counted.
 //!
 //! Registering a labelled metric allocates its label strings and hashes its key; the handles
 //! of each (provider, model, caller, group) are therefore registered once and kept, so a
@@ -30,6 +32,7 @@ struct Series {
     completion: Counter,
     cached: Counter,
     unpriced: Counter,
+    estimated: Counter,
 }
 
 impl Series {
@@ -52,6 +55,8 @@ impl Series {
             cached: tokens("cached"),
             unpriced: metrics::counter!("infermux_unpriced_requests_total",
                 "provider" => provider.clone(), "model" => model.clone()),
+            estimated: metrics::counter!("infermux_estimated_usage_total",
+                "provider" => provider.clone(), "model" => model.clone()),
         }
     }
 }
@@ -63,8 +68,8 @@ pub(crate) struct CostMetrics {
 }
 
 impl CostMetrics {
-    /// Records `entry`.
-    pub(crate) fn record(&self, entry: &LedgerEntry) {
+    /// Records `entry`; `estimated` when its usage was counted by infermux.
+    pub(crate) fn record(&self, entry: &LedgerEntry, estimated: bool) {
         let series = self.series(entry);
         // Metrics are floats by nature; the exact amount is in the ledger.
         series
@@ -76,6 +81,9 @@ impl CostMetrics {
         series.cached.increment(usage.cached_prompt_tokens);
         if !entry.priced {
             series.unpriced.increment(1);
+        }
+        if estimated {
+            series.estimated.increment(1);
         }
     }
 
