@@ -42,6 +42,8 @@ pub(crate) struct Turn {
     pub(crate) script: Script,
     pub(crate) cache_read: u32,
     pub(crate) cache_write: u32,
+    /// Answer without usage (an OpenAI-compatible server that reports none).
+    pub(crate) omit_usage: bool,
     pub(crate) models: Vec<String>,
     /// Serial number of this request, for ids such as `chatcmpl-mock-7`.
     pub(crate) seq: u64,

@@ -98,6 +98,7 @@ struct State {
     script: Script,
     cache_read: u32,
     cache_write: u32,
+    omit_usage: bool,
     models: Vec<String>,
 }
 
@@ -145,6 +146,7 @@ impl MockServer {
                 script: Script::default(),
                 cache_read: 0,
                 cache_write: 0,
+                omit_usage: false,
                 models: models.iter().map(|m| (*m).to_owned()).collect(),
             }),
             arrived: Notify::new(),
@@ -280,6 +282,12 @@ impl MockServer {
         state.cache_write = write;
     }
 
+    /// Makes the OpenAI mock answer as some OpenAI-compatible servers do: without `usage` in
+    /// complete answers, and without a usage chunk in streams even when asked for one.
+    pub fn set_omit_usage(&self, omit: bool) {
+        self.shared.lock().omit_usage = omit;
+    }
+
     /// Sets the models the mock lists on its health GET and, for Ollama, the only models it
     /// serves (others get 404 "not found, try pulling it first"). OpenAI and Anthropic mocks
     /// answer any model name.
@@ -334,6 +342,7 @@ impl Shared {
             script: state.script.clone(),
             cache_read: state.cache_read,
             cache_write: state.cache_write,
+            omit_usage: state.omit_usage,
             models: state.models.clone(),
             seq: state.requests.len() as u64,
             created: now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
