@@ -40,7 +40,7 @@ pub use clock::{Clock, Hour, Month, SharedClock, SystemClock};
 pub use header_future::HeaderFuture;
 pub use ids::{Caller, ProviderName, RequestId};
 pub use money::Money;
-pub use pricing::{Price, PriceTable, PricingBasis};
+pub use pricing::{MAX_PRICE_TIERS, Price, PriceTable, PriceTier, PricingBasis, Rates};
 pub use request::{
     Candidate, InferRequest, RequestBody, RouteContext, Served, TokenEstimate, VirtualRoute,
 };
@@ -51,4 +51,4 @@ pub use spend::{
 };
 pub use status::{CircuitState, ProviderBoard, ProviderStatus};
 pub use strategy::Strategy;
-pub use usage::{TokenCounter, Usage};
+pub use usage::{ServiceTier, TokenCounter, Usage};

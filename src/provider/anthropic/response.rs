@@ -120,6 +120,20 @@ pub(super) struct AnthropicUsage {
     /// Input tokens read from the prompt cache.
     #[serde(default)]
     pub(super) cache_read_input_tokens: Option<u64>,
+    /// Cache writes by lifetime (`ephemeral_5m_input_tokens`, `ephemeral_1h_input_tokens`).
+    #[serde(default)]
+    pub(super) cache_creation: Option<CacheCreation>,
+    /// The processing tier (`standard`, `priority`, `batch`).
+    #[serde(default)]
+    pub(super) service_tier: Option<String>,
+}
+
+/// Anthropic's `usage.cache_creation`: cache writes by lifetime.
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct CacheCreation {
+    /// Tokens written with a 1-hour lifetime (priced at `cache_write_1h`).
+    #[serde(default)]
+    pub(super) ephemeral_1h_input_tokens: Option<u64>,
 }
 
 impl AnthropicUsage {
@@ -135,6 +149,16 @@ impl AnthropicUsage {
         }
         if let Some(written) = self.cache_creation_input_tokens {
             usage.cache_creation_tokens = written;
+        }
+        if let Some(hour) = self
+            .cache_creation
+            .as_ref()
+            .and_then(|c| c.ephemeral_1h_input_tokens)
+        {
+            usage.cache_creation_1h_tokens = hour;
+        }
+        if let Some(tier) = &self.service_tier {
+            usage.service_tier = infermux_core::ServiceTier::from_wire(tier);
         }
         usage.prompt_tokens = uncached + usage.cached_prompt_tokens + usage.cache_creation_tokens;
         if let Some(output) = self.output_tokens {
@@ -363,6 +387,7 @@ mod tests {
                 cached_prompt_tokens: 1500,
                 cache_creation_tokens: 188,
                 reasoning_tokens: 0,
+                ..Usage::default()
             }
         );
     }
