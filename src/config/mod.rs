@@ -49,6 +49,7 @@ mod error;
 mod file;
 mod locate;
 mod model;
+mod price_shapes;
 mod size;
 mod suggest;
 mod summary;
@@ -60,9 +61,9 @@ use std::path::Path;
 pub use self::error::ConfigError;
 pub use self::model::{
     BudgetAction, BudgetStoreKind, BudgetsConfig, CallerBudgetConfig, CircuitBreakerConfig, Config,
-    HealthCheckConfig, LogConfig, LogFormat, MockConfig, PriceConfig, ProviderConfig, ProviderKind,
-    RateLimitConfig, RedisUnavailable, RouteGroupConfig, RoutingConfig, Secret, Strategy,
-    UnpricedPolicy,
+    HealthCheckConfig, LogConfig, LogFormat, MockConfig, PriceConfig, PriceTierConfig,
+    ProviderConfig, ProviderKind, RateLimitConfig, RatesConfig, RedisUnavailable, RouteGroupConfig,
+    RoutingConfig, Secret, Strategy, UnpricedPolicy,
 };
 pub use self::virtual_models::{VirtualModelConfig, VirtualPick};
 

@@ -8,12 +8,14 @@
 
 mod list;
 mod render;
+mod shapes;
 mod specs;
 
 use infermux_core::{Price, PriceTable, PricingBasis, ProviderName};
 
 pub use self::list::{LIST_PRICES, ListPrice, Source};
 pub use self::render::render_table;
+pub use self::shapes::{configured_price, pricing_warnings};
 pub use self::specs::{BUILTIN_SPECS, builtin_specs, max_output_tokens, model_specs};
 use crate::config::{Config, ProviderConfig, ProviderKind};
 
@@ -27,12 +29,7 @@ pub fn price_table(config: &Config) -> PriceTable {
     }
     for entry in &config.pricing {
         // Validation already refused negative or non-finite prices.
-        if let Some(price) = Price::per_million(
-            entry.input,
-            entry.output,
-            entry.cached_input,
-            entry.cache_write,
-        ) {
+        if let Some(price) = configured_price(entry) {
             table = table.with_price(
                 ProviderName::new(entry.provider.as_str()),
                 &entry.model,
@@ -120,6 +117,20 @@ pub fn effective_prices(config: &Config) -> Vec<EffectivePrice> {
                 model: model.to_owned(),
                 price,
                 origin,
+            });
+        }
+    }
+    // Configured prices of models no provider serves yet (or of providers not configured).
+    for entry in &config.pricing {
+        let listed = rows
+            .iter()
+            .any(|r| r.provider == entry.provider && r.model == entry.model);
+        if !listed {
+            rows.push(EffectivePrice {
+                provider: entry.provider.clone(),
+                model: entry.model.clone(),
+                price: configured_price(entry),
+                origin: PriceOrigin::Config,
             });
         }
     }
