@@ -246,8 +246,9 @@ where
         Route::Chat => RequestBody::Chat(parse_chat(&bytes)?),
         _ => RequestBody::Embeddings(parse_embeddings(&bytes)?),
     };
-    let mut request = InferRequest::new(body, caller.clone(), request_id.clone());
-    request.estimate = settings.tokens.estimate(&request.body);
+    let request = InferRequest::new(body, caller.clone(), request_id.clone());
+    // Large prompts are counted off the runtime's workers (see `tokens::with_estimate`).
+    let mut request = crate::tokens::with_estimate(settings.tokens, request, bytes.len()).await?;
     request.strategy_override = strategy_override;
     request.session = session(headers);
     Ok(request)
