@@ -255,6 +255,63 @@ pricing:
         }
     }
 
+    /// The worked examples of docs/cost-and-budgets.md, "Pricing shapes", at the built-in
+    /// prices, each computed with the provider's own billing formula.
+    #[test]
+    fn the_worked_examples_of_the_pricing_shapes_cost_what_the_guide_says() {
+        use infermux_core::{ServiceTier, Usage};
+        let table = PriceTable::new(LIST_PRICES.iter().map(|p| (p.model.into(), p.price())));
+        let cost = |model: &str, usage: Usage| {
+            table
+                .list_price(model)
+                .expect("listed")
+                .cost(&usage)
+                .to_plain_decimal()
+        };
+        // Anthropic: input_tokens 1000, cache_read_input_tokens 20000,
+        // cache_creation_input_tokens 3000 (ephemeral_1h_input_tokens 2000), output 500:
+        // 1000 × $4 + 20000 × $0.20 + 1000 × $5 + 2000 × $8 + 500 × $20 = $0.039.
+        let anthropic = Usage {
+            prompt_tokens: 1_000 + 20_000 + 3_000,
+            cached_prompt_tokens: 20_000,
+            cache_creation_tokens: 3_000,
+            cache_creation_1h_tokens: 2_000,
+            completion_tokens: 500,
+            ..Usage::default()
+        };
+        assert_eq!(cost("claude-opus-5-5", anthropic), "0.039");
+        // OpenAI, long context: prompt_tokens 300000 (cached_tokens 250000), completion 2000:
+        // above 272K, 50000 × $4 + 250000 × $0.20 + 2000 × $15 = $0.28.
+        let long = Usage {
+            prompt_tokens: 300_000,
+            cached_prompt_tokens: 250_000,
+            completion_tokens: 2_000,
+            ..Usage::default()
+        };
+        assert_eq!(cost("gpt-6.2-sol", long), "0.28");
+        let short = Usage {
+            prompt_tokens: 272_000,
+            ..long
+        };
+        // At 272000 (not above): 22000 × $2 + 250000 × $0.10 + 2000 × $10 = $0.089.
+        assert_eq!(cost("gpt-6.2-sol", short), "0.089");
+        // OpenAI, service_tier priority: 600 × $2.50 + 400 × $0.25 + 300 × $20 = $0.0076;
+        // flex: half the standard $0.0038.
+        let mut tiered = Usage {
+            prompt_tokens: 1_000,
+            cached_prompt_tokens: 400,
+            completion_tokens: 300,
+            reasoning_tokens: 200,
+            service_tier: ServiceTier::Priority,
+            ..Usage::default()
+        };
+        assert_eq!(cost("gpt-5", tiered), "0.0076");
+        tiered.service_tier = ServiceTier::Flex;
+        assert_eq!(cost("gpt-5", tiered), "0.0019");
+        tiered.service_tier = ServiceTier::Standard;
+        assert_eq!(cost("gpt-5", tiered), "0.0038");
+    }
+
     #[test]
     fn docs_pricing_lists_every_entry_with_its_price_source_and_date() {
         let docs = include_str!("../../docs/pricing.md");
