@@ -150,11 +150,7 @@ pub(crate) fn with_cost(event: &Bytes, cost: Money) -> Bytes {
         amount.push_str(".0");
     }
     let next = event[at..].iter().find(|b| !b.is_ascii_whitespace());
-    let separator = if next == Some(&b'}') {
-        ""
-    } else {
-        ","
-    };
+    let separator = if next == Some(&b'}') { "" } else { "," };
     let field = format!("\"cost\":{amount}{separator}");
     let mut out = BytesMut::with_capacity(event.len() + field.len());
     out.put_slice(&event[..at]);
@@ -209,7 +205,8 @@ mod tests {
 
     #[test]
     fn a_usage_chunk_with_spaces_around_its_colon_gets_the_cost_too() {
-        let spaced = br#"data: {"choices": [], "usage" : { "prompt_tokens": 8, "completion_tokens": 1 }}
+        let spaced =
+            br#"data: {"choices": [], "usage" : { "prompt_tokens": 8, "completion_tokens": 1 }}
 
 "#;
         let priced = with_cost(&Bytes::from_static(spaced), Money::from_picos(1_800_000));
@@ -222,6 +219,9 @@ mod tests {
 
 "#;
         let priced = with_cost(&Bytes::from_static(tricky), Money::ZERO);
-        assert!(priced.ends_with(b"\"usage\":{\"cost\":0.0}}\n\n"), "{priced:?}");
+        assert!(
+            priced.ends_with(b"\"usage\":{\"cost\":0.0}}\n\n"),
+            "{priced:?}"
+        );
     }
 }

@@ -246,7 +246,7 @@ fn chat(body: &Bytes, turn: &Turn) -> Result<Reply, Reply> {
         "model": model,
         "choices": [{ "index": 0, "message": message, "logprobs": null, "finish_reason": finish_reason }],
         "usage": usage,
-        "service_tier": "default",
+        "service_tier": turn.service_tier.as_deref().unwrap_or("default"),
         "system_fingerprint": "fp_mock"
     });
     if turn.omit_usage
@@ -265,7 +265,7 @@ fn stream(id: &str, model: &str, turn: &Turn, answer: &Answer<'_>, usage: Option
             "object": "chat.completion.chunk",
             "created": turn.created,
             "model": model,
-            "service_tier": "default",
+            "service_tier": turn.service_tier.as_deref().unwrap_or("default"),
             "system_fingerprint": "fp_mock",
             "choices": choices
         });
