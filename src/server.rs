@@ -18,7 +18,7 @@ use hyper_util::{
 };
 use infermux_core::BoxError;
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tower::Service;
 
 /// Serves `service` on `listener` until `shutdown` is cancelled, then drains for at most
@@ -42,6 +42,10 @@ pub async fn serve<S, B>(
     // care, but people grepping `curl -D -` output, as the guides do, do.
     builder.http1().title_case_headers(true);
     let graceful = GracefulShutdown::new();
+    // Connections still open when the drain times out are cut here, before `serve` returns,
+    // so that their requests' accounting (a stream's body dropped mid-way is charged what it
+    // generated) starts while the runtime runs, and graceful shutdown then awaits it.
+    let (connections, cut) = (TaskTracker::new(), CancellationToken::new());
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -64,9 +68,13 @@ pub async fn serve<S, B>(
             )
             .into_owned();
         let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::debug!(error = %error, "connection ended with an error");
+        let cut = cut.clone();
+        connections.spawn(async move {
+            tokio::select! {
+                result = connection => if let Err(error) = result {
+                    tracing::debug!(error = %error, "connection ended with an error");
+                },
+                () = cut.cancelled() => {}
             }
         });
     }
@@ -77,6 +85,9 @@ pub async fn serve<S, B>(
             tracing::warn!(?drain_timeout, "drain timeout reached; closing remaining connections");
         }
     }
+    cut.cancel();
+    connections.close();
+    connections.wait().await;
 }
 
 /// A bound infermux: the proxy port and the management port, ready to serve.
