@@ -15,8 +15,14 @@ use serde_json::{Value, json};
 const REPLY: &str = "Counted by infermux, because the server said nothing about usage.";
 
 fn config(mock: &MockServer, extra: &str) -> String {
+    named_config("compat", mock, extra)
+}
+
+/// The metrics registry is shared by the tests of this file: a test that reads a counter
+/// names its provider alone.
+fn named_config(name: &str, mock: &MockServer, extra: &str) -> String {
     format!(
-        "providers:\n  - {{name: compat, type: openai, api_key: sk-test, base_url: \"{}\", models: [gpt-4o-mini]}}\n{extra}",
+        "providers:\n  - {{name: {name}, type: openai, api_key: sk-test, base_url: \"{}\", models: [gpt-4o-mini]}}\n{extra}",
         mock.base_url()
     )
 }
@@ -61,7 +67,7 @@ async fn a_complete_answer_without_usage_is_charged_as_counted() {
     let mock = MockServer::openai().await;
     mock.set_omit_usage(true);
     mock.set_reply(REPLY);
-    let infermux = Infermux::start(&config(&mock, "")).await;
+    let infermux = Infermux::start(&named_config("compat-complete", &mock, "")).await;
     let reply = post_json(
         &infermux.url("/v1/chat/completions"),
         &[],
@@ -90,7 +96,7 @@ async fn a_complete_answer_without_usage_is_charged_as_counted() {
         metrics
             .lines()
             .any(|l| l.starts_with("infermux_estimated_usage_total{")
-                && l.contains("provider=\"compat\"")
+                && l.contains("provider=\"compat-complete\"")
                 && l.ends_with(" 1")),
         "{metrics}"
     );
