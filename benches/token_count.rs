@@ -1,6 +1,6 @@
 //! The cost of counting a prompt's tokens at ingress, with the BPE tokenizer of
 //! `gpt-4o-mini` (o200k): a 2k-token prompt (counted inline on the runtime worker) and a 1 MiB
-//! prompt (counted on the blocking pool, above `tokens::INLINE_ESTIMATE_BYTES`).
+//! prompt (counted on the blocking pool, above `tokens::INLINE_ESTIMATE_BYTES`, 16 KiB).
 //!
 //! - `token_count/estimate_2k_tokens`: the estimate of a chat request of about 2,000 tokens;
 //! - `token_count/estimate_1mib`: the same for a 1 MiB prompt;

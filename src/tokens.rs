@@ -146,7 +146,7 @@ impl BpeTokenCounter {
 /// Request bodies larger than this are counted on the blocking pool, never on a runtime
 /// worker: counting costs about a millisecond per 10 KiB, so a large prompt counted inline
 /// would hold every other request on that worker.
-pub const INLINE_ESTIMATE_BYTES: usize = 64 * 1024;
+pub const INLINE_ESTIMATE_BYTES: usize = 16 * 1024;
 
 /// Sets `request.estimate`: inline for a body of `body_len` bytes up to
 /// [`INLINE_ESTIMATE_BYTES`], else on the blocking pool, so that the request waits for its
