@@ -235,7 +235,7 @@ pub(crate) fn counted_usage(partial: Option<Usage>, prompt_estimate: u64, counte
 }
 
 /// Texts longer than this are counted on the blocking pool, never on a runtime worker: a
-/// tokenizer takes about a millisecond per 10 KiB.
+/// BPE tokenizer takes about 25 ms per MiB.
 pub const INLINE_COUNT_LIMIT: usize = 16 * 1024;
 
 /// Tokens of `text` for `model`: inline when short, on the blocking pool when long.
