@@ -40,6 +40,10 @@ pub struct Accounting {
     request_log: Option<infermux_request_log::RequestLog>,
     /// `alert` callers whose month-end projection alerts too (`alert_on_forecast`).
     forecast_alerts: Arc<[Caller]>,
+    /// Settlements and releases, detached from clients' connections; shutdown awaits them.
+    settlements: tokio_util::task::TaskTracker,
+    /// Billed spend that bought no delivered answer.
+    waste: Arc<infermux_cost::WasteLedger>,
 }
 
 impl fmt::Debug for Accounting {
@@ -124,6 +128,8 @@ impl Accounting {
                 .filter(|c| c.alert_on_forecast && c.action == BudgetAction::Alert)
                 .map(|c| Caller::new(c.caller.as_str()))
                 .collect(),
+            settlements: tokio_util::task::TaskTracker::new(),
+            waste: Arc::default(),
         })
     }
 
@@ -170,6 +176,20 @@ impl Accounting {
         self.request_log.as_ref()
     }
 
+    /// Spend wasted on billed work that delivered no answer (this replica, since start).
+    pub fn waste(&self) -> &infermux_cost::WasteLedger {
+        &self.waste
+    }
+
+    /// Waits until every settlement and reservation release started so far is done: the
+    /// spend of a client that went away, or of a connection the drain timeout cut, is
+    /// recorded before the store is flushed.
+    pub async fn settled(&self) {
+        self.settlements.close();
+        self.settlements.wait().await;
+        self.settlements.reopen();
+    }
+
     /// The budget layer: `catalog` and `prices` price each request's worst case.
     pub fn budget_layer(&self, catalog: &ModelCatalog, prices: &PriceTable) -> BudgetLayer {
         BudgetLayer::new(
@@ -178,6 +198,7 @@ impl Accounting {
             self.policies.clone(),
             WorstCase::new(catalog.clone(), prices.clone()),
         )
+        .with_settlements(self.settlements.clone())
     }
 
     /// The bound on the metrics' `caller` label (`metrics.max_callers`; budgeted callers keep
@@ -192,6 +213,8 @@ impl Accounting {
         CostLayer::new(self.store.clone(), prices.clone(), self.clock.clone())
             .with_token_counter(Arc::new(BpeTokenCounter::new()))
             .with_caller_labels(self.caller_labels.clone())
+            .with_settlements(self.settlements.clone())
+            .with_waste(self.waste.clone())
     }
 }
 

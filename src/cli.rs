@@ -74,6 +74,9 @@ fn validate(path: Option<&Path>) -> ExitCode {
     match config::load(path) {
         Ok(config) => {
             println!("{}: valid\n{}", path.display(), config.summary());
+            for warning in crate::pricing::pricing_warnings(&config) {
+                println!("warning: {warning}");
+            }
             for (provider, model) in crate::pricing::unpriced_pairs(&config) {
                 println!(
                     "unpriced model: {provider} {model} (no built-in or configured price; add a `pricing:` entry)"
@@ -132,6 +135,9 @@ fn serve(path: Option<&Path>) -> ExitCode {
     };
     runtime.block_on(async move {
         crate::telemetry::init_logging(&config.log);
+        for warning in crate::pricing::pricing_warnings(&config) {
+            tracing::warn!("{warning}");
+        }
         for (provider, model) in crate::pricing::unpriced_pairs(&config) {
             tracing::warn!(
                 provider,

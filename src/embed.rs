@@ -167,6 +167,7 @@ impl<S: InferStack> Infermux<S> {
     pub async fn shutdown(&self) -> Result<(), StoreError> {
         self.stop.cancel();
         self.background.wait().await;
+        self.shared.accounting.settled().await;
         if let Some(traces) = &self.traces {
             traces.shutdown().await;
         }

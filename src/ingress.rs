@@ -317,11 +317,12 @@ where
     };
     let client = protocol
         .is_anthropic()
-        .then(|| Arc::new(anthropic_client_request(headers, bytes)));
+        .then(|| Arc::new(anthropic_client_request(headers, bytes.clone())));
     let mut request = InferRequest::new(body, caller.clone(), request_id.clone());
     request.protocol = protocol;
     request.client = client;
-    request.estimate = settings.tokens.estimate(&request.body);
+    // Large prompts are counted off the runtime's workers (see `tokens::with_estimate`).
+    let mut request = crate::tokens::with_estimate(settings.tokens, request, bytes.len()).await?;
     request.strategy_override = strategy_override;
     request.session = session;
     request.client_key = infermux_keys::presented(headers);

@@ -71,7 +71,10 @@ pub async fn serve<S, B>(
         .title_case_headers(true)
         .timer(TokioTimer::new())
         .header_read_timeout(timeouts.header_read);
-    let connections = TaskTracker::new();
+    // Connections still open when the drain times out are cut here, before `serve` returns,
+    // so that their requests' accounting (a stream's body dropped mid-way is charged what it
+    // generated) starts while the runtime runs, and graceful shutdown then awaits it.
+    let (connections, cut) = (TaskTracker::new(), CancellationToken::new());
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -93,6 +96,7 @@ pub async fn serve<S, B>(
             .serve_connection(io, TowerToHyperService::new(service.clone()))
             .into_owned();
         let shutdown = shutdown.clone();
+        let cut = cut.clone();
         connections.spawn(async move {
             let mut connection = std::pin::pin!(connection);
             tokio::select! {
@@ -106,11 +110,15 @@ pub async fn serve<S, B>(
                 () = activity.idle_for(timeouts.idle) => {
                     tracing::debug!("closing an idle connection");
                 }
+                () = cut.cancelled() => return,
             }
-            // Finish what is in flight, then close.
+            // Finish what is in flight, then close; unless the drain times out first.
             connection.as_mut().graceful_shutdown();
-            if let Err(error) = connection.await {
-                tracing::debug!(error = %error, "connection ended with an error");
+            tokio::select! {
+                result = connection => if let Err(error) = result {
+                    tracing::debug!(error = %error, "connection ended with an error");
+                },
+                () = cut.cancelled() => {}
             }
         });
     }
@@ -122,6 +130,8 @@ pub async fn serve<S, B>(
             tracing::warn!(?drain_timeout, "drain timeout reached; closing remaining connections");
         }
     }
+    cut.cancel();
+    connections.wait().await;
 }
 
 /// A bound infermux: the proxy port and the management port, ready to serve.

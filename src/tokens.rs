@@ -143,6 +143,34 @@ impl BpeTokenCounter {
     }
 }
 
+/// Request bodies larger than this are counted on the blocking pool, never on a runtime
+/// worker: counting costs about 25 ms per MiB (release build), so a large prompt counted inline
+/// would hold every other request on that worker.
+pub const INLINE_ESTIMATE_BYTES: usize = 16 * 1024;
+
+/// Sets `request.estimate`: inline for a body of `body_len` bytes up to
+/// [`INLINE_ESTIMATE_BYTES`], else on the blocking pool, so that the request waits for its
+/// own count only and other requests on the same worker are not delayed.
+///
+/// # Errors
+///
+/// When the counting task could not finish (the runtime is shutting down).
+pub async fn with_estimate(
+    counter: BpeTokenCounter,
+    mut request: infermux_core::InferRequest,
+    body_len: usize,
+) -> Result<infermux_core::InferRequest, tokio::task::JoinError> {
+    if body_len <= INLINE_ESTIMATE_BYTES {
+        request.estimate = counter.estimate(&request.body);
+        return Ok(request);
+    }
+    tokio::task::spawn_blocking(move || {
+        request.estimate = counter.estimate(&request.body);
+        request
+    })
+    .await
+}
+
 impl TokenCounter for BpeTokenCounter {
     fn count(&self, model: &str, text: &str) -> u64 {
         Encoder::for_model(model).count(text)

@@ -89,7 +89,10 @@ fn pricing_prints_the_effective_table_with_overrides_and_unpriced_models() {
             "4",
             "0.08",
             "1",
-            "built-in"
+            "built-in",
+            // The last column: the 1-hour cache write (2x input).
+            "1h",
+            "1.6"
         ]
     );
     assert_eq!(columns(&text, "ollama llama3.2")[2..4], ["0", "0"]);

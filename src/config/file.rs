@@ -132,6 +132,10 @@ pub(super) struct FilePrice {
     pub(super) output: f64,
     pub(super) cached_input: Option<f64>,
     pub(super) cache_write: Option<f64>,
+    pub(super) cache_write_1h: Option<f64>,
+    pub(super) tiers: Option<Vec<FileRates>>,
+    pub(super) priority: Option<FileRates>,
+    pub(super) flex: Option<FileRates>,
     // Capabilities of the model at this provider (model catalog overrides).
     pub(super) context: Option<u64>,
     pub(super) max_output: Option<u64>,
@@ -140,6 +144,18 @@ pub(super) struct FilePrice {
     pub(super) structured_output: Option<bool>,
     pub(super) reasoning: Option<bool>,
     pub(super) class: Option<String>,
+}
+
+/// A price's long-context tier (with `above`) or service-tier rates (without).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileRates {
+    pub(super) above: Option<u64>,
+    pub(super) input: f64,
+    pub(super) output: f64,
+    pub(super) cached_input: Option<f64>,
+    pub(super) cache_write: Option<f64>,
+    pub(super) cache_write_1h: Option<f64>,
 }
 
 /// `budgets`: a mapping, or a bare list that is read as its `callers`.

@@ -51,6 +51,7 @@ mod keys;
 mod locate;
 mod model;
 mod ops;
+mod price_shapes;
 mod request_log;
 mod size;
 mod suggest;
@@ -64,9 +65,9 @@ pub use self::error::ConfigError;
 pub use self::keys::{KeyConfig, KeysConfig};
 pub use self::model::{
     BudgetAction, BudgetStoreKind, BudgetsConfig, CallerBudgetConfig, CircuitBreakerConfig, Config,
-    HealthCheckConfig, LogConfig, LogFormat, MockConfig, PriceConfig, ProviderConfig, ProviderKind,
-    RateLimitConfig, RedisUnavailable, RouteGroupConfig, RoutingConfig, Secret, Strategy,
-    UnpricedPolicy,
+    HealthCheckConfig, LogConfig, LogFormat, MockConfig, PriceConfig, PriceTierConfig,
+    ProviderConfig, ProviderKind, RateLimitConfig, RatesConfig, RedisUnavailable, RouteGroupConfig,
+    RoutingConfig, Secret, Strategy, UnpricedPolicy,
 };
 pub use self::ops::{DEFAULT_MAX_COOLDOWN, EdgeTimeouts, MetricsConfig, TelemetryConfig};
 pub use self::request_log::{RequestLogConfig, RequestLogStore};

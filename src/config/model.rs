@@ -196,10 +196,42 @@ pub struct PriceConfig {
     pub cached_input: Option<f64>,
     /// Price of writing prompt tokens to the cache, if the provider bills it.
     pub cache_write: Option<f64>,
+    /// Price of writing prompt tokens to the cache for 1 hour (Anthropic).
+    pub cache_write_1h: Option<f64>,
+    /// Long-context tiers (`tiers`), ascending by `above`.
+    pub tiers: Vec<PriceTierConfig>,
+    /// Prices of `service_tier: priority` answers.
+    pub priority: Option<RatesConfig>,
+    /// Prices of `service_tier: flex` answers.
+    pub flex: Option<RatesConfig>,
     /// What the model can do at this provider, where the entry says (model catalog
     /// overrides: `context`, `max_output`, `vision`, `tools`, `structured_output`,
     /// `reasoning`, `class`).
     pub capabilities: infermux_core::SpecOverride,
+}
+
+/// Per-token rates of a long-context tier or a service tier, USD per 1M tokens.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RatesConfig {
+    /// Price of prompt tokens.
+    pub input: f64,
+    /// Price of completion tokens.
+    pub output: f64,
+    /// Price of cached prompt tokens.
+    pub cached_input: Option<f64>,
+    /// Price of 5-minute cache writes.
+    pub cache_write: Option<f64>,
+    /// Price of 1-hour cache writes.
+    pub cache_write_1h: Option<f64>,
+}
+
+/// A long-context tier of a price: requests whose whole prompt is above `above` tokens.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PriceTierConfig {
+    /// The prompt size the tier starts above.
+    pub above: u64,
+    /// Its rates, for every token of such a request.
+    pub rates: RatesConfig,
 }
 
 /// Budgets and where spend is kept (`budgets`).

@@ -842,12 +842,41 @@ fn a_mock_block_on_another_provider() {
 }
 
 #[test]
-fn a_price_for_an_unknown_provider() {
+fn a_price_for_an_unknown_provider_is_kept_with_a_warning() {
+    let yaml = format!("{MOCK}pricing:\n  - {{provider: mokc, model: m, input: 1, output: 2}}\n");
+    let config = crate::config::parse(&yaml, "test.yml", &|_| None).expect("valid");
+    let warnings = crate::pricing::pricing_warnings(&config);
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].starts_with("pricing[0] (mokc m) names provider `mokc`"),
+        "{warnings:?}"
+    );
+    assert!(warnings[0].contains("(providers: mock)"), "{warnings:?}");
+    // `infermux pricing` lists it.
+    let rows = crate::pricing::effective_prices(&config);
+    assert!(
+        rows.iter()
+            .any(|r| r.provider == "mokc" && r.model == "m" && r.price.is_some())
+    );
+}
+
+#[test]
+fn pricing_shapes_parse_and_bad_ones_are_refused() {
+    let yaml = format!(
+        "{MOCK}pricing:\n  - provider: mock\n    model: m\n    input: 3\n    output: 15\n    cache_write_1h: 6\n    tiers: [{{above: 200000, input: 6, output: 22.5, cached_input: 0.6}}]\n    priority: {{input: 5, output: 25}}\n"
+    );
+    let config = crate::config::parse(&yaml, "test.yml", &|_| None).expect("valid");
+    let price = crate::pricing::configured_price(&config.pricing[0]).expect("price");
+    assert_eq!(price.cache_write_1h, infermux_core::Money::from_usd(6e-6));
+    assert_eq!(price.tiers[0].map(|t| t.above), Some(200_000));
+    assert!(price.priority.is_some() && price.flex.is_none());
     assert_err(
-        &format!("{MOCK}pricing:\n  - {{provider: mokc, model: m, input: 1, output: 2}}\n"),
-        "pricing[0].provider",
+        &format!(
+            "{MOCK}pricing:\n  - {{provider: mock, model: m, input: 1, output: 2, tiers: [{{input: 2, output: 4}}]}}\n"
+        ),
+        "pricing[0].tiers[0]",
         4,
-        &["unknown provider \"mokc\"", "did you mean \"mock\"?"],
+        &["a tier without `above`"],
     );
 }
 

@@ -43,7 +43,7 @@ pub(super) fn validate(file: FileConfig, index: &SourceIndex) -> Result<Config, 
         .transpose()?;
     let providers = check.providers(file.providers.unwrap_or_default(), default_health_check)?;
     let routing = check.routing(file.routing, &providers)?;
-    let pricing = check.pricing(file.pricing.unwrap_or_default(), &providers)?;
+    let pricing = check.pricing(file.pricing.unwrap_or_default())?;
     let virtual_models = file
         .virtual_models
         .map(|v| super::virtual_models::validate(v, &providers, &routing, index))
@@ -524,30 +524,13 @@ impl Check<'_> {
 
     // --- pricing ---
 
-    fn pricing(
-        &self,
-        prices: Vec<FilePrice>,
-        providers: &[ProviderConfig],
-    ) -> Result<Vec<PriceConfig>, Issue> {
-        let known: Vec<&str> = providers.iter().map(|p| p.name.as_str()).collect();
+    fn pricing(&self, prices: Vec<FilePrice>) -> Result<Vec<PriceConfig>, Issue> {
         let mut out: Vec<PriceConfig> = Vec::with_capacity(prices.len());
-        for (i, price) in prices.into_iter().enumerate() {
+        for (i, mut price) in prices.into_iter().enumerate() {
             let path = index_path("pricing", i);
             let provider_path = key_path(&path, "provider");
-            if !known.contains(&price.provider.as_str()) {
-                return Err(Issue::new(
-                    provider_path.as_str(),
-                    format!(
-                        "unknown provider {}",
-                        self.shown(&provider_path, &price.provider)
-                    ),
-                    format!(
-                        "{}a price names a configured provider's name: {}",
-                        did_you_mean(&price.provider, &known),
-                        known.join(", ")
-                    ),
-                ));
-            }
+            // A price may name a provider not configured yet: `validate` and `serve` warn
+            // about it (see `pricing::pricing_warnings`), and it applies once one exists.
             if price.model.trim().is_empty() {
                 return Err(Issue::new(
                     key_path(&path, "model"),
@@ -591,6 +574,7 @@ impl Check<'_> {
                 }
             }
             let capabilities = super::virtual_models::capabilities(&path, &price)?;
+            let shapes = super::price_shapes::shapes(&path, &mut price)?;
             out.push(PriceConfig {
                 provider: price.provider,
                 model: price.model,
@@ -598,6 +582,10 @@ impl Check<'_> {
                 output: price.output,
                 cached_input: price.cached_input,
                 cache_write: price.cache_write,
+                cache_write_1h: shapes.cache_write_1h,
+                tiers: shapes.tiers,
+                priority: shapes.priority,
+                flex: shapes.flex,
                 capabilities,
             });
         }

@@ -1,5 +1,5 @@
 //! The cost reports: `/_infermux/costs`, `/by-model`, `/by-caller`, `/by-group`,
-//! `/timeseries`.
+//! `/timeseries`, `/waste`.
 //!
 //! Every report covers the current UTC calendar month (the budget period) and reads the
 //! spend store, so it shows exactly what budgets are enforced against. Amounts are rendered
@@ -57,6 +57,7 @@ pub(super) async fn respond(
             }
             _ => timeseries(accounting, query).await,
         },
+        "/_infermux/costs/waste" => waste(accounting),
         _ => Err(Failure::NotFound(path.to_owned())),
     };
     match result {
@@ -127,6 +128,63 @@ impl Serialize for Object<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_map(self.0.iter().map(|(k, v)| (*k, v)))
     }
+}
+
+/// `GET /_infermux/costs/waste`: billed spend that delivered no answer this month, by
+/// provider and reason (kept by this replica since its start).
+fn waste(accounting: &Accounting) -> Report {
+    #[derive(Serialize)]
+    struct Amount {
+        total_usd: Usd,
+        requests: u64,
+    }
+    #[derive(Serialize)]
+    struct ProviderWaste {
+        total_usd: Usd,
+        requests: u64,
+        by_reason: std::collections::BTreeMap<&'static str, Amount>,
+    }
+    #[derive(Serialize)]
+    struct Waste {
+        period: String,
+        total_usd: Usd,
+        requests: u64,
+        by_provider: std::collections::BTreeMap<String, ProviderWaste>,
+    }
+    let month = Month::of(accounting.clock().now());
+    let (mut total, mut requests) = (Money::ZERO, 0);
+    let mut by_provider = std::collections::BTreeMap::new();
+    for (provider, reasons) in accounting.waste().month(month) {
+        let (mut cost, mut count) = (Money::ZERO, 0);
+        let mut by_reason = std::collections::BTreeMap::new();
+        for (reason, totals) in reasons {
+            cost = cost.saturating_add(totals.cost);
+            count += totals.requests;
+            by_reason.insert(
+                reason.as_str(),
+                Amount {
+                    total_usd: Usd(totals.cost),
+                    requests: totals.requests,
+                },
+            );
+        }
+        total = total.saturating_add(cost);
+        requests += count;
+        by_provider.insert(
+            provider.to_string(),
+            ProviderWaste {
+                total_usd: Usd(cost),
+                requests: count,
+                by_reason,
+            },
+        );
+    }
+    encode(&Waste {
+        period: month.to_string(),
+        total_usd: Usd(total),
+        requests,
+        by_provider,
+    })
 }
 
 async fn totals(accounting: &Accounting) -> Report {

@@ -200,6 +200,7 @@ pub(super) async fn summary(
                     cached_prompt_tokens: row.cached_tokens,
                     cache_creation_tokens: row.cache_write_tokens,
                     reasoning_tokens: row.reasoning_tokens,
+                    ..Usage::default()
                 };
                 would_have = would_have.saturating_add(price.cost(&usage));
                 paid = paid.saturating_add(row.cost);

@@ -8,12 +8,14 @@
 
 mod list;
 mod render;
+mod shapes;
 mod specs;
 
 use infermux_core::{Price, PriceTable, PricingBasis, ProviderName};
 
 pub use self::list::{LIST_PRICES, ListPrice, Source};
 pub use self::render::render_table;
+pub use self::shapes::{configured_price, pricing_warnings};
 pub use self::specs::{BUILTIN_SPECS, builtin_specs, max_output_tokens, model_specs};
 use crate::config::{Config, ProviderConfig, ProviderKind};
 
@@ -27,12 +29,7 @@ pub fn price_table(config: &Config) -> PriceTable {
     }
     for entry in &config.pricing {
         // Validation already refused negative or non-finite prices.
-        if let Some(price) = Price::per_million(
-            entry.input,
-            entry.output,
-            entry.cached_input,
-            entry.cache_write,
-        ) {
+        if let Some(price) = configured_price(entry) {
             table = table.with_price(
                 ProviderName::new(entry.provider.as_str()),
                 &entry.model,
@@ -120,6 +117,20 @@ pub fn effective_prices(config: &Config) -> Vec<EffectivePrice> {
                 model: model.to_owned(),
                 price,
                 origin,
+            });
+        }
+    }
+    // Configured prices of models no provider serves yet (or of providers not configured).
+    for entry in &config.pricing {
+        let listed = rows
+            .iter()
+            .any(|r| r.provider == entry.provider && r.model == entry.model);
+        if !listed {
+            rows.push(EffectivePrice {
+                provider: entry.provider.clone(),
+                model: entry.model.clone(),
+                price: configured_price(entry),
+                origin: PriceOrigin::Config,
             });
         }
     }
@@ -242,6 +253,63 @@ pricing:
             );
             assert!(table.list_price(model).is_some(), "{model}");
         }
+    }
+
+    /// The worked examples of docs/cost-and-budgets.md, "Pricing shapes", at the built-in
+    /// prices, each computed with the provider's own billing formula.
+    #[test]
+    fn the_worked_examples_of_the_pricing_shapes_cost_what_the_guide_says() {
+        use infermux_core::{ServiceTier, Usage};
+        let table = PriceTable::new(LIST_PRICES.iter().map(|p| (p.model.into(), p.price())));
+        let cost = |model: &str, usage: Usage| {
+            table
+                .list_price(model)
+                .expect("listed")
+                .cost(&usage)
+                .to_plain_decimal()
+        };
+        // Anthropic: input_tokens 1000, cache_read_input_tokens 20000,
+        // cache_creation_input_tokens 3000 (ephemeral_1h_input_tokens 2000), output 500:
+        // 1000 × $4 + 20000 × $0.20 + 1000 × $5 + 2000 × $8 + 500 × $20 = $0.039.
+        let anthropic = Usage {
+            prompt_tokens: 1_000 + 20_000 + 3_000,
+            cached_prompt_tokens: 20_000,
+            cache_creation_tokens: 3_000,
+            cache_creation_1h_tokens: 2_000,
+            completion_tokens: 500,
+            ..Usage::default()
+        };
+        assert_eq!(cost("claude-opus-5-5", anthropic), "0.039");
+        // OpenAI, long context: prompt_tokens 300000 (cached_tokens 250000), completion 2000:
+        // above 272K, 50000 × $4 + 250000 × $0.20 + 2000 × $15 = $0.28.
+        let long = Usage {
+            prompt_tokens: 300_000,
+            cached_prompt_tokens: 250_000,
+            completion_tokens: 2_000,
+            ..Usage::default()
+        };
+        assert_eq!(cost("gpt-6.2-sol", long), "0.28");
+        let short = Usage {
+            prompt_tokens: 272_000,
+            ..long
+        };
+        // At 272000 (not above): 22000 × $2 + 250000 × $0.10 + 2000 × $10 = $0.089.
+        assert_eq!(cost("gpt-6.2-sol", short), "0.089");
+        // OpenAI, service_tier priority: 600 × $2.50 + 400 × $0.25 + 300 × $20 = $0.0076;
+        // flex: half the standard $0.0038.
+        let mut tiered = Usage {
+            prompt_tokens: 1_000,
+            cached_prompt_tokens: 400,
+            completion_tokens: 300,
+            reasoning_tokens: 200,
+            service_tier: ServiceTier::Priority,
+            ..Usage::default()
+        };
+        assert_eq!(cost("gpt-5", tiered), "0.0076");
+        tiered.service_tier = ServiceTier::Flex;
+        assert_eq!(cost("gpt-5", tiered), "0.0019");
+        tiered.service_tier = ServiceTier::Standard;
+        assert_eq!(cost("gpt-5", tiered), "0.0038");
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub fn render_table(config: &Config) -> String {
         "cached_input",
         "cache_write",
         "origin",
+        "cache_write_1h, tiers",
     ])];
     let effective = effective_prices(config);
     for entry in &effective {
@@ -41,6 +42,7 @@ pub fn render_table(config: &Config) -> String {
             cached,
             write,
             entry.origin.label().to_owned(),
+            entry.price.as_ref().map(shapes).unwrap_or_default(),
         ]);
     }
     let mut out = String::from("Effective prices, USD per 1M tokens:\n");
@@ -71,6 +73,7 @@ pub fn render_table(config: &Config) -> String {
         "cache_write",
         "source",
         "as_of",
+        "cache_write_1h, tiers",
     ])];
     for entry in LIST_PRICES {
         let price = entry.price();
@@ -86,10 +89,32 @@ pub fn render_table(config: &Config) -> String {
                 .map_or_else(|| "-".to_owned(), per_million),
             entry.source.vendor().to_owned(),
             entry.as_of.to_owned(),
+            shapes(&price),
         ]);
     }
     write_aligned(&mut out, &list);
     out
+}
+
+/// A price's shapes beyond its standard rates, in one cell: `1h 6`, `>200000 6/22.5`,
+/// `priority 2.5/20`, `flex 0.625/5` (input/output per 1M tokens); empty when none.
+pub(super) fn shapes(price: &infermux_core::Price) -> String {
+    let mut parts = Vec::new();
+    if let Some(hour) = price.cache_write_1h {
+        parts.push(format!("1h {}", per_million(hour)));
+    }
+    let io =
+        |r: &infermux_core::Rates| format!("{}/{}", per_million(r.input), per_million(r.output));
+    for tier in price.tiers.iter().flatten() {
+        parts.push(format!(">{} {}", tier.above, io(&tier.rates)));
+    }
+    if let Some(priority) = &price.priority {
+        parts.push(format!("priority {}", io(priority)));
+    }
+    if let Some(flex) = &price.flex {
+        parts.push(format!("flex {}", io(flex)));
+    }
+    parts.join("; ")
 }
 
 fn row<const N: usize>(cells: [&str; N]) -> Vec<String> {

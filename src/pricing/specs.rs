@@ -24,6 +24,14 @@ pub const BUILTIN_SPECS: &[(&str, ModelSpec)] = &[
         chat(400_000, 128_000).multimodal().reasoning().strong(),
     ),
     (
+        "gpt-6.1-sol",
+        chat(1_050_000, 128_000).multimodal().reasoning().strong(),
+    ),
+    (
+        "gpt-6-sol",
+        chat(1_050_000, 128_000).multimodal().reasoning().strong(),
+    ),
+    (
         "gpt-5",
         chat(400_000, 128_000).multimodal().reasoning().strong(),
     ),
@@ -65,6 +73,38 @@ pub const BUILTIN_SPECS: &[(&str, ModelSpec)] = &[
     (
         "claude-opus-5-5",
         chat(1_000_000, 128_000).multimodal().reasoning().strong(),
+    ),
+    (
+        "claude-opus-5",
+        chat(1_000_000, 128_000).multimodal().reasoning().strong(),
+    ),
+    (
+        "claude-sonnet-5-5",
+        chat(1_000_000, 128_000).multimodal().reasoning().strong(),
+    ),
+    (
+        "claude-sonnet-5",
+        chat(1_000_000, 128_000).multimodal().reasoning().strong(),
+    ),
+    (
+        "claude-fable-5-1",
+        chat(1_000_000, 128_000).multimodal().reasoning().strong(),
+    ),
+    (
+        "claude-opus-4-8",
+        chat(1_000_000, 128_000).multimodal().reasoning().strong(),
+    ),
+    (
+        "claude-opus-4-7",
+        chat(1_000_000, 128_000).multimodal().reasoning().strong(),
+    ),
+    (
+        "claude-opus-4-6",
+        chat(1_000_000, 128_000).multimodal().reasoning().strong(),
+    ),
+    (
+        "claude-sonnet-4-6",
+        chat(1_000_000, 64_000).multimodal().reasoning().strong(),
     ),
     (
         "claude-opus-4-5",

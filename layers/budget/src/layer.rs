@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use infermux_core::{SharedClock, SpendStore};
+use tokio_util::task::TaskTracker;
 use tower::Layer;
 
 use crate::{Budget, BudgetPolicies, WorstCase, service::Shared};
@@ -22,12 +23,35 @@ impl BudgetLayer {
         policies: BudgetPolicies,
         worst_case: WorstCase,
     ) -> Self {
+        let release = Arc::new(crate::StoreRelease::new(store.clone(), TaskTracker::new()));
         Self {
             shared: Arc::new(Shared {
                 store,
                 clock,
                 policies,
                 worst_case,
+                release,
+            }),
+        }
+    }
+
+    /// Releases dropped reservations on tasks of `tasks`, which graceful shutdown awaits.
+    #[must_use]
+    pub fn with_settlements(self, tasks: TaskTracker) -> Self {
+        let Shared {
+            store,
+            clock,
+            policies,
+            worst_case,
+            ..
+        } = &*self.shared;
+        Self {
+            shared: Arc::new(Shared {
+                store: store.clone(),
+                clock: clock.clone(),
+                policies: policies.clone(),
+                worst_case: worst_case.clone(),
+                release: Arc::new(crate::StoreRelease::new(store.clone(), tasks)),
             }),
         }
     }

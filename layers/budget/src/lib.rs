@@ -71,6 +71,7 @@
 
 mod error;
 mod future;
+mod guard;
 mod layer;
 mod policy;
 mod service;
@@ -80,6 +81,7 @@ mod worst_case;
 
 pub use error::{BudgetExceeded, BudgetStoreUnavailable};
 pub use future::ResponseFuture;
+pub use guard::StoreRelease;
 pub use layer::BudgetLayer;
 pub use policy::{AlertThreshold, BudgetAction, BudgetPolicies, BudgetPolicy};
 pub use service::{Budget, MAX_TOKENS_CLAMPED_HEADER, MODEL_OVERRIDE_HEADER};

@@ -31,6 +31,8 @@ pub(crate) struct Shared {
     pub(crate) clock: SharedClock,
     pub(crate) policies: BudgetPolicies,
     pub(crate) worst_case: WorstCase,
+    /// Releases reservations dropped unsettled.
+    pub(crate) release: Arc<crate::StoreRelease>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -106,7 +108,6 @@ where
     };
     let month = Month::of(shared.clock.now());
     let mut headers = Vec::new();
-    let mut hold = None;
     match policy.action() {
         BudgetAction::HardStop => {
             let admitted = admit(&shared, &policy, &request, month).await?;
@@ -114,11 +115,9 @@ where
                 clamp(&mut request, tokens);
                 headers.push((MAX_TOKENS_CLAMPED_HEADER, HeaderValue::from(tokens)));
             }
-            request.budget = Some(admitted.reservation.clone());
-            hold = Some(ReleaseOnDrop(Some((
-                shared.store.clone(),
-                admitted.reservation,
-            ))));
+            // An owned guard: settled by the cost layer, or released when its last copy is
+            // dropped unsettled (a failure, a cancelled request, no cost layer below).
+            request.budget = Some(admitted.reservation);
         }
         BudgetAction::ModelOverride { model, from } => {
             match shared.store.spent(&request.caller, month).await {
@@ -140,14 +139,7 @@ where
         }
         BudgetAction::Alert => {}
     }
-    let result = inner.call(request).await;
-    if result.is_ok() {
-        // From here the cost layer settles the reservation when the response's cost is known.
-        if let Some(hold) = hold {
-            hold.disarm();
-        }
-    }
-    let mut response = result?;
+    let mut response = inner.call(request).await?;
     for (name, value) in headers {
         response
             .headers_mut()
@@ -185,7 +177,7 @@ async fn admit(
             })
     };
     let admitted = |amount, clamped_to| Admitted {
-        reservation: Reservation::new(caller.clone(), month, amount),
+        reservation: Reservation::guarded(caller.clone(), month, amount, shared.release.clone()),
         clamped_to,
     };
     let spent = match reserve(worst.total()).await? {
@@ -248,39 +240,6 @@ fn override_model(request: &mut InferRequest, model: &str) {
     match &mut request.body {
         RequestBody::Chat(chat) => model.clone_into(&mut chat.model),
         RequestBody::Embeddings(embeddings) => model.clone_into(&mut embeddings.model),
-    }
-}
-
-/// Releases a reservation unless the request got a response (whose cost settles it), so
-/// that a failed or cancelled request never keeps budget held.
-struct ReleaseOnDrop(Option<(Arc<dyn SpendStore>, Reservation)>);
-
-impl ReleaseOnDrop {
-    fn disarm(mut self) {
-        self.0 = None;
-    }
-}
-
-impl Drop for ReleaseOnDrop {
-    fn drop(&mut self) {
-        if let Some((store, reservation)) = self.0.take() {
-            release(&store, &reservation);
-        }
-    }
-}
-
-/// Releases `reservation` unless it was already settled or released.
-fn release(store: &Arc<dyn SpendStore>, reservation: &Reservation) {
-    let Some(amount) = reservation.claim() else {
-        return;
-    };
-    let released = store.release(reservation.caller(), reservation.month(), amount);
-    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-        runtime.spawn(async move {
-            if let Err(error) = released.await {
-                tracing::warn!(%error, "could not release a budget reservation");
-            }
-        });
     }
 }
 
@@ -364,9 +323,14 @@ mod tests {
         )])
     }
 
-    /// Answers with the reservation the request carried.
-    async fn seen(request: InferRequest) -> Result<Response<Option<Money>>, BoxError> {
-        Ok(Response::new(request.budget.map(|r| r.amount())))
+    /// Answers with the reservation the request carried, holding it as the cost layer does
+    /// until the response's cost is known: it is released when the response is dropped.
+    async fn seen(request: InferRequest) -> Result<Response<Option<Reservation>>, BoxError> {
+        Ok(Response::new(request.budget))
+    }
+
+    fn held(response: &Response<Option<Reservation>>) -> Option<Money> {
+        response.body().as_ref().map(Reservation::amount)
     }
 
     #[tokio::test]
@@ -388,7 +352,7 @@ mod tests {
             .await
             .expect("below the cap, served");
         // It holds all that is left, so nothing else is admitted beside it.
-        assert_eq!(*served.body(), Some(Money::from_picos(1_000_000)));
+        assert_eq!(held(&served), Some(Money::from_picos(1_000_000)));
         let refused = layer
             .layer(service_fn(seen))
             .oneshot(request("tiny", 1))
@@ -412,7 +376,7 @@ mod tests {
             .oneshot(request("unbudgeted", 1))
             .await
             .expect("served");
-        assert_eq!(*served.body(), None);
+        assert_eq!(held(&served), None);
     }
 
     #[tokio::test]
@@ -430,7 +394,7 @@ mod tests {
             .await
             .expect("served");
         // 8 × $0.15/M + 1 × $0.60/M: the whole budget is held until the cost is settled.
-        assert_eq!(*served.body(), Some(Money::from_picos(1_800_000)));
+        assert_eq!(held(&served), Some(Money::from_picos(1_800_000)));
         let blocked = layer
             .layer(service_fn(seen))
             .oneshot(request("capped", 1))

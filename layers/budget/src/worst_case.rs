@@ -75,10 +75,12 @@ impl WorstCase {
                 .prices
                 .price(&candidate.provider, &candidate.upstream_model)
             {
+                // A long prompt is priced at its long-context tier, every token of it.
+                let rates = price.rates_for_prompt(request.estimate.prompt_tokens);
                 input = input
-                    .max(price.input)
-                    .max(price.cache_write.unwrap_or_default());
-                output = output.max(price.output);
+                    .max(rates.input)
+                    .max(rates.cache_write.unwrap_or_default());
+                output = output.max(rates.output);
             }
         }
         let output_tokens = match &request.body {
@@ -138,6 +140,40 @@ mod tests {
         assert_eq!(
             worst.total(),
             Money::from_picos(8 * 800_000 + 10 * 4_000_000)
+        );
+    }
+
+    #[test]
+    fn a_long_prompt_is_reserved_at_its_long_context_rates() {
+        let catalog = ModelCatalog::new(vec![ProviderModels {
+            provider: "openai".into(),
+            models: vec!["long".into()],
+            aliases: vec![],
+        }]);
+        let long = infermux_core::Rates::per_million(4.0, 15.0, None, None, None).expect("r");
+        let price = Price::per_million(2.0, 10.0, None, None)
+            .expect("valid")
+            .with_tier(infermux_core::PriceTier {
+                above: 100,
+                rates: long,
+            })
+            .expect("tier");
+        let prices = PriceTable::default().with_price("openai".into(), "long", price);
+        let chat: ChatRequest = serde_json::from_value(serde_json::json!({
+            "model": "long", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 10
+        }))
+        .expect("chat");
+        let mut request = InferRequest::new(RequestBody::Chat(chat), "a".into(), "r".into());
+        let worst = WorstCase::new(catalog, prices);
+        request.estimate.prompt_tokens = 100;
+        assert_eq!(
+            worst.price(&request).total(),
+            Money::from_picos(100 * 2_000_000 + 10 * 10_000_000)
+        );
+        request.estimate.prompt_tokens = 101;
+        assert_eq!(
+            worst.price(&request).total(),
+            Money::from_picos(101 * 4_000_000 + 10 * 15_000_000)
         );
     }
 }

@@ -46,7 +46,7 @@ pub use ids::{Caller, ProviderName, RequestId};
 pub use key::{ClientKey, KeyHold};
 pub use labels::CallerLabels;
 pub use money::Money;
-pub use pricing::{Price, PriceTable, PricingBasis};
+pub use pricing::{MAX_PRICE_TIERS, Price, PriceTable, PriceTier, PricingBasis, Rates};
 pub use protocol::{ClientRequest, Protocol};
 pub use request::{
     Candidate, InferRequest, RequestBody, RouteContext, Served, TokenEstimate, VirtualRoute,
@@ -54,9 +54,9 @@ pub use request::{
 pub use settled::{Routed, Settled, SettledSlot};
 pub use specs::{ModelClass, ModelKind, ModelSpec, ModelSpecs, SpecOverride};
 pub use spend::{
-    Admission, CallerTotals, HourTotals, LedgerEntry, Reservation, SpendStore, SpendSummary,
-    StoreError, StoreFuture,
+    Admission, CallerTotals, HourTotals, LedgerEntry, ReleaseHook, Reservation, SpendStore,
+    SpendSummary, StoreError, StoreFuture,
 };
 pub use status::{CircuitState, ProviderBoard, ProviderStatus};
 pub use strategy::Strategy;
-pub use usage::{TokenCounter, Usage};
+pub use usage::{ServiceTier, TokenCounter, Usage};

@@ -69,28 +69,82 @@ pub enum Admission {
 /// cost layer settles it with the real cost, or releases it when nothing was served. Clones
 /// share one claim, so however many copies of a request exist, the amount is settled or
 /// released exactly once: whoever [`claim`](Self::claim)s it first does it.
+///
+/// A reservation made with [`guarded`](Self::guarded) is an owned guard: when its last copy
+/// is dropped unclaimed (the request failed, was cancelled, or no layer below settled it),
+/// its [`ReleaseHook`] releases the amount, so no reservation outlives its request.
 #[derive(Clone, Debug)]
 pub struct Reservation {
     inner: Arc<ReservationInner>,
 }
 
-#[derive(Debug)]
+/// Releases a [`Reservation`] whose last copy was dropped without being settled.
+///
+/// Called from `Drop`, so it must not block: implementations hand the release to a task.
+pub trait ReleaseHook: Send + Sync + 'static {
+    /// Releases `amount` that `caller` held in `month`.
+    fn release(&self, caller: &Caller, month: Month, amount: Money);
+}
+
 struct ReservationInner {
     caller: Caller,
     month: Month,
     amount: Money,
     claimed: AtomicBool,
+    hook: Option<Arc<dyn ReleaseHook>>,
+}
+
+impl std::fmt::Debug for ReservationInner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reservation")
+            .field("caller", &self.caller)
+            .field("month", &self.month)
+            .field("amount", &self.amount)
+            .field("claimed", &self.claimed)
+            .field("guarded", &self.hook.is_some())
+            .finish()
+    }
+}
+
+impl Drop for ReservationInner {
+    fn drop(&mut self) {
+        if let Some(hook) = self.hook.take()
+            && !self.claimed.swap(true, Ordering::AcqRel)
+        {
+            hook.release(&self.caller, self.month, self.amount);
+        }
+    }
 }
 
 impl Reservation {
     /// A reservation of `amount` that `caller` holds in `month`.
     pub fn new(caller: Caller, month: Month, amount: Money) -> Self {
+        Self::with_hook(caller, month, amount, None)
+    }
+
+    /// A reservation that `hook` releases when its last copy is dropped unclaimed.
+    pub fn guarded(
+        caller: Caller,
+        month: Month,
+        amount: Money,
+        hook: Arc<dyn ReleaseHook>,
+    ) -> Self {
+        Self::with_hook(caller, month, amount, Some(hook))
+    }
+
+    fn with_hook(
+        caller: Caller,
+        month: Month,
+        amount: Money,
+        hook: Option<Arc<dyn ReleaseHook>>,
+    ) -> Self {
         Self {
             inner: Arc::new(ReservationInner {
                 caller,
                 month,
                 amount,
                 claimed: AtomicBool::new(false),
+                hook,
             }),
         }
     }

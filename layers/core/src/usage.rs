@@ -17,6 +17,34 @@ pub struct Usage {
     pub cache_creation_tokens: u64,
     /// Output tokens spent on hidden reasoning (already part of `completion_tokens`).
     pub reasoning_tokens: u64,
+    /// Of `cache_creation_tokens`, those written with a 1-hour lifetime (Anthropic's
+    /// `usage.cache_creation.ephemeral_1h_input_tokens`), priced at `cache_write_1h`.
+    pub cache_creation_1h_tokens: u64,
+    /// The processing tier the provider says served the request (`service_tier`).
+    pub service_tier: ServiceTier,
+}
+
+/// The processing tier of a request, as the provider's answer names it (`service_tier`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum ServiceTier {
+    /// Standard processing (`default`, `auto`, `standard`, or not said).
+    #[default]
+    Standard,
+    /// Priority processing, at the `priority` prices where the price has them.
+    Priority,
+    /// Flex (cheaper, slower) processing, at the `flex` prices where the price has them.
+    Flex,
+}
+
+impl ServiceTier {
+    /// The tier a provider's `service_tier` value names.
+    pub fn from_wire(value: &str) -> Self {
+        match value {
+            "priority" => Self::Priority,
+            "flex" => Self::Flex,
+            _ => Self::Standard,
+        }
+    }
 }
 
 impl Usage {
@@ -29,6 +57,8 @@ impl Usage {
             cached_prompt_tokens: 0,
             cache_creation_tokens: 0,
             reasoning_tokens: 0,
+            cache_creation_1h_tokens: 0,
+            service_tier: ServiceTier::Standard,
         }
     }
 

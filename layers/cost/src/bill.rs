@@ -1,10 +1,16 @@
 //! One request's bill: who pays, what was reserved, and how to record the cost.
 
-use std::sync::Arc;
+use std::{
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+};
 
 use infermux_core::{
     Caller, KeyHold, LedgerEntry, Money, Price, PriceTable, RequestId, Reservation, Served,
-    Settled, SettledSlot, SharedClock, SpendStore, StoreFuture, TokenCounter, TokenEstimate, Usage,
+    Settled, SettledSlot, SharedClock, SpendStore, StoreFuture, Strategy, TokenCounter,
+    TokenEstimate, Usage, UsageSlot,
 };
 
 /// What every [`Cost`](crate::Cost) service of one layer shares.
@@ -14,6 +20,11 @@ pub(crate) struct Shared {
     pub(crate) clock: SharedClock,
     pub(crate) counter: Arc<dyn TokenCounter>,
     pub(crate) metrics: crate::metrics::CostMetrics,
+    /// Where settlements run, detached from the client's connection; graceful shutdown
+    /// waits for them.
+    pub(crate) tasks: tokio_util::task::TaskTracker,
+    /// Billed spend that bought no delivered answer.
+    pub(crate) waste: Arc<crate::WasteLedger>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -44,7 +55,7 @@ pub(crate) struct Bill {
     /// Where the settled cost is left for the layers above (the request log).
     pub(crate) slot: SettledSlot,
     /// The strategy that ordered the candidates.
-    pub(crate) strategy: Option<infermux_core::Strategy>,
+    pub(crate) strategy: Option<Strategy>,
 }
 
 impl Bill {
@@ -60,20 +71,62 @@ impl Bill {
         price.map_or(Money::ZERO, |p| p.prompt_cost(self.estimate.prompt_tokens))
     }
 
-    /// Tokens of `text` as `model` counts them.
-    pub(crate) fn count(&self, model: &str, text: &str) -> u64 {
-        self.shared.counter.count(model, text)
+    /// Counts `cost` as waste of `served`'s provider for `reason`, this month.
+    pub(crate) fn waste(&self, served: &Served, reason: crate::WasteReason, cost: Money) {
+        let month = infermux_core::Month::of(self.shared.clock.now());
+        self.shared
+            .waste
+            .record(month, &served.provider, reason, cost);
+    }
+
+    /// Settles a response whose usage the provider did not report, or reported only in part
+    /// (a stream that ended early): the prompt as counted at ingress (or as reported), and
+    /// the generated `text` counted here, off the runtime's workers when it is large. The
+    /// usage charged is also put in `out`. Marked estimated.
+    pub(crate) fn settle_counted(
+        self,
+        served: Served,
+        partial: Option<Usage>,
+        text: String,
+        out: Option<UsageSlot>,
+        waste: Option<crate::WasteReason>,
+    ) -> Settling {
+        let counter = self.shared.counter.clone();
+        let tasks = self.shared.tasks.clone();
+        let task = async move {
+            let counted = count(counter, served.upstream_model.clone(), text).await;
+            let usage = counted_usage(partial, self.estimate.prompt_tokens, counted);
+            if let Some(out) = out {
+                out.set(usage);
+            }
+            let waste_of = waste.map(|reason| (self.shared.clone(), reason));
+            let month = infermux_core::Month::of(self.shared.clock.now());
+            let (cost, settle) = self.settle(&served, usage, true);
+            if let Some((shared, reason)) = waste_of {
+                shared.waste.record(month, &served.provider, reason, cost);
+            }
+            settle.await;
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => Settling::Spawned(tasks.spawn_on(task, &runtime)),
+            Err(_) => Settling::Inline(Box::pin(async move {
+                task.await;
+                Ok(())
+            })),
+        }
     }
 
     /// Records `usage` of the response `served` produced (`estimated` when infermux counted
-    /// it); returns its cost and the store's settlement, which completes once the entry is
-    /// durable.
+    /// it because the provider did not report it); returns its cost and the settlement.
+    ///
+    /// The settlement runs on its own task, detached from the caller: dropping the returned
+    /// [`Settling`] (the client went away, the drain timed out) never loses the spend.
     pub(crate) fn settle(
         mut self,
         served: &Served,
         usage: Usage,
         estimated: bool,
-    ) -> (Money, StoreFuture<()>) {
+    ) -> (Money, Settling) {
         let price = self.price(served);
         let cost = price.map_or(Money::ZERO, |p| p.cost(&usage));
         self.slot.set(Settled {
@@ -92,7 +145,7 @@ impl Bill {
             cost,
             priced: price.is_some(),
         };
-        self.shared.metrics.record(&entry);
+        self.shared.metrics.record(&entry, estimated);
         let store = self.shared.store.clone();
         let month = entry.month();
         let (mut reserved, mut other_month) = (Money::ZERO, None);
@@ -125,7 +178,39 @@ impl Bill {
                     .await
             }),
         };
-        (cost, settle)
+        (cost, Settling::spawn(&self.shared.tasks, settle))
+    }
+}
+
+/// A settlement in flight: completes once the cost is durable in the store.
+///
+/// The work runs on a task of the layer's tracker; dropping this only stops waiting for it.
+pub(crate) enum Settling {
+    /// Spawned on the runtime.
+    Spawned(tokio::task::JoinHandle<()>),
+    /// No runtime to spawn on (never in a server): polled in place.
+    Inline(StoreFuture<()>),
+}
+
+impl Settling {
+    fn spawn(tasks: &tokio_util::task::TaskTracker, settle: StoreFuture<()>) -> Self {
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                Self::Spawned(tasks.spawn_on(async move { log_settled(settle.await) }, &runtime))
+            }
+            Err(_) => Self::Inline(settle),
+        }
+    }
+}
+
+impl Future for Settling {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        match self.get_mut() {
+            Self::Spawned(handle) => Pin::new(handle).poll(cx).map(|_| ()),
+            Self::Inline(settle) => settle.as_mut().poll(cx).map(log_settled),
+        }
     }
 }
 
@@ -135,11 +220,14 @@ impl Drop for Bill {
             && let Ok(runtime) = tokio::runtime::Handle::try_current()
         {
             let released = key.release();
-            runtime.spawn(async move {
-                if let Err(error) = released.await {
-                    tracing::warn!(%error, "could not release a key's reservation");
-                }
-            });
+            self.shared.tasks.spawn_on(
+                async move {
+                    if let Err(error) = released.await {
+                        tracing::warn!(%error, "could not release a key's reservation");
+                    }
+                },
+                &runtime,
+            );
         }
         let Some(reservation) = self.reservation.take() else {
             return;
@@ -152,13 +240,46 @@ impl Drop for Bill {
             .store
             .release(reservation.caller(), reservation.month(), amount);
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move {
-                if let Err(error) = released.await {
-                    tracing::warn!(%error, "could not release a budget reservation");
-                }
-            });
+            self.shared.tasks.spawn_on(
+                async move {
+                    if let Err(error) = released.await {
+                        tracing::warn!(%error, "could not release a budget reservation");
+                    }
+                },
+                &runtime,
+            );
         }
     }
+}
+
+/// The usage charged when the provider's is missing or partial: what it reported, with the
+/// prompt as counted at ingress when it reported none, and at least the `counted` output.
+pub(crate) fn counted_usage(partial: Option<Usage>, prompt_estimate: u64, counted: u64) -> Usage {
+    let partial = partial.unwrap_or_default();
+    Usage {
+        prompt_tokens: if partial.prompt_tokens > 0 {
+            partial.prompt_tokens
+        } else {
+            prompt_estimate
+        },
+        completion_tokens: partial.completion_tokens.max(counted),
+        ..partial
+    }
+}
+
+/// Texts longer than this are counted on the blocking pool, never on a runtime worker: a
+/// BPE tokenizer takes about 25 ms per MiB.
+pub const INLINE_COUNT_LIMIT: usize = 16 * 1024;
+
+/// Tokens of `text` for `model`: inline when short, on the blocking pool when long.
+pub(crate) async fn count(counter: Arc<dyn TokenCounter>, model: Arc<str>, text: String) -> u64 {
+    if text.len() <= INLINE_COUNT_LIMIT {
+        return counter.count(&model, &text);
+    }
+    let fallback = ApproxCounter.count(&model, &text);
+    tokio::task::spawn_blocking(move || counter.count(&model, &text))
+        .await
+        .unwrap_or(fallback)
 }
 
 /// Counts a token per four bytes of text (rounded up): the counter used when none is given.
@@ -168,13 +289,6 @@ pub struct ApproxCounter;
 impl TokenCounter for ApproxCounter {
     fn count(&self, _model: &str, text: &str) -> u64 {
         (text.len() as u64).div_ceil(4)
-    }
-}
-
-/// Spawns `settle` to completion, logging a failure.
-pub(crate) fn spawn_settle(settle: StoreFuture<()>) {
-    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-        runtime.spawn(async move { log_settled(settle.await) });
     }
 }
 
@@ -203,6 +317,8 @@ mod tests {
                 clock: Arc::new(SystemClock),
                 counter: Arc::new(ApproxCounter),
                 metrics: crate::metrics::CostMetrics::default(),
+                tasks: tokio_util::task::TaskTracker::new(),
+                waste: Arc::default(),
             }),
             request_id: "r".into(),
             caller: "a".into(),
@@ -227,7 +343,7 @@ mod tests {
             ..Usage::default()
         };
         let (cost, settle) = bill.settle(&served, usage, false);
-        settle.await.expect("settled");
+        settle.await;
         // 40 × $2 + 60 × $0.50 + 50 × $8 = 80 + 30 + 400 = 510 µ$
         assert_eq!(cost.to_plain_decimal(), "0.00051");
         let month = Month::of(std::time::SystemTime::now());

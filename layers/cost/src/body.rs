@@ -8,10 +8,11 @@ use std::{
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
-use infermux_core::{BoxError, InferBody, Served, StoreFuture, Usage, UsageSlot};
+use infermux_core::{BoxError, InferBody, Money, Served, Usage, UsageSlot};
 
 use crate::{
-    bill::{Bill, log_settled, spawn_settle},
+    WasteReason,
+    bill::{Bill, Settling},
     chunk,
 };
 
@@ -20,15 +21,17 @@ pin_project_lite::pin_project! {
     ///
     /// It reads the generated text of each chunk as it passes (never buffering the stream),
     /// and records the request's cost exactly once: with the provider's usage when the
-    /// stream completes, and with the tokens already streamed (counted locally) when the
-    /// stream breaks or the client goes away. The last frame of a complete stream is held
-    /// until the cost is durable in the store, so a client that saw `data: [DONE]` was
-    /// charged. When the client asked for usage, the usage chunk gains `usage.cost`.
+    /// stream completes, and with the tokens already streamed (counted locally, marked
+    /// estimated) when the provider reported none, the stream breaks, or the client goes
+    /// away. The closing `data: [DONE]` of a complete stream is held until the cost is
+    /// durable in the store, so a client that saw it was charged. When the client asked for
+    /// usage, the usage chunk gains `usage.cost`. Settlement runs on its own task: dropping
+    /// the body never loses it.
     pub struct ResponseBody {
         #[pin]
         inner: InferBody,
         meter: Option<Meter>,
-        settling: Option<StoreFuture<()>>,
+        settling: Option<Settling>,
         queue: VecDeque<Frame<Bytes>>,
         usage_chunk: Option<Bytes>,
         ended: bool,
@@ -39,9 +42,9 @@ pin_project_lite::pin_project! {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
             if let Some(meter) = this.meter.take() {
-                // The client went away mid-stream: the tokens streamed so far are charged.
-                let (_, (_, settle)) = meter.finish(None);
-                spawn_settle(settle);
+                // The client went away mid-stream: the tokens generated so far are charged.
+                let reported = this.inner.usage();
+                drop(meter.finish(reported, None, Some(WasteReason::ClientDisconnected)));
             }
         }
     }
@@ -68,28 +71,32 @@ impl Meter {
         }
     }
 
-    /// Settles with the provider's `reported` usage when the stream completed, else with the
-    /// prompt estimate and the streamed text counted locally (or what the provider reported,
-    /// when more).
-    fn finish(self, reported: Option<Usage>) -> (Usage, (infermux_core::Money, StoreFuture<()>)) {
-        let estimated = !(reported.is_some() && self.done);
-        let usage = match reported {
-            Some(usage) if self.done => usage,
-            partial => {
-                let partial = partial.unwrap_or_default();
-                let counted = self.bill.count(&self.served.upstream_model, &self.text);
-                Usage {
-                    prompt_tokens: if partial.prompt_tokens > 0 {
-                        partial.prompt_tokens
-                    } else {
-                        self.bill.estimate.prompt_tokens
-                    },
-                    completion_tokens: partial.completion_tokens.max(counted),
-                    ..partial
+    /// Settles with the provider's usage when the stream completed and it reported one:
+    /// returns the cost then. Otherwise settles with the prompt (as reported, else as
+    /// counted at ingress) and the streamed text counted locally, marked estimated, and
+    /// counted as `waste` when given; the cost is not known to the caller then.
+    fn finish(
+        self,
+        reported: Option<Usage>,
+        out: Option<&UsageSlot>,
+        waste: Option<WasteReason>,
+    ) -> (Option<Money>, Settling) {
+        let reported = crate::future::reported(reported);
+        match reported {
+            Some(usage) if self.done => {
+                if let Some(out) = out {
+                    out.set(usage);
                 }
+                let (cost, settle) = self.bill.settle(&self.served, usage, false);
+                (Some(cost), settle)
             }
-        };
-        (usage, self.bill.settle(&self.served, usage, estimated))
+            partial => {
+                let settle =
+                    self.bill
+                        .settle_counted(self.served, partial, self.text, out.cloned(), waste);
+                (None, settle)
+            }
+        }
     }
 }
 
@@ -119,7 +126,7 @@ impl Body for ResponseBody {
         let mut this = self.project();
         loop {
             if let Some(settling) = this.settling.as_mut() {
-                log_settled(ready!(settling.as_mut().poll(cx)));
+                ready!(Pin::new(settling).poll(cx));
                 *this.settling = None;
             }
             if let Some(frame) = this.queue.pop_front() {
@@ -132,21 +139,24 @@ impl Body for ResponseBody {
                 Some(Ok(frame)) => frame,
                 Some(Err(error)) => {
                     if let Some(meter) = this.meter.take() {
-                        let (usage, (_, settle)) = meter.finish(this.inner.usage());
-                        this.out.set(usage);
-                        spawn_settle(settle);
+                        let waste = Some(WasteReason::StreamInterrupted);
+                        drop(meter.finish(this.inner.usage(), Some(this.out), waste));
                     }
                     return Poll::Ready(Some(Err(error)));
                 }
                 None => {
                     *this.ended = true;
                     if let Some(meter) = this.meter.take() {
-                        let (usage, (cost, settle)) = meter.finish(this.inner.usage());
-                        this.out.set(usage);
+                        // Ended without `[DONE]`: the provider cut the stream.
+                        let waste = (!meter.done).then_some(WasteReason::StreamInterrupted);
+                        let (cost, settle) =
+                            meter.finish(this.inner.usage(), Some(this.out), waste);
                         *this.settling = Some(settle);
                         if let Some(held) = this.usage_chunk.take() {
-                            this.queue
-                                .push_back(Frame::data(chunk::with_cost(&held, cost)));
+                            this.queue.push_back(Frame::data(match cost {
+                                Some(cost) => chunk::with_cost(&held, cost),
+                                None => held,
+                            }));
                         }
                     }
                     continue;
@@ -155,28 +165,30 @@ impl Body for ResponseBody {
             let Some(meter) = this.meter.as_mut() else {
                 return Poll::Ready(Some(Ok(frame)));
             };
+            let mut done_now = false;
             if let Some(data) = frame.data_ref() {
                 let seen = chunk::observe(data, &mut meter.text);
                 meter.done |= seen.done;
+                done_now = seen.done;
                 if seen.usage_chunk && meter.wants_usage {
                     // Held until the usage is final, to add the cost to it.
                     *this.usage_chunk = Some(data.clone());
                     continue;
                 }
             }
-            let usage_known = this.inner.usage().is_some();
-            if !usage_known {
+            if !done_now {
                 return Poll::Ready(Some(Ok(frame)));
             }
-            // The provider's usage is in: the stream is over. Record the cost, and hold this
-            // last frame until it is durable.
+            // `[DONE]`: the stream completed. Record the cost, and hold this last frame
+            // until it is durable.
             if let Some(meter) = this.meter.take() {
-                let (usage, (cost, settle)) = meter.finish(this.inner.usage());
-                this.out.set(usage);
+                let (cost, settle) = meter.finish(this.inner.usage(), Some(this.out), None);
                 *this.settling = Some(settle);
                 if let Some(held) = this.usage_chunk.take() {
-                    this.queue
-                        .push_back(Frame::data(chunk::with_cost(&held, cost)));
+                    this.queue.push_back(Frame::data(match cost {
+                        Some(cost) => chunk::with_cost(&held, cost),
+                        None => held,
+                    }));
                 }
             }
             this.queue.push_back(frame);

@@ -49,6 +49,42 @@ struct Function<'a> {
     arguments: Option<std::borrow::Cow<'a, str>>,
 }
 
+#[derive(Deserialize)]
+struct Completion<'a> {
+    #[serde(default, borrow)]
+    choices: Vec<CompletionChoice<'a>>,
+}
+
+#[derive(Deserialize)]
+struct CompletionChoice<'a> {
+    #[serde(default, borrow)]
+    message: Option<Delta<'a>>,
+}
+
+/// The generated text of a complete chat completion (contents and tool calls of every
+/// choice); empty for an embeddings list, which has no output tokens.
+pub(crate) fn completion_text(body: &[u8]) -> String {
+    let mut text = String::new();
+    let Ok(completion) = serde_json::from_slice::<Completion<'_>>(body) else {
+        return text;
+    };
+    for message in completion.choices.iter().filter_map(|c| c.message.as_ref()) {
+        append(message, &mut text);
+    }
+    text
+}
+
+fn append(delta: &Delta<'_>, text: &mut String) {
+    if let Some(content) = &delta.content {
+        text.push_str(content);
+    }
+    for function in delta.tool_calls.iter().filter_map(|t| t.function.as_ref()) {
+        for part in [&function.name, &function.arguments].into_iter().flatten() {
+            text.push_str(part);
+        }
+    }
+}
+
 /// The JSON of a `data: {...}\n\n` event.
 fn payload(event: &[u8]) -> Option<&[u8]> {
     let json = event.strip_prefix(b"data: ")?;
@@ -70,14 +106,7 @@ pub(crate) fn observe(event: &[u8], text: &mut String) -> Seen {
         return Seen::default();
     };
     for delta in chunk.choices.iter().filter_map(|c| c.delta.as_ref()) {
-        if let Some(content) = &delta.content {
-            text.push_str(content);
-        }
-        for function in delta.tool_calls.iter().filter_map(|t| t.function.as_ref()) {
-            for part in [&function.name, &function.arguments].into_iter().flatten() {
-                text.push_str(part);
-            }
-        }
+        append(delta, text);
     }
     Seen {
         done: false,
@@ -85,26 +114,43 @@ pub(crate) fn observe(event: &[u8], text: &mut String) -> Seen {
     }
 }
 
+/// Where the members of the chunk's `"usage"` object start: just after its `{`, whatever
+/// whitespace the server put around the colon (`"usage":{`, `"usage": {`).
+fn usage_object_start(event: &[u8]) -> Option<usize> {
+    const KEY: &[u8] = b"\"usage\"";
+    let mut from = 0;
+    while let Some(found) = event[from..].windows(KEY.len()).position(|w| w == KEY) {
+        let mut at = from + found + KEY.len();
+        let skip = |at: &mut usize| {
+            while event.get(*at).is_some_and(u8::is_ascii_whitespace) {
+                *at += 1;
+            }
+        };
+        skip(&mut at);
+        if event.get(at) == Some(&b':') {
+            at += 1;
+            skip(&mut at);
+            if event.get(at) == Some(&b'{') {
+                return Some(at + 1);
+            }
+        }
+        from = from + found + KEY.len();
+    }
+    None
+}
+
 /// The usage chunk `event` with the request's exact cost added as `usage.cost` (USD, an
 /// exact decimal), inserted in place without re-encoding the chunk.
 pub(crate) fn with_cost(event: &Bytes, cost: Money) -> Bytes {
-    const USAGE: &[u8] = b"\"usage\":{";
-    let Some(at) = event
-        .windows(USAGE.len())
-        .position(|w| w == USAGE)
-        .map(|i| i + USAGE.len())
-    else {
+    let Some(at) = usage_object_start(event) else {
         return event.clone();
     };
     let mut amount = cost.to_plain_decimal();
     if !amount.contains('.') {
         amount.push_str(".0");
     }
-    let separator = if event.get(at) == Some(&b'}') {
-        ""
-    } else {
-        ","
-    };
+    let next = event[at..].iter().find(|b| !b.is_ascii_whitespace());
+    let separator = if next == Some(&b'}') { "" } else { "," };
     let field = format!("\"cost\":{amount}{separator}");
     let mut out = BytesMut::with_capacity(event.len() + field.len());
     out.put_slice(&event[..at]);
@@ -155,5 +201,27 @@ mod tests {
             Money::ZERO,
         );
         assert_eq!(&empty[..], b"data: {\"usage\":{\"cost\":0.0}}\n\n");
+    }
+
+    #[test]
+    fn a_usage_chunk_with_spaces_around_its_colon_gets_the_cost_too() {
+        let spaced =
+            br#"data: {"choices": [], "usage" : { "prompt_tokens": 8, "completion_tokens": 1 }}
+
+"#;
+        let priced = with_cost(&Bytes::from_static(spaced), Money::from_picos(1_800_000));
+        let json: serde_json::Value =
+            serde_json::from_slice(payload(&priced).expect("event")).expect("json");
+        assert_eq!(json["usage"]["cost"], 0.0000018);
+        assert_eq!(json["usage"]["completion_tokens"], 1);
+        // A string value mentioning "usage" is not the usage object.
+        let tricky = br#"data: {"note":"usage","usage":{}}
+
+"#;
+        let priced = with_cost(&Bytes::from_static(tricky), Money::ZERO);
+        assert!(
+            priced.ends_with(b"\"usage\":{\"cost\":0.0}}\n\n"),
+            "{priced:?}"
+        );
     }
 }

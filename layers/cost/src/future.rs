@@ -7,30 +7,36 @@ use std::{
 };
 
 use http::{HeaderValue, Response};
-use infermux_core::{BoxError, InferBody, Served, StoreFuture, UsageSlot};
+use http_body_util::BodyExt;
+use infermux_core::{BoxError, InferBody, Served, Usage, UsageSlot};
 
 use crate::{
-    bill::{Bill, log_settled},
+    bill::{Bill, count, counted_usage},
     body::{Meter, ResponseBody},
+    chunk,
 };
 
 /// Header carrying the cost of a response in USD: exact for complete responses, the
 /// prompt estimate for streams.
 pub const COST_HEADER: &str = "x-infermux-cost";
 
+/// A response waiting for its cost to be durable.
+type Settled = Pin<Box<dyn Future<Output = Result<Response<InferBody>, BoxError>> + Send>>;
+
 pin_project_lite::pin_project! {
     /// The response future of [`Cost`](crate::Cost).
     ///
     /// A complete response is priced at once and returned after its cost is durable in the
     /// store; a stream is returned at once with its body wrapped in a [`ResponseBody`] that
-    /// records the cost when the stream ends.
+    /// records the cost when the stream ends. The settlement itself runs on its own task:
+    /// dropping this future (the client went away) stops the wait, never the settlement.
     pub struct ResponseFuture<F> {
         #[pin]
         inner: F,
         bill: Option<Bill>,
         stream: bool,
         wants_usage: bool,
-        settling: Option<(StoreFuture<()>, Response<InferBody>)>,
+        settling: Option<Settled>,
     }
 }
 
@@ -46,6 +52,13 @@ impl<F> ResponseFuture<F> {
     }
 }
 
+/// The provider's usage, unless it reported none: an answer that produced tokens never
+/// consumed zero of them, so all-zero usage means "not reported" (an OpenAI-compatible
+/// server that omits `usage`), never "free".
+pub(crate) fn reported(usage: Option<Usage>) -> Option<Usage> {
+    usage.filter(|u| u.prompt_tokens > 0 || u.completion_tokens > 0)
+}
+
 impl<F> Future for ResponseFuture<F>
 where
     F: Future<Output = Result<Response<InferBody>, BoxError>>,
@@ -54,47 +67,119 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        loop {
-            if let Some((settle, _)) = this.settling.as_mut() {
-                log_settled(ready!(settle.as_mut().poll(cx)));
-                if let Some((_, response)) = this.settling.take() {
-                    return Poll::Ready(Ok(response));
-                }
-            }
-            // An error drops the bill, which releases the reservation.
-            let mut response = ready!(this.inner.as_mut().poll(cx))?;
-            let Some(bill) = this.bill.take() else {
-                return Poll::Ready(Ok(response));
-            };
-            response.extensions_mut().insert(infermux_core::Routed {
-                group: bill.group.clone(),
-                strategy: bill.strategy,
-            });
-            let served = response.extensions().get::<Served>().cloned();
-            let Some(served) = served.filter(|_| response.status().is_success()) else {
-                // Not served by a provider, or a provider's error: nothing to charge.
-                return Poll::Ready(Ok(response));
-            };
-            response.extensions_mut().insert(bill.slot.clone());
-            match response.body().usage() {
-                Some(usage) if !*this.stream => {
-                    let (cost, settle) = bill.settle(&served, usage, false);
-                    set_cost(&mut response, cost);
-                    *this.settling = Some((settle, response));
-                }
-                _ => {
-                    let estimate = bill.estimate(bill.price(&served).as_ref());
-                    set_cost(&mut response, estimate);
-                    let meter = Meter::new(bill, served, *this.wants_usage);
-                    let response = response.map(|body| {
-                        let out = UsageSlot::new();
-                        InferBody::new(ResponseBody::new(body, meter, out.clone()), out)
-                    });
-                    return Poll::Ready(Ok(response));
-                }
-            }
+        if let Some(settling) = this.settling.as_mut() {
+            return settling.as_mut().poll(cx);
         }
+        // An error drops the bill, which releases the reservation.
+        let mut response = ready!(this.inner.as_mut().poll(cx))?;
+        let Some(bill) = this.bill.take() else {
+            return Poll::Ready(Ok(response));
+        };
+        response.extensions_mut().insert(infermux_core::Routed {
+            group: bill.group.clone(),
+            strategy: bill.strategy,
+        });
+        let Some(served) = response.extensions().get::<Served>().cloned() else {
+            // Not served by a provider: nothing to charge.
+            return Poll::Ready(Ok(response));
+        };
+        // The request log reads the settled cost from here.
+        response.extensions_mut().insert(bill.slot.clone());
+        let usage = reported(response.body().usage());
+        if !response.status().is_success() {
+            // A provider's error answer costs nothing, unless the provider billed it.
+            let Some(usage) = usage else {
+                return Poll::Ready(Ok(response));
+            };
+            let cost = bill
+                .price(&served)
+                .map_or_else(Default::default, |p| p.cost(&usage));
+            bill.waste(&served, crate::WasteReason::ProviderError, cost);
+            let (cost, settle) = bill.settle(&served, usage, false);
+            set_cost(&mut response, cost);
+            let settled = Box::pin(async move {
+                settle.await;
+                Ok(response)
+            });
+            return hold(this.settling, settled, cx);
+        }
+        if *this.stream {
+            let estimate = bill.estimate(bill.price(&served).as_ref());
+            set_cost(&mut response, estimate);
+            let meter = Meter::new(bill, served, *this.wants_usage);
+            let response = response.map(|body| {
+                let out = UsageSlot::new();
+                InferBody::new(ResponseBody::new(body, meter, out.clone()), out)
+            });
+            return Poll::Ready(Ok(response));
+        }
+        let settled: Settled = match usage {
+            Some(usage) => {
+                let (cost, settle) = bill.settle(&served, usage, false);
+                set_cost(&mut response, cost);
+                Box::pin(async move {
+                    settle.await;
+                    Ok(response)
+                })
+            }
+            None => {
+                let tasks = bill.shared.tasks.clone();
+                detached(&tasks, settle_unreported(bill, served, response))
+            }
+        };
+        hold(this.settling, settled, cx)
     }
+}
+
+/// Keeps `settled` in `slot` and polls it.
+fn hold(
+    slot: &mut Option<Settled>,
+    settled: Settled,
+    cx: &mut Context<'_>,
+) -> Poll<Result<Response<InferBody>, BoxError>> {
+    slot.insert(settled).as_mut().poll(cx)
+}
+
+/// Runs `task` detached from the client, on the layer's tracker: the client going away
+/// stops the wait, never the settlement.
+fn detached(
+    tasks: &tokio_util::task::TaskTracker,
+    task: impl Future<Output = Response<InferBody>> + Send + 'static,
+) -> Settled {
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => {
+            let handle = tasks.spawn_on(task, &runtime);
+            Box::pin(async move { handle.await.map_err(BoxError::from) })
+        }
+        Err(_) => Box::pin(async move { Ok(task.await) }),
+    }
+}
+
+/// A complete response without usage: its output is counted here (the prompt was counted at
+/// ingress), charged, and marked estimated; the response carries the counted usage.
+async fn settle_unreported(
+    bill: Bill,
+    served: Served,
+    response: Response<InferBody>,
+) -> Response<InferBody> {
+    let (mut parts, body) = response.into_parts();
+    let bytes = body
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .unwrap_or_default();
+    let text = chunk::completion_text(&bytes);
+    let counter = bill.shared.counter.clone();
+    let counted = count(counter, served.upstream_model.clone(), text).await;
+    let usage = counted_usage(None, bill.estimate.prompt_tokens, counted);
+    tracing::debug!(provider = %served.provider, model = %served.upstream_model,
+        "the provider reported no usage; charging infermux's own count");
+    let (cost, settle) = bill.settle(&served, usage, true);
+    if let Ok(value) = HeaderValue::from_str(&cost.to_plain_decimal()) {
+        parts.headers.insert(COST_HEADER, value);
+    }
+    settle.await;
+    Response::from_parts(parts, InferBody::full_with_usage(bytes, usage))
 }
 
 fn set_cost(response: &mut Response<InferBody>, cost: infermux_core::Money) {

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use infermux_core::{CallerLabels, PriceTable, SharedClock, SpendStore, TokenCounter};
+use tokio_util::task::TaskTracker;
 use tower::Layer;
 
 use crate::{ApproxCounter, Cost, bill::Shared, metrics::CostMetrics};
@@ -25,41 +26,66 @@ impl CostLayer {
                 clock,
                 counter: Arc::new(ApproxCounter),
                 metrics: CostMetrics::default(),
+                tasks: TaskTracker::new(),
+                waste: Arc::default(),
             }),
         }
+    }
+
+    /// Runs settlements on tasks of `tasks`, which graceful shutdown awaits.
+    #[must_use]
+    pub fn with_settlements(self, tasks: TaskTracker) -> Self {
+        self.rebuilt(|parts| parts.tasks = tasks)
+    }
+
+    /// Counts wasted spend (billed work that bought no delivered answer) in `waste`.
+    #[must_use]
+    pub fn with_waste(self, waste: Arc<crate::WasteLedger>) -> Self {
+        self.rebuilt(|parts| parts.waste = waste)
     }
 
     /// Counts the text of aborted streams with `counter`.
     #[must_use]
     pub fn with_token_counter(self, counter: Arc<dyn TokenCounter>) -> Self {
-        let callers = self.shared.metrics.callers().clone();
-        self.rebuilt(counter, callers)
+        self.rebuilt(|parts| parts.counter = counter)
     }
 
     /// Bounds the `caller` label of the cost metrics with `callers` (unbounded by default).
     #[must_use]
     pub fn with_caller_labels(self, callers: CallerLabels) -> Self {
-        let counter = self.shared.counter.clone();
-        self.rebuilt(counter, callers)
+        self.rebuilt(|parts| parts.callers = callers)
     }
 
-    fn rebuilt(&self, counter: Arc<dyn TokenCounter>, callers: CallerLabels) -> Self {
-        let Shared {
-            store,
-            prices,
-            clock,
-            ..
-        } = &*self.shared;
+    /// The same layer with `change` made to its parts (metrics registered afresh).
+    fn rebuilt(&self, change: impl FnOnce(&mut Parts)) -> Self {
+        let shared = &*self.shared;
+        let mut parts = Parts {
+            counter: shared.counter.clone(),
+            callers: shared.metrics.callers().clone(),
+            tasks: shared.tasks.clone(),
+            waste: shared.waste.clone(),
+        };
+        change(&mut parts);
         Self {
             shared: Arc::new(Shared {
-                store: store.clone(),
-                prices: prices.clone(),
-                clock: clock.clone(),
-                counter,
-                metrics: CostMetrics::new(callers),
+                store: shared.store.clone(),
+                prices: shared.prices.clone(),
+                clock: shared.clock.clone(),
+                counter: parts.counter,
+                metrics: CostMetrics::new(parts.callers),
+                tasks: parts.tasks,
+                waste: parts.waste,
             }),
         }
     }
+}
+
+/// What the `with_*` builders of [`CostLayer`] may replace.
+struct Parts {
+    counter: Arc<dyn TokenCounter>,
+    callers: CallerLabels,
+    tasks: TaskTracker,
+    waste: Arc<crate::WasteLedger>,
 }
 
 impl<S> Layer<S> for CostLayer {

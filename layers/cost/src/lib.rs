@@ -18,9 +18,20 @@
 //!   estimate plus the streamed text, counted with a
 //!   [`TokenCounter`](infermux_core::TokenCounter)). Aborted work is charged: the provider bills it too.
 //!
-//! Failed requests and providers' error answers cost nothing: the reservation is released.
-//! A model without a price is recorded at $0 with `priced: false` and counted in
+//! An answer whose provider reported no usage is never $0 by silence: its output is counted
+//! here (the prompt was counted at ingress), charged, and counted in
+//! `infermux_estimated_usage_total`. Failed requests cost nothing and their reservation is
+//! released, unless the provider billed them (an error answer with usage, a stream cut off or
+//! abandoned): that is charged, and counted as waste in a [`WasteLedger`]. A model without a
+//! price is recorded at $0 with `priced: false` and counted in
 //! `infermux_unpriced_requests_total`. Money is integer pico-USD throughout.
+//!
+//! # Settlement
+//!
+//! Every settlement runs on its own task of the layer's
+//! [`TaskTracker`](tokio_util::task::TaskTracker) ([`CostLayer::with_settlements`]): the
+//! response future or body only waits for it, so a client that goes away, or a drain that
+//! times out, never loses a spend. Graceful shutdown waits on the tracker.
 //!
 //! # Ordering
 //!
@@ -78,9 +89,11 @@ mod future;
 mod layer;
 mod metrics;
 mod service;
+mod waste;
 
-pub use bill::ApproxCounter;
+pub use bill::{ApproxCounter, INLINE_COUNT_LIMIT};
 pub use body::ResponseBody;
 pub use future::{COST_HEADER, ResponseFuture};
 pub use layer::CostLayer;
 pub use service::Cost;
+pub use waste::{WasteLedger, WasteReason, WasteTotals};

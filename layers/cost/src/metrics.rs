@@ -5,7 +5,9 @@
 //! * `infermux_tokens_total{provider,model,caller,group,type}` — `type` is `prompt`,
 //!   `completion` or `cached` (prompt tokens read from a cache, part of `prompt`);
 //! * `infermux_unpriced_requests_total{provider,model}` — requests served by a model with
-//!   no known price, recorded at $0.
+//!   no known price, recorded at $0;
+//! * `infermux_estimated_usage_total{provider,model}` — requests whose usage the provider did
+//!   not report (or reported only in part), counted by infermux and charged as counted.
 //!
 //! Registering a labelled metric allocates its label strings and hashes its key; the handles
 //! of each (provider, model, caller, group) are therefore registered once and kept, so a
@@ -33,6 +35,7 @@ struct Series {
     completion: Counter,
     cached: Counter,
     unpriced: Counter,
+    estimated: Counter,
 }
 
 impl Series {
@@ -54,6 +57,8 @@ impl Series {
             completion: tokens("completion"),
             cached: tokens("cached"),
             unpriced: metrics::counter!("infermux_unpriced_requests_total",
+                "provider" => provider.clone(), "model" => model.clone()),
+            estimated: metrics::counter!("infermux_estimated_usage_total",
                 "provider" => provider.clone(), "model" => model.clone()),
         }
     }
@@ -80,8 +85,8 @@ impl CostMetrics {
         &self.callers
     }
 
-    /// Records `entry`.
-    pub(crate) fn record(&self, entry: &LedgerEntry) {
+    /// Records `entry`; `estimated` when its usage was counted by infermux.
+    pub(crate) fn record(&self, entry: &LedgerEntry, estimated: bool) {
         let series = self.series(entry);
         // Metrics are floats by nature; the exact amount is in the ledger.
         series
@@ -93,6 +98,9 @@ impl CostMetrics {
         series.cached.increment(usage.cached_prompt_tokens);
         if !entry.priced {
             series.unpriced.increment(1);
+        }
+        if estimated {
+            series.estimated.increment(1);
         }
     }
 

@@ -252,7 +252,11 @@ fn messages(parts: &Parts, body: &Bytes, turn: &Turn, count_only: bool) -> Resul
             "output_tokens": output,
             "cache_creation_input_tokens": turn.cache_write,
             "cache_read_input_tokens": turn.cache_read,
-            "service_tier": "standard"
+            "cache_creation": {
+                "ephemeral_5m_input_tokens": turn.cache_write - turn.cache_write_1h,
+                "ephemeral_1h_input_tokens": turn.cache_write_1h
+            },
+            "service_tier": turn.service_tier.as_deref().unwrap_or("standard")
         })
     };
 

@@ -222,7 +222,8 @@ fn chat(body: &Bytes, turn: &Turn) -> Result<Reply, Reply> {
         let include_usage = req
             .pointer("/stream_options/include_usage")
             .and_then(Value::as_bool)
-            .unwrap_or(false);
+            .unwrap_or(false)
+            && !turn.omit_usage;
         return Ok(stream(
             &id,
             &model,
@@ -256,19 +257,22 @@ fn chat(body: &Bytes, turn: &Turn) -> Result<Reply, Reply> {
             "tool_calls",
         ),
     };
-    Ok(Reply::json(
-        StatusCode::OK,
-        &json!({
-            "id": id,
-            "object": "chat.completion",
-            "created": turn.created,
-            "model": model,
-            "choices": [{ "index": 0, "message": message, "logprobs": null, "finish_reason": finish_reason }],
-            "usage": usage,
-            "service_tier": "default",
-            "system_fingerprint": "fp_mock"
-        }),
-    ))
+    let mut body = json!({
+        "id": id,
+        "object": "chat.completion",
+        "created": turn.created,
+        "model": model,
+        "choices": [{ "index": 0, "message": message, "logprobs": null, "finish_reason": finish_reason }],
+        "usage": usage,
+        "service_tier": turn.service_tier.as_deref().unwrap_or("default"),
+        "system_fingerprint": "fp_mock"
+    });
+    if turn.omit_usage
+        && let Some(object) = body.as_object_mut()
+    {
+        object.remove("usage");
+    }
+    Ok(Reply::json(StatusCode::OK, &body))
 }
 
 fn stream(id: &str, model: &str, turn: &Turn, answer: &Answer<'_>, usage: Option<Value>) -> Reply {
@@ -279,7 +283,7 @@ fn stream(id: &str, model: &str, turn: &Turn, answer: &Answer<'_>, usage: Option
             "object": "chat.completion.chunk",
             "created": turn.created,
             "model": model,
-            "service_tier": "default",
+            "service_tier": turn.service_tier.as_deref().unwrap_or("default"),
             "system_fingerprint": "fp_mock",
             "choices": choices
         });

@@ -49,6 +49,12 @@ pub(crate) struct Turn {
     pub(crate) script: Script,
     pub(crate) cache_read: u32,
     pub(crate) cache_write: u32,
+    /// Answer without usage (an OpenAI-compatible server that reports none).
+    pub(crate) omit_usage: bool,
+    /// Of `cache_write`, the tokens written for 1 hour (Anthropic's `cache_creation`).
+    pub(crate) cache_write_1h: u32,
+    /// The `service_tier` answered, when set.
+    pub(crate) service_tier: Option<String>,
     pub(crate) models: Vec<String>,
     /// Serial number of this request, for ids such as `chatcmpl-mock-7`.
     pub(crate) seq: u64,

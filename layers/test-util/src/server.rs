@@ -98,6 +98,9 @@ struct State {
     script: Script,
     cache_read: u32,
     cache_write: u32,
+    omit_usage: bool,
+    cache_write_1h: u32,
+    service_tier: Option<String>,
     models: Vec<String>,
 }
 
@@ -145,6 +148,9 @@ impl MockServer {
                 script: Script::default(),
                 cache_read: 0,
                 cache_write: 0,
+                omit_usage: false,
+                cache_write_1h: 0,
+                service_tier: None,
                 models: models.iter().map(|m| (*m).to_owned()).collect(),
             }),
             arrived: Notify::new(),
@@ -296,6 +302,29 @@ impl MockServer {
         let mut state = self.shared.lock();
         state.cache_read = read;
         state.cache_write = write;
+        state.cache_write_1h = 0;
+    }
+
+    /// Sets Anthropic cache usage with both write lifetimes: `read` tokens read, `write_5m`
+    /// and `write_1h` written (`cache_creation_input_tokens` is their sum, and
+    /// `cache_creation` splits it by lifetime, as Anthropic reports it).
+    pub fn set_cache_usage_by_lifetime(&self, read: u32, write_5m: u32, write_1h: u32) {
+        let mut state = self.shared.lock();
+        state.cache_read = read;
+        state.cache_write = write_5m + write_1h;
+        state.cache_write_1h = write_1h;
+    }
+
+    /// Sets the `service_tier` the mock answers with (`priority`, `flex`); OpenAI's default
+    /// is `default`, Anthropic's `standard`.
+    pub fn set_service_tier(&self, tier: &str) {
+        self.shared.lock().service_tier = Some(tier.to_owned());
+    }
+
+    /// Makes the OpenAI mock answer as some OpenAI-compatible servers do: without `usage` in
+    /// complete answers, and without a usage chunk in streams even when asked for one.
+    pub fn set_omit_usage(&self, omit: bool) {
+        self.shared.lock().omit_usage = omit;
     }
 
     /// Sets the models the mock lists on its health GET and, for Ollama, the only models it
@@ -352,6 +381,9 @@ impl Shared {
             script: state.script.clone(),
             cache_read: state.cache_read,
             cache_write: state.cache_write,
+            omit_usage: state.omit_usage,
+            cache_write_1h: state.cache_write_1h,
+            service_tier: state.service_tier.clone(),
             models: state.models.clone(),
             seq: state.requests.len() as u64,
             created: now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),

@@ -198,11 +198,11 @@ impl From<WireUsage> for Usage {
                 .prompt_tokens_details
                 .and_then(|d| d.cached_tokens)
                 .unwrap_or(0),
-            cache_creation_tokens: 0,
             reasoning_tokens: wire
                 .completion_tokens_details
                 .and_then(|d| d.reasoning_tokens)
                 .unwrap_or(0),
+            ..Self::default()
         }
     }
 }
@@ -216,13 +216,27 @@ struct Probe {
     choices: Option<Vec<serde::de::IgnoredAny>>,
     #[serde(default)]
     error: Option<serde_json::Value>,
+    /// The processing tier that served the request (`priority`, `flex`, `default`).
+    #[serde(default)]
+    service_tier: Option<String>,
+}
+
+impl Probe {
+    /// Its usage, at the service tier it names.
+    fn usage(&mut self) -> Option<Usage> {
+        let mut usage = Usage::from(self.usage.take()?);
+        if let Some(tier) = &self.service_tier {
+            usage.service_tier = infermux_core::ServiceTier::from_wire(tier);
+        }
+        Some(usage)
+    }
 }
 
 /// Reads the usage of a complete response (chat completion or embeddings list).
 pub fn decode_usage(body: &[u8]) -> Result<Usage, String> {
-    let probe: Probe = serde_json::from_slice(body)
+    let mut probe: Probe = serde_json::from_slice(body)
         .map_err(|e| format!("the provider's response is not valid JSON: {e}"))?;
-    Ok(probe.usage.map(Usage::from).unwrap_or_default())
+    Ok(probe.usage().unwrap_or_default())
 }
 
 /// Passes an OpenAI stream through, learning its usage on the way.
@@ -255,13 +269,13 @@ impl ChunkDecoder for StreamFilter {
             self.done = true;
             return Ok(vec![]);
         }
-        let probe: Probe = serde_json::from_str(&data)
+        let mut probe: Probe = serde_json::from_str(&data)
             .map_err(|e| format!("the provider sent an invalid stream chunk: {e}"))?;
-        if let Some(error) = probe.error {
+        if let Some(error) = probe.error.take() {
             return Err(format!("the provider sent an error: {error}"));
         }
-        if let Some(usage) = probe.usage {
-            self.usage = usage.into();
+        if let Some(usage) = probe.usage() {
+            self.usage = usage;
             let usage_only = probe.choices.is_none_or(|c| c.is_empty());
             if usage_only && !self.client_wants_usage {
                 return Ok(vec![]);
@@ -346,7 +360,8 @@ mod tests {
                 completion_tokens: 5,
                 cached_prompt_tokens: 4,
                 cache_creation_tokens: 0,
-                reasoning_tokens: 2
+                reasoning_tokens: 2,
+                ..Usage::default()
             }
         );
     }

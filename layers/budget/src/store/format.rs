@@ -277,6 +277,8 @@ impl JournalLine {
                 cached_prompt_tokens: self.usage.cached_prompt_tokens,
                 cache_creation_tokens: self.usage.cache_creation_tokens,
                 reasoning_tokens: self.usage.reasoning_tokens,
+                // The cost is recorded; how cache writes and the tier priced it is not needed.
+                ..Usage::default()
             },
             cost: parse_usd(&self.cost_usd)?,
             priced: self.priced,

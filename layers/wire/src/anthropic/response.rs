@@ -127,6 +127,20 @@ pub(crate) struct AnthropicUsage {
     /// Input tokens read from the prompt cache.
     #[serde(default)]
     pub cache_read_input_tokens: Option<u64>,
+    /// Cache writes by lifetime (`ephemeral_5m_input_tokens`, `ephemeral_1h_input_tokens`).
+    #[serde(default)]
+    pub(crate) cache_creation: Option<CacheCreation>,
+    /// The processing tier (`standard`, `priority`, `batch`).
+    #[serde(default)]
+    pub service_tier: Option<String>,
+}
+
+/// Anthropic's `usage.cache_creation`: cache writes by lifetime.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct CacheCreation {
+    /// Tokens written with a 1-hour lifetime (priced at `cache_write_1h`).
+    #[serde(default)]
+    pub(crate) ephemeral_1h_input_tokens: Option<u64>,
 }
 
 impl AnthropicUsage {
@@ -142,6 +156,16 @@ impl AnthropicUsage {
         }
         if let Some(written) = self.cache_creation_input_tokens {
             usage.cache_creation_tokens = written;
+        }
+        if let Some(hour) = self
+            .cache_creation
+            .as_ref()
+            .and_then(|c| c.ephemeral_1h_input_tokens)
+        {
+            usage.cache_creation_1h_tokens = hour;
+        }
+        if let Some(tier) = &self.service_tier {
+            usage.service_tier = infermux_core::ServiceTier::from_wire(tier);
         }
         usage.prompt_tokens = uncached + usage.cached_prompt_tokens + usage.cache_creation_tokens;
         if let Some(output) = self.output_tokens {
@@ -377,6 +401,7 @@ mod tests {
                 cached_prompt_tokens: 1500,
                 cache_creation_tokens: 188,
                 reasoning_tokens: 0,
+                ..Usage::default()
             }
         );
     }

@@ -437,6 +437,7 @@ data: {"type":"message_stop"}
                 cached_prompt_tokens: 1024,
                 cache_creation_tokens: 0,
                 reasoning_tokens: 0,
+                ..Usage::default()
             }
         );
     }
@@ -628,6 +629,7 @@ data: {"type":"message_delta","delta":{"stop_reason":"max_tokens","stop_sequence
                 cached_prompt_tokens: 0,
                 cache_creation_tokens: 2000,
                 reasoning_tokens: 0,
+                ..Usage::default()
             }
         );
     }

@@ -167,8 +167,8 @@ impl StreamEncoder {
                 prompt_tokens: n(usage.get("prompt_tokens")),
                 completion_tokens: n(usage.get("completion_tokens")),
                 cached_prompt_tokens: n(usage.pointer("/prompt_tokens_details/cached_tokens")),
-                cache_creation_tokens: 0,
                 reasoning_tokens: n(usage.pointer("/completion_tokens_details/reasoning_tokens")),
+                ..Usage::default()
             });
         }
         let Some(choice) = chunk.get("choices").and_then(|c| c.get(0)) else {

@@ -1,0 +1,96 @@
+//! The cost of counting a prompt's tokens at ingress, with the BPE tokenizer of
+//! `gpt-4o-mini` (o200k): a 2k-token prompt (counted inline on the runtime worker) and a 1 MiB
+//! prompt (counted on the blocking pool, above `tokens::INLINE_ESTIMATE_BYTES`, 16 KiB).
+//!
+//! - `token_count/estimate_2k_tokens`: the estimate of a chat request of about 2,000 tokens;
+//! - `token_count/estimate_1mib`: the same for a 1 MiB prompt;
+//! - `token_count/with_estimate_1mib`: the 1 MiB prompt through `tokens::with_estimate`, as
+//!   ingress counts it (the hand-off to the blocking pool included).
+//!
+//! Run with `cargo bench --bench token_count`.
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use infermux::{
+    core::{InferRequest, RequestBody, chat::ChatRequest},
+    tokens::{BpeTokenCounter, with_estimate},
+};
+
+/// Varied English-like text of `bytes` bytes.
+fn text(bytes: usize) -> String {
+    const WORDS: &[&str] = &[
+        "the",
+        "router",
+        "counts",
+        "every",
+        "prompt",
+        "token",
+        "before",
+        "sending",
+        "it",
+        "upstream",
+        "budget",
+        "reservation",
+        "settles",
+        "exactly",
+        "once",
+        "streams",
+        "cost",
+        "provider",
+        "answer",
+        "cache",
+    ];
+    let mut out = String::with_capacity(bytes + 16);
+    let mut i = 0usize;
+    while out.len() < bytes {
+        out.push_str(WORDS[(i * 7 + i / 3) % WORDS.len()]);
+        out.push_str(if i % 13 == 12 { ". " } else { " " });
+        i += 1;
+    }
+    out.truncate(bytes);
+    out
+}
+
+fn chat(prompt: &str) -> RequestBody {
+    let chat: ChatRequest = serde_json::from_value(serde_json::json!({
+        "model": "gpt-4o-mini",
+        "messages": [{"role": "user", "content": prompt}]
+    }))
+    .expect("chat");
+    RequestBody::Chat(chat)
+}
+
+fn bench(c: &mut Criterion) {
+    let counter = BpeTokenCounter::new();
+    infermux::tokens::warm_up(["gpt-4o-mini"]);
+    let mut group = c.benchmark_group("token_count");
+    // About 2,000 tokens: short words count about one token each.
+    let small = chat(&text(12_400));
+    let tokens = counter.estimate(&small).prompt_tokens;
+    assert!((1_800..2_200).contains(&tokens), "{tokens} tokens");
+    group.bench_function("estimate_2k_tokens", |b| {
+        b.iter(|| black_box(counter.estimate(black_box(&small))));
+    });
+    let large = chat(&text(1 << 20));
+    group.sample_size(10);
+    group.bench_function("estimate_1mib", |b| {
+        b.iter(|| black_box(counter.estimate(black_box(&large))));
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .build()
+        .expect("runtime");
+    group.bench_function("with_estimate_1mib", |b| {
+        b.iter(|| {
+            let request = InferRequest::new(large.clone(), "bench".into(), "r".into());
+            runtime
+                .block_on(with_estimate(counter, request, 1 << 20))
+                .expect("counted")
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
