@@ -16,7 +16,10 @@ use http::{HeaderValue, Response, StatusCode, header};
 use http_body::{Body, Frame};
 use http_body_util::BodyExt;
 use infermux_core::{BoxError, InferBody, InferRequest, Protocol, Usage};
-use infermux_wire::messages::{StreamEncoder, encode_response, from_openai_error};
+use infermux_wire::{
+    messages::{StreamEncoder, encode_response, from_openai_error},
+    report::StreamEnd,
+};
 use serde_json::json;
 
 use super::ProviderCall;
@@ -146,6 +149,9 @@ impl Body for MessagesStream {
                     this.ended = true;
                     let usage = this.inner.usage();
                     this.encoder.finish(usage, &mut out);
+                    if this.encoder.report().end == StreamEnd::Completed {
+                        this.inner.usage_slot().mark_completed();
+                    }
                 }
             }
             if !out.is_empty() {

@@ -166,6 +166,9 @@ impl Body for PassthroughBody {
                 if let Some(usage) = this.observer.usage() {
                     this.usage.set(usage);
                 }
+                if this.observer.completed() {
+                    this.usage.mark_completed();
+                }
                 if this.observer.completed() || this.observer.errored() {
                     return Poll::Ready(None);
                 }

@@ -2,7 +2,10 @@
 
 use std::{
     pin::Pin,
-    sync::{Arc, OnceLock},
+    sync::{
+        Arc, OnceLock,
+        atomic::{AtomicBool, Ordering},
+    },
     task::{Context, Poll},
 };
 
@@ -16,9 +19,18 @@ use crate::Usage;
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Where a provider adapter puts the usage of a response once it knows it: at once for a
-/// complete JSON body, at the end of a stream for a streamed one.
+/// complete JSON body, at the end of a stream for a streamed one. A stream whose protocol does
+/// not end with OpenAI's `data: [DONE]` (Anthropic's `message_stop`, the Responses API's
+/// `response.completed`) is also marked completed here by the body that saw its terminal
+/// event, so the accounting above knows a whole answer from a cut one without parsing it.
 #[derive(Clone, Debug, Default)]
-pub struct UsageSlot(Arc<OnceLock<Usage>>);
+pub struct UsageSlot(Arc<SlotState>);
+
+#[derive(Debug, Default)]
+struct SlotState {
+    usage: OnceLock<Usage>,
+    completed: AtomicBool,
+}
 
 impl UsageSlot {
     /// An empty slot.
@@ -35,12 +47,22 @@ impl UsageSlot {
 
     /// Records the usage; the first record wins, later ones are ignored.
     pub fn set(&self, usage: Usage) {
-        let _ = self.0.set(usage);
+        let _ = self.0.usage.set(usage);
     }
 
     /// The usage, once recorded.
     pub fn get(&self) -> Option<Usage> {
-        self.0.get().copied()
+        self.0.usage.get().copied()
+    }
+
+    /// Records that the stream's terminal event arrived: the answer is whole.
+    pub fn mark_completed(&self) {
+        self.0.completed.store(true, Ordering::Release);
+    }
+
+    /// Whether [`mark_completed`](Self::mark_completed) was called.
+    pub fn is_completed(&self) -> bool {
+        self.0.completed.load(Ordering::Acquire)
     }
 }
 

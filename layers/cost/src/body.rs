@@ -146,8 +146,11 @@ impl Body for ResponseBody {
                 }
                 None => {
                     *this.ended = true;
-                    if let Some(meter) = this.meter.take() {
-                        // Ended without `[DONE]`: the provider cut the stream.
+                    if let Some(mut meter) = this.meter.take() {
+                        // A protocol without `[DONE]` (Anthropic's `message_stop`) is marked
+                        // completed by the body that saw its terminal event.
+                        meter.done |= this.inner.usage_slot().is_completed();
+                        // Ended without its terminal event: the provider cut the stream.
                         let waste = (!meter.done).then_some(WasteReason::StreamInterrupted);
                         let (cost, settle) =
                             meter.finish(this.inner.usage(), Some(this.out), waste);

@@ -85,33 +85,66 @@ fn append(delta: &Delta<'_>, text: &mut String) {
     }
 }
 
-/// The JSON of a `data: {...}\n\n` event.
-fn payload(event: &[u8]) -> Option<&[u8]> {
-    let json = event.strip_prefix(b"data: ")?;
-    Some(json.trim_ascii_end())
+/// An Anthropic `content_block_delta` event: text, tool input or thinking being generated.
+#[derive(Deserialize)]
+struct BlockDelta<'a> {
+    #[serde(borrow)]
+    delta: AnthropicDelta<'a>,
 }
 
-/// Appends the generated text of `event` (content and tool-call deltas) to `text`.
-pub(crate) fn observe(event: &[u8], text: &mut String) -> Seen {
-    let Some(json) = payload(event) else {
-        return Seen::default();
-    };
-    if json == b"[DONE]" {
-        return Seen {
-            done: true,
-            usage_chunk: false,
+#[derive(Deserialize)]
+struct AnthropicDelta<'a> {
+    #[serde(default, borrow)]
+    text: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default, borrow)]
+    partial_json: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default, borrow)]
+    thinking: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// The JSON of each `data: ...` line of `frame` (an OpenAI `data: {...}` event, or an
+/// Anthropic `event: ...` / `data: {...}` pair; a frame may hold several).
+fn payloads(frame: &[u8]) -> impl Iterator<Item = &[u8]> {
+    frame
+        .split(|&b| b == b'\n')
+        .filter_map(|line| line.strip_prefix(b"data:"))
+        .map(<[u8]>::trim_ascii)
+}
+
+/// Appends the generated text of the events in `frame` (content, tool-call and thinking
+/// deltas, OpenAI's or Anthropic's) to `text`.
+pub(crate) fn observe(frame: &[u8], text: &mut String) -> Seen {
+    let mut seen = Seen::default();
+    for json in payloads(frame) {
+        if json == b"[DONE]" {
+            seen.done = true;
+            continue;
+        }
+        if contains(json, b"\"content_block_delta\"") {
+            if let Ok(event) = serde_json::from_slice::<BlockDelta<'_>>(json) {
+                let delta = event.delta;
+                for part in [delta.text, delta.partial_json, delta.thinking]
+                    .into_iter()
+                    .flatten()
+                {
+                    text.push_str(&part);
+                }
+            }
+            continue;
+        }
+        let Ok(chunk) = serde_json::from_slice::<Chunk<'_>>(json) else {
+            continue;
         };
+        for delta in chunk.choices.iter().filter_map(|c| c.delta.as_ref()) {
+            append(delta, text);
+        }
+        seen.usage_chunk |= chunk.usage.is_some() && chunk.choices.is_empty();
     }
-    let Ok(chunk) = serde_json::from_slice::<Chunk<'_>>(json) else {
-        return Seen::default();
-    };
-    for delta in chunk.choices.iter().filter_map(|c| c.delta.as_ref()) {
-        append(delta, text);
-    }
-    Seen {
-        done: false,
-        usage_chunk: chunk.usage.is_some() && chunk.choices.is_empty(),
-    }
+    seen
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// Where the members of the chunk's `"usage"` object start: just after its `{`, whatever
@@ -183,6 +216,21 @@ mod tests {
     }
 
     #[test]
+    fn anthropic_deltas_are_collected_whatever_the_framing() {
+        let mut text = String::new();
+        let frame = concat!(
+            "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{}}\n\n",
+            "event: content_block_delta\n",
+            "data: {\"delta\":{\"text\":\"Hi \",\"type\":\"text_delta\"},\"index\":0,\"type\":\"content_block_delta\"}\n\n",
+            "event: content_block_delta\n",
+            "data: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"a\\\"\"}}\n\n",
+        );
+        let seen = observe(frame.as_bytes(), &mut text);
+        assert_eq!(seen, Seen::default());
+        assert_eq!(text, "Hi {\"a\"");
+    }
+
+    #[test]
     fn done_and_the_usage_chunk_are_recognised() {
         let mut text = String::new();
         assert!(observe(b"data: [DONE]\n\n", &mut text).done);
@@ -193,7 +241,7 @@ mod tests {
         let priced = with_cost(&Bytes::from_static(usage), Money::from_picos(1_800_000));
         assert!(priced.starts_with(br#"data: {"choices":[],"usage":{"cost":0.0000018,"prompt"#));
         let json: serde_json::Value =
-            serde_json::from_slice(payload(&priced).expect("event")).expect("json");
+            serde_json::from_slice(payloads(&priced).next().expect("event")).expect("json");
         assert_eq!(json["usage"]["cost"], 0.0000018);
         assert_eq!(json["usage"]["prompt_tokens"], 8);
         let empty = with_cost(
@@ -211,7 +259,7 @@ mod tests {
 "#;
         let priced = with_cost(&Bytes::from_static(spaced), Money::from_picos(1_800_000));
         let json: serde_json::Value =
-            serde_json::from_slice(payload(&priced).expect("event")).expect("json");
+            serde_json::from_slice(payloads(&priced).next().expect("event")).expect("json");
         assert_eq!(json["usage"]["cost"], 0.0000018);
         assert_eq!(json["usage"]["completion_tokens"], 1);
         // A string value mentioning "usage" is not the usage object.
