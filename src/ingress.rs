@@ -331,7 +331,11 @@ fn anthropic_client_request(headers: &HeaderMap, body: Bytes) -> ClientRequest {
                 .map(|value| (http::HeaderName::from_static(name), value.clone()))
         })
         .collect();
-    ClientRequest { body, headers }
+    ClientRequest {
+        body,
+        headers,
+        native_only: None,
+    }
 }
 
 fn parse_error(error: serde_json::Error) -> InvalidRequest {
