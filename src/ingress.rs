@@ -129,6 +129,8 @@ enum Route {
     Messages,
     /// Anthropic token counting (`/v1/messages/count_tokens`).
     CountTokens,
+    /// OpenAI Responses (`/v1/responses`).
+    Responses,
     Models,
     Health,
     NotFound,
@@ -143,6 +145,7 @@ impl Route {
             "/embeddings" => (Self::Embeddings, Method::POST),
             "/messages" => (Self::Messages, Method::POST),
             "/messages/count_tokens" => (Self::CountTokens, Method::POST),
+            "/responses" => (Self::Responses, Method::POST),
             "/models" => (Self::Models, Method::GET),
             "/healthz" => (Self::Health, Method::GET),
             _ => return Self::NotFound,
@@ -160,6 +163,7 @@ impl Route {
             Self::Embeddings => "embeddings",
             Self::Messages => "messages",
             Self::CountTokens => "count_tokens",
+            Self::Responses => "responses",
             Self::Models => "models",
             Self::Health => "healthz",
             Self::NotFound => "not_found",
@@ -172,6 +176,7 @@ impl Route {
         match self {
             Self::Messages => Protocol::AnthropicMessages,
             Self::CountTokens => Protocol::AnthropicCountTokens,
+            Self::Responses => Protocol::OpenAiResponses,
             _ => Protocol::OpenAiChat,
         }
     }
@@ -206,7 +211,11 @@ where
         Box::pin(async move {
             let caller = caller(&parts.headers);
             let result = match &route {
-                Route::Chat | Route::Embeddings | Route::Messages | Route::CountTokens => {
+                Route::Chat
+                | Route::Embeddings
+                | Route::Messages
+                | Route::CountTokens
+                | Route::Responses => {
                     match read_request(
                         &route,
                         &parts.headers,
@@ -292,6 +301,7 @@ where
     };
     let protocol = route.protocol();
     let mut session = session(headers);
+    let mut native_only = None;
     let body = match route {
         Route::Chat => RequestBody::Chat(parse_chat(&bytes)?),
         Route::Messages | Route::CountTokens => {
@@ -302,11 +312,25 @@ where
             session = session.or_else(|| decoded.session.map(Arc::from));
             RequestBody::Chat(decoded.chat)
         }
+        Route::Responses => {
+            let decoded = infermux_wire::responses::decode(&bytes)
+                .map_err(|e| InvalidRequest::new(e.to_string()))?;
+            native_only = decoded.native_only;
+            RequestBody::Chat(decoded.chat)
+        }
         _ => RequestBody::Embeddings(parse_embeddings(&bytes)?),
     };
-    let client = protocol
-        .is_anthropic()
-        .then(|| Arc::new(anthropic_client_request(headers, bytes)));
+    let client = if protocol.is_anthropic() {
+        Some(Arc::new(anthropic_client_request(headers, bytes)))
+    } else if protocol == Protocol::OpenAiResponses {
+        Some(Arc::new(responses_client_request(
+            headers,
+            bytes,
+            native_only,
+        )))
+    } else {
+        None
+    };
     let mut request = InferRequest::new(body, caller.clone(), request_id.clone());
     request.protocol = protocol;
     request.client = client;
@@ -335,6 +359,40 @@ fn anthropic_client_request(headers: &HeaderMap, body: Bytes) -> ClientRequest {
         body,
         headers,
         native_only: None,
+    }
+}
+
+/// The headers of a Responses request that an `openai` provider is forwarded: the client's
+/// non-credential protocol headers (`OpenAI-Beta`, Codex's session and turn headers).
+fn forwarded_to_openai(name: &http::HeaderName) -> bool {
+    let name = name.as_str();
+    matches!(
+        name,
+        "openai-beta"
+            | "originator"
+            | "session_id"
+            | "session-id"
+            | "thread-id"
+            | "conversation_id"
+    ) || name.starts_with("x-codex-")
+        || name == "x-client-request-id"
+}
+
+/// The client's Responses body and protocol headers, kept for passthrough.
+fn responses_client_request(
+    headers: &HeaderMap,
+    body: Bytes,
+    native_only: Option<String>,
+) -> ClientRequest {
+    let headers = headers
+        .iter()
+        .filter(|(name, _)| forwarded_to_openai(name))
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
+    ClientRequest {
+        body,
+        headers,
+        native_only,
     }
 }
 
