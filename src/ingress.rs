@@ -50,6 +50,8 @@ pub struct IngressSettings {
     pub max_request_body: u64,
     /// The body of `GET /v1/models`, rendered once.
     models_body: Bytes,
+    /// The body of `GET /v1/models/{id}` for each listed model, rendered once.
+    model_bodies: std::collections::HashMap<String, Bytes>,
     /// Counts each request's prompt tokens.
     tokens: BpeTokenCounter,
     /// When keys are required, the ring that `GET /v1/models` checks the client's key
@@ -70,12 +72,17 @@ impl IngressSettings {
                 serde_json::json!({"id": m.as_ref(), "object": "model", "created": 0, "owned_by": "infermux"})
             })
             .collect();
+        let model_bodies = data
+            .iter()
+            .filter_map(|m| Some((m["id"].as_str()?.to_owned(), m.to_string().into())))
+            .collect();
         let models_body = serde_json::json!({"object": "list", "data": data})
             .to_string()
             .into();
         Self {
             max_request_body,
             models_body,
+            model_bodies,
             tokens: BpeTokenCounter::new(),
             required_keys: None,
         }
@@ -132,6 +139,8 @@ enum Route {
     /// OpenAI Responses (`/v1/responses`).
     Responses,
     Models,
+    /// One model (`GET /v1/models/{id}`).
+    Model(String),
     Health,
     NotFound,
     WrongMethod(Method),
@@ -148,7 +157,10 @@ impl Route {
             "/responses" => (Self::Responses, Method::POST),
             "/models" => (Self::Models, Method::GET),
             "/healthz" => (Self::Health, Method::GET),
-            _ => return Self::NotFound,
+            _ => match path.strip_prefix("/models/").filter(|id| !id.is_empty()) {
+                Some(id) => (Self::Model(id.to_owned()), Method::GET),
+                None => return Self::NotFound,
+            },
         };
         if *method == allowed {
             route
@@ -164,7 +176,7 @@ impl Route {
             Self::Messages => "messages",
             Self::CountTokens => "count_tokens",
             Self::Responses => "responses",
-            Self::Models => "models",
+            Self::Models | Self::Model(_) => "models",
             Self::Health => "healthz",
             Self::NotFound => "not_found",
             Self::WrongMethod(_) => "method_not_allowed",
@@ -233,6 +245,13 @@ where
                 Route::Models => settings
                     .may_list(&parts.headers)
                     .map(|()| json_response(settings.models_body.clone())),
+                Route::Model(id) => settings.may_list(&parts.headers).and_then(|()| {
+                    settings
+                        .model_bodies
+                        .get(id.as_str())
+                        .map(|body| json_response(body.clone()))
+                        .ok_or_else(|| error::ModelNotFound::new(id.clone()).into())
+                }),
                 Route::Health => Ok(json_response(Bytes::from_static(br#"{"status":"ok"}"#))),
                 Route::WrongMethod(allowed) => Err(MethodNotAllowed::new(
                     parts.method.clone(),
