@@ -321,6 +321,7 @@ where
     let protocol = route.protocol();
     let mut session = session(headers);
     let mut native_only = None;
+    let mut tool_namespaces = Vec::new();
     let body = match route {
         Route::Chat => RequestBody::Chat(parse_chat(&bytes)?),
         Route::Messages | Route::CountTokens => {
@@ -335,6 +336,7 @@ where
             let decoded = infermux_wire::responses::decode(&bytes)
                 .map_err(|e| InvalidRequest::new(e.to_string()))?;
             native_only = decoded.native_only;
+            tool_namespaces = decoded.tool_namespaces;
             RequestBody::Chat(decoded.chat)
         }
         _ => RequestBody::Embeddings(parse_embeddings(&bytes)?),
@@ -342,11 +344,10 @@ where
     let client = if protocol.is_anthropic() {
         Some(Arc::new(anthropic_client_request(headers, bytes)))
     } else if protocol == Protocol::OpenAiResponses {
-        Some(Arc::new(responses_client_request(
-            headers,
-            bytes,
-            native_only,
-        )))
+        let mut client = responses_client_request(headers, bytes);
+        client.native_only = native_only;
+        client.tool_namespaces = tool_namespaces;
+        Some(Arc::new(client))
     } else {
         None
     };
@@ -378,6 +379,7 @@ fn anthropic_client_request(headers: &HeaderMap, body: Bytes) -> ClientRequest {
         body,
         headers,
         native_only: None,
+        tool_namespaces: Vec::new(),
     }
 }
 
@@ -398,11 +400,7 @@ fn forwarded_to_openai(name: &http::HeaderName) -> bool {
 }
 
 /// The client's Responses body and protocol headers, kept for passthrough.
-fn responses_client_request(
-    headers: &HeaderMap,
-    body: Bytes,
-    native_only: Option<String>,
-) -> ClientRequest {
+fn responses_client_request(headers: &HeaderMap, body: Bytes) -> ClientRequest {
     let headers = headers
         .iter()
         .filter(|(name, _)| forwarded_to_openai(name))
@@ -411,7 +409,7 @@ fn responses_client_request(
     ClientRequest {
         body,
         headers,
-        native_only,
+        ..ClientRequest::default()
     }
 }
 

@@ -126,8 +126,13 @@ async fn to_responses(
     }
     let usage = body.usage_slot();
     let created_at = super::wire::unix_now();
+    let namespaces = request
+        .client
+        .as_ref()
+        .map_or(&[][..], |c| c.tool_namespaces.as_slice());
     if is_stream {
-        let encoder = ResponsesEncoder::new(request.body.model(), created_at);
+        let encoder = ResponsesEncoder::new(request.body.model(), created_at)
+            .with_namespaces(namespaces.to_vec());
         let body = ResponsesStream {
             inner: body,
             encoder,
@@ -139,14 +144,15 @@ async fn to_responses(
         Ok(collected) => collected.to_bytes(),
         Err(_) => Bytes::new(),
     };
-    let encoded = infermux_wire::responses::encode_response(&bytes, usage.get(), created_at)
-        .unwrap_or_else(|| {
-            parts.status = StatusCode::BAD_GATEWAY;
-            json!({"error": {"message": "the provider's answer could not be translated",
+    let encoded =
+        infermux_wire::responses::encode_response(&bytes, usage.get(), created_at, namespaces)
+            .unwrap_or_else(|| {
+                parts.status = StatusCode::BAD_GATEWAY;
+                json!({"error": {"message": "the provider's answer could not be translated",
                              "type": "infermux_error", "code": "bad_response", "param": null}})
-            .to_string()
-            .into_bytes()
-        });
+                .to_string()
+                .into_bytes()
+            });
     parts.headers.remove(header::CONTENT_LENGTH);
     let body = match usage.get() {
         Some(usage) => InferBody::full_with_usage(encoded, usage),

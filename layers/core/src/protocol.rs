@@ -53,4 +53,7 @@ pub struct ClientRequest {
     /// (Responses `previous_response_id`, `store: true`, a forced server-side tool): a
     /// translated provider refuses the request with a 400 naming it.
     pub native_only: Option<String>,
+    /// The Responses `namespace` tools whose functions a translation flattened to
+    /// `namespace__function`: a translated answer's calls of those are split back.
+    pub tool_namespaces: Vec<String>,
 }

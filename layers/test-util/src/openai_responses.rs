@@ -72,13 +72,18 @@ pub(crate) fn responses(body: &Bytes, turn: &Turn) -> Result<Reply, Reply> {
             name,
             arguments,
             tokens,
-        } => (
-            json!({"type": "function_call", "id": format!("fc_mock{}", turn.seq),
+        } => {
+            let mut call = json!({"type": "function_call", "id": format!("fc_mock{}", turn.seq),
                    "call_id": format!("call_mock{}", turn.seq), "name": name,
-                   "arguments": arguments, "status": "completed"}),
-            tokens,
-            false,
-        ),
+                   "arguments": arguments, "status": "completed"});
+            // A function of a `namespace` tool, scripted as `namespace__name`, is called as
+            // OpenAI calls it: by its own name, with its namespace.
+            if let Some((namespace, function)) = namespaced(&req, name) {
+                call["namespace"] = Value::from(namespace);
+                call["name"] = Value::from(function);
+            }
+            (call, tokens, false)
+        }
     };
     let cached = turn.cache_read.min(prompt);
     let usage = json!({
@@ -175,6 +180,28 @@ pub(crate) fn responses(body: &Bytes, turn: &Turn) -> Result<Reply, Reply> {
         json!({"response": response(status, json!([item]), usage)}),
     );
     Ok(Reply::sse(events))
+}
+
+/// `name` split as `namespace__function` when the request has a `namespace` tool of that name
+/// holding that function.
+fn namespaced<'a>(req: &Value, name: &'a str) -> Option<(&'a str, &'a str)> {
+    let (namespace, function) = name.split_once("__")?;
+    let extra = req
+        .get("input")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|item| item["type"] == "additional_tools")
+        .flat_map(|item| item["tools"].as_array().into_iter().flatten());
+    req.get("tools")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .chain(extra)
+        .filter(|t| t["type"] == "namespace" && t["name"] == namespace)
+        .flat_map(|t| t["tools"].as_array().into_iter().flatten())
+        .any(|f| f["name"] == function)
+        .then_some((namespace, function))
 }
 
 /// One input item as a chat-like message; refuses what OpenAI refuses.

@@ -8,7 +8,7 @@ mod response;
 mod stream;
 mod usage;
 
-pub use request::{DecodeError, DecodedRequest, NAMESPACE_SEPARATOR, decode};
+pub use request::{DecodeError, DecodedRequest, NAMESPACE_SEPARATOR, decode, split_namespace};
 pub use response::{encode_response, usage_json};
 pub use stream::StreamEncoder;
 pub use usage::{UsageObserver, response_usage};

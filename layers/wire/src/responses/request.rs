@@ -36,6 +36,8 @@ pub struct DecodedRequest {
     /// The first field that needs OpenAI's stored state or server-side tools; a translated
     /// provider must refuse the request naming it.
     pub native_only: Option<String>,
+    /// The `namespace` tools whose functions were flattened to `namespace__function`.
+    pub tool_namespaces: Vec<String>,
 }
 
 /// The separator of a flattened namespace tool name (`namespace__function`).
@@ -129,7 +131,45 @@ pub fn decode(body: &[u8]) -> Result<DecodedRequest, DecodeError> {
         .get("text")
         .and_then(|t| t.get("format"))
         .and_then(response_format);
-    Ok(DecodedRequest { chat, native_only })
+    let tool_namespaces = namespaces(&req);
+    Ok(DecodedRequest {
+        chat,
+        native_only,
+        tool_namespaces,
+    })
+}
+
+/// The names of the `namespace` tools, in `tools` and in `additional_tools` items.
+fn namespaces(req: &Map<String, Value>) -> Vec<String> {
+    let items = req
+        .get("input")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|item| item.get("type").and_then(Value::as_str) == Some("additional_tools"))
+        .flat_map(|item| {
+            item.get("tools")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+        });
+    req.get("tools")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .chain(items)
+        .filter(|t| t.get("type").and_then(Value::as_str) == Some("namespace"))
+        .filter_map(|t| t.get("name").and_then(Value::as_str).map(str::to_owned))
+        .collect()
+}
+
+/// `name` split back into its namespace and function when a translation flattened it.
+pub fn split_namespace<'a>(name: &'a str, namespaces: &[String]) -> Option<(&'a str, &'a str)> {
+    let (namespace, function) = name.split_once(NAMESPACE_SEPARATOR)?;
+    namespaces
+        .iter()
+        .any(|n| n == namespace)
+        .then_some((namespace, function))
 }
 
 fn error(message: impl Into<String>) -> DecodeError {
@@ -467,6 +507,15 @@ mod tests {
         });
         let decoded = decode(body.to_string().as_bytes()).expect("decodes");
         assert_eq!(decoded.native_only, None);
+        assert_eq!(decoded.tool_namespaces, ["mcp"]);
+        assert_eq!(
+            split_namespace("mcp__read", &decoded.tool_namespaces),
+            Some(("mcp", "read"))
+        );
+        assert_eq!(
+            split_namespace("other__read", &decoded.tool_namespaces),
+            None
+        );
         let chat = decoded.chat;
         let roles: Vec<&str> = chat.messages.iter().map(|m| m.role.as_str()).collect();
         assert_eq!(roles, ["system", "user", "assistant", "tool"]);

@@ -4,8 +4,14 @@ use infermux_core::Usage;
 use serde_json::{Value, json};
 
 /// Encodes `body` (an OpenAI `chat.completion`) as a Responses `response`, with `usage` (the
-/// usage infermux learnt). `None` when `body` is not a chat completion.
-pub fn encode_response(body: &[u8], usage: Option<Usage>, created_at: u64) -> Option<Vec<u8>> {
+/// usage infermux learnt); calls of functions flattened from the client's `namespaces` are
+/// split back. `None` when `body` is not a chat completion.
+pub fn encode_response(
+    body: &[u8],
+    usage: Option<Usage>,
+    created_at: u64,
+    namespaces: &[String],
+) -> Option<Vec<u8>> {
     let chat: Value = serde_json::from_slice(body).ok()?;
     let choice = chat.get("choices")?.get(0)?;
     let message = choice.get("message")?;
@@ -47,6 +53,7 @@ pub fn encode_response(body: &[u8], usage: Option<Usage>, created_at: u64) -> Op
                 field("name"),
                 field("arguments"),
                 "completed",
+                namespaces,
             ));
         }
     }
@@ -159,11 +166,17 @@ pub(super) fn function_call_item(
     name: &str,
     arguments: &str,
     status: &str,
+    namespaces: &[String],
 ) -> Value {
-    json!({
+    let mut item = json!({
         "type": "function_call", "id": id, "call_id": call_id, "name": name,
         "arguments": arguments, "status": status,
-    })
+    });
+    if let Some((namespace, function)) = super::request::split_namespace(name, namespaces) {
+        item["namespace"] = Value::from(namespace);
+        item["name"] = Value::from(function);
+    }
+    item
 }
 
 #[cfg(test)]
@@ -187,7 +200,7 @@ mod tests {
             ..Usage::default()
         };
         let out: Value = serde_json::from_slice(
-            &encode_response(body.to_string().as_bytes(), Some(usage), 7).expect("encodes"),
+            &encode_response(body.to_string().as_bytes(), Some(usage), 7, &[]).expect("encodes"),
         )
         .expect("json");
         assert_eq!(out["object"], "response");
@@ -202,7 +215,7 @@ mod tests {
         assert_eq!(out["usage"]["input_tokens_details"]["cached_tokens"], 3);
         assert_eq!(out["usage"]["output_tokens_details"]["reasoning_tokens"], 2);
         assert_eq!(out["usage"]["total_tokens"], 14);
-        assert!(encode_response(b"{}", None, 0).is_none());
+        assert!(encode_response(b"{}", None, 0, &[]).is_none());
     }
 
     #[test]
@@ -210,7 +223,7 @@ mod tests {
         let body = json!({"id": "x", "model": "m", "choices": [{"finish_reason": "length",
             "message": {"role": "assistant", "content": "cut"}}]});
         let out: Value = serde_json::from_slice(
-            &encode_response(body.to_string().as_bytes(), None, 0).expect("encodes"),
+            &encode_response(body.to_string().as_bytes(), None, 0, &[]).expect("encodes"),
         )
         .expect("json");
         assert_eq!(out["status"], "incomplete");

@@ -50,6 +50,7 @@ pub struct StreamEncoder {
     output: Vec<Value>,
     done: bool,
     report: StreamReport,
+    namespaces: Vec<String>,
 }
 
 impl StreamEncoder {
@@ -66,7 +67,16 @@ impl StreamEncoder {
             output: Vec::new(),
             done: false,
             report: StreamReport::default(),
+            namespaces: Vec::new(),
         }
+    }
+
+    /// Splits calls of functions flattened from these `namespace` tools back into namespace
+    /// and name.
+    #[must_use]
+    pub fn with_namespaces(mut self, namespaces: Vec<String>) -> Self {
+        self.namespaces = namespaces;
+        self
     }
 
     /// What the stream reported so far.
@@ -327,7 +337,14 @@ impl StreamEncoder {
                 .and_then(Value::as_str)
                 .unwrap_or("")
                 .to_owned();
-            let item = function_call_item(&self.item_id("fc"), &call_id, &name, "", "in_progress");
+            let item = function_call_item(
+                &self.item_id("fc"),
+                &call_id,
+                &name,
+                "",
+                "in_progress",
+                &self.namespaces,
+            );
             self.emit(
                 out,
                 "response.output_item.added",
@@ -404,7 +421,14 @@ impl StreamEncoder {
                     "response.function_call_arguments.done",
                     json!({"item_id": id, "output_index": index, "name": name, "arguments": arguments}),
                 );
-                function_call_item(&id, &call_id, &name, &arguments, "completed")
+                function_call_item(
+                    &id,
+                    &call_id,
+                    &name,
+                    &arguments,
+                    "completed",
+                    &self.namespaces,
+                )
             }
         };
         self.emit(
