@@ -143,6 +143,7 @@ impl Server {
             .layer(tower_http::catch_panic::CatchPanicLayer::custom(
                 panic_response,
             ))
+            .layer(crate::cors::CorsLayer::new(&config.cors.allowed_origins))
             .service(mux.proxy());
         let listen = proxy
             .local_addr()

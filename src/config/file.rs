@@ -34,6 +34,7 @@ pub(super) struct FileConfig {
     pub(super) drain_timeout: Option<Humane>,
     pub(super) virtual_models: Option<Vec<super::virtual_models::FileVirtualModel>>,
     pub(super) keys: Option<super::keys::FileKeys>,
+    pub(super) cors: Option<super::cors::FileCors>,
 }
 
 /// An entry of `providers`.

@@ -42,6 +42,8 @@ pub struct Config {
     pub virtual_models: Option<Vec<super::virtual_models::VirtualModelConfig>>,
     /// Client API keys (`keys`).
     pub keys: super::keys::KeysConfig,
+    /// Browser origins allowed to call the proxy API (`cors`).
+    pub cors: super::cors::CorsConfig,
 }
 
 /// A credential from the config, such as an API key.

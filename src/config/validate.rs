@@ -79,6 +79,7 @@ pub(super) fn validate(file: FileConfig, index: &SourceIndex) -> Result<Config, 
         drain_timeout: file.drain_timeout.map_or(DEFAULT_DRAIN_TIMEOUT, |d| d.0),
         virtual_models,
         keys: super::keys::validate(file.keys)?,
+        cors: super::cors::validate(file.cors)?,
     })
 }
 
