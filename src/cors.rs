@@ -23,13 +23,19 @@ use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, Cors, ExposeHead
 const PREFLIGHT_MAX_AGE: Duration = Duration::from_secs(600);
 
 /// The response headers a browser script may read.
-const EXPOSED: [&str; 7] = [
+const EXPOSED: [&str; 13] = [
     "x-infermux-request-id",
     "x-infermux-provider",
     "x-infermux-model",
     "x-infermux-cost",
     "x-infermux-error",
     "x-infermux-budget-remaining",
+    "x-infermux-max-tokens-clamped",
+    "x-infermux-model-override",
+    "x-infermux-route-group",
+    "x-infermux-route-reason",
+    "x-infermux-tier",
+    "x-infermux-virtual-model",
     "retry-after",
 ];
 
