@@ -397,3 +397,36 @@ routing: {{strategy: priority}}
     }
     assert_eq!(openai.requests()[0].path, "/v1/responses");
 }
+
+#[tokio::test]
+async fn structured_output_and_reasoning_reach_each_target_natively() {
+    let (infermux, mocks) = start().await;
+    let schema = json!({"type": "object", "properties": {"city": {"type": "string"}},
+                        "required": ["city"], "additionalProperties": false});
+    for model in ["claude-haiku-4-5", "llama3.2", "gpt-4o-mini"] {
+        let mut request = body(model, false);
+        request["text"] = json!({"format": {"type": "json_schema", "name": "city", "schema": schema, "strict": true}});
+        request["reasoning"] = json!({"effort": "high", "summary": "auto"});
+        let reply = responses(&infermux, &[], request).await;
+        assert_eq!(reply.status, 200, "{model}: {}", reply.text());
+    }
+    let anthropic = mocks.anthropic.requests()[0].json();
+    let native = anthropic
+        .get("output_format")
+        .or_else(|| anthropic.pointer("/output_config/format"));
+    let forced = anthropic.pointer("/tool_choice/type") == Some(&json!("tool"));
+    assert!(
+        native.is_some() || forced,
+        "no structured output: {anthropic}"
+    );
+    assert!(
+        anthropic.get("thinking").is_some(),
+        "no thinking: {anthropic}"
+    );
+    let ollama = mocks.ollama.requests()[0].json();
+    assert_eq!(ollama["format"], schema, "{ollama}");
+    // The openai provider got the Responses fields themselves.
+    let openai = mocks.openai.requests()[0].json();
+    assert_eq!(openai["text"]["format"]["name"], "city");
+    assert_eq!(openai["reasoning"]["summary"], "auto");
+}
