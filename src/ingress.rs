@@ -50,6 +50,8 @@ pub struct IngressSettings {
     pub max_request_body: u64,
     /// The body of `GET /v1/models`, rendered once.
     models_body: Bytes,
+    /// The body of `GET /v1/models/{id}` for each listed model, rendered once.
+    model_bodies: std::collections::HashMap<String, Bytes>,
     /// Counts each request's prompt tokens.
     tokens: BpeTokenCounter,
     /// When keys are required, the ring that `GET /v1/models` checks the client's key
@@ -70,12 +72,17 @@ impl IngressSettings {
                 serde_json::json!({"id": m.as_ref(), "object": "model", "created": 0, "owned_by": "infermux"})
             })
             .collect();
+        let model_bodies = data
+            .iter()
+            .filter_map(|m| Some((m["id"].as_str()?.to_owned(), m.to_string().into())))
+            .collect();
         let models_body = serde_json::json!({"object": "list", "data": data})
             .to_string()
             .into();
         Self {
             max_request_body,
             models_body,
+            model_bodies,
             tokens: BpeTokenCounter::new(),
             required_keys: None,
         }
@@ -138,7 +145,11 @@ enum Route {
     Messages,
     /// Anthropic token counting (`/v1/messages/count_tokens`).
     CountTokens,
+    /// OpenAI Responses (`/v1/responses`).
+    Responses,
     Models,
+    /// One model (`GET /v1/models/{id}`).
+    Model(String),
     Health,
     NotFound,
     WrongMethod(Method),
@@ -152,9 +163,13 @@ impl Route {
             "/embeddings" => (Self::Embeddings, Method::POST),
             "/messages" => (Self::Messages, Method::POST),
             "/messages/count_tokens" => (Self::CountTokens, Method::POST),
+            "/responses" => (Self::Responses, Method::POST),
             "/models" => (Self::Models, Method::GET),
             "/healthz" => (Self::Health, Method::GET),
-            _ => return Self::NotFound,
+            _ => match path.strip_prefix("/models/").filter(|id| !id.is_empty()) {
+                Some(id) => (Self::Model(id.to_owned()), Method::GET),
+                None => return Self::NotFound,
+            },
         };
         if *method == allowed {
             route
@@ -169,7 +184,8 @@ impl Route {
             Self::Embeddings => "embeddings",
             Self::Messages => "messages",
             Self::CountTokens => "count_tokens",
-            Self::Models => "models",
+            Self::Responses => "responses",
+            Self::Models | Self::Model(_) => "models",
             Self::Health => "healthz",
             Self::NotFound => "not_found",
             Self::WrongMethod(_) => "method_not_allowed",
@@ -181,6 +197,7 @@ impl Route {
         match self {
             Self::Messages => Protocol::AnthropicMessages,
             Self::CountTokens => Protocol::AnthropicCountTokens,
+            Self::Responses => Protocol::OpenAiResponses,
             _ => Protocol::OpenAiChat,
         }
     }
@@ -215,7 +232,11 @@ where
         Box::pin(async move {
             let caller = caller(&parts.headers);
             let result = match &route {
-                Route::Chat | Route::Embeddings | Route::Messages | Route::CountTokens => {
+                Route::Chat
+                | Route::Embeddings
+                | Route::Messages
+                | Route::CountTokens
+                | Route::Responses => {
                     match read_request(
                         &route,
                         &parts.headers,
@@ -233,6 +254,13 @@ where
                 Route::Models => settings
                     .may_list(&parts.headers)
                     .map(|()| json_response(settings.models_body.clone())),
+                Route::Model(id) => settings.may_list(&parts.headers).and_then(|()| {
+                    settings
+                        .model_bodies
+                        .get(id.as_str())
+                        .map(|body| json_response(body.clone()))
+                        .ok_or_else(|| error::ModelNotFound::new(id.clone()).into())
+                }),
                 Route::Health => Ok(json_response(Bytes::from_static(br#"{"status":"ok"}"#))),
                 Route::WrongMethod(allowed) => Err(MethodNotAllowed::new(
                     parts.method.clone(),
@@ -303,6 +331,8 @@ where
     };
     let protocol = route.protocol();
     let mut session = session(headers);
+    let mut native_only = None;
+    let mut tool_namespaces = Vec::new();
     let body = match route {
         Route::Chat => RequestBody::Chat(parse_chat(&bytes)?),
         Route::Messages | Route::CountTokens => {
@@ -313,11 +343,25 @@ where
             session = session.or_else(|| decoded.session.map(Arc::from));
             RequestBody::Chat(decoded.chat)
         }
+        Route::Responses => {
+            let decoded = infermux_wire::responses::decode(&bytes)
+                .map_err(|e| InvalidRequest::new(e.to_string()))?;
+            native_only = decoded.native_only;
+            tool_namespaces = decoded.tool_namespaces;
+            RequestBody::Chat(decoded.chat)
+        }
         _ => RequestBody::Embeddings(parse_embeddings(&bytes)?),
     };
-    let client = protocol
-        .is_anthropic()
-        .then(|| Arc::new(anthropic_client_request(headers, bytes.clone())));
+    let client = if protocol.is_anthropic() {
+        Some(Arc::new(anthropic_client_request(headers, bytes.clone())))
+    } else if protocol == Protocol::OpenAiResponses {
+        let mut client = responses_client_request(headers, bytes.clone());
+        client.native_only = native_only;
+        client.tool_namespaces = tool_namespaces;
+        Some(Arc::new(client))
+    } else {
+        None
+    };
     let mut request = InferRequest::new(body, caller.clone(), request_id.clone());
     request.protocol = protocol;
     request.client = client;
@@ -344,7 +388,42 @@ fn anthropic_client_request(headers: &HeaderMap, body: Bytes) -> ClientRequest {
                 .map(|value| (http::HeaderName::from_static(name), value.clone()))
         })
         .collect();
-    ClientRequest { body, headers }
+    ClientRequest {
+        body,
+        headers,
+        native_only: None,
+        tool_namespaces: Vec::new(),
+    }
+}
+
+/// The headers of a Responses request that an `openai` provider is forwarded: the client's
+/// non-credential protocol headers (`OpenAI-Beta`, Codex's session and turn headers).
+fn forwarded_to_openai(name: &http::HeaderName) -> bool {
+    let name = name.as_str();
+    matches!(
+        name,
+        "openai-beta"
+            | "originator"
+            | "session_id"
+            | "session-id"
+            | "thread-id"
+            | "conversation_id"
+    ) || name.starts_with("x-codex-")
+        || name == "x-client-request-id"
+}
+
+/// The client's Responses body and protocol headers, kept for passthrough.
+fn responses_client_request(headers: &HeaderMap, body: Bytes) -> ClientRequest {
+    let headers = headers
+        .iter()
+        .filter(|(name, _)| forwarded_to_openai(name))
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
+    ClientRequest {
+        body,
+        headers,
+        ..ClientRequest::default()
+    }
 }
 
 fn parse_error(error: serde_json::Error) -> InvalidRequest {

@@ -43,6 +43,7 @@ pub mod accounting;
 mod builder_ext;
 pub mod cli;
 pub mod config;
+pub mod cors;
 pub mod edge;
 mod embed;
 pub mod error;

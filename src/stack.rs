@@ -181,6 +181,7 @@ fn provider_service(
         api_key: provider.api_key.as_ref().map(|k| k.expose().to_owned()),
         timeout: provider.timeout,
         specs: specs.clone(),
+        responses_api: provider.kind == ProviderKind::OpenAi,
     };
     BoxCloneSyncService::new(HttpProvider::new(config, client.clone()))
 }

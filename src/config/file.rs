@@ -40,6 +40,7 @@ pub(super) struct FileConfig {
     pub(super) metrics: Option<super::ops::FileMetrics>,
     pub(super) telemetry: Option<super::ops::FileTelemetry>,
     pub(super) request_log: Option<super::request_log::FileRequestLog>,
+    pub(super) cors: Option<super::cors::FileCors>,
 }
 
 /// An entry of `providers`.

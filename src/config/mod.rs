@@ -42,6 +42,7 @@
 //! ```
 
 mod address;
+mod cors;
 mod diagnose;
 mod duration;
 mod env;
@@ -61,6 +62,7 @@ mod virtual_models;
 
 use std::path::Path;
 
+pub use self::cors::CorsConfig;
 pub use self::error::ConfigError;
 pub use self::keys::{KeyConfig, KeysConfig};
 pub use self::model::{

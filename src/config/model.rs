@@ -50,6 +50,8 @@ pub struct Config {
     pub telemetry: super::TelemetryConfig,
     /// The request log (`request_log`).
     pub request_log: super::RequestLogConfig,
+    /// Browser origins allowed to call the proxy API (`cors`).
+    pub cors: super::cors::CorsConfig,
 }
 
 /// A credential from the config, such as an API key.

@@ -88,6 +88,7 @@ pub(super) fn validate(file: FileConfig, index: &SourceIndex) -> Result<Config, 
         metrics: super::ops::metrics(file.metrics),
         telemetry: super::ops::telemetry(file.telemetry)?,
         request_log,
+        cors: super::cors::validate(file.cors)?,
     })
 }
 

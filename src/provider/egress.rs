@@ -19,6 +19,7 @@ use infermux_core::{BoxError, InferBody, InferRequest, Protocol, Usage};
 use infermux_wire::{
     messages::{StreamEncoder, encode_response, from_openai_error},
     report::StreamEnd,
+    responses::StreamEncoder as ResponsesEncoder,
 };
 use serde_json::json;
 
@@ -78,6 +79,9 @@ pub(crate) async fn to_client(
         .headers
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+    if request.protocol == Protocol::OpenAiResponses {
+        return to_responses(request, parts, body, is_stream).await;
+    }
     if is_stream && parts.status.is_success() {
         let model = request.body.model().to_owned();
         let encoder = StreamEncoder::new(&model, request.estimate.prompt_tokens);
@@ -110,6 +114,103 @@ pub(crate) async fn to_client(
         None => InferBody::full(encoded),
     };
     Response::from_parts(parts, body)
+}
+
+/// An OpenAI-chat-shaped answer as a Responses client expects it: a `response` object, or the
+/// Responses event sequence. Errors keep OpenAI's shape, which the Responses API shares.
+async fn to_responses(
+    request: &InferRequest,
+    mut parts: http::response::Parts,
+    body: InferBody,
+    is_stream: bool,
+) -> Response<InferBody> {
+    if !parts.status.is_success() {
+        return Response::from_parts(parts, body);
+    }
+    let usage = body.usage_slot().clone();
+    let created_at = super::wire::unix_now();
+    let namespaces = request
+        .client
+        .as_ref()
+        .map_or(&[][..], |c| c.tool_namespaces.as_slice());
+    if is_stream {
+        let encoder = ResponsesEncoder::new(request.body.model(), created_at)
+            .with_namespaces(namespaces.to_vec());
+        let body = ResponsesStream {
+            inner: body,
+            encoder,
+            ended: false,
+        };
+        return Response::from_parts(parts, InferBody::new(body, usage));
+    }
+    let bytes = match body.collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => Bytes::new(),
+    };
+    let encoded =
+        infermux_wire::responses::encode_response(&bytes, usage.get(), created_at, namespaces)
+            .unwrap_or_else(|| {
+                parts.status = StatusCode::BAD_GATEWAY;
+                json!({"error": {"message": "the provider's answer could not be translated",
+                             "type": "infermux_error", "code": "bad_response", "param": null}})
+                .to_string()
+                .into_bytes()
+            });
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let body = match usage.get() {
+        Some(usage) => InferBody::full_with_usage(encoded, usage),
+        None => InferBody::full(encoded),
+    };
+    Response::from_parts(parts, body)
+}
+
+/// An OpenAI chat stream re-emitted as Responses events as it passes.
+struct ResponsesStream {
+    inner: InferBody,
+    encoder: ResponsesEncoder,
+    ended: bool,
+}
+
+impl Body for ResponsesStream {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        // Every field is `Unpin` (the inner body is boxed).
+        let this = self.get_mut();
+        loop {
+            if this.ended {
+                return Poll::Ready(None);
+            }
+            let mut out = Vec::new();
+            match ready!(Pin::new(&mut this.inner).poll_frame(cx)) {
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        this.encoder.feed(&data, &mut out);
+                    }
+                }
+                Some(Err(error)) => {
+                    this.ended = true;
+                    this.encoder
+                        .fail(&format!("the provider's stream broke: {error}"), &mut out);
+                }
+                None => {
+                    this.ended = true;
+                    let usage = this.inner.usage();
+                    this.encoder.finish(usage, &mut out);
+                    if this.encoder.report().end == StreamEnd::Completed {
+                        this.inner.usage_slot().mark_completed();
+                    }
+                }
+            }
+            if !out.is_empty() {
+                return Poll::Ready(Some(Ok(Frame::data(Bytes::from(out)))));
+            }
+        }
+    }
 }
 
 /// An OpenAI chat stream re-emitted as Anthropic events as it passes.

@@ -34,6 +34,9 @@ pub struct HttpProviderConfig {
     pub timeout: Duration,
     /// The model catalog: translations clamp output limits to a model's maximum.
     pub specs: ModelSpecs,
+    /// Whether the provider serves OpenAI's Responses API itself (the `openai` type):
+    /// Responses clients are then passed through instead of translated.
+    pub responses_api: bool,
 }
 
 /// A tower service calling one provider's HTTP API.
@@ -130,7 +133,12 @@ async fn send(
         return Ok(super::egress::count_locally(call));
     }
     let max_output = config.specs.max_output(&config.name, &call.upstream_model);
-    let encoded = config.wire.encode(call, max_output)?;
+    let encoded = if call.request.protocol == Protocol::OpenAiResponses && config.responses_api {
+        WireFormat::encode_responses_passthrough(call)?
+    } else {
+        super::wire::refuse_native_only(call)?;
+        config.wire.encode(call, max_output)?
+    };
     let added_usage = config.wire.adds_stream_usage(call);
     let response = send_encoded(inner, client, call, encoded).await?;
     if !added_usage || !response.status().is_client_error() {

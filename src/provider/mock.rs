@@ -93,6 +93,7 @@ impl Service<ProviderCall> for MockProvider {
             if call.request.protocol == infermux_core::Protocol::AnthropicCountTokens {
                 return Ok(super::egress::count_locally(&call));
             }
+            super::wire::refuse_native_only(&call)?;
             let id = completion_id(&call);
             let model = &*call.upstream_model;
             let response = match &call.request.body {

@@ -1,5 +1,6 @@
-//! Same-protocol answers: an Anthropic provider's answer to a `/v1/messages` client goes back
-//! byte for byte; infermux only locates the usage in it.
+//! Same-protocol answers: an Anthropic provider's answer to a `/v1/messages` client, and an
+//! OpenAI provider's answer to a `/v1/responses` client, go back byte for byte; infermux only
+//! locates the usage in them.
 
 use std::{
     pin::Pin,
@@ -13,7 +14,7 @@ use http_body::{Body, Frame};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use infermux_core::{BoxError, InferBody, Protocol, Usage, UsageSlot};
-use infermux_wire::passthrough::{UsageObserver, response_usage};
+use infermux_wire::{passthrough, responses};
 use tokio::time::{Instant, Sleep, sleep};
 
 use super::{ProviderCall, ProviderError, ProviderErrorKind, egress, http::HttpProviderConfig};
@@ -26,17 +27,23 @@ pub(crate) async fn success(
 ) -> Result<Response<InferBody>, ProviderError> {
     let (parts, body) = response.into_parts();
     let content_type = parts.headers.get(header::CONTENT_TYPE).cloned();
-    let mut response =
-        if call.request.body.is_stream() && call.request.protocol == Protocol::AnthropicMessages {
+    let watch = match call.request.protocol {
+        Protocol::AnthropicMessages => Some(Watch::Messages(passthrough::UsageObserver::new())),
+        Protocol::OpenAiResponses => Some(Watch::Responses(responses::UsageObserver::new())),
+        _ => None,
+    };
+    let mut response = match watch {
+        Some(watch) if call.request.body.is_stream() => {
             let usage = UsageSlot::new();
-            let mut body = PassthroughBody::new(body, usage.clone(), config.timeout);
+            let mut body = PassthroughBody::new(body, watch, usage.clone(), config.timeout);
             body.first_frame().await?;
             let mut response = Response::new(InferBody::new(body, usage));
             response
                 .headers_mut()
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
             response
-        } else {
+        }
+        _ => {
             let bytes = body
                 .collect()
                 .await
@@ -48,18 +55,20 @@ pub(crate) async fn success(
                 })?
                 .to_bytes();
             // Counting tokens is free; a message's usage is in its body.
-            let usage = if call.request.protocol == Protocol::AnthropicCountTokens {
-                Usage::default()
-            } else {
-                response_usage(&bytes).ok_or_else(|| {
-                    ProviderError::new(
-                        ProviderErrorKind::BadResponse,
-                        "the provider's message has no usage",
-                    )
-                })?
+            let usage = match call.request.protocol {
+                Protocol::AnthropicCountTokens => Some(Usage::default()),
+                Protocol::OpenAiResponses => responses::response_usage(&bytes),
+                _ => passthrough::response_usage(&bytes),
             };
+            let usage = usage.ok_or_else(|| {
+                ProviderError::new(
+                    ProviderErrorKind::BadResponse,
+                    "the provider's answer has no usage",
+                )
+            })?;
             Response::new(InferBody::full_with_usage(bytes, usage))
-        };
+        }
+    };
     let json = HeaderValue::from_static("application/json");
     response
         .headers_mut()
@@ -68,12 +77,72 @@ pub(crate) async fn success(
     Ok(response)
 }
 
-/// An Anthropic stream passed through frame by frame, watched for usage and completion. A
-/// stream that breaks, or goes quiet past the idle timeout, before `message_stop` ends with an
-/// Anthropic `error` event.
+/// What a passing stream is watched with: its protocol's usage observer.
+enum Watch {
+    /// An Anthropic Messages stream.
+    Messages(passthrough::UsageObserver),
+    /// An OpenAI Responses stream.
+    Responses(responses::UsageObserver),
+}
+
+impl Watch {
+    fn observe(&mut self, bytes: &[u8]) {
+        match self {
+            Self::Messages(o) => o.observe(bytes),
+            Self::Responses(o) => o.observe(bytes),
+        }
+    }
+
+    fn usage(&self) -> Option<Usage> {
+        match self {
+            Self::Messages(o) => o.usage(),
+            Self::Responses(o) => o.usage(),
+        }
+    }
+
+    /// Whether the stream's terminal event arrived (`message_stop`, `response.completed`).
+    fn completed(&self) -> bool {
+        match self {
+            Self::Messages(o) => o.completed(),
+            Self::Responses(o) => o.completed(),
+        }
+    }
+
+    /// Whether the provider ended the stream itself, completed or with its own error event.
+    fn ended(&self) -> bool {
+        match self {
+            Self::Messages(o) => o.completed() || o.errored(),
+            Self::Responses(o) => o.completed() || o.errored(),
+        }
+    }
+
+    /// The event that tells the client the stream broke, in its protocol.
+    fn failure_event(&self, message: &str) -> Vec<u8> {
+        match self {
+            Self::Messages(_) => {
+                let mut event = b"event: error\ndata: ".to_vec();
+                event.extend_from_slice(&infermux_wire::messages::error_body("api_error", message));
+                event.extend_from_slice(b"\n\n");
+                event
+            }
+            Self::Responses(_) => {
+                let data = serde_json::json!({
+                    "type": "response.failed",
+                    "response": {"object": "response", "status": "failed", "output": [],
+                                 "error": {"code": "server_error", "message": message}},
+                });
+                format!("event: response.failed\ndata: {data}\n\n").into_bytes()
+            }
+        }
+    }
+}
+
+/// A same-protocol stream passed through frame by frame, watched for usage and completion. A
+/// stream that breaks, or goes quiet past the idle timeout, before its terminal event ends with
+/// the protocol's failure event (Anthropic `error`, Responses `response.failed`).
 struct PassthroughBody {
     upstream: Incoming,
-    observer: UsageObserver,
+    observer: Watch,
     usage: UsageSlot,
     first: Option<Bytes>,
     idle_timeout: Duration,
@@ -82,10 +151,10 @@ struct PassthroughBody {
 }
 
 impl PassthroughBody {
-    fn new(upstream: Incoming, usage: UsageSlot, idle_timeout: Duration) -> Self {
+    fn new(upstream: Incoming, observer: Watch, usage: UsageSlot, idle_timeout: Duration) -> Self {
         Self {
             upstream,
-            observer: UsageObserver::new(),
+            observer,
             usage,
             first: None,
             idle_timeout,
@@ -169,18 +238,15 @@ impl Body for PassthroughBody {
                 if this.observer.completed() {
                     this.usage.mark_completed();
                 }
-                if this.observer.completed() || this.observer.errored() {
+                if this.observer.ended() {
                     return Poll::Ready(None);
                 }
                 let message = match end {
                     Some(Err(message)) => message,
-                    _ => "the provider's stream ended before message_stop".to_owned(),
+                    _ => "the provider's stream ended before it completed".to_owned(),
                 };
                 tracing::warn!(error = %message, "passthrough stream broke");
-                let mut event = b"event: error\ndata: ".to_vec();
-                event
-                    .extend_from_slice(&infermux_wire::messages::error_body("api_error", &message));
-                event.extend_from_slice(b"\n\n");
+                let event = this.observer.failure_event(&message);
                 Poll::Ready(Some(Ok(Frame::data(Bytes::from(event)))))
             }
         }

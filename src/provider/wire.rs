@@ -37,6 +37,7 @@ pub enum WireFormat {
 /// The upstream paths, below `base_url`.
 const OPENAI_CHAT: &str = "/chat/completions";
 const OPENAI_EMBEDDINGS: &str = "/embeddings";
+const OPENAI_RESPONSES: &str = "/responses";
 const ANTHROPIC_MESSAGES: &str = "/v1/messages";
 const ANTHROPIC_COUNT_TOKENS: &str = "/v1/messages/count_tokens";
 const OLLAMA_CHAT: &str = "/api/chat";
@@ -72,7 +73,7 @@ impl WireFormat {
     /// Every path this API is sent requests on, so that their URIs are built once.
     pub(crate) const fn paths(self) -> &'static [&'static str] {
         match self {
-            Self::OpenAi => &[OPENAI_CHAT, OPENAI_EMBEDDINGS],
+            Self::OpenAi => &[OPENAI_CHAT, OPENAI_EMBEDDINGS, OPENAI_RESPONSES],
             Self::Anthropic => &[ANTHROPIC_MESSAGES, ANTHROPIC_COUNT_TOKENS],
             Self::Ollama => &[OLLAMA_CHAT, OLLAMA_EMBED],
         }
@@ -90,6 +91,26 @@ impl WireFormat {
     /// Whether the call goes to this API as the client sent it (same protocol).
     pub(crate) fn is_passthrough(self, call: &ProviderCall) -> bool {
         self == Self::Anthropic && call.request.protocol.is_anthropic()
+    }
+
+    /// A Responses request forwarded as the client sent it (only `model` replaced), for a
+    /// provider that serves OpenAI's Responses API itself.
+    pub(crate) fn encode_responses_passthrough(
+        call: &ProviderCall,
+    ) -> Result<Encoded, ProviderError> {
+        let client = call
+            .request
+            .client
+            .as_ref()
+            .ok_or_else(|| unsupported("the Responses request body was not kept"))?;
+        let body = infermux_wire::passthrough::replace_model(&client.body, &call.upstream_model)
+            .ok_or_else(|| unsupported("the request body has no `model` to replace"))?;
+        Ok(Encoded {
+            path: OPENAI_RESPONSES,
+            body,
+            passthrough: true,
+            beta: None,
+        })
     }
 
     /// Translates the call into this API's request, or forwards the client's bytes when the
@@ -292,6 +313,23 @@ impl WireFormat {
                 start(bytes, decoder, provider, idle_timeout).await
             }
         }
+    }
+}
+
+/// Refuses a translated call whose client asked for what only the client's own protocol
+/// serves (Responses stored state, a forced server-side tool), naming the field.
+pub(crate) fn refuse_native_only(call: &ProviderCall) -> Result<(), ProviderError> {
+    match call
+        .request
+        .client
+        .as_ref()
+        .and_then(|c| c.native_only.as_deref())
+    {
+        Some(field) => Err(unsupported(format!(
+            "`{field}` needs stored state or server-side tools, which only an `openai` provider \
+             serves; this request was routed to a provider that does not"
+        ))),
+        None => Ok(()),
     }
 }
 

@@ -17,6 +17,9 @@ pub enum Protocol {
     /// Anthropic's token counting (`/v1/messages/count_tokens`): answered with
     /// `{"input_tokens": N}`, never billed.
     AnthropicCountTokens,
+    /// OpenAI's Responses API (`/v1/responses`): passed through to `openai` providers,
+    /// translated to every other provider type.
+    OpenAiResponses,
 }
 
 impl Protocol {
@@ -27,6 +30,7 @@ impl Protocol {
             Self::OpenAiChat => "openai_chat",
             Self::AnthropicMessages => "anthropic_messages",
             Self::AnthropicCountTokens => "anthropic_count_tokens",
+            Self::OpenAiResponses => "openai_responses",
         }
     }
 
@@ -45,4 +49,11 @@ pub struct ClientRequest {
     pub body: Bytes,
     /// Protocol headers to forward (`anthropic-version`, `anthropic-beta`).
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// A field of the request that only a provider speaking the client's protocol can honour
+    /// (Responses `previous_response_id`, `store: true`, a forced server-side tool): a
+    /// translated provider refuses the request with a 400 naming it.
+    pub native_only: Option<String>,
+    /// The Responses `namespace` tools whose functions a translation flattened to
+    /// `namespace__function`: a translated answer's calls of those are split back.
+    pub tool_namespaces: Vec<String>,
 }

@@ -102,6 +102,14 @@ struct AnthropicDelta<'a> {
     thinking: Option<std::borrow::Cow<'a, str>>,
 }
 
+/// A Responses API delta event (`response.output_text.delta`,
+/// `response.function_call_arguments.delta`, ...): the text being generated.
+#[derive(Deserialize)]
+struct ResponsesDelta<'a> {
+    #[serde(borrow)]
+    delta: std::borrow::Cow<'a, str>,
+}
+
 /// The JSON of each `data: ...` line of `frame` (an OpenAI `data: {...}` event, or an
 /// Anthropic `event: ...` / `data: {...}` pair; a frame may hold several).
 fn payloads(frame: &[u8]) -> impl Iterator<Item = &[u8]> {
@@ -112,7 +120,7 @@ fn payloads(frame: &[u8]) -> impl Iterator<Item = &[u8]> {
 }
 
 /// Appends the generated text of the events in `frame` (content, tool-call and thinking
-/// deltas, OpenAI's or Anthropic's) to `text`.
+/// deltas: OpenAI chat's, Anthropic's or the Responses API's) to `text`.
 pub(crate) fn observe(frame: &[u8], text: &mut String) -> Seen {
     let mut seen = Seen::default();
     for json in payloads(frame) {
@@ -129,6 +137,14 @@ pub(crate) fn observe(frame: &[u8], text: &mut String) -> Seen {
                 {
                     text.push_str(&part);
                 }
+            }
+            continue;
+        }
+        if contains(json, b"\"response.") {
+            if contains(json, b".delta\"")
+                && let Ok(event) = serde_json::from_slice::<ResponsesDelta<'_>>(json)
+            {
+                text.push_str(&event.delta);
             }
             continue;
         }
@@ -228,6 +244,14 @@ mod tests {
         let seen = observe(frame.as_bytes(), &mut text);
         assert_eq!(seen, Seen::default());
         assert_eq!(text, "Hi {\"a\"");
+        let responses = concat!(
+            "event: response.output_text.delta\n",
+            "data: {\"type\":\"response.output_text.delta\",\"item_id\":\"m\",\"delta\":\" there\"}\n\n",
+            "event: response.completed\n",
+            "data: {\"type\":\"response.completed\",\"response\":{\"usage\":{}}}\n\n",
+        );
+        assert_eq!(observe(responses.as_bytes(), &mut text), Seen::default());
+        assert_eq!(text, "Hi {\"a\" there");
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub struct RequestRecord {
     pub at_ms: i64,
     /// The request id (`X-Infermux-Request-Id`).
     pub request_id: Arc<str>,
-    /// The client protocol: `chat`, `embeddings`, `messages`, `count_tokens`.
+    /// The client protocol: `chat`, `embeddings`, `messages`, `count_tokens`, `responses`.
     pub protocol: Arc<str>,
     /// Who the request is accounted to.
     pub caller: Arc<str>,
@@ -84,6 +84,7 @@ fn protocol_label(protocol: Protocol) -> &'static str {
         Protocol::OpenAiChat => "chat",
         Protocol::AnthropicMessages => "messages",
         Protocol::AnthropicCountTokens => "count_tokens",
+        Protocol::OpenAiResponses => "responses",
     }
 }
 

@@ -74,6 +74,7 @@ mod anthropic;
 mod fault;
 mod ollama;
 mod openai;
+mod openai_responses;
 mod redis;
 mod reply;
 mod server;

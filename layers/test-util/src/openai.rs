@@ -1,4 +1,5 @@
-//! The OpenAI mock: `POST /v1/chat/completions`, `POST /v1/embeddings`, `GET /v1/models`.
+//! The OpenAI mock: `POST /v1/chat/completions`, `POST /v1/embeddings`, `GET /v1/models`, and
+//! `POST /v1/responses` (in `openai_responses`).
 //!
 //! Every route wants `Authorization: Bearer <anything>` (401 `invalid_api_key` otherwise).
 //! Chat wants a `model` and a non-empty `messages` array of known roles (400 otherwise) and
@@ -43,7 +44,9 @@ fn output_maximum(model: &str) -> Option<u64> {
 /// Which requests are traffic and which are health checks.
 pub(crate) fn classify(method: &Method, path: &str) -> Kind {
     match (method, path) {
-        (&Method::POST, "/v1/chat/completions" | "/v1/embeddings") => Kind::Traffic,
+        (&Method::POST, "/v1/chat/completions" | "/v1/embeddings" | "/v1/responses") => {
+            Kind::Traffic
+        }
         (&Method::GET, "/v1/models") => Kind::Health,
         _ => Kind::Other,
     }
@@ -55,6 +58,9 @@ pub(crate) fn handle(parts: &Parts, body: &Bytes, turn: &Turn) -> Reply {
     let reply = match (&parts.method, path) {
         (&Method::POST, "/v1/chat/completions") => authorize(parts).and_then(|()| chat(body, turn)),
         (&Method::POST, "/v1/embeddings") => authorize(parts).and_then(|()| embeddings(body)),
+        (&Method::POST, "/v1/responses") => {
+            authorize(parts).and_then(|()| crate::openai_responses::responses(body, turn))
+        }
         (&Method::GET, "/v1/models") => authorize(parts).map(|()| models(turn)),
         (method, _) => Err(error(
             StatusCode::NOT_FOUND,

@@ -14,6 +14,8 @@
 //!   decoder a [`ChunkDecoder`] of the transport's stream body);
 //! * [`messages`]: Anthropic Messages (`/v1/messages`): request decoder, response and stream
 //!   encoders, error shape;
+//! * [`responses`]: OpenAI Responses (`/v1/responses`): request decoder, response and stream
+//!   encoders, usage of a passed-through answer;
 //! * [`passthrough`]: same-protocol forwarding: `model` replaced in place in the client's bytes,
 //!   and usage located in a passing Anthropic stream without parsing anything else;
 //! * [`report`]: the typed per-stream report (usage, finish reason, how it ended);
@@ -32,5 +34,6 @@ pub mod ollama;
 pub mod openai;
 pub mod passthrough;
 pub mod report;
+pub mod responses;
 
 pub use decoder::ChunkDecoder;

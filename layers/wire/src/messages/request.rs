@@ -30,7 +30,7 @@ use serde_json::{Map, Value, json};
 pub struct DecodeError(String);
 
 impl DecodeError {
-    fn new(message: impl Into<String>) -> Self {
+    pub(crate) fn new(message: impl Into<String>) -> Self {
         Self(message.into())
     }
 }
