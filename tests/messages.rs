@@ -499,3 +499,44 @@ async fn an_anthropic_4xx_reaches_a_chat_client_in_openai_shape() {
     assert_eq!(reply.json()["type"], "error");
     assert_eq!(reply.json()["error"]["message"], "prompt is too long");
 }
+
+#[tokio::test]
+async fn whole_streams_are_charged_as_reported_and_a_cut_one_as_waste() {
+    let (infermux, mocks) = start().await;
+    // Passthrough (Anthropic's own `message_stop`) and translated (re-encoded from OpenAI
+    // chunks): neither stream has `data: [DONE]`, and both are whole.
+    for model in ["claude-opus-5-5", "gpt-4o-mini"] {
+        let reply = messages(&infermux, body(model, true)).await;
+        assert_eq!(
+            names(&events(&reply)).last(),
+            Some(&"message_stop"),
+            "{model}"
+        );
+    }
+    let waste = common::get(&infermux.management_url("/_infermux/costs/waste"), &[]).await;
+    assert_eq!(waste.json()["requests"], 0, "{}", waste.text());
+    let rows = common::get(&infermux.management_url("/_infermux/requests"), &[]).await;
+    let rows = rows.json()["requests"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    for row in &rows {
+        assert_eq!(row["protocol"], "messages", "{row}");
+        assert_eq!(row["usage"], "reported", "{row}");
+        assert!(row["cost_usd"].as_f64() > Some(0.0), "{row}");
+    }
+
+    // A stream the provider cuts is charged what it generated, and shown as waste.
+    mocks.anthropic.set_fault(Fault::CutStreamAfter(3));
+    let reply = messages(&infermux, body("claude-opus-5-5", true)).await;
+    assert_eq!(names(&events(&reply)).last(), Some(&"error"));
+    let waste = common::get(&infermux.management_url("/_infermux/costs/waste"), &[]).await;
+    let waste = waste.json();
+    assert_eq!(waste["requests"], 1, "{waste}");
+    assert_eq!(
+        waste["by_provider"]["anthropic"]["by_reason"]["stream_interrupted"]["requests"], 1,
+        "{waste}"
+    );
+    assert!(waste["total_usd"].as_f64() > Some(0.0), "{waste}");
+}

@@ -36,17 +36,20 @@ pin_project_lite::pin_project! {
         bill: Option<Bill>,
         stream: bool,
         wants_usage: bool,
+        // A request that is never billed (Anthropic's token counting).
+        free: bool,
         settling: Option<Settled>,
     }
 }
 
 impl<F> ResponseFuture<F> {
-    pub(crate) fn new(inner: F, bill: Bill, stream: bool, wants_usage: bool) -> Self {
+    pub(crate) fn new(inner: F, bill: Bill, stream: bool, wants_usage: bool, free: bool) -> Self {
         Self {
             inner,
             bill: Some(bill),
             stream,
             wants_usage,
+            free,
             settling: None,
         }
     }
@@ -83,6 +86,11 @@ where
             // Not served by a provider: nothing to charge.
             return Poll::Ready(Ok(response));
         };
+        if *this.free {
+            // Dropping the bill releases what the request reserved.
+            set_cost(&mut response, infermux_core::Money::ZERO);
+            return Poll::Ready(Ok(response));
+        }
         // The request log reads the settled cost from here.
         response.extensions_mut().insert(bill.slot.clone());
         let usage = reported(response.body().usage());

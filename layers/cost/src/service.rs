@@ -56,6 +56,8 @@ where
             slot: infermux_core::SettledSlot::new(),
             strategy: request.route.strategy,
         };
-        ResponseFuture::new(self.inner.call(request), bill, stream, wants_usage)
+        // Counting a prompt's tokens is answered by a provider but never billed.
+        let free = request.protocol == infermux_core::Protocol::AnthropicCountTokens;
+        ResponseFuture::new(self.inner.call(request), bill, stream, wants_usage, free)
     }
 }
