@@ -74,11 +74,13 @@ mod anthropic;
 mod fault;
 mod ollama;
 mod openai;
+mod postgres;
 mod redis;
 mod reply;
 mod server;
 pub mod tokens;
 
 pub use fault::Fault;
+pub use postgres::PostgresServer;
 pub use redis::RedisServer;
 pub use server::{MockServer, RecordedRequest};
