@@ -140,8 +140,12 @@ impl PostgresStore {
 /// URL (tokio-postgres does not know it) and read as the trusted CA.
 fn parse(url: &str) -> Result<(tokio_postgres::Config, MakeRustlsConnect), LogError> {
     let (url, root_cert) = take_param(url, "sslrootcert");
-    let mut config = tokio_postgres::Config::from_str(&url)
-        .map_err(|e| LogError::new(format!("not a PostgreSQL URL ({e})")))?;
+    let mut config = tokio_postgres::Config::from_str(&url).map_err(|e| {
+        match std::error::Error::source(&e) {
+            Some(cause) => LogError::new(format!("not a PostgreSQL URL ({e}: {cause})")),
+            None => LogError::new(format!("not a PostgreSQL URL ({e})")),
+        }
+    })?;
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(CONNECT_TIMEOUT);
     }
@@ -240,7 +244,11 @@ async fn create_schema(
 fn err(error: &tokio_postgres::Error) -> LogError {
     match error.as_db_error() {
         Some(db) => LogError::new(format!("postgres: {}: {}", db.code().code(), db.message())),
-        None => LogError::new(format!("postgres: {error}")),
+        // "error connecting to server" says little without its cause (refused, timed out).
+        None => match std::error::Error::source(error) {
+            Some(cause) => LogError::new(format!("postgres: {error}: {cause}")),
+            None => LogError::new(format!("postgres: {error}")),
+        },
     }
 }
 
