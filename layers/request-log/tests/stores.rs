@@ -353,3 +353,32 @@ fn an_unreachable_server_fails_at_open_naming_where() {
     );
     assert!(!message.contains("s3cret"), "{message}");
 }
+
+#[test]
+fn tls_checks_the_server_against_the_given_ca() {
+    let server = PostgresServer::start_tls();
+    let url = server
+        .create_database("tls")
+        .replace("127.0.0.1", "localhost");
+    let ca = server.ca_file();
+    let store = PostgresStore::open(&format!(
+        "{url}?sslmode=require&sslrootcert={}",
+        ca.display()
+    ))
+    .expect("TLS with the test CA");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        store.insert(&rows()[..3]).await.expect("insert over TLS");
+        let usage = store
+            .usage(&Filter::default(), GroupBy::Caller)
+            .await
+            .expect("usage over TLS");
+        assert_eq!(usage.total.requests, 3);
+    });
+    // The public roots do not know the test CA: refused, not silently unencrypted.
+    let error = PostgresStore::open(&format!("{url}?sslmode=require")).expect_err("an unknown CA");
+    assert!(error.to_string().contains("certificate"), "{error}");
+}

@@ -42,6 +42,25 @@ impl PostgresServer {
     /// When PostgreSQL is not installed (the message says how to install it), or the
     /// cluster cannot be created or started on any of 5 free ports.
     pub fn start() -> Self {
+        Self::start_with(false)
+    }
+
+    /// Like [`start`](Self::start), with TLS on: a fresh test CA ([`ca_file`](Self::ca_file))
+    /// signs the server's certificate for `localhost` and `127.0.0.1`. Needs `openssl`.
+    ///
+    /// # Panics
+    ///
+    /// As [`start`](Self::start), and when `openssl` cannot make the certificates.
+    pub fn start_tls() -> Self {
+        Self::start_with(true)
+    }
+
+    /// The test CA's certificate (PEM) of a server started by [`start_tls`](Self::start_tls).
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.join("ca.crt")
+    }
+
+    fn start_with(tls: bool) -> Self {
         let bin = bin_dir();
         let as_postgres = is_root();
         let dir = std::env::temp_dir().join(format!(
@@ -65,6 +84,9 @@ impl PostgresServer {
                     .arg(&server.dir),
             );
         }
+        if tls {
+            server.make_certificates();
+        }
         let data = server.dir.join("data");
         let mut initdb = server.program("initdb");
         initdb
@@ -77,11 +99,17 @@ impl PostgresServer {
         let mut failures = Vec::new();
         for _ in 0..START_ATTEMPTS {
             server.port = free_port();
-            let options = format!(
+            let mut options = format!(
                 "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
                 server.port,
                 server.dir.display()
             );
+            if tls {
+                options.push_str(&format!(
+                    " -c ssl=on -c ssl_cert_file={0}/server.crt -c ssl_key_file={0}/server.key",
+                    server.dir.display()
+                ));
+            }
             let mut start = server.program("pg_ctl");
             start
                 .arg("-D")
@@ -128,6 +156,79 @@ impl PostgresServer {
             .arg(format!("CREATE DATABASE \"{name}\""));
         self.must(&mut psql);
         self.url(name)
+    }
+
+    /// A test CA and a server certificate it signs, for `localhost` and `127.0.0.1`; the
+    /// key readable by the server only.
+    fn make_certificates(&self) {
+        let openssl = |args: &[&str]| {
+            let mut command = Command::new("openssl");
+            command.args(args).current_dir(&self.dir);
+            self.must(&mut command);
+        };
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+        ];
+        openssl(
+            &[
+                &["req", "-x509"][..],
+                &ec,
+                &["-days", "2", "-subj", "/CN=infermux-test-ca"],
+                &["-keyout", "ca.key", "-out", "ca.crt"],
+            ]
+            .concat(),
+        );
+        openssl(
+            &[
+                &["req"][..],
+                &ec,
+                &[
+                    "-subj",
+                    "/CN=localhost",
+                    "-keyout",
+                    "server.key",
+                    "-out",
+                    "server.csr",
+                ],
+            ]
+            .concat(),
+        );
+        std::fs::write(
+            self.dir.join("san.ext"),
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
+        )
+        .expect("write the SAN extension");
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "san.ext",
+            "-out",
+            "server.crt",
+        ]);
+        let key = self.dir.join("server.key");
+        if self.as_postgres {
+            self.must(
+                Command::new("chown")
+                    .arg("postgres:postgres")
+                    .arg(&key)
+                    .arg(self.dir.join("server.crt")),
+            );
+        }
+        self.must(Command::new("chmod").arg("600").arg(&key));
     }
 
     /// Runs `program` from the PostgreSQL bin directory, as `postgres` when we are root.
