@@ -181,7 +181,14 @@ async fn an_unreachable_database_or_a_bad_url_stops_start_up_naming_request_log_
     );
     assert!(!unreachable.contains("s3cret"), "{unreachable}");
 
-    let bad = start_error(&config(&openai, "postgres://infermux:s3cret@db:port/log")).await;
+    // A URL that cannot work is refused by the config check already (`infermux validate`).
+    let yaml = format!(
+        "listen: \"127.0.0.1:0\"\nmanagement_listen: \"127.0.0.1:0\"\n{}",
+        config(&openai, "postgres://infermux:s3cret@db:port/log")
+    );
+    let bad = infermux::config::parse(&yaml, "test.yml", &|_| None)
+        .expect_err("a bad port")
+        .to_string();
     assert!(bad.contains("request_log.url"), "{bad}");
     assert!(bad.contains("not a PostgreSQL URL"), "{bad}");
     assert!(!bad.contains("s3cret"), "{bad}");

@@ -71,7 +71,7 @@ pub use forecast::{Forecast, burn_window, day, month_start};
 pub use future::ResponseFuture;
 pub use layer::{Classify, LogRequests, RequestLogLayer};
 pub use log::{LogOptions, RequestLog};
-pub use postgres::PostgresStore;
+pub use postgres::{PostgresStore, check_url as check_postgres_url};
 pub use query::{Bucketed, Cursor, Filter, GroupBy, Page, StatusFilter, UsageReport, UsageSums};
 pub use record::{Decided, RequestRecord};
 pub use sqlite::SqliteStore;

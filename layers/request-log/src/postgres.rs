@@ -136,6 +136,13 @@ impl PostgresStore {
     }
 }
 
+/// Checks that `url` is a PostgreSQL URL this store can use (its syntax, options and
+/// `sslrootcert` file), without connecting: what `infermux validate` can tell before start-up.
+/// The error never repeats the URL.
+pub fn check_url(url: &str) -> Result<(), LogError> {
+    parse(url).map(|_| ())
+}
+
 /// The connection settings and TLS connector of `url`; `sslrootcert` is taken out of the
 /// URL (tokio-postgres does not know it) and read as the trusted CA.
 fn parse(url: &str) -> Result<(tokio_postgres::Config, MakeRustlsConnect), LogError> {
