@@ -3,13 +3,14 @@
 use std::sync::Arc;
 
 use infermux_request_log::{
-    LogError, LogOptions, RequestLog, RequestLogLayer, RequestStore, SqliteStore,
+    LogError, LogOptions, PostgresStore, RequestLog, RequestLogLayer, RequestStore, SqliteStore,
 };
 
 use crate::config::{RequestLogConfig, RequestLogStore};
 
 /// Opens the store of `config`; `None` with `store: off`. Fails loudly when the file cannot
-/// be opened.
+/// be opened, or the PostgreSQL URL is bad or its server cannot be reached (naming
+/// `request_log.url`, never repeating it: it may hold a password).
 pub fn open(config: &RequestLogConfig) -> Result<Option<RequestLog>, LogError> {
     let store: Arc<dyn RequestStore> = match config.store {
         RequestLogStore::Off => return Ok(None),
@@ -18,9 +19,11 @@ pub fn open(config: &RequestLogConfig) -> Result<Option<RequestLog>, LogError> {
             None => Arc::new(SqliteStore::in_memory()?),
         },
         RequestLogStore::Postgres => {
-            return Err(LogError::new(
-                "request_log.store: postgres is not available in this build; use sqlite",
-            ));
+            // The config check requires the URL with `store: postgres`.
+            let url = config.url.as_ref().map_or("", |url| url.expose());
+            let store = PostgresStore::open(url)
+                .map_err(|e| LogError::new(format!("request_log.url: {}", e.message())))?;
+            Arc::new(store)
         }
     };
     let options = LogOptions {

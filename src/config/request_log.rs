@@ -79,6 +79,16 @@ pub(super) fn check(
             "add url: \"postgres://user:password@host/db\" (or ${DATABASE_URL})",
         ));
     }
+    if store == RequestLogStore::Postgres
+        && let Some(url) = &url
+        && let Err(error) = infermux_request_log::check_postgres_url(url)
+    {
+        return Err(Issue::new(
+            "request_log.url",
+            error.message(),
+            "write postgres://user:password@host:port/database (options: sslmode, sslrootcert, connect_timeout)",
+        ));
+    }
     let path = match file.path.as_deref().map(str::trim) {
         Some(":memory:") => None,
         Some("") | None => Some(match state_file.and_then(Path::parent) {

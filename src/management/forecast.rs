@@ -71,14 +71,41 @@ pub(super) async fn forecast(accounting: &Accounting) -> Result<serde_json::Valu
             (f.projected_month, entry(caller, "caller", f))
         })
         .collect();
-    // Keys: spend from the request log; key budgets come with the key store.
+    // Keys: this month's spend from the request log, or the key ledger (what key budgets are
+    // enforced against) for keys in the key store; their monthly budgets from the store.
     let recent_keys = sums(log.store().usage(&recent, GroupBy::Key).await?);
-    let key_rows: Vec<_> = sums(log.store().usage(&this_month, GroupBy::Key).await?)
-        .into_iter()
-        .map(|(key, spent)| {
-            let recent = recent_keys.get(&key).copied().unwrap_or_default();
-            let f = Forecast::project(now, spent, recent, window, None);
-            (f.projected_month, entry(&key, "key", f))
+    let mut keys: BTreeMap<String, (Money, Option<Money>)> =
+        sums(log.store().usage(&this_month, GroupBy::Key).await?)
+            .into_iter()
+            .map(|(key, spent)| (key, (spent, None)))
+            .collect();
+    let key_store = accounting.keys();
+    let ledger = match key_store.spend().summary(month).await {
+        Ok(summary) => summary.callers,
+        Err(error) => {
+            tracing::warn!(%error, "the key spend store is unavailable; key spend from the log");
+            BTreeMap::new()
+        }
+    };
+    for key in key_store.ring().entries() {
+        let record = &key.record;
+        let budget = record.monthly_picos.map(Money::from_picos);
+        let spent = ledger
+            .get(&infermux_keys::month_account(&record.id))
+            .map(|t| t.cost);
+        if budget.is_none() && !keys.contains_key(&record.id) {
+            continue;
+        }
+        let slot = keys.entry(record.id.clone()).or_default();
+        slot.0 = spent.unwrap_or(slot.0);
+        slot.1 = budget;
+    }
+    let key_rows: Vec<_> = keys
+        .iter()
+        .map(|(key, (spent, budget))| {
+            let recent = recent_keys.get(key).copied().unwrap_or_default();
+            let f = Forecast::project(now, *spent, recent, window, *budget);
+            (f.projected_month, entry(key, "key", f))
         })
         .collect();
     let sorted = |mut rows: Vec<(Money, serde_json::Value)>| -> Vec<serde_json::Value> {

@@ -17,7 +17,8 @@
 //! request down.
 //!
 //! Stores implement [`RequestStore`]: [`SqliteStore`] (a file in WAL mode, or memory) is
-//! the embedded default. Usage sums are exact integers (pico-USD) in every store.
+//! the embedded default; [`PostgresStore`] is one database shared by a fleet of replicas.
+//! Usage sums are exact integers (pico-USD) in every store.
 //!
 //! # Ordering
 //!
@@ -59,6 +60,7 @@ mod forecast;
 mod future;
 mod layer;
 mod log;
+mod postgres;
 mod query;
 mod record;
 mod sqlite;
@@ -69,6 +71,7 @@ pub use forecast::{Forecast, burn_window, day, month_start};
 pub use future::ResponseFuture;
 pub use layer::{Classify, LogRequests, RequestLogLayer};
 pub use log::{LogOptions, RequestLog};
+pub use postgres::{PostgresStore, check_url as check_postgres_url};
 pub use query::{Bucketed, Cursor, Filter, GroupBy, Page, StatusFilter, UsageReport, UsageSums};
 pub use record::{Decided, RequestRecord};
 pub use sqlite::SqliteStore;

@@ -293,7 +293,7 @@ impl RequestStore for SqliteStore {
             let (clause, params) = where_clause(&filter, false);
             let key = group_by.sql();
             let sql = format!(
-                "SELECT {key} AS k, {SUMS} FROM requests WHERE {clause} GROUP BY k ORDER BY 3 DESC, 2 DESC"
+                "SELECT {key} AS k, {SUMS} FROM requests WHERE {clause} GROUP BY k ORDER BY 3 DESC, 2 DESC, k"
             );
             let mut stmt = conn.prepare(&sql)?;
             let rows = stmt

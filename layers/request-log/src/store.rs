@@ -17,6 +17,11 @@ impl LogError {
     pub fn new(message: impl Into<String>) -> Self {
         Self(message.into())
     }
+
+    /// What went wrong, without the `request log store:` prefix.
+    pub fn message(&self) -> &str {
+        &self.0
+    }
 }
 
 /// Where the request log keeps its rows: SQLite embedded, PostgreSQL for a fleet.

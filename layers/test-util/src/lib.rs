@@ -75,11 +75,13 @@ mod fault;
 mod ollama;
 mod openai;
 mod openai_responses;
+mod postgres;
 mod redis;
 mod reply;
 mod server;
 pub mod tokens;
 
 pub use fault::Fault;
+pub use postgres::PostgresServer;
 pub use redis::RedisServer;
 pub use server::{MockServer, RecordedRequest};
