@@ -18,6 +18,7 @@
 //! The wire types in [`chat`] and [`embeddings`] follow the OpenAI API, which is the one
 //! dialect clients speak to infermux; provider adapters translate from them.
 
+mod admission_future;
 mod body;
 mod catalog;
 pub mod chat;
@@ -38,6 +39,7 @@ mod status;
 mod strategy;
 mod usage;
 
+pub use admission_future::{AdmissionFuture, Admitting};
 pub use body::{BoxError, InferBody, UsageSlot};
 pub use catalog::{ModelCatalog, ProviderModels};
 pub use clock::{Clock, Hour, Month, SharedClock, SystemClock};
