@@ -2,8 +2,9 @@
 //!
 //! Provider adapters answer OpenAI-chat-shaped (the hub), except a same-protocol passthrough,
 //! which is already in the client's shape and marked so ([`mark_client_shaped`]). For a
-//! `/v1/messages` client, [`to_client`] re-encodes the rest with `infermux_wire::messages`:
-//! complete answers, streams (event by event, as they arrive) and provider errors, keeping the
+//! `/v1/messages` or `/v1/responses` client, [`to_client`] re-encodes the rest with
+//! `infermux_wire::messages` or `infermux_wire::responses`: complete answers, streams (event by
+//! event, as they arrive, through one body for both protocols) and provider errors, keeping the
 //! usage slot so that cost accounting sees the same usage.
 
 use std::{
@@ -18,7 +19,7 @@ use http_body_util::BodyExt;
 use infermux_core::{BoxError, InferBody, InferRequest, Protocol, Usage};
 use infermux_wire::{
     messages::{StreamEncoder, encode_response, from_openai_error},
-    report::StreamEnd,
+    report::{StreamEnd, StreamReencoder},
     responses::StreamEncoder as ResponsesEncoder,
 };
 use serde_json::json;
@@ -85,11 +86,7 @@ pub(crate) async fn to_client(
     if is_stream && parts.status.is_success() {
         let model = request.body.model().to_owned();
         let encoder = StreamEncoder::new(&model, request.estimate.prompt_tokens);
-        let body = MessagesStream {
-            inner: body,
-            encoder,
-            ended: false,
-        };
+        let body = Reencoded::new(body, encoder);
         return Response::from_parts(parts, InferBody::new(body, usage));
     }
     let bytes = match body.collect().await {
@@ -136,11 +133,7 @@ async fn to_responses(
     if is_stream {
         let encoder = ResponsesEncoder::new(request.body.model(), created_at)
             .with_namespaces(namespaces.to_vec());
-        let body = ResponsesStream {
-            inner: body,
-            encoder,
-            ended: false,
-        };
+        let body = Reencoded::new(body, encoder);
         return Response::from_parts(parts, InferBody::new(body, usage));
     }
     let bytes = match body.collect().await {
@@ -164,63 +157,25 @@ async fn to_responses(
     Response::from_parts(parts, body)
 }
 
-/// An OpenAI chat stream re-emitted as Responses events as it passes.
-struct ResponsesStream {
+/// An OpenAI chat stream re-emitted in the client's protocol (Anthropic or Responses events)
+/// as it passes.
+struct Reencoded<E> {
     inner: InferBody,
-    encoder: ResponsesEncoder,
+    encoder: E,
     ended: bool,
 }
 
-impl Body for ResponsesStream {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        // Every field is `Unpin` (the inner body is boxed).
-        let this = self.get_mut();
-        loop {
-            if this.ended {
-                return Poll::Ready(None);
-            }
-            let mut out = Vec::new();
-            match ready!(Pin::new(&mut this.inner).poll_frame(cx)) {
-                Some(Ok(frame)) => {
-                    if let Ok(data) = frame.into_data() {
-                        this.encoder.feed(&data, &mut out);
-                    }
-                }
-                Some(Err(error)) => {
-                    this.ended = true;
-                    this.encoder
-                        .fail(&format!("the provider's stream broke: {error}"), &mut out);
-                }
-                None => {
-                    this.ended = true;
-                    let usage = this.inner.usage();
-                    this.encoder.finish(usage, &mut out);
-                    if this.encoder.report().end == StreamEnd::Completed {
-                        this.inner.usage_slot().mark_completed();
-                    }
-                }
-            }
-            if !out.is_empty() {
-                return Poll::Ready(Some(Ok(Frame::data(Bytes::from(out)))));
-            }
+impl<E> Reencoded<E> {
+    fn new(inner: InferBody, encoder: E) -> Self {
+        Self {
+            inner,
+            encoder,
+            ended: false,
         }
     }
 }
 
-/// An OpenAI chat stream re-emitted as Anthropic events as it passes.
-struct MessagesStream {
-    inner: InferBody,
-    encoder: StreamEncoder,
-    ended: bool,
-}
-
-impl Body for MessagesStream {
+impl<E: StreamReencoder + Unpin> Body for Reencoded<E> {
     type Data = Bytes;
     type Error = BoxError;
 
@@ -228,7 +183,7 @@ impl Body for MessagesStream {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        // Every field is `Unpin` (the inner body is boxed).
+        // Every field is `Unpin` (the inner body is boxed, the encoder is `Unpin`).
         let this = self.get_mut();
         loop {
             if this.ended {

@@ -35,5 +35,6 @@ pub mod openai;
 pub mod passthrough;
 pub mod report;
 pub mod responses;
+mod scan;
 
 pub use decoder::ChunkDecoder;

@@ -11,6 +11,8 @@ use bytes::Bytes;
 use infermux_core::Usage;
 use serde::Deserialize;
 
+use crate::scan::{Lines, contains};
+
 /// `body` with the value of its top-level `"model"` member replaced by `model`. The original
 /// bytes (shared, not copied) when the model is already `model`; `None` when `body` is not a
 /// JSON object with a string `model`.
@@ -173,7 +175,7 @@ pub fn response_usage(body: &[u8]) -> Option<Usage> {
 /// Watches a passing Anthropic Messages stream: usage, and whether it completed.
 #[derive(Debug, Default)]
 pub struct UsageObserver {
-    partial: Vec<u8>,
+    lines: Lines,
     usage: Option<Usage>,
     stopped: bool,
     errored: bool,
@@ -187,23 +189,12 @@ impl UsageObserver {
 
     /// Looks at the next bytes of the stream (split anywhere).
     pub fn observe(&mut self, bytes: &[u8]) {
-        let mut rest = bytes;
-        while let Some(newline) = rest.iter().position(|b| *b == b'\n') {
-            let (line, tail) = rest.split_at(newline);
-            rest = &tail[1..];
-            if self.partial.is_empty() {
-                self.line(line);
-            } else {
-                let mut whole = std::mem::take(&mut self.partial);
-                whole.extend_from_slice(line);
-                self.line(&whole);
-            }
-        }
-        self.partial.extend_from_slice(rest);
+        let mut lines = std::mem::take(&mut self.lines);
+        lines.feed(bytes, |line| self.line(line));
+        self.lines = lines;
     }
 
     fn line(&mut self, line: &[u8]) {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
         if let Some(name) = line.strip_prefix(b"event:") {
             match name.trim_ascii() {
                 b"message_stop" => self.stopped = true,
@@ -243,10 +234,6 @@ impl UsageObserver {
     pub fn errored(&self) -> bool {
         self.errored
     }
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 #[cfg(test)]

@@ -25,3 +25,18 @@ pub struct StreamReport {
     /// How the stream ended.
     pub end: StreamEnd,
 }
+
+/// An encoder that re-emits a hub (OpenAI chat) stream in a client's protocol as it passes:
+/// the Messages and Responses stream encoders. A body drives it the same way whatever the
+/// protocol.
+pub trait StreamReencoder {
+    /// Feeds bytes of the hub stream (split anywhere); appends the events they complete.
+    fn feed(&mut self, bytes: &[u8], out: &mut Vec<u8>);
+    /// The upstream ended: appends the closing events, or the failure event when the stream
+    /// did not complete.
+    fn finish(&mut self, usage: Option<Usage>, out: &mut Vec<u8>);
+    /// The stream broke: appends the protocol's failure event.
+    fn fail(&mut self, message: &str, out: &mut Vec<u8>);
+    /// What the stream reported so far.
+    fn report(&self) -> &StreamReport;
+}

@@ -16,7 +16,10 @@ use super::{
     response::{message_id, tool_use_id, usage_json},
     stop_reason,
 };
-use crate::report::{StreamEnd, StreamReport};
+use crate::{
+    report::{StreamEnd, StreamReport},
+    scan::find,
+};
 
 /// The kind of the content block being streamed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -299,8 +302,22 @@ fn emit(out: &mut Vec<u8>, name: &str, data: &Value) {
     out.extend_from_slice(b"\n\n");
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
+impl crate::report::StreamReencoder for StreamEncoder {
+    fn feed(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
+        Self::feed(self, bytes, out);
+    }
+
+    fn finish(&mut self, usage: Option<Usage>, out: &mut Vec<u8>) {
+        Self::finish(self, usage, out);
+    }
+
+    fn fail(&mut self, message: &str, out: &mut Vec<u8>) {
+        Self::fail(self, message, out);
+    }
+
+    fn report(&self) -> &StreamReport {
+        Self::report(self)
+    }
 }
 
 #[cfg(test)]

@@ -17,7 +17,10 @@ use super::response::{
     function_call_item, message_item, output_text, reasoning_item, response_id, response_object,
     status,
 };
-use crate::report::{StreamEnd, StreamReport};
+use crate::{
+    report::{StreamEnd, StreamReport},
+    scan::find,
+};
 
 /// The output item being streamed.
 #[derive(Debug)]
@@ -451,8 +454,22 @@ impl StreamEncoder {
     }
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
+impl crate::report::StreamReencoder for StreamEncoder {
+    fn feed(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
+        Self::feed(self, bytes, out);
+    }
+
+    fn finish(&mut self, usage: Option<Usage>, out: &mut Vec<u8>) {
+        Self::finish(self, usage, out);
+    }
+
+    fn fail(&mut self, message: &str, out: &mut Vec<u8>) {
+        Self::fail(self, message, out);
+    }
+
+    fn report(&self) -> &StreamReport {
+        Self::report(self)
+    }
 }
 
 #[cfg(test)]

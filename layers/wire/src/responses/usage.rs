@@ -5,6 +5,8 @@
 use infermux_core::Usage;
 use serde::Deserialize;
 
+use crate::scan::{Lines, contains};
+
 #[derive(Debug, Default, Deserialize)]
 struct Details {
     #[serde(default)]
@@ -57,7 +59,7 @@ pub fn response_usage(body: &[u8]) -> Option<Usage> {
 /// `response.incomplete`) and for how it ends.
 #[derive(Debug, Default)]
 pub struct UsageObserver {
-    partial: Vec<u8>,
+    lines: Lines,
     usage: Option<Usage>,
     completed: bool,
     errored: bool,
@@ -71,23 +73,12 @@ impl UsageObserver {
 
     /// Looks at the next bytes of the stream (split anywhere).
     pub fn observe(&mut self, bytes: &[u8]) {
-        let mut rest = bytes;
-        while let Some(newline) = rest.iter().position(|b| *b == b'\n') {
-            let (line, tail) = rest.split_at(newline);
-            rest = &tail[1..];
-            if self.partial.is_empty() {
-                self.line(line);
-            } else {
-                let mut whole = std::mem::take(&mut self.partial);
-                whole.extend_from_slice(line);
-                self.line(&whole);
-            }
-        }
-        self.partial.extend_from_slice(rest);
+        let mut lines = std::mem::take(&mut self.lines);
+        lines.feed(bytes, |line| self.line(line));
+        self.lines = lines;
     }
 
     fn line(&mut self, line: &[u8]) {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
         if let Some(name) = line.strip_prefix(b"event:") {
             match name.trim_ascii() {
                 b"response.completed" | b"response.incomplete" => self.completed = true,
@@ -123,10 +114,6 @@ impl UsageObserver {
     pub fn errored(&self) -> bool {
         self.errored
     }
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 #[cfg(test)]
