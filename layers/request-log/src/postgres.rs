@@ -497,7 +497,7 @@ impl RequestStore for PostgresStore {
                 limit + 1
             );
             let client = self.client().await?;
-            let mut rows = client
+            let rows = client
                 .query(&sql, &params(&values))
                 .await
                 .map_err(|e| err(&e))?
@@ -505,20 +505,7 @@ impl RequestStore for PostgresStore {
                 .map(record)
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| err(&e))?;
-            let more = rows.len() > limit;
-            rows.truncate(limit);
-            let next = if more {
-                rows.last().map(|(id, r)| Cursor {
-                    at_ms: r.at_ms,
-                    id: *id,
-                })
-            } else {
-                None
-            };
-            Ok(Page {
-                rows: rows.into_iter().map(|(_, r)| r).collect(),
-                next,
-            })
+            Ok(Page::from_rows(rows, limit))
         })
     }
 

@@ -199,6 +199,27 @@ pub struct Page {
     pub next: Option<Cursor>,
 }
 
+impl Page {
+    /// The page of a query that asked for `limit + 1` rows (each with its row id, newest
+    /// first): the first `limit`, and a cursor after the last of them when there were more.
+    pub(crate) fn from_rows(mut rows: Vec<(i64, RequestRecord)>, limit: usize) -> Self {
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        let next = if more {
+            rows.last().map(|(id, r)| Cursor {
+                at_ms: r.at_ms,
+                id: *id,
+            })
+        } else {
+            None
+        };
+        Self {
+            rows: rows.into_iter().map(|(_, r)| r).collect(),
+            next,
+        }
+    }
+}
+
 /// Sums over a set of rows: one usage row, or the total.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct UsageSums {

@@ -267,23 +267,10 @@ impl RequestStore for SqliteStore {
                 limit + 1
             );
             let mut stmt = conn.prepare(&sql)?;
-            let mut rows: Vec<(i64, RequestRecord)> = stmt
+            let rows: Vec<(i64, RequestRecord)> = stmt
                 .query_map(params_from_iter(to_sql(&params)), record)?
                 .collect::<Result<_, _>>()?;
-            let more = rows.len() > limit;
-            rows.truncate(limit);
-            let next = if more {
-                rows.last().map(|(id, r)| Cursor {
-                    at_ms: r.at_ms,
-                    id: *id,
-                })
-            } else {
-                None
-            };
-            Ok(Page {
-                rows: rows.into_iter().map(|(_, r)| r).collect(),
-                next,
-            })
+            Ok(Page::from_rows(rows, limit))
         })
     }
 
