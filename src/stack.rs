@@ -5,6 +5,8 @@
 //! `layers/`), then
 //! [`Dispatch`] over one service per provider.
 
+use std::sync::Arc;
+
 use http::Response;
 use infermux_core::{
     BoxError, InferBody, InferRequest, ModelCatalog, ModelSpecs, PriceTable, ProviderBoard,
@@ -68,7 +70,8 @@ pub fn build(
             .iter()
             .map(|p| ProviderStatus::new(ProviderName::new(p.name.as_str()), p.kind.as_str())),
     );
-    let specs = crate::pricing::model_specs(config);
+    // One model catalog for translation's output maxima and virtual models' capabilities.
+    let specs = Arc::new(crate::pricing::model_specs(config));
     // Each provider behind its circuit breaker, with its local rate limit.
     let providers = config
         .providers
@@ -77,7 +80,7 @@ pub fn build(
         .collect();
     // One price table for every layer that prices: routing, budgets, cost.
     let prices = crate::pricing::price_table(config);
-    let virtuals = crate::virtual_models::table(config, &catalog, &prices, &board);
+    let virtuals = crate::virtual_models::table(config, &catalog, &prices, &specs, &board);
     let mut settings = IngressSettings::new(
         config.max_request_body,
         routes.requestable_models().iter().chain(virtuals.names()),
@@ -156,7 +159,7 @@ pub fn catalog(config: &Config) -> ModelCatalog {
 fn provider_service(
     provider: &ProviderConfig,
     client: &HttpClient,
-    specs: &ModelSpecs,
+    specs: &Arc<ModelSpecs>,
 ) -> ProviderService {
     let wire = match provider.kind {
         ProviderKind::OpenAi | ProviderKind::OpenAiCompatible => WireFormat::OpenAi,

@@ -3,7 +3,9 @@
 
 use std::{sync::Arc, time::Duration};
 
-use infermux_core::{ModelCatalog, PriceTable, ProviderBoard, ProviderModels, ProviderName};
+use infermux_core::{
+    ModelCatalog, ModelSpecs, PriceTable, ProviderBoard, ProviderModels, ProviderName,
+};
 use infermux_virtual_model::{GroupLimit, Pick, Scorer, TierSpec, VirtualSpec, VirtualTable};
 
 use crate::config::{Config, VirtualPick};
@@ -24,16 +26,17 @@ impl Virtuals {
 }
 
 /// The virtual models of `config`, over the providers of `catalog`, priced by `prices`,
-/// skipping models whose providers are all out of rotation on `board`.
+/// judged by the capabilities in `model_specs`, skipping models whose providers are all out
+/// of rotation on `board`.
 pub fn table(
     config: &Config,
     catalog: &ModelCatalog,
     prices: &PriceTable,
+    model_specs: &ModelSpecs,
     board: &ProviderBoard,
 ) -> Virtuals {
-    let model_specs = crate::pricing::model_specs(config);
     let specs = match &config.virtual_models {
-        None => VirtualSpec::defaults(catalog, &model_specs),
+        None => VirtualSpec::defaults(catalog, model_specs),
         Some(entries) => entries
             .iter()
             .map(|v| {
@@ -53,7 +56,7 @@ pub fn table(
         specs.clone(),
         catalog,
         prices,
-        &model_specs,
+        model_specs,
         Scorer::default(),
     )
     .with_board(board.clone());

@@ -32,8 +32,9 @@ pub struct HttpProviderConfig {
     pub api_key: Option<String>,
     /// Bound on a complete response, or on the first chunk and each later gap of a stream.
     pub timeout: Duration,
-    /// The model catalog: translations clamp output limits to a model's maximum.
-    pub specs: ModelSpecs,
+    /// The model catalog, shared by every provider: translations clamp output limits to a
+    /// model's maximum.
+    pub specs: Arc<ModelSpecs>,
     /// Whether the provider serves OpenAI's Responses API itself (the `openai` type):
     /// Responses clients are then passed through instead of translated.
     pub responses_api: bool,
