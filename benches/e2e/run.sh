@@ -5,7 +5,7 @@
 #   wrk (CPU 1) --> proxy under test (CPU 0) --> nginx (CPU 1), POST /v1/chat/completions
 #
 # The upstream is nginx answering a fixed OpenAI chat.completion JSON, or (on a second port) a
-# fixed OpenAI event stream, with `return 200`. The proxies are, in turn:
+# fixed 24-event OpenAI stream (22 deltas, the last one, the usage chunk), with `return 200`. The proxies are, in turn:
 #   baseline           benches/e2e/baseline_proxy.rs: hyper-util server + pooled client, forwards
 #                      bytes, no parsing, no logging
 #   infermux           the release binary, one openai_compatible provider pointing at nginx
@@ -32,6 +32,9 @@
 #   report shows, per proxy and concurrency, the round with the median req/s and the highest
 #   peak RSS of all rounds)
 #   KEEP_WORK=0 (1 keeps the temp dir with the configs, logs and raw wrk output)
+#   INFERMUX_BIN=target/release/infermux; BEFORE_BIN=<an earlier build> adds the variants
+#   before, before_full and before_stream (the same configs as infermux, infermux_full and
+#   infermux_stream, run by that binary) to VARIANTS' choices, so one run compares both builds
 # Needs nginx, wrk and taskset; installs nginx and wrk with apt-get when missing and run as root.
 
 set -euo pipefail
@@ -149,10 +152,13 @@ if [ "$SKIP_BUILD" != 1 ]; then
   (cd "$ROOT" && cargo build --release --locked --bin infermux --example baseline_proxy \
     --example idle_streams)
 fi
-INFERMUX_BIN=$ROOT/target/release/infermux
+INFERMUX_BIN=${INFERMUX_BIN:-$ROOT/target/release/infermux}
 BASELINE_BIN=$ROOT/target/release/examples/baseline_proxy
 IDLE_BIN=$ROOT/target/release/examples/idle_streams
 [ -x "$INFERMUX_BIN" ] || die "$INFERMUX_BIN is missing"
+if [ -n "${BEFORE_BIN:-}" ]; then
+  [ -x "$BEFORE_BIN" ] || die "BEFORE_BIN=$BEFORE_BIN is missing"
+fi
 [ -x "$BASELINE_BIN" ] || die "$BASELINE_BIN is missing"
 [ -x "$IDLE_BIN" ] || die "$IDLE_BIN is missing"
 
@@ -164,7 +170,14 @@ LAST='{"id":"chatcmpl-e2e","object":"chat.completion.chunk","created":1700000000
 USAGE='{"id":"chatcmpl-e2e","object":"chat.completion.chunk","created":1700000000,"model":"gpt-4o-mini","choices":[],"usage":{"prompt_tokens":8,"completion_tokens":6,"total_tokens":14}}'
 free_port UPSTREAM_PORT
 free_port STREAM_UPSTREAM_PORT
-mkdir -p "$WORK/nginx/logs"
+mkdir -p "$WORK/nginx/logs" "$WORK/nginx/static/v1/chat"
+# The stream: 22 content deltas, the last delta with its finish_reason, the usage chunk, [DONE].
+{
+  for _ in $(seq 22); do printf 'data: %s\n\n' "$CHUNK"; done
+  printf 'data: %s\n\ndata: %s\n\ndata: [DONE]\n\n' "$LAST" "$USAGE"
+} >"$WORK/nginx/static/v1/chat/completions"
+# nginx's workers drop root: let them read the stream file.
+chmod -R a+rX "$WORK"
 cat >"$WORK/nginx/nginx.conf" <<EOF
 worker_processes 1;
 pid $WORK/nginx/nginx.pid;
@@ -188,17 +201,12 @@ http {
   }
   server {
     listen 127.0.0.1:$STREAM_UPSTREAM_PORT;
+    # The stream is longer than an nginx string may be: it is a file, served to the POST by
+    # the 405 of the static module turning into an internal GET of the same path.
+    root $WORK/nginx/static;
     location = /v1/chat/completions {
       default_type text/event-stream;
-      return 200 'data: $CHUNK
-
-data: $LAST
-
-data: $USAGE
-
-data: [DONE]
-
-';
+      error_page 405 =200 \$uri;
     }
   }
 }
@@ -354,19 +362,29 @@ EOF
   } >"$WORK/$name.yml"
 }
 
-# Starts infermux as `name` with the config `shape` (minimal | full) in front of `upstream`.
+# Starts infermux (the binary `bin`, default INFERMUX_BIN) as `name` with the config `shape`
+# (minimal | full) in front of `upstream`, and appends its idle RSS, read once it is serving,
+# to $IDLE_RSS.
 start_infermux() {
-  local name=$1 shape=$2 upstream=$3 port mport
+  local name=$1 shape=$2 upstream=$3 bin=${4:-$INFERMUX_BIN} port mport _
   free_port port
   free_port mport
   rm -f "$WORK/$name-budgets.json"*
   "${shape}_config" "$name" "$port" "$mport" "$upstream"
-  taskset -c "$PROXY_CPU" "$INFERMUX_BIN" serve --config "$WORK/$name.yml" 2>"$WORK/$name.log" &
+  taskset -c "$PROXY_CPU" "$bin" serve --config "$WORK/$name.yml" 2>"$WORK/$name.log" &
   STARTED_PID=$!
   STARTED_PORT=$port
   PIDS+=("$STARTED_PID")
   wait_listening "$STARTED_PID" "$port" "$name" "$WORK/$name.log"
+  for _ in $(seq 100); do
+    grep -q 'infermux serving' "$WORK/$name.log" && break
+    sleep 0.1
+  done
+  sleep 1
+  printf '%s\t%s\n' "$name" "$(awk '/^VmRSS:/ {print $2}' "/proc/$STARTED_PID/status")" >>"$IDLE_RSS"
 }
+IDLE_RSS=$WORK/idle-rss.tsv
+: >"$IDLE_RSS"
 
 for round in $(seq "$REPEAT"); do
   for variant in $VARIANTS; do
@@ -376,6 +394,9 @@ for round in $(seq "$REPEAT"); do
       infermux) start_infermux infermux minimal "$UPSTREAM_PORT" ;;
       infermux_full) start_infermux infermux_full full "$UPSTREAM_PORT" ;;
       infermux_stream) start_infermux infermux_stream full "$STREAM_UPSTREAM_PORT" ;;
+      before) start_infermux before minimal "$UPSTREAM_PORT" "$BEFORE_BIN" ;;
+      before_full) start_infermux before_full full "$UPSTREAM_PORT" "$BEFORE_BIN" ;;
+      before_stream) start_infermux before_stream full "$STREAM_UPSTREAM_PORT" "$BEFORE_BIN" ;;
       *) die "unknown variant $variant" ;;
     esac
     log "$variant on 127.0.0.1:$STARTED_PORT (pid $STARTED_PID, CPU $PROXY_CPU)"
@@ -532,6 +553,15 @@ awk -F'\t' -v tck="$CLK_TCK" '
     }
   }' "$RESULTS" >"$OUT.tmp"
 
+{
+  echo "### Idle RSS (MiB), one second after the \"infermux serving\" line"
+  echo
+  echo "| proxy | lowest | highest |"
+  echo "| --- | ---: | ---: |"
+  awk -F'\t' '{ if (!($1 in lo) || $2 < lo[$1]) lo[$1] = $2; if ($2 > hi[$1]) hi[$1] = $2 }
+    END { for (v in lo) printf "| %s | %.1f | %.1f |\n", v, lo[v] / 1024, hi[v] / 1024 }' "$IDLE_RSS" | sort
+  echo
+} >>"$MEMORY"
 {
   echo "<!-- bash benches/e2e/run.sh; $(date -u '+%Y-%m-%d %H:%M:%SZ') -->"
   echo "Commit: $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)."
