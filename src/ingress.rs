@@ -52,11 +52,13 @@ pub struct IngressSettings {
     models_body: Bytes,
     /// The body of `GET /v1/models/{id}` for each listed model, rendered once.
     model_bodies: std::collections::HashMap<String, Bytes>,
+    /// The listed models, in order.
+    model_ids: Vec<String>,
     /// Counts each request's prompt tokens.
     tokens: BpeTokenCounter,
-    /// When keys are required, the ring that `GET /v1/models` checks the client's key
-    /// against (inference requests are checked by the key layer).
-    required_keys: Option<Arc<infermux_keys::KeyRing>>,
+    /// The key ring that `GET /v1/models` checks the client's key against, and whether a key
+    /// is required (inference requests are checked by the key layer).
+    keys: Option<(Arc<infermux_keys::KeyRing>, bool)>,
 }
 
 impl IngressSettings {
@@ -72,9 +74,14 @@ impl IngressSettings {
                 serde_json::json!({"id": m.as_ref(), "object": "model", "created": 0, "owned_by": "infermux"})
             })
             .collect();
-        let model_bodies = data
+        let model_ids: Vec<String> = data
             .iter()
-            .filter_map(|m| Some((m["id"].as_str()?.to_owned(), m.to_string().into())))
+            .filter_map(|m| Some(m["id"].as_str()?.to_owned()))
+            .collect();
+        let model_bodies = model_ids
+            .iter()
+            .zip(&data)
+            .map(|(id, m)| (id.clone(), m.to_string().into()))
             .collect();
         let models_body = serde_json::json!({"object": "list", "data": data})
             .to_string()
@@ -83,28 +90,49 @@ impl IngressSettings {
             max_request_body,
             models_body,
             model_bodies,
+            model_ids,
             tokens: BpeTokenCounter::new(),
-            required_keys: None,
+            keys: None,
         }
     }
 
-    /// Answers `GET /v1/models` only to clients presenting a valid key of `ring`.
+    /// Shows `GET /v1/models` to a client presenting a key of `ring` as that key's
+    /// allow-list permits, and, when `required`, only to such clients.
     #[must_use]
-    pub fn require_keys(mut self, ring: Arc<infermux_keys::KeyRing>) -> Self {
-        self.required_keys = Some(ring);
+    pub fn with_keys(mut self, ring: Arc<infermux_keys::KeyRing>, required: bool) -> Self {
+        self.keys = Some((ring, required));
         self
     }
 
-    /// Whether `headers` carry a key the listing may be shown to.
-    fn may_list(&self, headers: &HeaderMap) -> Result<(), BoxError> {
-        let Some(ring) = &self.required_keys else {
-            return Ok(());
+    /// The key `headers` present, when one is in play; a refusal when the listing may not
+    /// be shown.
+    fn listing_key(
+        &self,
+        headers: &HeaderMap,
+    ) -> Result<Option<Arc<infermux_keys::KeyEntry>>, BoxError> {
+        let Some((ring, required)) = &self.keys else {
+            return Ok(None);
         };
-        let presented = infermux_keys::presented(headers).ok_or(
-            infermux_keys::InvalidApiKey::new(infermux_keys::Refusal::Missing),
-        )?;
-        ring.check(presented.expose())?;
-        Ok(())
+        let presented = infermux_keys::presented(headers);
+        Ok(ring.identify(presented.as_ref().map(|key| key.expose()), *required)?)
+    }
+
+    /// The body of `GET /v1/models` for a client holding `key`: every model, or those its
+    /// allow-list names.
+    fn models_body(&self, key: Option<&infermux_keys::KeyEntry>) -> Bytes {
+        let Some(key) = key.filter(|key| key.record.models.is_some()) else {
+            return self.models_body.clone();
+        };
+        let mut body = br#"{"object":"list","data":["#.to_vec();
+        let allowed = self.model_ids.iter().filter(|id| key.allows(id));
+        for (i, id) in allowed.enumerate() {
+            if i > 0 {
+                body.push(b',');
+            }
+            body.extend_from_slice(&self.model_bodies[id]);
+        }
+        body.extend_from_slice(b"]}");
+        body.into()
     }
 }
 
@@ -252,12 +280,13 @@ where
                     }
                 }
                 Route::Models => settings
-                    .may_list(&parts.headers)
-                    .map(|()| json_response(settings.models_body.clone())),
-                Route::Model(id) => settings.may_list(&parts.headers).and_then(|()| {
+                    .listing_key(&parts.headers)
+                    .map(|key| json_response(settings.models_body(key.as_deref()))),
+                Route::Model(id) => settings.listing_key(&parts.headers).and_then(|key| {
                     settings
                         .model_bodies
                         .get(id.as_str())
+                        .filter(|_| key.is_none_or(|key| key.allows(id)))
                         .map(|body| json_response(body.clone()))
                         .ok_or_else(|| error::ModelNotFound::new(id.clone()).into())
                 }),

@@ -81,13 +81,11 @@ pub fn build(
     // One price table for every layer that prices: routing, budgets, cost.
     let prices = crate::pricing::price_table(config);
     let virtuals = crate::virtual_models::table(config, &catalog, &prices, &specs, &board);
-    let mut settings = IngressSettings::new(
+    let settings = IngressSettings::new(
         config.max_request_body,
         routes.requestable_models().iter().chain(virtuals.names()),
-    );
-    if config.keys.required {
-        settings = settings.require_keys(accounting.keys().ring().clone());
-    }
+    )
+    .with_keys(accounting.keys().ring().clone(), config.keys.required);
     // Keys and budgets reserve a virtual model's request at its dearest member.
     let reserving = crate::virtual_models::budget_catalog(&catalog, &virtuals);
     let keys = accounting.keys().layer(&reserving, &prices);

@@ -234,6 +234,56 @@ keys:
 }
 
 #[tokio::test]
+async fn the_model_list_shows_a_key_what_its_allow_list_permits() {
+    let mock = MockServer::openai().await;
+    let yaml = config(
+        &mock,
+        r#"
+keys:
+  list:
+    - {name: cheap, key: "cheap-secret", models: [gpt-4o-mini, auto]}
+    - {name: open, key: "open-secret"}
+"#,
+    );
+    let infermux = Infermux::start(&yaml).await;
+    let ids = |reply: &Reply| -> Vec<String> {
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        reply.json()["data"]
+            .as_array()
+            .expect("data")
+            .iter()
+            .map(|m| m["id"].as_str().expect("id").to_owned())
+            .collect()
+    };
+    let url = infermux.url("/v1/models");
+    let everything = ids(&get(&url, &[]).await);
+    assert!(everything.iter().any(|id| id == "gpt-4o"), "{everything:?}");
+    let open = ids(&get(&url, &[("authorization", "Bearer open-secret")]).await);
+    assert_eq!(open, everything);
+    let cheap = ids(&get(&url, &[("x-api-key", "cheap-secret")]).await);
+    assert!(cheap.contains(&"gpt-4o-mini".to_owned()), "{cheap:?}");
+    assert!(
+        cheap.iter().all(|id| id == "gpt-4o-mini" || id == "auto"),
+        "{cheap:?}"
+    );
+    let hidden = get(
+        &infermux.url("/v1/models/gpt-4o"),
+        &[("authorization", "Bearer cheap-secret")],
+    )
+    .await;
+    assert_error(&hidden, 404, "model_not_found");
+    assert_eq!(
+        get(&infermux.url("/v1/models/gpt-4o"), &[]).await.status,
+        200
+    );
+    assert_error(
+        &get(&url, &[("authorization", "Bearer imx_NotAKeyOfOurs")]).await,
+        401,
+        "invalid_api_key",
+    );
+}
+
+#[tokio::test]
 async fn a_monthly_cap_refuses_at_the_cap_with_the_contract_message() {
     let mock = MockServer::openai().await;
     // $0.00001 holds five requests of $0.0000018; the sixth takes what is left.

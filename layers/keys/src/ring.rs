@@ -190,6 +190,35 @@ impl KeyRing {
         Ok(entry.clone())
     }
 
+    /// The key a request presents, judged by the rules of `keys.required`: `Ok(None)` for a
+    /// request without a key while none is required (no credential, or a placeholder that is
+    /// not `imx_`-shaped and matches no key, which SDKs that must send some key send), the key
+    /// when it works now, and the refusal otherwise (an unknown `imx_` key is always refused).
+    pub fn identify(
+        &self,
+        presented: Option<&str>,
+        required: bool,
+    ) -> Result<Option<Arc<KeyEntry>>, InvalidApiKey> {
+        let Some(presented) = presented else {
+            return if required {
+                Err(InvalidApiKey::new(Refusal::Missing))
+            } else {
+                Ok(None)
+            };
+        };
+        match self.check(presented) {
+            Ok(entry) => Ok(Some(entry)),
+            Err(refused)
+                if refused.refusal() == Refusal::Unknown
+                    && !required
+                    && !presented.starts_with(crate::KEY_PREFIX) =>
+            {
+                Ok(None)
+            }
+            Err(refused) => Err(refused),
+        }
+    }
+
     /// Every key, by id.
     pub fn entries(&self) -> Vec<Arc<KeyEntry>> {
         self.table().by_id.values().cloned().collect()

@@ -15,8 +15,8 @@ use infermux_core::{
 use tower::Service;
 
 use crate::{
-    CapWindow, InvalidApiKey, KEY_PREFIX, KeyBudgetExceeded, KeyRateLimited, KeyRing,
-    MAX_KEY_SERIES, ModelNotAllowed, Refusal, ResponseFuture,
+    CapWindow, KEY_PREFIX, KeyBudgetExceeded, KeyRateLimited, KeyRing, MAX_KEY_SERIES,
+    ModelNotAllowed, ResponseFuture,
 };
 
 /// What every [`Keys`] service of one layer shares.
@@ -107,20 +107,13 @@ where
     S: Service<InferRequest, Response = Response<B>, Error = BoxError>,
 {
     // The secret goes no further than this check.
-    let Some(presented) = request.client_key.take() else {
-        return Err(InvalidApiKey::new(Refusal::Missing).into());
-    };
-    let entry = match shared.ring.check(presented.expose()) {
-        Ok(entry) => entry,
-        Err(refused)
-            if refused.refusal() == Refusal::Unknown
-                && !shared.required
-                && !presented.expose().starts_with(KEY_PREFIX) =>
-        {
-            // A placeholder credential while keys are optional: a request without a key.
-            return inner.call(request).await;
-        }
-        Err(refused) => return Err(refused.into()),
+    let presented = request.client_key.take();
+    let Some(entry) = shared
+        .ring
+        .identify(presented.as_ref().map(|key| key.expose()), shared.required)?
+    else {
+        // No key (or a placeholder credential) while keys are optional.
+        return inner.call(request).await;
     };
     drop(presented);
     let record = &entry.record;
