@@ -56,6 +56,8 @@ pub struct IngressSettings {
     model_ids: Vec<String>,
     /// Counts each request's prompt tokens.
     tokens: BpeTokenCounter,
+    /// The request log, for the requests refused here, and the clock that dates its rows.
+    log: Option<(infermux_request_log::RequestLog, infermux_core::SharedClock)>,
     /// The key ring that `GET /v1/models` checks the client's key against, and whether a key
     /// is required (inference requests are checked by the key layer).
     keys: Option<(Arc<infermux_keys::KeyRing>, bool)>,
@@ -92,8 +94,50 @@ impl IngressSettings {
             model_bodies,
             model_ids,
             tokens: BpeTokenCounter::new(),
+            log: None,
             keys: None,
         }
+    }
+
+    /// Logs the requests refused here (malformed or oversize bodies) into `log`, dated by
+    /// `clock`; the layers below log every other request.
+    #[must_use]
+    pub fn with_request_log(
+        mut self,
+        log: Option<infermux_request_log::RequestLog>,
+        clock: infermux_core::SharedClock,
+    ) -> Self {
+        self.log = log.map(|log| (log, clock));
+        self
+    }
+
+    /// Writes the request log's row for a request refused here with `error`.
+    fn log_refusal(
+        &self,
+        route: &Route,
+        headers: &HeaderMap,
+        caller: &Caller,
+        request_id: &RequestId,
+        error: &BoxError,
+        started: Instant,
+    ) {
+        let Some((log, clock)) = &self.log else {
+            return;
+        };
+        let class = error::classify(error.as_ref());
+        let latency = started.elapsed();
+        log.record(infermux_request_log::RequestRecord::refused_at_edge(
+            clock
+                .now()
+                .checked_sub(latency)
+                .unwrap_or_else(|| clock.now()),
+            request_id.as_str(),
+            route.log_label(),
+            caller.as_str(),
+            client_product(headers),
+            (class.status.as_u16(), class.code),
+            latency,
+        ));
     }
 
     /// Shows `GET /v1/models` to a client presenting a key of `ring` as that key's
@@ -220,6 +264,17 @@ impl Route {
         }
     }
 
+    /// The request log's name for the protocol of an inference route.
+    const fn log_label(&self) -> &'static str {
+        match self {
+            Self::Embeddings => "embeddings",
+            Self::Messages => "messages",
+            Self::CountTokens => "count_tokens",
+            Self::Responses => "responses",
+            _ => "chat",
+        }
+    }
+
     /// The wire protocol of the route: errors are rendered in its shape.
     const fn protocol(&self) -> Protocol {
         match self {
@@ -276,7 +331,17 @@ where
                     .await
                     {
                         Ok(infer) => inner.oneshot(infer).await,
-                        Err(error) => Err(error),
+                        Err(error) => {
+                            settings.log_refusal(
+                                &route,
+                                &parts.headers,
+                                &caller,
+                                &request_id,
+                                &error,
+                                started,
+                            );
+                            Err(error)
+                        }
                     }
                 }
                 Route::Models => settings

@@ -85,7 +85,11 @@ pub fn build(
         config.max_request_body,
         routes.requestable_models().iter().chain(virtuals.names()),
     )
-    .with_keys(accounting.keys().ring().clone(), config.keys.required);
+    .with_keys(accounting.keys().ring().clone(), config.keys.required)
+    .with_request_log(
+        accounting.request_log().cloned(),
+        accounting.clock().clone(),
+    );
     // Keys and budgets reserve a virtual model's request at its dearest member.
     let reserving = crate::virtual_models::budget_catalog(&catalog, &virtuals);
     let keys = accounting.keys().layer(&reserving, &prices);

@@ -317,6 +317,47 @@ impl infermux::core::Clock for FixedClock {
 }
 
 #[tokio::test]
+async fn requests_refused_at_the_edge_are_rows_too() {
+    let openai = MockServer::openai().await;
+    let infermux = Infermux::start(&config(&openai)).await;
+    let headers = [
+        ("x-infermux-caller", "team-a"),
+        ("content-type", "application/json"),
+        ("user-agent", "Anthropic/JS 0.60.0"),
+    ];
+    for path in ["/v1/chat/completions", "/v1/messages"] {
+        let reply = common::send(
+            http::Method::POST,
+            &infermux.url(path),
+            &headers,
+            "{\"model\": \"gpt-4o-mini\", \"messages\": [",
+        )
+        .await;
+        assert_eq!(reply.status, 400, "{path}: {}", reply.text());
+    }
+    let page = mgmt(&infermux, "/_infermux/requests").await;
+    let rows = page["requests"].as_array().expect("rows");
+    let protocols: BTreeSet<&str> = rows
+        .iter()
+        .map(|r| r["protocol"].as_str().expect("protocol"))
+        .collect();
+    assert_eq!(protocols, BTreeSet::from(["chat", "messages"]), "{page:#}");
+    for row in rows {
+        assert_eq!(row["status"], 400);
+        assert_eq!(row["caller"], "team-a");
+        assert_eq!(row["client"], "Anthropic/JS");
+        assert_eq!(row["attempts"], 0);
+        assert_eq!(row["cost_usd"], 0.0);
+        assert!(row["error_code"].is_string(), "{row}");
+        assert!(row["provider"].is_null());
+    }
+    assert!(
+        !page.to_string().contains("gpt-4o-mini"),
+        "nothing of an unreadable body is kept: {page:#}"
+    );
+}
+
+#[tokio::test]
 async fn an_alert_budget_fires_once_when_the_projection_crosses_it() {
     let openai = MockServer::openai().await;
     let hook = MockServer::openai().await;

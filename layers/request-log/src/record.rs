@@ -114,6 +114,32 @@ impl RequestRecord {
         }
     }
 
+    /// A request the edge refused before it became a typed request (a malformed or oversize
+    /// body, a bad header): what is known of it then. `protocol` is the label of the endpoint
+    /// it was sent to (`chat`, `messages`, ...); `answer` the status and error code the
+    /// client was sent.
+    pub fn refused_at_edge(
+        at: SystemTime,
+        request_id: &str,
+        protocol: &'static str,
+        caller: &str,
+        client: Option<Arc<str>>,
+        (status, code): (u16, &'static str),
+        latency: Duration,
+    ) -> Self {
+        Self {
+            at_ms: millis(at),
+            request_id: request_id.into(),
+            protocol: interned(protocol),
+            caller: caller.into(),
+            client,
+            status,
+            error_code: Some(interned(code)),
+            latency_ms: u64::try_from(latency.as_millis()).unwrap_or(u64::MAX),
+            ..Self::default()
+        }
+    }
+
     /// Fills what the response says: who served it, how it was routed, what it cost, and
     /// what the layers below decided (the client's key, the virtual model's resolution).
     pub fn served(
