@@ -55,6 +55,17 @@ impl fmt::Debug for Accounting {
     }
 }
 
+/// Why the accounting could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The spend store (the state file, Redis) or the key store.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The request log (its SQLite file or PostgreSQL server).
+    #[error(transparent)]
+    RequestLog(#[from] infermux_request_log::LogError),
+}
+
 impl Accounting {
     /// Opens the spend store of `config` (replaying its journal) and reads its budgets;
     /// `client` posts alerts to `budgets.alert_webhook`.
@@ -65,7 +76,7 @@ impl Accounting {
         config: &Config,
         clock: SharedClock,
         client: &HttpClient,
-    ) -> Result<Self, StoreError> {
+    ) -> Result<Self, OpenError> {
         let budgets = &config.budgets;
         let store: Arc<dyn SpendStore> = match (budgets.store, &budgets.state_file) {
             (BudgetStoreKind::File, Some(path)) => Arc::new(FileStore::open(path)?),
@@ -112,8 +123,7 @@ impl Accounting {
                 .chain(config.keys.list.iter().map(|k| k.caller.as_str()))
                 .map(infermux_core::Caller::new),
         );
-        let request_log = crate::request_log::open(&config.request_log)
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let request_log = crate::request_log::open(&config.request_log)?;
         Ok(Self {
             store: watch.clone(),
             watch,

@@ -72,10 +72,11 @@ impl Infermux<()> {
     /// Assembles infermux from `config` as `infermux serve` does, without binding any port.
     ///
     /// Fails when the spend store cannot be opened (an unreadable state file, a malformed
-    /// Redis URL): infermux never runs with budgets it cannot enforce.
+    /// Redis URL): infermux never runs with budgets it cannot enforce; or when the request
+    /// log cannot (its file, its PostgreSQL server).
     pub async fn from_config(
         config: &Config,
-    ) -> Result<Infermux<impl InferStack + use<>>, StoreError> {
+    ) -> Result<Infermux<impl InferStack + use<>>, crate::accounting::OpenError> {
         let client = crate::provider::http_client(crate::server::CONNECT_TIMEOUT);
         let accounting = Accounting::open(config, Arc::new(SystemClock), &client)?;
         Ok(Self::assemble(config, &client, accounting).await)

@@ -176,6 +176,10 @@ async fn an_unreachable_database_or_a_bad_url_stops_start_up_naming_request_log_
     .await;
     assert!(unreachable.contains("request_log.url"), "{unreachable}");
     assert!(
+        !unreachable.contains("spend store"),
+        "the request log is not the spend store: {unreachable}"
+    );
+    assert!(
         unreachable.contains(&format!("127.0.0.1:{port}/log")),
         "{unreachable}"
     );
