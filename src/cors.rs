@@ -13,9 +13,9 @@ use std::{
     time::Duration,
 };
 
-use futures_util::future::{BoxFuture, FutureExt};
+use futures_util::future::{BoxFuture, Either, FutureExt};
 use http::{HeaderName, HeaderValue, Method, Request, Response, StatusCode, header};
-use tower::{Layer, Service, ServiceExt};
+use tower::{Layer, Service, ServiceExt, util::Oneshot};
 use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, Cors, ExposeHeaders};
 
 /// How long a browser may cache a preflight's answer.
@@ -124,7 +124,9 @@ where
 {
     type Response = Response<RB>;
     type Error = S::Error;
-    type Future = BoxFuture<'static, Result<Response<RB>, S::Error>>;
+    /// Requests without an allowed `Origin` (every SDK's) go straight through, unboxed.
+    type Future =
+        Either<Oneshot<S, Request<B>>, BoxFuture<'static, Result<Response<RB>, S::Error>>>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
         // Both paths are driven to readiness per request (the proxy is always ready).
@@ -137,19 +139,21 @@ where
         match (preflight, allowed) {
             (true, true) => {
                 let cors = self.cors.clone();
-                async move {
-                    let response = cors.oneshot(request).await?;
-                    Ok(no_content(response.into_parts().0))
-                }
-                .boxed()
+                Either::Right(
+                    async move {
+                        let response = cors.oneshot(request).await?;
+                        Ok(no_content(response.into_parts().0))
+                    }
+                    .boxed(),
+                )
             }
             (true, false) => {
                 let mut response = Response::new(RB::default());
                 *response.status_mut() = StatusCode::NO_CONTENT;
-                futures_util::future::ready(Ok(response)).boxed()
+                Either::Right(futures_util::future::ready(Ok(response)).boxed())
             }
-            (false, true) => self.cors.clone().oneshot(request).boxed(),
-            (false, false) => self.inner.clone().oneshot(request).boxed(),
+            (false, true) => Either::Right(self.cors.clone().oneshot(request).boxed()),
+            (false, false) => Either::Left(self.inner.clone().oneshot(request)),
         }
     }
 }

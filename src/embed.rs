@@ -16,11 +16,12 @@ use std::{fmt, sync::Arc};
 use http::Response;
 use infermux_core::{BoxError, InferBody, InferRequest, StoreError, SystemClock};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
-use tower::Service;
+use tower::{Layer, Service};
 
 use crate::{
     accounting::Accounting,
     config::Config,
+    cors::{CorsLayer, CorsService},
     edge::Edge,
     ingress::Ingress,
     management::Management,
@@ -61,6 +62,7 @@ impl<S> InferStack for S where
 pub struct Infermux<S> {
     proxy: Ingress<S>,
     body_read_timeout: std::time::Duration,
+    cors: CorsLayer,
     traces: Option<crate::telemetry::Traces>,
     management: Management,
     shared: Shared,
@@ -132,6 +134,7 @@ impl Infermux<()> {
         Infermux {
             proxy,
             body_read_timeout: config.timeouts.body_read,
+            cors: CorsLayer::new(&config.cors.allowed_origins),
             traces,
             management,
             shared: stack.shared,
@@ -146,10 +149,13 @@ impl<S: InferStack> Infermux<S> {
     ///
     /// It comes behind the same [edge](crate::edge) as `infermux serve`'s port: request ids,
     /// the caller header bound, the request body deadline, sensitive headers and the panic
-    /// catcher. (Header read and idle timeouts belong to the connection: set them on your
-    /// server.)
-    pub fn proxy(&self) -> Edge<Ingress<S>> {
-        crate::edge::edge(self.proxy.clone(), self.body_read_timeout)
+    /// catcher, with browsers' CORS preflights answered for `cors.allowed_origins`. (Header
+    /// read and idle timeouts belong to the connection: set them on your server.)
+    pub fn proxy(&self) -> CorsService<Edge<Ingress<S>>> {
+        self.cors.layer(crate::edge::edge(
+            self.proxy.clone(),
+            self.body_read_timeout,
+        ))
     }
 
     /// The management API service: cost reports, providers, `/metrics`, `/healthz`.

@@ -194,11 +194,8 @@ impl Server {
         }
         let client = crate::provider::http_client(CONNECT_TIMEOUT);
         let mux = crate::Infermux::assemble(&config, &client, accounting).await;
-        // The edge (request id, caller bound, body deadline, panic catcher) comes with it;
-        // browsers' CORS preflights are answered in front of it.
-        let proxy_service = tower::ServiceBuilder::new()
-            .layer(crate::cors::CorsLayer::new(&config.cors.allowed_origins))
-            .service(mux.proxy());
+        // The edge (request id, caller bound, body deadline, panic catcher, CORS) comes with it.
+        let proxy_service = mux.proxy();
         let listen = proxy
             .local_addr()
             .map_or_else(|_| config.listen.to_string(), |a| a.to_string());

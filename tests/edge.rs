@@ -310,3 +310,47 @@ async fn the_library_face_gets_the_same_edge() {
         .to_bytes();
     assert!(String::from_utf8_lossy(&body).contains("at most 128"));
 }
+
+#[tokio::test]
+async fn the_library_face_answers_cors_preflights_for_allowed_origins() {
+    use http_body_util::Empty;
+    use tower::ServiceExt;
+
+    let yaml = format!("{MOCK}cors:\n  allowed_origins: [\"https://app.example\"]\n");
+    let config = infermux::config::parse(&yaml, "lib.yml", &|_| None).expect("config");
+    let mux = infermux::Infermux::from_config(&config)
+        .await
+        .expect("assembled");
+    let preflight = |origin: &'static str| {
+        http::Request::options("/v1/chat/completions")
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization, content-type",
+            )
+            .body(Empty::<bytes::Bytes>::new())
+            .expect("request")
+    };
+    let allowed = mux
+        .proxy()
+        .oneshot(preflight("https://app.example"))
+        .await
+        .expect("infallible");
+    assert_eq!(allowed.status(), 204);
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "https://app.example"
+    );
+    let refused = mux
+        .proxy()
+        .oneshot(preflight("https://elsewhere.example"))
+        .await
+        .expect("infallible");
+    assert_eq!(refused.status(), 204);
+    assert!(
+        !refused
+            .headers()
+            .contains_key("access-control-allow-origin")
+    );
+}
