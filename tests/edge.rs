@@ -332,25 +332,22 @@ async fn the_library_face_answers_cors_preflights_for_allowed_origins() {
             .body(Empty::<bytes::Bytes>::new())
             .expect("request")
     };
-    let allowed = mux
-        .proxy()
-        .oneshot(preflight("https://app.example"))
-        .await
-        .expect("infallible");
-    assert_eq!(allowed.status(), 204);
-    assert_eq!(
-        allowed.headers()["access-control-allow-origin"],
-        "https://app.example"
-    );
-    let refused = mux
-        .proxy()
-        .oneshot(preflight("https://elsewhere.example"))
-        .await
-        .expect("infallible");
-    assert_eq!(refused.status(), 204);
-    assert!(
-        !refused
-            .headers()
-            .contains_key("access-control-allow-origin")
-    );
+    for (origin, allowed) in [
+        ("https://app.example", Some("https://app.example")),
+        ("https://elsewhere.example", None),
+    ] {
+        let answer = mux
+            .proxy()
+            .oneshot(preflight(origin))
+            .await
+            .expect("infallible");
+        assert_eq!(answer.status(), 204);
+        assert_eq!(
+            answer
+                .headers()
+                .get("access-control-allow-origin")
+                .map(|v| v.to_str().expect("ascii")),
+            allowed
+        );
+    }
 }

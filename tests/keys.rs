@@ -197,7 +197,7 @@ keys:
 }
 
 #[tokio::test]
-async fn an_allow_list_refuses_other_models_with_403_and_rpm_answers_429_with_retry_after() {
+async fn an_allow_list_refuses_and_hides_other_models_and_rpm_answers_429_with_retry_after() {
     let mock = MockServer::openai().await;
     let yaml = config(
         &mock,
@@ -214,6 +214,42 @@ keys:
     let refused = ask(&infermux, &cheap, "gpt-4o").await;
     assert_error(&refused, 403, "model_not_allowed");
     assert!(refused.text().contains("cheap"), "{}", refused.text());
+    // The model list shows a key only what its allow-list permits.
+    let ids = |reply: &Reply| -> Vec<String> {
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        reply.json()["data"]
+            .as_array()
+            .expect("data")
+            .iter()
+            .map(|m| m["id"].as_str().expect("id").to_owned())
+            .collect()
+    };
+    let url = infermux.url("/v1/models");
+    let everything = ids(&get(&url, &[]).await);
+    assert!(everything.iter().any(|id| id == "gpt-4o"), "{everything:?}");
+    let unlisted = ids(&get(&url, &[("authorization", "Bearer slow-secret")]).await);
+    assert_eq!(unlisted, everything);
+    let shown = ids(&get(&url, &[("x-api-key", "cheap-secret")]).await);
+    assert!(shown.contains(&"gpt-4o-mini".to_owned()), "{shown:?}");
+    assert!(
+        shown.iter().all(|id| id == "gpt-4o-mini" || id == "auto"),
+        "{shown:?}"
+    );
+    let hidden = get(
+        &infermux.url("/v1/models/gpt-4o"),
+        &[("authorization", "Bearer cheap-secret")],
+    )
+    .await;
+    assert_error(&hidden, 404, "model_not_found");
+    assert_eq!(
+        get(&infermux.url("/v1/models/gpt-4o"), &[]).await.status,
+        200
+    );
+    assert_error(
+        &get(&url, &[("authorization", "Bearer imx_NotAKeyOfOurs")]).await,
+        401,
+        "invalid_api_key",
+    );
     let before = mock.requests().len();
     let slow = [("x-api-key", "slow-secret")];
     assert_eq!(ask(&infermux, &slow, "gpt-4o").await.status, 200);
@@ -230,56 +266,6 @@ keys:
         mock.requests().len(),
         before + 2,
         "refusals never reach a provider"
-    );
-}
-
-#[tokio::test]
-async fn the_model_list_shows_a_key_what_its_allow_list_permits() {
-    let mock = MockServer::openai().await;
-    let yaml = config(
-        &mock,
-        r#"
-keys:
-  list:
-    - {name: cheap, key: "cheap-secret", models: [gpt-4o-mini, auto]}
-    - {name: open, key: "open-secret"}
-"#,
-    );
-    let infermux = Infermux::start(&yaml).await;
-    let ids = |reply: &Reply| -> Vec<String> {
-        assert_eq!(reply.status, 200, "{}", reply.text());
-        reply.json()["data"]
-            .as_array()
-            .expect("data")
-            .iter()
-            .map(|m| m["id"].as_str().expect("id").to_owned())
-            .collect()
-    };
-    let url = infermux.url("/v1/models");
-    let everything = ids(&get(&url, &[]).await);
-    assert!(everything.iter().any(|id| id == "gpt-4o"), "{everything:?}");
-    let open = ids(&get(&url, &[("authorization", "Bearer open-secret")]).await);
-    assert_eq!(open, everything);
-    let cheap = ids(&get(&url, &[("x-api-key", "cheap-secret")]).await);
-    assert!(cheap.contains(&"gpt-4o-mini".to_owned()), "{cheap:?}");
-    assert!(
-        cheap.iter().all(|id| id == "gpt-4o-mini" || id == "auto"),
-        "{cheap:?}"
-    );
-    let hidden = get(
-        &infermux.url("/v1/models/gpt-4o"),
-        &[("authorization", "Bearer cheap-secret")],
-    )
-    .await;
-    assert_error(&hidden, 404, "model_not_found");
-    assert_eq!(
-        get(&infermux.url("/v1/models/gpt-4o"), &[]).await.status,
-        200
-    );
-    assert_error(
-        &get(&url, &[("authorization", "Bearer imx_NotAKeyOfOurs")]).await,
-        401,
-        "invalid_api_key",
     );
 }
 
