@@ -197,7 +197,10 @@ routing: {{strategy: priority}}
 """
     with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as f:
         f.write(config)
-    process = subprocess.Popen([args.bin, "serve", "--config", f.name], stderr=subprocess.PIPE)
+    # infermux's log goes to a file: a pipe nobody reads would fill up and measure nothing.
+    log = tempfile.NamedTemporaryFile("w", prefix="infermux-soak-", suffix=".log", delete=False)
+    print(f"soak: infermux's log in {log.name}", flush=True)
+    process = subprocess.Popen([args.bin, "serve", "--config", f.name], stderr=log)
     for _ in range(100):
         try:
             socket.create_connection(("127.0.0.1", proxy), timeout=1).close()

@@ -134,7 +134,7 @@ fn serve(path: Option<&Path>) -> ExitCode {
         }
     };
     runtime.block_on(async move {
-        crate::telemetry::init_logging(&config.log);
+        let _log_writer = crate::telemetry::init_logging(&config.log);
         for warning in crate::pricing::pricing_warnings(&config) {
             tracing::warn!("{warning}");
         }

@@ -1,6 +1,7 @@
 //! Logs and traces.
 //!
-//! Logs are JSON or text lines on stderr at the configured level ([`init_logging`]).
+//! Logs are JSON or text lines on stderr at the configured level, written by a thread of
+//! their own so that a stalled stderr never holds up a request ([`init_logging`]).
 //!
 //! Traces are OpenTelemetry spans exported over OTLP/HTTP (protobuf) to the collector of
 //! `telemetry.otlp_endpoint`, following the GenAI semantic conventions:
@@ -31,6 +32,7 @@ mod traces;
 
 use std::io::IsTerminal;
 
+use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::{EnvFilter, fmt};
 
 pub use self::{
@@ -42,19 +44,28 @@ pub use self::{
 use crate::config::{LogConfig, LogFormat};
 
 /// Installs the global log subscriber. `RUST_LOG`, when set, overrides `log.level`.
-pub(crate) fn init_logging(log: &LogConfig) {
+///
+/// Lines go to stderr from a thread of their own, through a bounded queue: a request never
+/// waits on a slow or stalled reader of stderr (a full pipe, a paused terminal). When the
+/// queue is full, lines are dropped rather than requests held up. Keep the returned guard
+/// until exit: dropping it writes out what is queued.
+pub(crate) fn init_logging(log: &LogConfig) -> WorkerGuard {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         EnvFilter::new(format!(
             "{},hyper=warn,h2=warn,rustls=warn,opentelemetry=warn,opentelemetry_sdk=warn,opentelemetry_otlp=warn",
             log.level
         ))
     });
+    let (writer, guard) = NonBlockingBuilder::default()
+        .lossy(true)
+        .finish(std::io::stderr());
     let builder = fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_ansi(std::io::stderr().is_terminal());
     let _ = match log.format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
         LogFormat::Text => builder.try_init(),
     };
+    guard
 }
