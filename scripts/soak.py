@@ -183,6 +183,8 @@ def main():
     upstream = Server(("127.0.0.1", 0), Upstream)
     threading.Thread(target=upstream.serve_forever, daemon=True).start()
     proxy, management = free_port(), free_port()
+    # The request log (on, as by default) is written to a scratch directory, removed at exit.
+    scratch = tempfile.TemporaryDirectory(prefix="infermux-soak-")
     config = f"""
 listen: "127.0.0.1:{proxy}"
 management_listen: "127.0.0.1:{management}"
@@ -190,6 +192,7 @@ header_read_timeout: 5s
 body_read_timeout: 10s
 idle_timeout: 20s
 metrics: {{max_callers: 50}}
+request_log: {{path: "{scratch.name}/requests.db"}}
 log: {{level: warn, format: json}}
 providers:
   - name: flaky
@@ -235,18 +238,23 @@ routing: {{strategy: priority}}
     metrics.request("GET", "/metrics")
     text = metrics.getresponse().read().decode()
     callers = set(re.findall(r'infermux_tokens_total\{[^}]*caller="([^"]*)"', text))
+    metrics.request("GET", "/_infermux/costs/by-caller")
+    ledger = json.loads(metrics.getresponse().read())["callers"]
     process.terminate()
     process.wait(timeout=60)
 
     print("answers:", dict(sorted(tally.items())))
     print(f"caller label values in /metrics: {len(callers)} (max_callers 50 + other + 2 teams)")
+    print(f"callers with their spend in /_infermux/costs/by-caller: {len(ledger)} "
+          f"(at most {CALLER_POOL} invented + 2 teams)")
     first = [s[1] for s in samples[: max(1, len(samples) // 4)]]
     last = [s[1] for s in samples[-max(1, len(samples) // 4):]]
     growth = (sum(last) / len(last)) / (sum(first) / len(first)) - 1
     print(f"rss: first quarter {sum(first) / len(first) / 1024:.1f} MiB, last quarter "
           f"{sum(last) / len(last) / 1024:.1f} MiB ({growth:+.1%}); max {max(s[1] for s in samples) / 1024:.1f} MiB")
     bad = [k for k in tally if k.isdigit() and k not in ("200",)]
-    failed = growth > 0.25 or len(callers) > 53 or any(k.startswith("5") and k != "502" for k in bad)
+    failed = (growth > 0.25 or len(callers) > 53 or not 2 < len(ledger) <= CALLER_POOL + 2
+              or any(k.startswith("5") and k != "502" for k in bad))
     print("soak:", "FAILED" if failed else "ok")
     sys.exit(1 if failed else 0)
 
