@@ -74,7 +74,11 @@ async fn abandon(infermux: &Infermux) -> String {
         .unwrap()
         .to_owned();
     let mut body = response.into_body();
-    let first = body.frame().await.expect("a first frame").expect("readable");
+    let first = body
+        .frame()
+        .await
+        .expect("a first frame")
+        .expect("readable");
     assert!(first.data_ref().is_some_and(|d| !d.is_empty()));
     // Dropping the body and the client closes the connection mid-stream.
     drop(body);
@@ -121,7 +125,12 @@ async fn streams_cut_mid_way_open_the_circuit_and_traffic_moves_to_the_healthy_p
     for _ in 0..3 {
         let (provider, events) = stream(&infermux).await;
         assert_eq!(provider, "first");
-        assert!(events.last().is_some_and(|e| e.contains("stream_interrupted")), "{events:?}");
+        assert!(
+            events
+                .last()
+                .is_some_and(|e| e.contains("stream_interrupted")),
+            "{events:?}"
+        );
         assert!(!events.iter().any(|e| e == "[DONE]"));
     }
     let entry = provider(&infermux, "first").await;
