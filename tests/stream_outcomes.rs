@@ -63,7 +63,7 @@ async fn abandon(infermux: &Infermux) -> String {
     let request = Request::post(infermux.url("/v1/chat/completions"))
         .header("content-type", "application/json")
         .body(Full::new(Bytes::from(body)))
-        .unwrap();
+        .expect("a valid request");
     let response = tokio::time::timeout(Duration::from_secs(10), client.request(request))
         .await
         .expect("head within 10 s")
@@ -71,7 +71,7 @@ async fn abandon(infermux: &Infermux) -> String {
     assert_eq!(response.status(), 200);
     let provider = response.headers()["x-infermux-provider"]
         .to_str()
-        .unwrap()
+        .expect("a visible-ASCII provider name")
         .to_owned();
     let mut body = response.into_body();
     let first = body

@@ -71,19 +71,15 @@ fn params() -> BreakerParams {
 }
 
 type Feed = mpsc::UnboundedSender<Step>;
+/// What the test services answer.
+type Answer = std::future::Ready<Result<Response<InferBody>, &'static str>>;
 type Gate = crate::CircuitBreaker<
-    tower::util::ServiceFn<
-        fn(
-            mpsc::UnboundedReceiver<Step>,
-        ) -> std::future::Ready<Result<Response<InferBody>, &'static str>>,
-    >,
+    tower::util::ServiceFn<fn(mpsc::UnboundedReceiver<Step>) -> Answer>,
     fn(&&'static str) -> Outcome,
     AtStreamEnd,
 >;
 
-fn answer(
-    steps: mpsc::UnboundedReceiver<Step>,
-) -> std::future::Ready<Result<Response<InferBody>, &'static str>> {
+fn answer(steps: mpsc::UnboundedReceiver<Step>) -> Answer {
     let usage = UsageSlot::new();
     let body = Fed {
         steps,
@@ -312,8 +308,7 @@ async fn a_stream_dropped_at_its_end_without_being_asked_for_it_still_counts() {
 #[tokio::test(start_paused = true)]
 async fn complete_answers_are_settled_at_once() {
     let breaker = Breaker::new("p".into(), params());
-    let full: fn(()) -> std::future::Ready<Result<Response<InferBody>, &'static str>> =
-        |()| std::future::ready(Ok(Response::new(InferBody::full("{}"))));
+    let full: fn(()) -> Answer = |()| std::future::ready(Ok(Response::new(InferBody::full("{}"))));
     let classify: fn(&&'static str) -> Outcome = |_| Outcome::Failure(Failure::ServerError);
     let gate = CircuitBreakerLayer::new(breaker.clone(), classify)
         .settle_with(AtStreamEnd)
