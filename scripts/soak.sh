@@ -6,10 +6,11 @@
 #   scripts/soak.sh [DURATION]        # DURATION: 60m (default), 10m, 90s, 2h
 #
 # The load (scripts/soak.py): chat requests (half streamed) and embeddings from 16 clients,
-# 1 in 3 with an invented caller, against a fault-injecting OpenAI-shaped upstream (5% HTTP
-# 500, 3% 429 with a Retry-After of up to a day, 3% streams cut half-way, slow streams) with
-# the built-in mock provider as fail-over; plus slowloris connections that send their
-# headers a byte at a time and clients that open a connection and say nothing.
+# 1 in 3 with an invented caller drawn from a pool of 5,000 (bounded, as a deployment's
+# callers are, so that memory that keeps growing means a leak), against a fault-injecting
+# OpenAI-shaped upstream (5% HTTP 500, 3% 429 with a Retry-After of up to a day, 3% streams
+# cut half-way, slow streams) with the built-in mock provider as fail-over; plus slowloris
+# connections that send their headers a byte at a time and clients that open a connection and say nothing.
 #
 # INFERMUX_BIN picks the binary (default target/release/infermux, built when missing).
 set -euo pipefail

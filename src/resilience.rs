@@ -7,7 +7,8 @@
 use std::{num::NonZeroU32, time::Duration};
 
 use infermux_breaker::{
-    Breaker, BreakerParams, CircuitBreakerLayer, Failure, Outcome, RateLimiter, RateLimits,
+    AtStreamEnd, Breaker, BreakerParams, CircuitBreakerLayer, Failure, Outcome, RateLimiter,
+    RateLimits,
 };
 use infermux_core::{ProviderBoard, ProviderName};
 use tower::{Layer, util::BoxCloneSyncService};
@@ -33,8 +34,10 @@ pub fn target(
     // Each attempt is a child span of the request's, inside the breaker: a skipped provider
     // is no attempt.
     let traced = crate::telemetry::AttemptSpans::new(service, name.clone());
-    let gated =
-        CircuitBreakerLayer::new(breaker, classify as fn(&ProviderError) -> Outcome).layer(traced);
+    // A stream's outcome is decided when it ends (completed, cut, or abandoned by the client).
+    let gated = CircuitBreakerLayer::new(breaker, classify as fn(&ProviderError) -> Outcome)
+        .settle_with(AtStreamEnd)
+        .layer(traced);
     let target = DispatchTarget {
         service: BoxCloneSyncService::new(gated),
         limiter: rate_limiter(provider.rate_limit.as_ref()),

@@ -112,6 +112,8 @@ impl<D: ChunkDecoder> TranslatedBody<D> {
                 Ok(chunks) => {
                     self.queue(chunks);
                     self.pending.push_back(Bytes::from_static(DONE_EVENT));
+                    // Whole: the circuit breaker counts the stream a success.
+                    self.usage.mark_completed();
                     self.end();
                 }
                 Err(message) => self.fail(message),

@@ -19,6 +19,13 @@
 //! when the first byte of the answer is in (for streams, the first decoded chunk: time to
 //! first token), so a provider that writes long answers at a steady pace is not "slow".
 //!
+//! A streamed answer's outcome is decided when the stream ends, not when it starts
+//! ([`AtStreamEnd`]): the breaker's permit travels in the response body, which records a
+//! success when the stream completes (still with the time to first byte as its latency), a
+//! failure when the provider cuts it, sends an error event or stalls, and nothing when the
+//! client goes away first (a half-open probe slot is then freed). A half-open probe that is a
+//! stream therefore holds the probe slot until the stream ends.
+//!
 //! Independently of the circuit, a 429 with `Retry-After` keeps the provider out for that
 //! long, and a quota 429 for `recovery` (a *cooldown*), either at most `max_cooldown`.
 //!
@@ -65,6 +72,8 @@ mod outcome;
 mod params;
 mod rate;
 mod service;
+mod settle;
+mod stream;
 mod window;
 
 pub use breaker::{Breaker, Permit};
@@ -75,7 +84,11 @@ pub use outcome::{Classify, Failure, Outcome};
 pub use params::BreakerParams;
 pub use rate::{RateLimited, RateLimiter, RateLimits};
 pub use service::CircuitBreaker;
+pub use settle::{AtOnce, Pending, Settle};
+pub use stream::{AtStreamEnd, SettledBody};
 pub use window::WindowStats;
 
+#[cfg(test)]
+mod stream_tests;
 #[cfg(test)]
 mod tests;

@@ -25,6 +25,9 @@ pub enum Failure {
     ServerError,
     /// An answer that is not valid for the provider's API.
     BadResponse,
+    /// A streamed answer that began but did not complete: the provider cut it, sent an error
+    /// event, or went quiet past its idle timeout.
+    StreamBroken,
     /// A 429.
     RateLimited {
         /// The provider's `Retry-After`: the provider stays out of rotation that long.

@@ -10,18 +10,20 @@ use std::{
 use tokio::time::{Instant, Sleep};
 use tower::Service;
 
-use crate::{Breaker, Classify, Permit, future::ResponseFuture};
+use crate::{AtOnce, Breaker, Classify, Permit, Settle, future::ResponseFuture};
 
 /// A service behind a circuit breaker.
 ///
 /// `poll_ready` asks the [`Breaker`] for a [`Permit`]: while the circuit is open, its probe is
 /// in flight, or the provider is cooling down after a 429, the service is not ready (and wakes
 /// the task when it is worth asking again). `call` consumes the permit, and the response future
-/// reports the outcome, classified by `C`, when the inner service answers.
-pub struct CircuitBreaker<S, C> {
+/// reports the outcome: an error classified by `C` when it arrives, a response when `W` says
+/// (at once by default, at the end of its stream with [`AtStreamEnd`](crate::AtStreamEnd)).
+pub struct CircuitBreaker<S, C, W = AtOnce> {
     inner: S,
     breaker: Breaker,
     classify: C,
+    settle: W,
     permit: Option<Permit>,
     wait: Option<Wait>,
 }
@@ -34,12 +36,20 @@ struct Wait {
 }
 
 impl<S, C> CircuitBreaker<S, C> {
-    /// Gates `inner` on `breaker`.
+    /// Gates `inner` on `breaker`; every response is a success when it arrives.
     pub const fn new(inner: S, breaker: Breaker, classify: C) -> Self {
+        Self::with_settle(inner, breaker, classify, AtOnce)
+    }
+}
+
+impl<S, C, W> CircuitBreaker<S, C, W> {
+    /// Gates `inner` on `breaker`, deciding responses' outcomes with `settle`.
+    pub const fn with_settle(inner: S, breaker: Breaker, classify: C, settle: W) -> Self {
         Self {
             inner,
             breaker,
             classify,
+            settle,
             permit: None,
             wait: None,
         }
@@ -54,17 +64,18 @@ impl<S, C> CircuitBreaker<S, C> {
 }
 
 // A clone shares the breaker but not the permit: each clone must be made ready itself.
-impl<S: Clone, C: Clone> Clone for CircuitBreaker<S, C> {
+impl<S: Clone, C: Clone, W: Clone> Clone for CircuitBreaker<S, C, W> {
     fn clone(&self) -> Self {
-        Self::new(
+        Self::with_settle(
             self.inner.clone(),
             self.breaker.clone(),
             self.classify.clone(),
+            self.settle.clone(),
         )
     }
 }
 
-impl<S: fmt::Debug, C> fmt::Debug for CircuitBreaker<S, C> {
+impl<S: fmt::Debug, C, W> fmt::Debug for CircuitBreaker<S, C, W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CircuitBreaker")
             .field("inner", &self.inner)
@@ -74,14 +85,15 @@ impl<S: fmt::Debug, C> fmt::Debug for CircuitBreaker<S, C> {
     }
 }
 
-impl<S, C, R> Service<R> for CircuitBreaker<S, C>
+impl<S, C, W, R> Service<R> for CircuitBreaker<S, C, W>
 where
     S: Service<R>,
     C: Classify<S::Error> + Clone,
+    W: Settle<S::Response> + Clone,
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future, C>;
+    type Future = ResponseFuture<S::Future, C, W>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
         while self.permit.is_none() {
@@ -118,6 +130,7 @@ where
             self.inner.call(request),
             permit,
             self.classify.clone(),
+            self.settle.clone(),
             Instant::now(),
         )
     }
