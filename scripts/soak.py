@@ -260,8 +260,11 @@ routing: {{strategy: priority}}
     growth = (sum(last) / len(last)) / (sum(first) / len(first)) - 1
     print(f"rss: first quarter {sum(first) / len(first) / 1024:.1f} MiB, last quarter "
           f"{sum(last) / len(last) / 1024:.1f} MiB ({growth:+.1%}); max {max(s[1] for s in samples) / 1024:.1f} MiB")
+    # A sampling interval in which no request was answered means infermux stalled.
+    stalls = [b[0] for a, b in zip(samples, samples[1:]) if b[3] == a[3]]
+    print(f"intervals without a single answer: {len(stalls)}" + (f" (at {stalls[:5]} s)" if stalls else ""))
     bad = [k for k in tally if k.isdigit() and k not in ("200",)]
-    failed = (growth > 0.25 or len(callers) > 53 or not 2 < len(ledger) <= (args.caller_pool or 10**12) + 2
+    failed = (growth > 0.25 or stalls or len(callers) > 53 or not 2 < len(ledger) <= (args.caller_pool or 10**12) + 2
               or any(k.startswith("5") and k != "502" for k in bad))
     print("soak:", "FAILED" if failed else "ok")
     sys.exit(1 if failed else 0)
