@@ -77,6 +77,14 @@ impl SpendState {
         if let Some(group) = &entry.group {
             add(&mut summary.by_group, group.clone(), entry.cost);
         }
+        if entry.estimated {
+            summary.estimated = summary.estimated.saturating_add(entry.cost);
+            summary.estimated_requests += 1;
+        }
+        if let Some(reason) = entry.waste {
+            let by_reason = summary.waste.entry(entry.provider.clone()).or_default();
+            by_reason.entry(reason).or_default().add(entry.cost);
+        }
         let caller = summary.callers.entry(entry.caller.clone()).or_default();
         caller.cost = caller.cost.saturating_add(entry.cost);
         caller.requests += 1;
@@ -166,6 +174,8 @@ pub(crate) mod tests {
             },
             cost: Money::from_picos(cost),
             priced: true,
+            estimated: false,
+            waste: None,
         }
     }
 
