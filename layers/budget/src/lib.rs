@@ -76,6 +76,7 @@ mod layer;
 mod policy;
 mod service;
 mod store;
+mod cache_ttl;
 mod watch;
 mod worst_case;
 
