@@ -67,7 +67,9 @@ async fn ask(infermux: &Infermux, caller: &str) -> Reply {
 fn served_cost(reply: &Reply) -> Money {
     let usage = &reply.json()["usage"];
     let prompt = usage["prompt_tokens"].as_u64().expect("prompt tokens");
-    let completion = usage["completion_tokens"].as_u64().expect("completion tokens");
+    let completion = usage["completion_tokens"]
+        .as_u64()
+        .expect("completion tokens");
     Money::from_picos(prompt * SERVING_IN + completion * SERVING_OUT)
 }
 
@@ -247,12 +249,11 @@ async fn waste_and_estimated_spend_survive_a_restart() {
     assert_eq!(estimated(&infermux).await, before);
     assert_waste(&infermux, "provider_error", 1, BILLED_500).await;
     // The journal marks the estimated entry and the wasted one.
-    let journal = std::fs::read_to_string(dir.path().join("budgets.json.journal"))
-        .unwrap_or_default();
+    let journal =
+        std::fs::read_to_string(dir.path().join("budgets.json.journal")).unwrap_or_default();
     let snapshot = std::fs::read_to_string(&state).unwrap_or_default();
     assert!(
-        journal.contains("\"waste\":\"provider_error\"")
-            || snapshot.contains("\"provider_error\""),
+        journal.contains("\"waste\":\"provider_error\"") || snapshot.contains("\"provider_error\""),
         "journal: {journal}\nsnapshot: {snapshot}"
     );
 }
@@ -269,7 +270,10 @@ async fn replicas_on_one_redis_show_the_fleets_waste_and_estimates() {
         &failing,
         "openai",
         &serving,
-        &format!("budgets:\n  store: redis\n  redis_url: \"{}\"\n", redis.url()),
+        &format!(
+            "budgets:\n  store: redis\n  redis_url: \"{}\"\n",
+            redis.url()
+        ),
     );
     let (a, b) = (Infermux::start(&yaml).await, Infermux::start(&yaml).await);
     let first = ask(&a, "acme").await;
@@ -286,4 +290,52 @@ async fn replicas_on_one_redis_show_the_fleets_waste_and_estimates() {
         assert_eq!(estimated(replica).await, (served.to_plain_decimal(), 2));
         assert_waste(replica, "provider_error", 2, BILLED_500.times(2)).await;
     }
+}
+
+#[tokio::test]
+async fn a_billed_attempt_is_charged_to_the_clients_key_once() {
+    let failing = MockServer::openai().await;
+    let serving = MockServer::openai().await;
+    failing.set_faults(vec![billed_500()]);
+    let keys = "keys:\n  list:\n    - {name: fixed, key: \"fixed-secret\"}\n";
+    let infermux = Infermux::start(&config(&failing, "openai", &serving, keys)).await;
+    let made = post_json(
+        &infermux.management_url("/_infermux/keys"),
+        &[],
+        json!({"name": "acme-prod", "caller": "acme", "monthly_usd": 1}),
+    )
+    .await;
+    assert_eq!(made.status, 201, "{}", made.text());
+    let (key, id) = (
+        made.json()["key"].as_str().expect("key").to_owned(),
+        made.json()["id"].as_str().expect("id").to_owned(),
+    );
+    let reply = post_json(
+        &infermux.url("/v1/chat/completions"),
+        &[("authorization", &format!("Bearer {key}"))],
+        chat("gpt-4o-mini", json!({"max_tokens": 16})),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let total = BILLED_500.saturating_add(served_cost(&reply));
+    until_ledger_holds(&infermux, 2).await;
+    let path = format!("/_infermux/keys/{id}");
+    let mut spent = Value::Null;
+    for _ in 0..300 {
+        spent = report(&infermux, &path).await.1["spent_usd"].clone();
+        if spent.as_f64() == Some(total.as_usd_f64()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        spent.as_f64(),
+        Some(total.as_usd_f64()),
+        "the key pays both attempts"
+    );
+    let (text, _) = report(&infermux, "/_infermux/costs/by-caller").await;
+    assert!(
+        text.contains(&format!("\"total_usd\":{}", total.to_plain_decimal())),
+        "{text}"
+    );
 }

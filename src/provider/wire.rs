@@ -360,10 +360,17 @@ where
     if let Err(message) = body.first_chunk().await {
         // Usage the provider reported before the stream broke was billed.
         let error = bad_response(message);
-        return Err(match usage.get().filter(|u| u.prompt_tokens > 0 || u.completion_tokens > 0) {
-            Some(billed) => error.with_billed(billed, infermux_core::WasteReason::StreamInterrupted),
-            None => error,
-        });
+        return Err(
+            match usage
+                .get()
+                .filter(|u| u.prompt_tokens > 0 || u.completion_tokens > 0)
+            {
+                Some(billed) => {
+                    error.with_billed(billed, infermux_core::WasteReason::StreamInterrupted)
+                }
+                None => error,
+            },
+        );
     }
     Ok(InferBody::new(body, usage))
 }

@@ -69,6 +69,7 @@
 //! # }
 //! ```
 
+mod cache_ttl;
 mod error;
 mod future;
 mod guard;
@@ -76,7 +77,6 @@ mod layer;
 mod policy;
 mod service;
 mod store;
-mod cache_ttl;
 mod watch;
 mod worst_case;
 

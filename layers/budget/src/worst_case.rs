@@ -162,7 +162,8 @@ mod tests {
         let rates = infermux_core::Rates::per_million(3.0, 15.0, Some(0.3), Some(3.75), Some(6.0))
             .expect("rates");
         let price = Price::FREE.with_rates(rates);
-        let prices = PriceTable::default().with_price("anthropic".into(), "claude-sonnet-4-5", price);
+        let prices =
+            PriceTable::default().with_price("anthropic".into(), "claude-sonnet-4-5", price);
         let worst = WorstCase::new(catalog, prices);
         let request = |ttl: serde_json::Value| {
             let chat: ChatRequest = serde_json::from_value(serde_json::json!({

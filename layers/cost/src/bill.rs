@@ -106,7 +106,12 @@ impl Bill {
     ///
     /// The settlement runs on its own task, detached from the caller: dropping the returned
     /// [`Settling`] (the client went away, the drain timed out) never loses the spend.
-    pub(crate) fn settle(self, served: &Served, usage: Usage, estimated: bool) -> (Money, Settling) {
+    pub(crate) fn settle(
+        self,
+        served: &Served,
+        usage: Usage,
+        estimated: bool,
+    ) -> (Money, Settling) {
         self.settle_as(served, usage, estimated, None)
     }
 

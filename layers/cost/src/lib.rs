@@ -95,6 +95,6 @@ mod service;
 pub use bill::{ApproxCounter, INLINE_COUNT_LIMIT};
 pub use body::ResponseBody;
 pub use future::{COST_HEADER, ResponseFuture};
+pub use infermux_core::{WasteReason, WasteTotals};
 pub use layer::CostLayer;
 pub use service::Cost;
-pub use infermux_core::{WasteReason, WasteTotals};

@@ -431,7 +431,10 @@ mod tests {
         assert_eq!(summary.estimated, Money::from_picos(1_800_000));
         assert_eq!(summary.estimated_requests, 1);
         let waste = summary.waste[&"openai".into()][&WasteReason::ProviderError];
-        assert_eq!((waste.requests, waste.cost), (1, Money::from_picos(1_800_000)));
+        assert_eq!(
+            (waste.requests, waste.cost),
+            (1, Money::from_picos(1_800_000))
+        );
         let text = serde_json::to_string(&Snapshot::of(&state, 4)).expect("json");
         assert!(text.contains(r#""estimated_usd":"0.0000018""#), "{text}");
         let back: Snapshot = serde_json::from_str(&text).expect("parse");
