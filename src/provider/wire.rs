@@ -374,3 +374,44 @@ where
     }
     Ok(InferBody::new(body, usage))
 }
+
+#[cfg(test)]
+mod tests {
+    use futures_util::stream;
+    use sse_stream::Sse;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_stream_that_reported_usage_and_broke_before_any_chunk_is_billed() {
+        // The client did not ask for usage, so the usage-only chunk is not forwarded: nothing
+        // reached the client when the provider's error arrived, but the usage was reported.
+        let events: Vec<Result<Sse, BoxError>> = vec![
+            Ok(Sse::default().data(
+                r#"{"choices":[],"usage":{"prompt_tokens":9,"completion_tokens":4,"total_tokens":13}}"#,
+            )),
+            Ok(Sse::default().data(r#"{"error":{"message":"overloaded"}}"#)),
+        ];
+        let decoder = openai::StreamFilter::new(false);
+        let failed = start(stream::iter(events), decoder, "p", Duration::from_secs(5))
+            .await
+            .err()
+            .expect("a failed attempt");
+        let (usage, reason) = failed.billed().expect("billed");
+        assert_eq!((usage.prompt_tokens, usage.completion_tokens), (9, 4));
+        assert_eq!(reason, infermux_core::WasteReason::StreamInterrupted);
+    }
+
+    #[tokio::test]
+    async fn a_stream_that_broke_before_reporting_usage_bills_nothing() {
+        let events: Vec<Result<Sse, BoxError>> = vec![Ok(
+            Sse::default().data(r#"{"error":{"message":"overloaded"}}"#)
+        )];
+        let decoder = openai::StreamFilter::new(false);
+        let failed = start(stream::iter(events), decoder, "p", Duration::from_secs(5))
+            .await
+            .err()
+            .expect("a failed attempt");
+        assert_eq!(failed.billed(), None);
+    }
+}
