@@ -393,10 +393,10 @@ mod tests {
             Ok(Sse::default().data(r#"{"error":{"message":"overloaded"}}"#)),
         ];
         let decoder = openai::StreamFilter::new(false);
-        let failed = start(stream::iter(events), decoder, "p", Duration::from_secs(5))
-            .await
-            .err()
-            .expect("a failed attempt");
+        let Err(failed) = start(stream::iter(events), decoder, "p", Duration::from_secs(5)).await
+        else {
+            panic!("a failed attempt");
+        };
         let (usage, reason) = failed.billed().expect("billed");
         assert_eq!((usage.prompt_tokens, usage.completion_tokens), (9, 4));
         assert_eq!(reason, infermux_core::WasteReason::StreamInterrupted);
@@ -408,10 +408,10 @@ mod tests {
             Sse::default().data(r#"{"error":{"message":"overloaded"}}"#)
         )];
         let decoder = openai::StreamFilter::new(false);
-        let failed = start(stream::iter(events), decoder, "p", Duration::from_secs(5))
-            .await
-            .err()
-            .expect("a failed attempt");
+        let Err(failed) = start(stream::iter(events), decoder, "p", Duration::from_secs(5)).await
+        else {
+            panic!("a failed attempt");
+        };
         assert_eq!(failed.billed(), None);
     }
 }
