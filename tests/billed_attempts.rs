@@ -247,6 +247,11 @@ async fn waste_and_estimated_spend_survive_a_restart() {
 
     let infermux = Infermux::start(&yaml).await;
     assert_eq!(estimated(&infermux).await, before);
+    let (text, _) = report(&infermux, "/_infermux/costs/by-caller").await;
+    assert!(
+        text.contains(&format!("\"estimated_usd\":{}", served.to_plain_decimal())),
+        "the caller's estimated part survives too: {text}"
+    );
     assert_waste(&infermux, "provider_error", 1, BILLED_500).await;
     // The journal marks the estimated entry and the wasted one.
     let journal =
@@ -288,6 +293,11 @@ async fn replicas_on_one_redis_show_the_fleets_waste_and_estimates() {
     for replica in [&a, &b] {
         until_ledger_holds(replica, 4).await;
         assert_eq!(estimated(replica).await, (served.to_plain_decimal(), 2));
+        let (text, _) = report(replica, "/_infermux/costs/by-caller").await;
+        assert!(
+            text.contains(&format!("\"estimated_usd\":{}", served.to_plain_decimal())),
+            "{text}"
+        );
         assert_waste(replica, "provider_error", 2, BILLED_500.times(2)).await;
     }
 }

@@ -256,6 +256,10 @@ async fn by_caller(accounting: &Accounting) -> Report {
         prompt_tokens: u64,
         completion_tokens: u64,
         cached_prompt_tokens: u64,
+        /// The part of `total_usd` charged from usage infermux counted itself; left out when
+        /// none was.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        estimated_usd: Option<Usd>,
     }
     let (month, summary) = month_summary(accounting).await?;
     let mut rows: Vec<CallerRow<'_>> = summary
@@ -272,6 +276,7 @@ async fn by_caller(accounting: &Accounting) -> Report {
                 prompt_tokens: totals.prompt_tokens,
                 completion_tokens: totals.completion_tokens,
                 cached_prompt_tokens: totals.cached_prompt_tokens,
+                estimated_usd: (totals.estimated > Money::ZERO).then_some(Usd(totals.estimated)),
             }
         })
         .collect();

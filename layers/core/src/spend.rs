@@ -200,6 +200,8 @@ pub struct CallerTotals {
     pub completion_tokens: u64,
     /// Prompt tokens read from a cache.
     pub cached_prompt_tokens: u64,
+    /// The part of `cost` charged from usage infermux counted itself: an estimate.
+    pub estimated: Money,
 }
 
 /// A month's ledger, summed every way the reports show it. Every breakdown sums to `total`.

@@ -112,6 +112,7 @@ pub(crate) async fn settle(
         .key(keys.hour(Hour::of(entry.at)))
         .key(keys.key("waste:cost"))
         .key(keys.key("waste:requests"))
+        .key(keys.key("caller:estimated"))
         .arg(entry.caller.as_str())
         .arg(release.picos())
         .arg(if replay { "1" } else { "0" })
@@ -177,6 +178,7 @@ pub(crate) async fn summary(
         "caller:cached",
         "waste:cost",
         "waste:requests",
+        "caller:estimated",
     ] {
         pipe.hgetall(keys.key(name));
     }
@@ -193,7 +195,9 @@ pub(crate) async fn summary(
         cached,
         waste_cost,
         waste_requests,
+        caller_estimated,
     ): (
+        Counters,
         Counters,
         Counters,
         Counters,
@@ -216,6 +220,7 @@ pub(crate) async fn summary(
             prompt_tokens: field(&prompt),
             completion_tokens: field(&completion),
             cached_prompt_tokens: field(&cached),
+            estimated: Money::from_picos(field(&caller_estimated)),
         };
         callers.insert(Caller::new(name), totals);
     }

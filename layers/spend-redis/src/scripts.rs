@@ -106,7 +106,7 @@ return 1
 ///
 /// KEYS: 1 settled marker, 2 reservations, 3 totals, 4 provider, 5 model, 6 group,
 /// 7 caller cost, 8 caller requests, 9 caller prompt, 10 caller completion, 11 caller cached,
-/// 12 hour bucket, 13 waste cost, 14 waste requests.
+/// 12 hour bucket, 13 waste cost, 14 waste requests, 15 caller estimated cost.
 /// ARGV: 1 caller, 2 reservation to release, 3 replay (`1`: a retry of a settlement that may
 /// have landed, so an existing marker means its release happened too), 4 provider, 5 model,
 /// 6 group (`""` for none), 7 cost, 8 prompt tokens, 9 completion tokens, 10 cached tokens,
@@ -138,6 +138,8 @@ redis.call('HINCRBY', KEYS[12], 'requests', 1)
 if ARGV[15] == '1' then
   redis.call('HINCRBY', KEYS[3], 'estimated_cost', cost)
   redis.call('HINCRBY', KEYS[3], 'estimated_requests', 1)
+  redis.call('HINCRBY', KEYS[15], caller, cost)
+  redis.call('EXPIRE', KEYS[15], ARGV[12])
 end
 if ARGV[16] ~= '' then
   redis.call('HINCRBY', KEYS[13], ARGV[16], cost)

@@ -84,6 +84,9 @@ struct CallerDoc {
     prompt_tokens: u64,
     completion_tokens: u64,
     cached_prompt_tokens: u64,
+    /// The part of `total_usd` that infermux counted itself; absent in older files.
+    #[serde(default)]
+    estimated_usd: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -229,6 +232,7 @@ impl Snapshot {
                                 prompt_tokens: t.prompt_tokens,
                                 completion_tokens: t.completion_tokens,
                                 cached_prompt_tokens: t.cached_prompt_tokens,
+                                estimated_usd: Some(usd(t.estimated)),
                             };
                             (caller.to_string(), doc)
                         })
@@ -278,6 +282,10 @@ impl Snapshot {
                         prompt_tokens: t.prompt_tokens,
                         completion_tokens: t.completion_tokens,
                         cached_prompt_tokens: t.cached_prompt_tokens,
+                        estimated: t
+                            .estimated_usd
+                            .as_deref()
+                            .map_or(Ok(Money::ZERO), parse_usd)?,
                     };
                     Ok((caller.as_str().into(), totals))
                 })
@@ -430,6 +438,10 @@ mod tests {
         let summary = state.summary(month);
         assert_eq!(summary.estimated, Money::from_picos(1_800_000));
         assert_eq!(summary.estimated_requests, 1);
+        assert_eq!(
+            summary.callers[&"a".into()].estimated,
+            Money::from_picos(1_800_000)
+        );
         let waste = summary.waste[&"openai".into()][&WasteReason::ProviderError];
         assert_eq!(
             (waste.requests, waste.cost),

@@ -91,6 +91,9 @@ impl SpendState {
         caller.prompt_tokens += entry.usage.prompt_tokens;
         caller.completion_tokens += entry.usage.completion_tokens;
         caller.cached_prompt_tokens += entry.usage.cached_prompt_tokens;
+        if entry.estimated {
+            caller.estimated = caller.estimated.saturating_add(entry.cost);
+        }
         while self.months.len() > RETAINED_MONTHS {
             self.months.pop_first();
         }
