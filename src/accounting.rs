@@ -42,8 +42,6 @@ pub struct Accounting {
     forecast_alerts: Arc<[Caller]>,
     /// Settlements and releases, detached from clients' connections; shutdown awaits them.
     settlements: tokio_util::task::TaskTracker,
-    /// Billed spend that bought no delivered answer.
-    waste: Arc<infermux_cost::WasteLedger>,
 }
 
 impl fmt::Debug for Accounting {
@@ -139,7 +137,6 @@ impl Accounting {
                 .map(|c| Caller::new(c.caller.as_str()))
                 .collect(),
             settlements: tokio_util::task::TaskTracker::new(),
-            waste: Arc::default(),
         })
     }
 
@@ -186,11 +183,6 @@ impl Accounting {
         self.request_log.as_ref()
     }
 
-    /// Spend wasted on billed work that delivered no answer (this replica, since start).
-    pub fn waste(&self) -> &infermux_cost::WasteLedger {
-        &self.waste
-    }
-
     /// Waits until every settlement and reservation release started so far is done: the
     /// spend of a client that went away, or of a connection the drain timeout cut, is
     /// recorded before the store is flushed.
@@ -224,7 +216,6 @@ impl Accounting {
             .with_token_counter(Arc::new(BpeTokenCounter::new()))
             .with_caller_labels(self.caller_labels.clone())
             .with_settlements(self.settlements.clone())
-            .with_waste(self.waste.clone())
     }
 }
 

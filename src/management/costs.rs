@@ -57,7 +57,7 @@ pub(super) async fn respond(
             }
             _ => timeseries(accounting, query).await,
         },
-        "/_infermux/costs/waste" => waste(accounting),
+        "/_infermux/costs/waste" => waste(accounting).await,
         _ => Err(Failure::NotFound(path.to_owned())),
     };
     match result {
@@ -131,8 +131,9 @@ impl Serialize for Object<'_> {
 }
 
 /// `GET /_infermux/costs/waste`: billed spend that delivered no answer this month, by
-/// provider and reason (kept by this replica since its start).
-fn waste(accounting: &Accounting) -> Report {
+/// provider and reason. It is part of the spend in the other reports, read from the same
+/// store: durable with a state file, fleet-wide with Redis.
+async fn waste(accounting: &Accounting) -> Report {
     #[derive(Serialize)]
     struct Amount {
         total_usd: Usd,
@@ -151,10 +152,10 @@ fn waste(accounting: &Accounting) -> Report {
         requests: u64,
         by_provider: std::collections::BTreeMap<String, ProviderWaste>,
     }
-    let month = Month::of(accounting.clock().now());
+    let (month, summary) = month_summary(accounting).await?;
     let (mut total, mut requests) = (Money::ZERO, 0);
     let mut by_provider = std::collections::BTreeMap::new();
-    for (provider, reasons) in accounting.waste().month(month) {
+    for (provider, reasons) in summary.waste {
         let (mut cost, mut count) = (Money::ZERO, 0);
         let mut by_reason = std::collections::BTreeMap::new();
         for (reason, totals) in reasons {
@@ -195,6 +196,9 @@ async fn totals(accounting: &Accounting) -> Report {
         by_provider: Object<'a>,
         requests: u64,
         unpriced_requests: u64,
+        /// The part of `total_usd` charged from usage infermux counted itself.
+        estimated_usd: Usd,
+        estimated_requests: u64,
     }
     let (month, summary) = month_summary(accounting).await?;
     encode(&Totals {
@@ -203,6 +207,8 @@ async fn totals(accounting: &Accounting) -> Report {
         by_provider: Object(amounts(&summary.by_provider)),
         requests: summary.requests,
         unpriced_requests: summary.unpriced_requests,
+        estimated_usd: Usd(summary.estimated),
+        estimated_requests: summary.estimated_requests,
     })
 }
 
@@ -250,6 +256,10 @@ async fn by_caller(accounting: &Accounting) -> Report {
         prompt_tokens: u64,
         completion_tokens: u64,
         cached_prompt_tokens: u64,
+        /// The part of `total_usd` charged from usage infermux counted itself; left out when
+        /// none was.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        estimated_usd: Option<Usd>,
     }
     let (month, summary) = month_summary(accounting).await?;
     let mut rows: Vec<CallerRow<'_>> = summary
@@ -266,6 +276,7 @@ async fn by_caller(accounting: &Accounting) -> Report {
                 prompt_tokens: totals.prompt_tokens,
                 completion_tokens: totals.completion_tokens,
                 cached_prompt_tokens: totals.cached_prompt_tokens,
+                estimated_usd: (totals.estimated > Money::ZERO).then_some(Usd(totals.estimated)),
             }
         })
         .collect();

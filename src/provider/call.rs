@@ -3,7 +3,7 @@
 use std::{fmt, sync::Arc, time::Duration};
 
 use http::StatusCode;
-use infermux_core::InferRequest;
+use infermux_core::{InferRequest, Usage, WasteReason};
 
 /// One attempt at serving a request on one provider.
 #[derive(Clone, Debug)]
@@ -42,6 +42,8 @@ pub enum ProviderErrorKind {
 pub struct ProviderError {
     kind: ProviderErrorKind,
     message: String,
+    /// The usage the provider billed for the failed attempt, and why it was wasted.
+    billed: Option<(Usage, WasteReason)>,
 }
 
 impl ProviderError {
@@ -50,7 +52,21 @@ impl ProviderError {
         Self {
             kind,
             message: message.into(),
+            billed: None,
         }
+    }
+
+    /// The same error, for an attempt the provider billed `usage` for (it reported usage):
+    /// dispatch charges it, as waste for `reason`.
+    #[must_use]
+    pub fn with_billed(mut self, usage: Usage, reason: WasteReason) -> Self {
+        self.billed = Some((usage, reason));
+        self
+    }
+
+    /// The usage the provider billed for this failed attempt, and why it bought nothing.
+    pub fn billed(&self) -> Option<(Usage, WasteReason)> {
+        self.billed
     }
 
     /// What went wrong.

@@ -337,6 +337,7 @@ impl Service<InferRequest> for Dispatch {
                         if attempt < last {
                             provider.failovers.increment(1);
                         }
+                        super::billed::charge(&request, &candidate, attempt, &error);
                         failures.push((candidate.provider, error));
                     }
                 }

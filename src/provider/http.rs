@@ -229,7 +229,10 @@ async fn send_encoded(
             retry_after,
             quota,
         };
-        return Err(ProviderError::new(kind, error_message(&body)));
+        let error = ProviderError::new(kind, error_message(&body));
+        // A provider may bill a failed answer: its usage is charged as waste.
+        let reason = infermux_core::WasteReason::ProviderError;
+        return Err(super::billed::mark(error, config.wire, &body, reason));
     }
     if status.is_client_error() {
         // The provider refused the request itself: the client sees its answer as is.
@@ -288,7 +291,12 @@ async fn success(
             format!("response body broke: {e}"),
         )
     })?;
-    let (json, usage) = config.wire.decode(call, &bytes.to_bytes())?;
+    let bytes = bytes.to_bytes();
+    let (json, usage) = config.wire.decode(call, &bytes).map_err(|error| {
+        // An answer rejected after the provider produced (and billed) it.
+        let reason = infermux_core::WasteReason::BadResponse;
+        super::billed::mark(error, config.wire, &bytes, reason)
+    })?;
     let mut response = Response::new(InferBody::full_with_usage(json, usage));
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -10,6 +10,7 @@
 //! (`http`, `passthrough`, the stream body), dispatch, the answer shaping for the client's
 //! protocol (`egress`) and the built-in mock.
 
+mod billed;
 mod call;
 mod client;
 mod dispatch;

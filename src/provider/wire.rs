@@ -357,6 +357,61 @@ where
 {
     let usage = UsageSlot::new();
     let mut body = TranslatedBody::new(upstream, decoder, usage.clone(), provider, idle_timeout);
-    body.first_chunk().await.map_err(bad_response)?;
+    if let Err(message) = body.first_chunk().await {
+        // Usage the provider reported before the stream broke was billed.
+        let error = bad_response(message);
+        return Err(
+            match usage
+                .get()
+                .filter(|u| u.prompt_tokens > 0 || u.completion_tokens > 0)
+            {
+                Some(billed) => {
+                    error.with_billed(billed, infermux_core::WasteReason::StreamInterrupted)
+                }
+                None => error,
+            },
+        );
+    }
     Ok(InferBody::new(body, usage))
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::stream;
+    use sse_stream::Sse;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_stream_that_reported_usage_and_broke_before_any_chunk_is_billed() {
+        // The client did not ask for usage, so the usage-only chunk is not forwarded: nothing
+        // reached the client when the provider's error arrived, but the usage was reported.
+        let events: Vec<Result<Sse, BoxError>> = vec![
+            Ok(Sse::default().data(
+                r#"{"choices":[],"usage":{"prompt_tokens":9,"completion_tokens":4,"total_tokens":13}}"#,
+            )),
+            Ok(Sse::default().data(r#"{"error":{"message":"overloaded"}}"#)),
+        ];
+        let decoder = openai::StreamFilter::new(false);
+        let Err(failed) = start(stream::iter(events), decoder, "p", Duration::from_secs(5)).await
+        else {
+            panic!("a failed attempt");
+        };
+        let (usage, reason) = failed.billed().expect("billed");
+        assert_eq!((usage.prompt_tokens, usage.completion_tokens), (9, 4));
+        assert_eq!(reason, infermux_core::WasteReason::StreamInterrupted);
+    }
+
+    #[tokio::test]
+    async fn a_stream_that_broke_before_reporting_usage_bills_nothing() {
+        let events: Vec<Result<Sse, BoxError>> = vec![Ok(
+            Sse::default().data(r#"{"error":{"message":"overloaded"}}"#)
+        )];
+        let decoder = openai::StreamFilter::new(false);
+        let Err(failed) = start(stream::iter(events), decoder, "p", Duration::from_secs(5)).await
+        else {
+            panic!("a failed attempt");
+        };
+        assert_eq!(failed.billed(), None);
+    }
 }

@@ -69,6 +69,7 @@
 //! # }
 //! ```
 
+mod cache_ttl;
 mod error;
 mod future;
 mod guard;

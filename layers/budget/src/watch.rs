@@ -332,6 +332,8 @@ mod tests {
             usage: Usage::default(),
             cost: Money::from_picos(cost),
             priced: true,
+            estimated: false,
+            waste: None,
         }
     }
 

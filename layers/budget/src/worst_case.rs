@@ -10,8 +10,10 @@ pub const DEFAULT_MAX_TOKENS: u64 = 4096;
 ///
 /// The budget layer runs before routing, so it does not know which provider will serve a
 /// request: it takes the highest input and the highest output price among every provider
-/// that can serve the requested model (their aliased models included). The worst case is
-/// then the prompt estimate at that input price plus the allowed output tokens
+/// that can serve the requested model (their aliased models included); the input price is the
+/// dearest of input and cache write (the 1-hour cache write when the request asks for
+/// `cache_control.ttl: "1h"`), since every prompt token may be written to the cache. The
+/// worst case is then the prompt estimate at that input price plus the allowed output tokens
 /// (`max_completion_tokens`, else `max_tokens`, else [`DEFAULT_MAX_TOKENS`]) at that output
 /// price. An unpriced model is reserved at $0, as it is recorded.
 #[derive(Clone, Debug)]
@@ -70,6 +72,7 @@ impl WorstCase {
     /// The worst case of `request`.
     pub(crate) fn price(&self, request: &InferRequest) -> WorstPrice {
         let (mut input, mut output) = (Money::ZERO, Money::ZERO);
+        let long_cache = crate::cache_ttl::asks_for_1h_cache(request);
         for candidate in self.catalog.candidates(request.body.model()) {
             if let Some(price) = self
                 .prices
@@ -77,9 +80,14 @@ impl WorstCase {
             {
                 // A long prompt is priced at its long-context tier, every token of it.
                 let rates = price.rates_for_prompt(request.estimate.prompt_tokens);
-                input = input
-                    .max(rates.input)
-                    .max(rates.cache_write.unwrap_or_default());
+                let write = rates.cache_write.unwrap_or_default();
+                // A 1-hour cache write is billed at its own (dearer) rate.
+                let write_1h = if long_cache {
+                    rates.cache_write_1h.unwrap_or(write)
+                } else {
+                    Money::ZERO
+                };
+                input = input.max(rates.input).max(write).max(write_1h);
                 output = output.max(rates.output);
             }
         }
@@ -140,6 +148,44 @@ mod tests {
         assert_eq!(
             worst.total(),
             Money::from_picos(8 * 800_000 + 10 * 4_000_000)
+        );
+    }
+
+    #[test]
+    fn a_one_hour_cache_write_is_reserved_at_its_own_rate() {
+        let catalog = ModelCatalog::new(vec![ProviderModels {
+            provider: "anthropic".into(),
+            models: vec!["claude-sonnet-4-5".into()],
+            aliases: vec![],
+        }]);
+        // Anthropic's list: input $3, output $15, 5-minute write $3.75, 1-hour write $6.
+        let rates = infermux_core::Rates::per_million(3.0, 15.0, Some(0.3), Some(3.75), Some(6.0))
+            .expect("rates");
+        let price = Price::FREE.with_rates(rates);
+        let prices =
+            PriceTable::default().with_price("anthropic".into(), "claude-sonnet-4-5", price);
+        let worst = WorstCase::new(catalog, prices);
+        let request = |ttl: serde_json::Value| {
+            let chat: ChatRequest = serde_json::from_value(serde_json::json!({
+                "model": "claude-sonnet-4-5", "max_tokens": 10,
+                "messages": [{"role": "user", "content": [
+                    {"type": "text", "text": "hi", "cache_control": ttl}
+                ]}]
+            }))
+            .expect("chat");
+            let mut request = InferRequest::new(RequestBody::Chat(chat), "a".into(), "r".into());
+            request.estimate.prompt_tokens = 1000;
+            request
+        };
+        let five_minutes = request(serde_json::json!({"type": "ephemeral"}));
+        assert_eq!(
+            worst.total(&five_minutes),
+            Money::from_picos(1000 * 3_750_000 + 10 * 15_000_000)
+        );
+        let one_hour = request(serde_json::json!({"type": "ephemeral", "ttl": "1h"}));
+        assert_eq!(
+            worst.total(&one_hour),
+            Money::from_picos(1000 * 6_000_000 + 10 * 15_000_000)
         );
     }
 

@@ -127,6 +127,32 @@ impl KeyHold {
         })
     }
 
+    /// Charges `entry` to each of the key's accounts without touching what they hold: a
+    /// failed attempt the provider billed, on top of the request's own settlement.
+    pub fn charge(&self, entry: &LedgerEntry) -> StoreFuture<()> {
+        let store = self.inner.store.clone();
+        let steps: Vec<_> = self
+            .inner
+            .accounts
+            .iter()
+            .enumerate()
+            .map(|(i, reservation)| {
+                let mut charge = entry.clone();
+                charge.caller = reservation.caller().clone();
+                if i > 0 {
+                    charge.request_id = format!("{}#{i}", entry.request_id).as_str().into();
+                }
+                store.settle(charge, Money::ZERO)
+            })
+            .collect();
+        Box::pin(async move {
+            for step in steps {
+                step.await?;
+            }
+            Ok(())
+        })
+    }
+
     /// Releases every account's reservation that was not settled (nothing was served).
     pub fn release(&self) -> StoreFuture<()> {
         let steps: Vec<_> = self

@@ -38,6 +38,7 @@ mod spend;
 mod status;
 mod strategy;
 mod usage;
+mod waste;
 
 pub use admission_future::{AdmissionFuture, Admitting};
 pub use body::{BoxError, InferBody, UsageSlot};
@@ -62,3 +63,4 @@ pub use spend::{
 pub use status::{CircuitState, ProviderBoard, ProviderStatus};
 pub use strategy::Strategy;
 pub use usage::{ServiceTier, TokenCounter, Usage};
+pub use waste::{AttemptBilling, BilledAttempt, WasteByProvider, WasteReason, WasteTotals};

@@ -111,6 +111,9 @@ pub struct InferRequest {
     /// The client's product, the first word of its `User-Agent` (`OpenAI/Python`,
     /// `claude-cli`), for the request log.
     pub user_agent: Option<Arc<str>>,
+    /// Charges the failed attempts that their provider billed (set by the cost layer, called
+    /// by dispatch for each attempt it moved on from that reported usage).
+    pub billed_attempts: Option<crate::AttemptBilling>,
 }
 
 /// How the virtual-model layer resolved a request, for the layers below, the request log
@@ -144,6 +147,7 @@ impl InferRequest {
             protocol: Protocol::default(),
             client: None,
             user_agent: None,
+            billed_attempts: None,
         }
     }
 }

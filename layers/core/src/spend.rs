@@ -38,6 +38,11 @@ pub struct LedgerEntry {
     pub cost: Money,
     /// Whether a price was known; an unpriced request is recorded at $0 and counted apart.
     pub priced: bool,
+    /// Whether the usage was counted by infermux because the provider reported none (or only
+    /// part of it): the cost is an estimate.
+    pub estimated: bool,
+    /// Set when the spend bought no answer the client received, and why.
+    pub waste: Option<crate::WasteReason>,
 }
 
 impl LedgerEntry {
@@ -195,6 +200,8 @@ pub struct CallerTotals {
     pub completion_tokens: u64,
     /// Prompt tokens read from a cache.
     pub cached_prompt_tokens: u64,
+    /// The part of `cost` charged from usage infermux counted itself: an estimate.
+    pub estimated: Money,
 }
 
 /// A month's ledger, summed every way the reports show it. Every breakdown sums to `total`.
@@ -214,6 +221,13 @@ pub struct SpendSummary {
     pub by_group: BTreeMap<Arc<str>, Money>,
     /// Totals per caller.
     pub callers: BTreeMap<Caller, CallerTotals>,
+    /// The part of `total` charged from usage infermux counted itself (the provider reported
+    /// none): an estimate.
+    pub estimated: Money,
+    /// Requests whose cost is such an estimate.
+    pub estimated_requests: u64,
+    /// The part of `total` that bought no answer the client received, by provider and reason.
+    pub waste: crate::WasteByProvider,
 }
 
 /// One hour of spend.

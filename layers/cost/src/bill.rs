@@ -23,8 +23,6 @@ pub(crate) struct Shared {
     /// Where settlements run, detached from the client's connection; graceful shutdown
     /// waits for them.
     pub(crate) tasks: tokio_util::task::TaskTracker,
-    /// Billed spend that bought no delivered answer.
-    pub(crate) waste: Arc<crate::WasteLedger>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -71,14 +69,6 @@ impl Bill {
         price.map_or(Money::ZERO, |p| p.prompt_cost(self.estimate.prompt_tokens))
     }
 
-    /// Counts `cost` as waste of `served`'s provider for `reason`, this month.
-    pub(crate) fn waste(&self, served: &Served, reason: crate::WasteReason, cost: Money) {
-        let month = infermux_core::Month::of(self.shared.clock.now());
-        self.shared
-            .waste
-            .record(month, &served.provider, reason, cost);
-    }
-
     /// Settles a response whose usage the provider did not report, or reported only in part
     /// (a stream that ended early): the prompt as counted at ingress (or as reported), and
     /// the generated `text` counted here, off the runtime's workers when it is large. The
@@ -99,12 +89,7 @@ impl Bill {
             if let Some(out) = out {
                 out.set(usage);
             }
-            let waste_of = waste.map(|reason| (self.shared.clone(), reason));
-            let month = infermux_core::Month::of(self.shared.clock.now());
-            let (cost, settle) = self.settle(&served, usage, true);
-            if let Some((shared, reason)) = waste_of {
-                shared.waste.record(month, &served.provider, reason, cost);
-            }
+            let (_, settle) = self.settle_as(&served, usage, true, waste);
             settle.await;
         };
         match tokio::runtime::Handle::try_current() {
@@ -122,10 +107,22 @@ impl Bill {
     /// The settlement runs on its own task, detached from the caller: dropping the returned
     /// [`Settling`] (the client went away, the drain timed out) never loses the spend.
     pub(crate) fn settle(
+        self,
+        served: &Served,
+        usage: Usage,
+        estimated: bool,
+    ) -> (Money, Settling) {
+        self.settle_as(served, usage, estimated, None)
+    }
+
+    /// [`settle`](Self::settle), marking the spend as `waste` when it bought no answer the
+    /// client received.
+    pub(crate) fn settle_as(
         mut self,
         served: &Served,
         usage: Usage,
         estimated: bool,
+        waste: Option<crate::WasteReason>,
     ) -> (Money, Settling) {
         let price = self.price(served);
         let cost = price.map_or(Money::ZERO, |p| p.cost(&usage));
@@ -144,6 +141,8 @@ impl Bill {
             usage,
             cost,
             priced: price.is_some(),
+            estimated,
+            waste,
         };
         self.shared.metrics.record(&entry, estimated);
         let store = self.shared.store.clone();
@@ -318,7 +317,6 @@ mod tests {
                 counter: Arc::new(ApproxCounter),
                 metrics: crate::metrics::CostMetrics::default(),
                 tasks: tokio_util::task::TaskTracker::new(),
-                waste: Arc::default(),
             }),
             request_id: "r".into(),
             caller: "a".into(),

@@ -99,11 +99,8 @@ where
             let Some(usage) = usage else {
                 return Poll::Ready(Ok(response));
             };
-            let cost = bill
-                .price(&served)
-                .map_or_else(Default::default, |p| p.cost(&usage));
-            bill.waste(&served, crate::WasteReason::ProviderError, cost);
-            let (cost, settle) = bill.settle(&served, usage, false);
+            let waste = Some(crate::WasteReason::ProviderError);
+            let (cost, settle) = bill.settle_as(&served, usage, false, waste);
             set_cost(&mut response, cost);
             let settled = Box::pin(async move {
                 settle.await;

@@ -27,7 +27,6 @@ impl CostLayer {
                 counter: Arc::new(ApproxCounter),
                 metrics: CostMetrics::default(),
                 tasks: TaskTracker::new(),
-                waste: Arc::default(),
             }),
         }
     }
@@ -36,12 +35,6 @@ impl CostLayer {
     #[must_use]
     pub fn with_settlements(self, tasks: TaskTracker) -> Self {
         self.rebuilt(|parts| parts.tasks = tasks)
-    }
-
-    /// Counts wasted spend (billed work that bought no delivered answer) in `waste`.
-    #[must_use]
-    pub fn with_waste(self, waste: Arc<crate::WasteLedger>) -> Self {
-        self.rebuilt(|parts| parts.waste = waste)
     }
 
     /// Counts the text of aborted streams with `counter`.
@@ -63,7 +56,6 @@ impl CostLayer {
             counter: shared.counter.clone(),
             callers: shared.metrics.callers().clone(),
             tasks: shared.tasks.clone(),
-            waste: shared.waste.clone(),
         };
         change(&mut parts);
         Self {
@@ -74,7 +66,6 @@ impl CostLayer {
                 counter: parts.counter,
                 metrics: CostMetrics::new(parts.callers),
                 tasks: parts.tasks,
-                waste: parts.waste,
             }),
         }
     }
@@ -85,7 +76,6 @@ struct Parts {
     counter: Arc<dyn TokenCounter>,
     callers: CallerLabels,
     tasks: TaskTracker,
-    waste: Arc<crate::WasteLedger>,
 }
 
 impl<S> Layer<S> for CostLayer {

@@ -22,7 +22,8 @@
 //! here (the prompt was counted at ingress), charged, and counted in
 //! `infermux_estimated_usage_total`. Failed requests cost nothing and their reservation is
 //! released, unless the provider billed them (an error answer with usage, a stream cut off or
-//! abandoned): that is charged, and counted as waste in a [`WasteLedger`]. A model without a
+//! abandoned): that is charged, and its ledger entry is marked with the [`WasteReason`], so the
+//! spend store keeps the waste report. A model without a
 //! price is recorded at $0 with `priced: false` and counted in
 //! `infermux_unpriced_requests_total`. Money is integer pico-USD throughout.
 //!
@@ -82,6 +83,7 @@
 //! # }
 //! ```
 
+mod attempts;
 mod bill;
 mod body;
 mod chunk;
@@ -89,11 +91,10 @@ mod future;
 mod layer;
 mod metrics;
 mod service;
-mod waste;
 
 pub use bill::{ApproxCounter, INLINE_COUNT_LIMIT};
 pub use body::ResponseBody;
 pub use future::{COST_HEADER, ResponseFuture};
+pub use infermux_core::{WasteReason, WasteTotals};
 pub use layer::CostLayer;
 pub use service::Cost;
-pub use waste::{WasteLedger, WasteReason, WasteTotals};

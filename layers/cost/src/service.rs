@@ -58,6 +58,9 @@ where
         };
         // Counting a prompt's tokens is answered by a provider but never billed.
         let free = request.protocol == infermux_core::Protocol::AnthropicCountTokens;
+        if !free {
+            request.billed_attempts = Some(crate::attempts::billing(&self.shared, &request));
+        }
         ResponseFuture::new(self.inner.call(request), bill, stream, wants_usage, free)
     }
 }

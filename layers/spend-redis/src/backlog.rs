@@ -191,6 +191,8 @@ mod tests {
             usage: Default::default(),
             cost: Money::from_picos(4),
             priced: true,
+            estimated: false,
+            waste: None,
         };
         assert_eq!(
             backlog.push(Pending::Settle {

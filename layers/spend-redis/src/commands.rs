@@ -4,6 +4,7 @@ use std::{collections::BTreeMap, sync::Arc, time::SystemTime};
 
 use infermux_core::{
     Caller, CallerTotals, Hour, HourTotals, LedgerEntry, Money, Month, ProviderName, SpendSummary,
+    WasteByProvider, WasteReason, WasteTotals,
 };
 use redis::{RedisResult, aio::ConnectionManager};
 
@@ -109,6 +110,9 @@ pub(crate) async fn settle(
         .key(keys.key("caller:completion"))
         .key(keys.key("caller:cached"))
         .key(keys.hour(Hour::of(entry.at)))
+        .key(keys.key("waste:cost"))
+        .key(keys.key("waste:requests"))
+        .key(keys.key("caller:estimated"))
         .arg(entry.caller.as_str())
         .arg(release.picos())
         .arg(if replay { "1" } else { "0" })
@@ -123,6 +127,13 @@ pub(crate) async fn settle(
         .arg(keys::month_ttl(month, now))
         .arg(keys::hour_ttl(Hour::of(entry.at), now))
         .arg(marker_ttl)
+        .arg(if entry.estimated { "1" } else { "0" })
+        .arg(
+            entry
+                .waste
+                .map(|reason| format!("{reason}:{}", entry.provider))
+                .unwrap_or_default(),
+        )
         .invoke_async(&mut conn)
         .await?;
     Ok(counted == 1)
@@ -165,10 +176,30 @@ pub(crate) async fn summary(
         "caller:prompt",
         "caller:completion",
         "caller:cached",
+        "waste:cost",
+        "waste:requests",
+        "caller:estimated",
     ] {
         pipe.hgetall(keys.key(name));
     }
-    let (totals, provider, model, group, cost, requests, prompt, completion, cached): (
+    #[allow(clippy::type_complexity)]
+    let (
+        totals,
+        provider,
+        model,
+        group,
+        cost,
+        requests,
+        prompt,
+        completion,
+        cached,
+        waste_cost,
+        waste_requests,
+        caller_estimated,
+    ): (
+        Counters,
+        Counters,
+        Counters,
         Counters,
         Counters,
         Counters,
@@ -189,6 +220,7 @@ pub(crate) async fn summary(
             prompt_tokens: field(&prompt),
             completion_tokens: field(&completion),
             cached_prompt_tokens: field(&cached),
+            estimated: Money::from_picos(field(&caller_estimated)),
         };
         callers.insert(Caller::new(name), totals);
     }
@@ -209,7 +241,35 @@ pub(crate) async fn summary(
         by_model: money(model),
         by_group: money(group),
         callers,
+        estimated: Money::from_picos(totals.get("estimated_cost").copied().unwrap_or_default()),
+        estimated_requests: totals
+            .get("estimated_requests")
+            .copied()
+            .unwrap_or_default(),
+        waste: waste(waste_cost, &waste_requests),
     })
+}
+
+/// The waste hashes (fields `reason:provider`) by provider and reason; a reason this version
+/// does not know is left out.
+fn waste(cost: Counters, requests: &Counters) -> WasteByProvider {
+    let mut out = WasteByProvider::new();
+    for (field, picos) in cost {
+        let Some((reason, provider)) = field.split_once(':') else {
+            continue;
+        };
+        let Some(reason) = WasteReason::parse(reason) else {
+            continue;
+        };
+        let totals = WasteTotals {
+            requests: requests.get(&field).copied().unwrap_or_default(),
+            cost: Money::from_picos(picos),
+        };
+        out.entry(ProviderName::new(provider))
+            .or_default()
+            .insert(reason, totals);
+    }
+    out
 }
 
 /// Spend per hour for `hours` hours from `first`, oldest first.

@@ -90,6 +90,8 @@
 //!     usage: Default::default(),
 //!     cost,
 //!     priced: true,
+//!     estimated: false,
+//!     waste: None,
 //! };
 //! a.settle(entry.clone(), cost).await.expect("redis answers");
 //! // The same request settled again (a replay) counts once.

@@ -106,12 +106,13 @@ return 1
 ///
 /// KEYS: 1 settled marker, 2 reservations, 3 totals, 4 provider, 5 model, 6 group,
 /// 7 caller cost, 8 caller requests, 9 caller prompt, 10 caller completion, 11 caller cached,
-/// 12 hour bucket.
+/// 12 hour bucket, 13 waste cost, 14 waste requests, 15 caller estimated cost.
 /// ARGV: 1 caller, 2 reservation to release, 3 replay (`1`: a retry of a settlement that may
 /// have landed, so an existing marker means its release happened too), 4 provider, 5 model,
 /// 6 group (`""` for none), 7 cost, 8 prompt tokens, 9 completion tokens, 10 cached tokens,
 /// 11 priced (`1`/`0`), 12 month keys' expiry, 13 hour bucket's expiry, 14 marker's expiry
-/// (all in seconds).
+/// (all in seconds), 15 estimated (`1`/`0`: infermux counted the usage), 16 waste field
+/// (`reason:provider`, `""` when the spend was not wasted).
 /// Returns 1 when the entry was counted, 0 when its request id was already settled.
 pub(crate) static SETTLE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
@@ -134,6 +135,18 @@ redis.call('HINCRBY', KEYS[10], caller, ARGV[9])
 redis.call('HINCRBY', KEYS[11], caller, ARGV[10])
 redis.call('HINCRBY', KEYS[12], 'cost', cost)
 redis.call('HINCRBY', KEYS[12], 'requests', 1)
+if ARGV[15] == '1' then
+  redis.call('HINCRBY', KEYS[3], 'estimated_cost', cost)
+  redis.call('HINCRBY', KEYS[3], 'estimated_requests', 1)
+  redis.call('HINCRBY', KEYS[15], caller, cost)
+  redis.call('EXPIRE', KEYS[15], ARGV[12])
+end
+if ARGV[16] ~= '' then
+  redis.call('HINCRBY', KEYS[13], ARGV[16], cost)
+  redis.call('HINCRBY', KEYS[14], ARGV[16], 1)
+  redis.call('EXPIRE', KEYS[13], ARGV[12])
+  redis.call('EXPIRE', KEYS[14], ARGV[12])
+end
 for i = 3, 11 do redis.call('EXPIRE', KEYS[i], ARGV[12]) end
 redis.call('EXPIRE', KEYS[12], ARGV[13])
 return 1

@@ -9,7 +9,9 @@
 //! {"format": 1, "seq": 42, "months": {"2026-03": {"total_usd": "0.0000018", "requests": 1,
 //!   "unpriced_requests": 0, "by_provider": {"openai": "0.0000018"}, "by_model": {...},
 //!   "by_group": {...}, "callers": {"free-tier": {"total_usd": "0.0000018", "requests": 1,
-//!   "prompt_tokens": 8, "completion_tokens": 1, "cached_prompt_tokens": 0}}}},
+//!   "prompt_tokens": 8, "completion_tokens": 1, "cached_prompt_tokens": 0}},
+//!   "estimated_usd": "0", "estimated_requests": 0,
+//!   "waste": {"openai": {"provider_error": {"total_usd": "0.000001", "requests": 1}}}}},
 //!  "hours": {"2026-03-14T10:00:00Z": {"total_usd": "0.0000018", "requests": 1}}}
 //! ```
 //! Journal (`state_file` + `.journal`), one settled request per line, `seq` increasing:
@@ -17,13 +19,18 @@
 //! {"seq": 43, "request_id": "…", "at": "2026-03-14T10:02:03.456Z", "month": "2026-03",
 //!  "caller": "free-tier", "group": null, "provider": "openai", "model": "gpt-4o-mini",
 //!  "usage": {"prompt_tokens": 8, "completion_tokens": 1, "cached_prompt_tokens": 0,
-//!  "cache_creation_tokens": 0, "reasoning_tokens": 0}, "cost_usd": "0.0000018", "priced": true}
+//!  "cache_creation_tokens": 0, "reasoning_tokens": 0}, "cost_usd": "0.0000018", "priced": true,
+//!  "estimated": false, "waste": null}
 //! ```
+//! `estimated` (usage counted by infermux) and `waste` (the reason billed work bought no answer:
+//! `provider_error`, `bad_response`, `stream_interrupted`, `client_disconnected`) were added
+//! later: files without them read as `false` and `null`.
 
 use std::{collections::BTreeMap, time::SystemTime};
 
 use infermux_core::{
     CallerTotals, Hour, HourTotals, LedgerEntry, Money, Month, SpendSummary, Usage,
+    WasteByProvider, WasteReason, WasteTotals,
 };
 use serde::{Deserialize, Serialize};
 
@@ -54,6 +61,20 @@ struct MonthDoc {
     by_model: BTreeMap<String, String>,
     by_group: BTreeMap<String, String>,
     callers: BTreeMap<String, CallerDoc>,
+    /// The part of `total_usd` that infermux counted itself; absent in older files.
+    #[serde(default)]
+    estimated_usd: Option<String>,
+    #[serde(default)]
+    estimated_requests: u64,
+    /// Wasted spend by provider and reason; absent in older files.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    waste: BTreeMap<String, BTreeMap<String, WasteDoc>>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct WasteDoc {
+    total_usd: String,
+    requests: u64,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -63,6 +84,9 @@ struct CallerDoc {
     prompt_tokens: u64,
     completion_tokens: u64,
     cached_prompt_tokens: u64,
+    /// The part of `total_usd` that infermux counted itself; absent in older files.
+    #[serde(default)]
+    estimated_usd: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -85,6 +109,12 @@ pub(crate) struct JournalLine {
     usage: UsageDoc,
     cost_usd: String,
     priced: bool,
+    /// Usage counted by infermux (the provider reported none); absent in older journals.
+    #[serde(default)]
+    estimated: bool,
+    /// Why the spend was wasted, if it was; absent in older journals.
+    #[serde(default)]
+    waste: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -134,6 +164,47 @@ fn parse_amounts<K: Ord>(
         .collect()
 }
 
+fn waste_docs(waste: &WasteByProvider) -> BTreeMap<String, BTreeMap<String, WasteDoc>> {
+    waste
+        .iter()
+        .map(|(provider, reasons)| {
+            let reasons = reasons
+                .iter()
+                .map(|(reason, t)| {
+                    let doc = WasteDoc {
+                        total_usd: usd(t.cost),
+                        requests: t.requests,
+                    };
+                    (reason.as_str().to_owned(), doc)
+                })
+                .collect();
+            (provider.to_string(), reasons)
+        })
+        .collect()
+}
+
+fn parse_waste(
+    docs: &BTreeMap<String, BTreeMap<String, WasteDoc>>,
+) -> Result<WasteByProvider, String> {
+    let mut waste = WasteByProvider::new();
+    for (provider, reasons) in docs {
+        for (reason, doc) in reasons {
+            let Some(reason) = WasteReason::parse(reason) else {
+                continue;
+            };
+            let totals = WasteTotals {
+                requests: doc.requests,
+                cost: parse_usd(&doc.total_usd)?,
+            };
+            waste
+                .entry(provider.as_str().into())
+                .or_default()
+                .insert(reason, totals);
+        }
+    }
+    Ok(waste)
+}
+
 impl Snapshot {
     /// The snapshot of `state`, covering the journal up to `seq`.
     pub(crate) fn of(state: &SpendState, seq: u64) -> Self {
@@ -148,6 +219,9 @@ impl Snapshot {
                     by_provider: amounts(&s.by_provider),
                     by_model: amounts(&s.by_model),
                     by_group: amounts(&s.by_group),
+                    estimated_usd: Some(usd(s.estimated)),
+                    estimated_requests: s.estimated_requests,
+                    waste: waste_docs(&s.waste),
                     callers: s
                         .callers
                         .iter()
@@ -158,6 +232,7 @@ impl Snapshot {
                                 prompt_tokens: t.prompt_tokens,
                                 completion_tokens: t.completion_tokens,
                                 cached_prompt_tokens: t.cached_prompt_tokens,
+                                estimated_usd: Some(usd(t.estimated)),
                             };
                             (caller.to_string(), doc)
                         })
@@ -207,6 +282,10 @@ impl Snapshot {
                         prompt_tokens: t.prompt_tokens,
                         completion_tokens: t.completion_tokens,
                         cached_prompt_tokens: t.cached_prompt_tokens,
+                        estimated: t
+                            .estimated_usd
+                            .as_deref()
+                            .map_or(Ok(Money::ZERO), parse_usd)?,
                     };
                     Ok((caller.as_str().into(), totals))
                 })
@@ -219,6 +298,12 @@ impl Snapshot {
                 by_model: parse_amounts(&doc.by_model, |k: &str| k.into())?,
                 by_group: parse_amounts(&doc.by_group, |k: &str| k.into())?,
                 callers,
+                estimated: doc
+                    .estimated_usd
+                    .as_deref()
+                    .map_or(Ok(Money::ZERO), parse_usd)?,
+                estimated_requests: doc.estimated_requests,
+                waste: parse_waste(&doc.waste)?,
             };
             state.months.insert(month, summary);
         }
@@ -257,6 +342,8 @@ impl JournalLine {
             },
             cost_usd: usd(entry.cost),
             priced: entry.priced,
+            estimated: entry.estimated,
+            waste: entry.waste.map(|w| w.as_str().to_owned()),
         }
     }
 
@@ -282,6 +369,9 @@ impl JournalLine {
             },
             cost: parse_usd(&self.cost_usd)?,
             priced: self.priced,
+            estimated: self.estimated,
+            // A reason this version does not know is still spend; only its tag is lost.
+            waste: self.waste.as_deref().and_then(WasteReason::parse),
         })
     }
 }
@@ -308,6 +398,10 @@ mod tests {
         let mut state = SpendState::default();
         state.apply(&entry("a", 1_800_000, at("2026-03-14T10:00:00Z")));
         state.apply(&entry("b", 7, at("2026-04-01T00:00:00Z")));
+        let mut wasted = entry("a", 500, at("2026-03-14T11:00:00Z"));
+        wasted.estimated = true;
+        wasted.waste = Some(WasteReason::StreamInterrupted);
+        state.apply(&wasted);
         let text = serde_json::to_string(&Snapshot::of(&state, 9)).expect("json");
         let back: Snapshot = serde_json::from_str(&text).expect("parse");
         assert_eq!(back.seq, 9);
@@ -324,5 +418,57 @@ mod tests {
         assert!(text.contains(r#""month":"2026-03""#), "{text}");
         let back: JournalLine = serde_json::from_str(&text).expect("parse");
         assert_eq!(back.into_entry(), Ok(e));
+    }
+
+    #[test]
+    fn estimated_and_wasted_spend_is_marked_in_the_journal_and_the_snapshot() {
+        let mut e = entry("a", 1_800_000, at("2026-03-14T10:00:00.250Z"));
+        e.estimated = true;
+        e.waste = Some(WasteReason::ProviderError);
+        let text = serde_json::to_string(&JournalLine::of(&e, 3)).expect("json");
+        assert!(text.contains(r#""estimated":true"#), "{text}");
+        assert!(text.contains(r#""waste":"provider_error""#), "{text}");
+        let back: JournalLine = serde_json::from_str(&text).expect("parse");
+        assert_eq!(back.into_entry(), Ok(e.clone()));
+
+        let mut state = SpendState::default();
+        state.apply(&e);
+        state.apply(&entry("a", 7, at("2026-03-14T10:00:01Z")));
+        let month = Month::of(e.at);
+        let summary = state.summary(month);
+        assert_eq!(summary.estimated, Money::from_picos(1_800_000));
+        assert_eq!(summary.estimated_requests, 1);
+        assert_eq!(
+            summary.callers[&"a".into()].estimated,
+            Money::from_picos(1_800_000)
+        );
+        let waste = summary.waste[&"openai".into()][&WasteReason::ProviderError];
+        assert_eq!(
+            (waste.requests, waste.cost),
+            (1, Money::from_picos(1_800_000))
+        );
+        let text = serde_json::to_string(&Snapshot::of(&state, 4)).expect("json");
+        assert!(text.contains(r#""estimated_usd":"0.0000018""#), "{text}");
+        let back: Snapshot = serde_json::from_str(&text).expect("parse");
+        assert_eq!(back.into_state().expect("state").summary(month), summary);
+    }
+
+    #[test]
+    fn journals_and_snapshots_written_before_the_marks_still_read() {
+        let line = r#"{"seq":1,"request_id":"r","at":"2026-03-14T10:00:00Z","month":"2026-03","caller":"a","group":null,"provider":"openai","model":"m","usage":{"prompt_tokens":1,"completion_tokens":1,"cached_prompt_tokens":0,"cache_creation_tokens":0,"reasoning_tokens":0},"cost_usd":"0.000001","priced":true}"#;
+        let entry = serde_json::from_str::<JournalLine>(line)
+            .expect("parse")
+            .into_entry()
+            .expect("entry");
+        assert!(!entry.estimated);
+        assert_eq!(entry.waste, None);
+        let snapshot = r#"{"format":1,"seq":1,"months":{"2026-03":{"total_usd":"0.000001","requests":1,"unpriced_requests":0,"by_provider":{},"by_model":{},"by_group":{},"callers":{}}},"hours":{}}"#;
+        let state = serde_json::from_str::<Snapshot>(snapshot)
+            .expect("parse")
+            .into_state()
+            .expect("state");
+        let summary = state.summary(Month::parse("2026-03").expect("month"));
+        assert_eq!(summary.estimated, Money::ZERO);
+        assert!(summary.waste.is_empty());
     }
 }

@@ -77,12 +77,23 @@ impl SpendState {
         if let Some(group) = &entry.group {
             add(&mut summary.by_group, group.clone(), entry.cost);
         }
+        if entry.estimated {
+            summary.estimated = summary.estimated.saturating_add(entry.cost);
+            summary.estimated_requests += 1;
+        }
+        if let Some(reason) = entry.waste {
+            let by_reason = summary.waste.entry(entry.provider.clone()).or_default();
+            by_reason.entry(reason).or_default().add(entry.cost);
+        }
         let caller = summary.callers.entry(entry.caller.clone()).or_default();
         caller.cost = caller.cost.saturating_add(entry.cost);
         caller.requests += 1;
         caller.prompt_tokens += entry.usage.prompt_tokens;
         caller.completion_tokens += entry.usage.completion_tokens;
         caller.cached_prompt_tokens += entry.usage.cached_prompt_tokens;
+        if entry.estimated {
+            caller.estimated = caller.estimated.saturating_add(entry.cost);
+        }
         while self.months.len() > RETAINED_MONTHS {
             self.months.pop_first();
         }
@@ -166,6 +177,8 @@ pub(crate) mod tests {
             },
             cost: Money::from_picos(cost),
             priced: true,
+            estimated: false,
+            waste: None,
         }
     }
 

@@ -65,6 +65,8 @@ pub fn entry(id: impl Into<String>, caller: &str, at: SystemTime, cost: Money) -
         },
         cost,
         priced: true,
+        estimated: false,
+        waste: None,
     }
 }
 
