@@ -8,6 +8,8 @@
 //! [`crate::error`], and every response carries `X-Infermux-Request-Id`.
 //! Management paths are never served here; `/healthz` is, for load balancers.
 
+mod metrics;
+
 use std::{
     convert::Infallible,
     sync::Arc,
@@ -57,6 +59,8 @@ pub struct IngressSettings {
     /// When keys are required, the ring that `GET /v1/models` checks the client's key
     /// against (inference requests are checked by the key layer).
     required_keys: Option<Arc<infermux_keys::KeyRing>>,
+    /// The request metrics' handles, registered once.
+    metrics: metrics::RequestMetrics,
 }
 
 impl IngressSettings {
@@ -85,6 +89,7 @@ impl IngressSettings {
             model_bodies,
             tokens: BpeTokenCounter::new(),
             required_keys: None,
+            metrics: metrics::RequestMetrics::default(),
         }
     }
 
@@ -287,7 +292,14 @@ where
                 .extensions()
                 .get::<infermux_core::KeyHold>()
                 .map_or(caller, |key| key.caller().clone());
-            record(&route, &response, &caller, &request_id, started);
+            record(
+                &settings.metrics,
+                &route,
+                &response,
+                &caller,
+                &request_id,
+                started,
+            );
             Ok(response)
         })
     }
@@ -535,6 +547,7 @@ fn json_response(body: Bytes) -> Response<InferBody> {
 
 /// One access-log line and the request metrics.
 fn record(
+    series: &metrics::RequestMetrics,
     route: &Route,
     response: &Response<InferBody>,
     caller: &Caller,
@@ -543,11 +556,7 @@ fn record(
 ) {
     let status = response.status();
     let elapsed = started.elapsed();
-    metrics::counter!("infermux_requests_total",
-        "endpoint" => route.label(), "status" => status_label(status))
-    .increment(1);
-    metrics::histogram!("infermux_request_duration_seconds", "endpoint" => route.label())
-        .record(elapsed.as_secs_f64());
+    series.record(route.label(), status_label(status), elapsed.as_secs_f64());
     if matches!(route, Route::Health) {
         return;
     }
