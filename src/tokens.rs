@@ -152,9 +152,10 @@ impl BpeTokenCounter {
 pub const INLINE_ESTIMATE_BYTES: usize = 16 * 1024;
 
 /// Sets `request.estimate`: inline for a body of `body_len` bytes up to
-/// [`INLINE_ESTIMATE_BYTES`] whose tokenizer table is loaded, else on the blocking pool (a
-/// large body, or the first count that builds the table), so that the request waits for its
-/// own count only and other requests on the same worker are not delayed.
+/// [`INLINE_ESTIMATE_BYTES`], else on the blocking pool, so that the request waits for its
+/// own count only and other requests on the same worker are not delayed. The first count
+/// that needs a tokenizer table builds it on the blocking pool first (once, however many
+/// requests wait for it).
 ///
 /// # Errors
 ///
@@ -164,7 +165,10 @@ pub async fn with_estimate(
     mut request: infermux_core::InferRequest,
     body_len: usize,
 ) -> Result<infermux_core::InferRequest, tokio::task::JoinError> {
-    if body_len <= INLINE_ESTIMATE_BYTES && counter.ready(request.body.model()) {
+    if !counter.ready(request.body.model()) {
+        load_table(request.body.model()).await;
+    }
+    if body_len <= INLINE_ESTIMATE_BYTES {
         request.estimate = counter.estimate(&request.body);
         return Ok(request);
     }
@@ -173,6 +177,23 @@ pub async fn with_estimate(
         request
     })
     .await
+}
+
+/// Builds the table `model` is counted with on the blocking pool, once: requests arriving
+/// while it builds wait for it here, on the runtime, rather than each taking a blocking
+/// thread (each thread costs a stack and, with glibc, possibly a malloc arena of its own).
+async fn load_table(model: &str) {
+    static LOADING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let Some(table) = Table::for_model(model) else {
+        return;
+    };
+    let _loading = LOADING.lock().await;
+    if !table.is_loaded() {
+        let _ = tokio::task::spawn_blocking(move || {
+            let _ = table.get();
+        })
+        .await;
+    }
 }
 
 impl TokenCounter for BpeTokenCounter {
