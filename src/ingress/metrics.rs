@@ -12,11 +12,14 @@ use std::{
 
 use metrics::{Counter, Histogram};
 
+/// The labels of one series: the endpoint and the status.
+type Labels = (&'static str, &'static str);
+
 /// `infermux_requests_total{endpoint,status}` and
 /// `infermux_request_duration_seconds{endpoint}`, by their labels.
 #[derive(Debug, Default)]
 pub(crate) struct RequestMetrics {
-    series: RwLock<HashMap<(&'static str, &'static str), (Counter, Histogram)>>,
+    series: RwLock<HashMap<Labels, (Counter, Histogram)>>,
 }
 
 impl RequestMetrics {

@@ -5,6 +5,8 @@
 //!
 //! `cargo run --release -p infermux-budget --example settle_latency -- [TOTAL] [TASKS] [WORKERS]`
 
+#![allow(clippy::print_stdout, reason = "a command-line report")]
+
 use std::{
     sync::Arc,
     time::{Duration, Instant, SystemTime},
