@@ -77,6 +77,9 @@ struct Shared {
     journal: Mutex<Journal>,
     /// Woken when a batch of journal lines was written.
     written: tokio::sync::Notify,
+    /// Held for the whole of a compaction: two at once would each carry only part of the
+    /// lines written meanwhile into their fresh journals.
+    compaction: Mutex<()>,
     failed: AtomicBool,
     failure: Mutex<String>,
 }
@@ -127,6 +130,7 @@ impl FileStore {
             ledger: Mutex::new(ledger),
             journal: Mutex::new(Journal::new(file)),
             written: tokio::sync::Notify::new(),
+            compaction: Mutex::new(()),
             failed: AtomicBool::new(false),
             failure: Mutex::new(String::new()),
         });
@@ -374,6 +378,7 @@ impl Shared {
     /// snapshot and the journal on disk together hold every written line: lines the snapshot
     /// contains are skipped by number on replay, the others replayed.
     fn compact(&self) -> Result<(), StoreError> {
+        let _compaction = locked(&self.compaction);
         let ledger = {
             let mut journal = locked(&self.journal);
             journal.carry = Some(Vec::new());
