@@ -91,12 +91,8 @@ impl Infermux<()> {
         client: &HttpClient,
         accounting: Accounting,
     ) -> Infermux<impl InferStack + use<>> {
-        // The tokenizer tables load in about 100 ms each: now, rather than in the first request.
-        let models = config.requestable_models();
-        let _ = tokio::task::spawn_blocking(move || {
-            crate::tokens::warm_up(models.iter().map(String::as_str));
-        })
-        .await;
+        // The tokenizer tables load on first use, off the runtime's workers (`tokens`): an
+        // idle process holds none.
         // The recorder first: the stack registers its metric handles when it is built.
         let metrics = crate::management::prometheus();
         let stack = stack::build(config, client, &accounting);

@@ -8,6 +8,8 @@
 //! [`crate::error`], and every response carries `X-Infermux-Request-Id`.
 //! Management paths are never served here; `/healthz` is, for load balancers.
 
+mod metrics;
+
 use std::{
     convert::Infallible,
     sync::Arc,
@@ -61,6 +63,8 @@ pub struct IngressSettings {
     /// The key ring that `GET /v1/models` checks the client's key against, and whether a key
     /// is required (inference requests are checked by the key layer).
     keys: Option<(Arc<infermux_keys::KeyRing>, bool)>,
+    /// The request metrics' handles, registered once.
+    metrics: metrics::RequestMetrics,
 }
 
 impl IngressSettings {
@@ -96,6 +100,7 @@ impl IngressSettings {
             tokens: BpeTokenCounter::new(),
             log: None,
             keys: None,
+            metrics: metrics::RequestMetrics::default(),
         }
     }
 
@@ -381,7 +386,14 @@ where
                 .extensions()
                 .get::<infermux_core::KeyHold>()
                 .map_or(caller, |key| key.caller().clone());
-            record(&route, &response, &caller, &request_id, started);
+            record(
+                &settings.metrics,
+                &route,
+                &response,
+                &caller,
+                &request_id,
+                started,
+            );
             Ok(response)
         })
     }
@@ -629,6 +641,7 @@ fn json_response(body: Bytes) -> Response<InferBody> {
 
 /// One access-log line and the request metrics.
 fn record(
+    series: &metrics::RequestMetrics,
     route: &Route,
     response: &Response<InferBody>,
     caller: &Caller,
@@ -637,11 +650,7 @@ fn record(
 ) {
     let status = response.status();
     let elapsed = started.elapsed();
-    metrics::counter!("infermux_requests_total",
-        "endpoint" => route.label(), "status" => status_label(status))
-    .increment(1);
-    metrics::histogram!("infermux_request_duration_seconds", "endpoint" => route.label())
-        .record(elapsed.as_secs_f64());
+    series.record(route.label(), status_label(status), elapsed.as_secs_f64());
     if matches!(route, Route::Health) {
         return;
     }

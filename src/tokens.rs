@@ -17,8 +17,8 @@
 //!   their name, description and JSON parameters.
 //!
 //! It is an estimate: what a request finally costs comes from the usage the provider reports.
-//! The tokenizer tables load lazily (about 100 ms each); [`warm_up`] loads the ones the
-//! configured models need at start-up so that the first request does not pay for it.
+//! The tokenizer tables load on first use (about 100 ms and 25–50 MiB each; see [`tables`]),
+//! on the blocking pool, so an idle process holds none and no runtime worker waits for one.
 //!
 //! [tiktoken]: https://github.com/openai/tiktoken
 
@@ -27,7 +27,10 @@ use infermux_core::{
     chat::{ChatMessage, ChatRequest, MessageContent},
 };
 use serde_json::Value;
-use tiktoken_rs::{CoreBPE, tokenizer::Tokenizer};
+
+mod tables;
+
+use tables::Table;
 
 /// Framing tokens of each chat message (OpenAI's `tokens_per_message`).
 const TOKENS_PER_MESSAGE: u64 = 3;
@@ -150,7 +153,9 @@ pub const INLINE_ESTIMATE_BYTES: usize = 16 * 1024;
 
 /// Sets `request.estimate`: inline for a body of `body_len` bytes up to
 /// [`INLINE_ESTIMATE_BYTES`], else on the blocking pool, so that the request waits for its
-/// own count only and other requests on the same worker are not delayed.
+/// own count only and other requests on the same worker are not delayed. The first count
+/// that needs a tokenizer table builds it on the blocking pool first (once, however many
+/// requests wait for it).
 ///
 /// # Errors
 ///
@@ -160,6 +165,9 @@ pub async fn with_estimate(
     mut request: infermux_core::InferRequest,
     body_len: usize,
 ) -> Result<infermux_core::InferRequest, tokio::task::JoinError> {
+    if !counter.ready(request.body.model()) {
+        load_table(request.body.model()).await;
+    }
     if body_len <= INLINE_ESTIMATE_BYTES {
         request.estimate = counter.estimate(&request.body);
         return Ok(request);
@@ -171,48 +179,59 @@ pub async fn with_estimate(
     .await
 }
 
+/// Builds the table `model` is counted with on the blocking pool, once: requests arriving
+/// while it builds wait for it here, on the runtime, rather than each taking a blocking
+/// thread (each thread costs a stack and, with glibc, possibly a malloc arena of its own).
+async fn load_table(model: &str) {
+    static LOADING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let Some(table) = Table::for_model(model) else {
+        return;
+    };
+    let _loading = LOADING.lock().await;
+    if !table.is_loaded() {
+        let _ = tokio::task::spawn_blocking(move || {
+            let _ = table.get();
+        })
+        .await;
+    }
+}
+
 impl TokenCounter for BpeTokenCounter {
     fn count(&self, model: &str, text: &str) -> u64 {
         Encoder::for_model(model).count(text)
     }
+
+    fn ready(&self, model: &str) -> bool {
+        Table::for_model(model).is_none_or(Table::is_loaded)
+    }
 }
 
 /// Loads the BPE tables that `models` are counted with now (about 100 ms of CPU and 25–50 MiB
-/// of memory per table), so that the first request does not wait for them. Tables no model
-/// needs are never loaded: a deployment without OpenAI-family models pays for none. Call it
+/// of memory per table). `serve` does not call it: tables load on first use, so that an idle
+/// process holds none; benches call it to leave the first load out of their figures. Call it
 /// off the async runtime's worker threads (`spawn_blocking`).
 pub fn warm_up<'a>(models: impl IntoIterator<Item = &'a str>) {
     for model in models {
-        let _ = Encoder::for_model(model);
+        if let Some(table) = Table::for_model(model) {
+            let _ = table.get();
+        }
     }
 }
 
 /// How one model's text is counted.
 enum Encoder {
-    Bpe(&'static CoreBPE),
+    Bpe(Table),
     Approximate,
 }
 
 impl Encoder {
     fn for_model(model: &str) -> Self {
-        match tiktoken_rs::tokenizer::get_tokenizer(model) {
-            Some(Tokenizer::O200kBase | Tokenizer::O200kHarmony) => {
-                Self::Bpe(tiktoken_rs::o200k_base_singleton())
-            }
-            Some(Tokenizer::Cl100kBase) => Self::Bpe(tiktoken_rs::cl100k_base_singleton()),
-            Some(Tokenizer::P50kBase | Tokenizer::P50kEdit) => {
-                Self::Bpe(tiktoken_rs::p50k_base_singleton())
-            }
-            Some(Tokenizer::R50kBase | Tokenizer::Gpt2) => {
-                Self::Bpe(tiktoken_rs::r50k_base_singleton())
-            }
-            None => Self::Approximate,
-        }
+        Table::for_model(model).map_or(Self::Approximate, Self::Bpe)
     }
 
     fn count(&self, text: &str) -> u64 {
         match self {
-            Self::Bpe(bpe) => bpe.count_ordinary(text) as u64,
+            Self::Bpe(table) => table.get().count_ordinary(text) as u64,
             Self::Approximate => (text.len() as u64).div_ceil(BYTES_PER_TOKEN),
         }
     }
@@ -237,6 +256,32 @@ mod tests {
         let estimate = BpeTokenCounter.estimate(&body);
         assert_eq!(estimate.prompt_tokens, 8);
         assert_eq!(estimate.max_completion_tokens, Some(50));
+    }
+
+    #[tokio::test]
+    async fn ingress_counts_exactly_whether_or_not_the_table_is_loaded_yet() {
+        // The first count of a process builds the table on the blocking pool; later ones
+        // count inline. Both give the exact figure.
+        for _ in 0..2 {
+            let body = chat(serde_json::json!({
+                "model": "gpt-4o-mini",
+                "messages": [{"role": "user", "content": "hi"}]
+            }));
+            let request = infermux_core::InferRequest::new(
+                body,
+                infermux_core::Caller::new("bench"),
+                infermux_core::RequestId::new("r"),
+            );
+            let request = with_estimate(BpeTokenCounter, request, 64)
+                .await
+                .expect("counted");
+            assert_eq!(request.estimate.prompt_tokens, 8);
+        }
+        assert!(BpeTokenCounter.ready("gpt-4o-mini"));
+        assert!(
+            BpeTokenCounter.ready("claude-haiku-3-5"),
+            "no table to load"
+        );
     }
 
     #[test]

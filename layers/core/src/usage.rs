@@ -76,4 +76,11 @@ impl Usage {
 pub trait TokenCounter: Send + Sync + std::fmt::Debug + 'static {
     /// Tokens in `text` for `model`.
     fn count(&self, model: &str, text: &str) -> u64;
+
+    /// Whether counting for `model` is cheap now; `false` while the tokenizer it needs is
+    /// still to be loaded (about 100 ms), which callers on the async runtime then count on
+    /// the blocking pool.
+    fn ready(&self, _model: &str) -> bool {
+        true
+    }
 }

@@ -270,9 +270,10 @@ pub(crate) fn counted_usage(partial: Option<Usage>, prompt_estimate: u64, counte
 /// BPE tokenizer takes about 25 ms per MiB.
 pub const INLINE_COUNT_LIMIT: usize = 16 * 1024;
 
-/// Tokens of `text` for `model`: inline when short, on the blocking pool when long.
+/// Tokens of `text` for `model`: inline when short, on the blocking pool when long or when
+/// the tokenizer is still to be loaded.
 pub(crate) async fn count(counter: Arc<dyn TokenCounter>, model: Arc<str>, text: String) -> u64 {
-    if text.len() <= INLINE_COUNT_LIMIT {
+    if text.len() <= INLINE_COUNT_LIMIT && counter.ready(&model) {
         return counter.count(&model, &text);
     }
     let fallback = ApproxCounter.count(&model, &text);

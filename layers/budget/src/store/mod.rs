@@ -14,6 +14,7 @@
 
 mod file;
 mod format;
+mod journal;
 mod memory;
 mod state;
 
