@@ -359,6 +359,12 @@ where
         client.native_only = native_only;
         client.tool_namespaces = tool_namespaces;
         Some(Arc::new(client))
+    } else if matches!(route, Route::Chat) {
+        // An OpenAI provider is sent these bytes with the model spliced in.
+        Some(Arc::new(ClientRequest {
+            body: bytes.clone(),
+            ..ClientRequest::default()
+        }))
     } else {
         None
     };

@@ -14,6 +14,7 @@ mod call;
 mod client;
 mod dispatch;
 mod egress;
+mod forward;
 mod http;
 mod mock;
 mod passthrough;
