@@ -34,7 +34,7 @@ use tokio::time::{Instant, Sleep, sleep};
 use super::stream::{DONE_EVENT, failure, sse_data};
 
 /// An OpenAI chat stream passed on event by event, watched for usage, `[DONE]` and errors.
-pub(crate) struct ForwardBody<B> {
+pub struct ForwardBody<B> {
     upstream: B,
     /// The start of an event whose end has not arrived yet.
     partial: BytesMut,
@@ -72,7 +72,7 @@ where
 {
     /// Forwards `upstream`; `client_wants_usage` keeps the usage chunk; `idle_timeout` bounds
     /// the wait for each frame.
-    pub(crate) fn new(
+    pub fn new(
         upstream: B,
         client_wants_usage: bool,
         slot: UsageSlot,
@@ -98,7 +98,7 @@ where
 
     /// Waits until the first event is ready, so that a provider failing before sending any is
     /// a failed attempt (dispatch may fail over) rather than a broken stream.
-    pub(crate) async fn first_chunk(&mut self) -> Result<(), String> {
+    pub async fn first_chunk(&mut self) -> Result<(), String> {
         poll_fn(|cx| {
             while self.pending.is_empty() && !self.ended {
                 ready!(self.poll_step(cx));

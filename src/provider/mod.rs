@@ -27,6 +27,7 @@ pub use dispatch::{
     AllProvidersFailed, Dispatch, DispatchTarget, MODEL_HEADER, NoHealthyProvider, PROVIDER_HEADER,
     ProviderService, Skip,
 };
+pub use forward::ForwardBody;
 pub use http::{HttpProvider, HttpProviderConfig};
 pub use mock::{MockProvider, MockSettings};
 pub use stream::{ChunkDecoder, TranslatedBody};
