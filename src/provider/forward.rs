@@ -346,7 +346,7 @@ mod tests {
         StreamBody::new(stream::iter(frames))
     }
 
-    fn body(pieces: &[&str], wants_usage: bool) -> (ForwardBody<Upstream>, UsageSlot) {
+    fn forward(pieces: &[&str], wants_usage: bool) -> (ForwardBody<Upstream>, UsageSlot) {
         let slot = UsageSlot::new();
         let body = ForwardBody::new(
             upstream(pieces),
@@ -375,7 +375,7 @@ mod tests {
     #[tokio::test]
     async fn events_pass_untouched_and_the_added_usage_chunk_is_dropped() {
         let whole = format!("{CONTENT}{CONTENT}{USAGE}data: [DONE]\n\n");
-        let (body, slot) = body(&[&whole], false);
+        let (body, slot) = forward(&[&whole], false);
         let out = frames(body).await;
         assert_eq!(out.concat(), format!("{CONTENT}{CONTENT}data: [DONE]\n\n"));
         let usage = slot.get().expect("usage");
@@ -387,7 +387,7 @@ mod tests {
         let whole = format!("{CONTENT}{USAGE}data: [DONE]\n\n");
         for split in [1, 7, CONTENT.len() + 3, whole.len() - 2] {
             let (head, tail) = whole.split_at(split);
-            let (body, slot) = body(&[head, tail], true);
+            let (body, slot) = forward(&[head, tail], true);
             let out = frames(body).await;
             assert_eq!(out.concat(), whole, "split at {split}");
             assert!(out.contains(&USAGE.to_owned()), "split at {split}: {out:?}");
@@ -397,7 +397,7 @@ mod tests {
 
     #[tokio::test]
     async fn other_framings_are_re_framed_and_events_without_data_dropped() {
-        let (body, _) = body(
+        let (body, _) = forward(
             &[
                 ": keep-alive\n\n",
                 "event: x\r\ndata:{\"choices\":[]}\r\n\r\n",
@@ -415,7 +415,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_error_event_or_a_missing_done_breaks_the_stream() {
-        let (body, _) = body(
+        let (body, _) = forward(
             &[
                 CONTENT,
                 "data: {\"error\":{\"message\":\"overloaded\"}}\n\n",
@@ -429,16 +429,16 @@ mod tests {
             "{out}"
         );
         assert!(!out.contains("[DONE]"));
-        let (body, _) = body(&[CONTENT], false);
+        let (body, _) = forward(&[CONTENT], false);
         let out = frames(body).await.concat();
         assert!(out.contains("ended before `data: [DONE]`"), "{out}");
     }
 
     #[tokio::test]
     async fn failing_before_the_first_event_is_a_failed_attempt() {
-        let (mut b, _) = body(&["data: {\"error\":{\"message\":\"busy\"}}\n\n"], false);
+        let (mut b, _) = forward(&["data: {\"error\":{\"message\":\"busy\"}}\n\n"], false);
         assert!(b.first_chunk().await.is_err_and(|e| e.contains("busy")));
-        let (mut b, _) = body(
+        let (mut b, _) = forward(
             &[": comment\n\n", CONTENT, "data: {\"error\":1}\n\n"],
             false,
         );
@@ -447,7 +447,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_last_event_without_its_blank_line_still_counts() {
-        let (body, _) = body(&[CONTENT, "data: [DONE]"], false);
+        let (body, _) = forward(&[CONTENT, "data: [DONE]"], false);
         assert_eq!(
             frames(body).await.concat(),
             format!("{CONTENT}data: [DONE]\n\n")
