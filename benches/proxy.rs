@@ -24,6 +24,9 @@
 //!   real decoder adds one small `serde_json` probe per chunk on top of the last; it is
 //!   measured end to end, over loopback, by `benches/http_provider.rs`
 //!   (`http_provider/full_stack/stream_64_chunks_x16`).
+//!   `sse_stream_filter_64_chunks` is that translated path with the real filter
+//!   (`infermux_wire::openai::StreamFilter`), and `forward_body_64_chunks` is what an OpenAI
+//!   chat stream takes now: [`ForwardBody`], the provider's frames passed on with a byte scan.
 //!
 //! - `observability/*`: `full_stack/mock_chat` with the Prometheus recorder installed, then
 //!   also the `info` access log (to `/dev/null`), as `infermux serve` runs. Last, because both
@@ -48,8 +51,8 @@ use infermux::{
     },
     ingress::{Ingress, IngressSettings},
     provider::{
-        ChunkDecoder, Dispatch, MockProvider, MockSettings, ProviderCall, ProviderService,
-        TranslatedBody, http_client,
+        ChunkDecoder, Dispatch, ForwardBody, MockProvider, MockSettings, ProviderCall,
+        ProviderService, TranslatedBody, http_client,
     },
     stack,
 };
@@ -420,6 +423,22 @@ fn stream_translate(c: &mut Criterion) {
         b.to_async(&rt).iter(|| async {
             let upstream = sse_stream(&frames).map(|e| e.map_err(BoxError::from));
             let body = TranslatedBody::new(upstream, Identity, UsageSlot::new(), "bench", idle);
+            black_box(body.collect().await.expect("complete").to_bytes())
+        });
+    });
+    group.bench_function("sse_stream_filter_64_chunks", |b| {
+        b.to_async(&rt).iter(|| async {
+            let upstream = sse_stream(&frames).map(|e| e.map_err(BoxError::from));
+            let filter = infermux_wire::openai::StreamFilter::new(false);
+            let body = TranslatedBody::new(upstream, filter, UsageSlot::new(), "bench", idle);
+            black_box(body.collect().await.expect("complete").to_bytes())
+        });
+    });
+    group.bench_function("forward_body_64_chunks", |b| {
+        b.to_async(&rt).iter(|| async {
+            let frames: Vec<Frames> = frames.iter().cloned().map(|b| Ok(Frame::data(b))).collect();
+            let upstream = StreamBody::new(stream::iter(frames));
+            let body = ForwardBody::new(upstream, false, UsageSlot::new(), "bench", idle);
             black_box(body.collect().await.expect("complete").to_bytes())
         });
     });

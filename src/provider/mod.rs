@@ -15,6 +15,7 @@ mod call;
 mod client;
 mod dispatch;
 mod egress;
+mod forward;
 mod http;
 mod mock;
 mod passthrough;
@@ -27,6 +28,7 @@ pub use dispatch::{
     AllProvidersFailed, Dispatch, DispatchTarget, MODEL_HEADER, NoHealthyProvider, PROVIDER_HEADER,
     ProviderService, Skip,
 };
+pub use forward::ForwardBody;
 pub use http::{HttpProvider, HttpProviderConfig};
 pub use mock::{MockProvider, MockSettings};
 pub use stream::{ChunkDecoder, TranslatedBody};

@@ -26,7 +26,7 @@ use tokio::time::{Instant, Sleep, sleep};
 use crate::error::error_json;
 
 /// The terminal event of a complete stream.
-const DONE_EVENT: &[u8] = b"data: [DONE]\n\n";
+pub(super) const DONE_EVENT: &[u8] = b"data: [DONE]\n\n";
 
 /// The error code of the SSE error event that ends a broken stream.
 const STREAM_ERROR_CODE: &str = "stream_interrupted";
@@ -130,10 +130,8 @@ impl<D: ChunkDecoder> TranslatedBody<D> {
     }
 
     fn fail(&mut self, message: String) {
-        let message = format!("provider {} stream failed: {message}", self.provider);
-        tracing::warn!(provider = %self.provider, error = %message, "stream interrupted");
-        self.pending
-            .push_back(sse_data(&error_json(&message, STREAM_ERROR_CODE)));
+        let (event, message) = failure(&self.provider, &message);
+        self.pending.push_back(event);
         self.failure = Some(message);
         self.end();
     }
@@ -144,8 +142,16 @@ impl<D: ChunkDecoder> TranslatedBody<D> {
     }
 }
 
+/// The SSE error event that ends `provider`'s broken stream, and the failure's message (logged
+/// here once).
+pub(super) fn failure(provider: &str, message: &str) -> (Bytes, String) {
+    let message = format!("provider {provider} stream failed: {message}");
+    tracing::warn!(provider = %provider, error = %message, "stream interrupted");
+    (sse_data(&error_json(&message, STREAM_ERROR_CODE)), message)
+}
+
 /// `data: <json>\n\n`
-fn sse_data(json: &[u8]) -> Bytes {
+pub(super) fn sse_data(json: &[u8]) -> Bytes {
     let mut buf = BytesMut::with_capacity(json.len() + 8);
     buf.put_slice(b"data: ");
     buf.put_slice(json);

@@ -14,6 +14,7 @@ use infermux_wire::{anthropic, embedding::EmbeddingEncoding, ollama, openai};
 
 use super::{
     ProviderCall, ProviderError, ProviderErrorKind,
+    forward::ForwardBody,
     stream::{ChunkDecoder, TranslatedBody},
 };
 
@@ -141,6 +142,14 @@ impl WireFormat {
             });
         }
         let translated = self.protocol() != Some(call.request.protocol);
+        if let Some(body) = self.spliced_chat(call, translated, true) {
+            return Ok(Encoded {
+                path: OPENAI_CHAT,
+                body,
+                passthrough: false,
+                beta: None,
+            });
+        }
         // Legacy function calling, for the providers that only know tools.
         let legacy = match (self, &call.request.body) {
             (Self::Anthropic | Self::Ollama, RequestBody::Chat(chat)) => {
@@ -197,6 +206,18 @@ impl WireFormat {
         })
     }
 
+    /// An OpenAI chat client's request to an OpenAI API made from the client's bytes, model
+    /// spliced in, when they still stand for the request (see [`openai::splice_chat`]): the
+    /// conversation is not serialised again.
+    fn spliced_chat(self, call: &ProviderCall, translated: bool, ask_usage: bool) -> Option<Bytes> {
+        let (Self::OpenAi, false, RequestBody::Chat(chat), Some(client)) =
+            (self, translated, &call.request.body, &call.request.client)
+        else {
+            return None;
+        };
+        openai::splice_chat(&client.body, chat, &call.upstream_model, ask_usage)
+    }
+
     /// Whether `encode` adds `stream_options.include_usage` that the client did not send (an
     /// OpenAI-chat stream on an OpenAI or OpenAI-compatible server).
     pub(crate) fn adds_stream_usage(self, call: &ProviderCall) -> bool {
@@ -215,6 +236,14 @@ impl WireFormat {
         let RequestBody::Chat(chat) = &call.request.body else {
             return self.encode(call, max_output);
         };
+        if let Some(body) = self.spliced_chat(call, false, false) {
+            return Ok(Encoded {
+                path: OPENAI_CHAT,
+                body,
+                passthrough: false,
+                beta: None,
+            });
+        }
         let body = openai::encode_chat_as_sent(chat, &call.upstream_model)
             .map_err(|e| unsupported(e.to_string()))?;
         Ok(Encoded {
@@ -299,8 +328,11 @@ impl WireFormat {
         };
         match self {
             Self::OpenAi => {
-                let decoder = openai::StreamFilter::new(wants_usage);
-                start(sse_events(upstream), decoder, provider, idle_timeout).await
+                let usage = UsageSlot::new();
+                let mut body =
+                    ForwardBody::new(upstream, wants_usage, usage.clone(), provider, idle_timeout);
+                body.first_chunk().await.map_err(bad_response)?;
+                Ok(InferBody::new(body, usage))
             }
             Self::Anthropic => {
                 let decoder = anthropic::StreamTranslator::new(unix_now(), wants_usage);

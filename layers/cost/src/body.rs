@@ -56,7 +56,7 @@ pub(crate) struct Meter {
     bill: Bill,
     served: Served,
     wants_usage: bool,
-    text: String,
+    text: chunk::Text,
     done: bool,
 }
 
@@ -66,7 +66,7 @@ impl Meter {
             bill,
             served,
             wants_usage,
-            text: String::new(),
+            text: chunk::Text::default(),
             done: false,
         }
     }
@@ -91,9 +91,13 @@ impl Meter {
                 (Some(cost), settle)
             }
             partial => {
-                let settle =
-                    self.bill
-                        .settle_counted(self.served, partial, self.text, out.cloned(), waste);
+                let settle = self.bill.settle_counted(
+                    self.served,
+                    partial,
+                    self.text.decode(),
+                    out.cloned(),
+                    waste,
+                );
                 (None, settle)
             }
         }

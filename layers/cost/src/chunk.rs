@@ -1,7 +1,10 @@
 //! Reading the OpenAI stream chunks that pass by: their text, and the usage chunk.
 
+use std::sync::LazyLock;
+
 use bytes::{BufMut, Bytes, BytesMut};
 use infermux_core::Money;
+use infermux_wire::scan::{Key, contains, keys, string_end};
 use serde::Deserialize;
 
 /// What a chunk says, as far as accounting cares.
@@ -102,14 +105,6 @@ struct AnthropicDelta<'a> {
     thinking: Option<std::borrow::Cow<'a, str>>,
 }
 
-/// A Responses API delta event (`response.output_text.delta`,
-/// `response.function_call_arguments.delta`, ...): the text being generated.
-#[derive(Deserialize)]
-struct ResponsesDelta<'a> {
-    #[serde(borrow)]
-    delta: std::borrow::Cow<'a, str>,
-}
-
 /// The JSON of each `data: ...` line of `frame` (an OpenAI `data: {...}` event, or an
 /// Anthropic `event: ...` / `data: {...}` pair; a frame may hold several).
 fn payloads(frame: &[u8]) -> impl Iterator<Item = &[u8]> {
@@ -119,17 +114,104 @@ fn payloads(frame: &[u8]) -> impl Iterator<Item = &[u8]> {
         .map(<[u8]>::trim_ascii)
 }
 
+/// The generated text of a stream so far, kept as the JSON string contents the events carry
+/// (escapes and all): a scan appends them without decoding, and only a stream whose text must
+/// be counted (the provider reported no usage, it broke, the client went away) decodes it.
+#[derive(Debug, Default)]
+pub(crate) struct Text {
+    raw: Vec<u8>,
+}
+
+impl Text {
+    /// Appends the contents of a JSON string, as they are on the wire.
+    fn push_raw(&mut self, escaped: &[u8]) {
+        self.raw.extend_from_slice(escaped);
+    }
+
+    /// Appends decoded text (escaped again, so that the whole stays one JSON string's contents).
+    fn push_str(&mut self, text: &str) {
+        if let Ok(quoted) = serde_json::to_vec(text) {
+            self.raw.extend_from_slice(&quoted[1..quoted.len() - 1]);
+        }
+    }
+
+    /// The text, decoded.
+    pub(crate) fn decode(self) -> String {
+        let mut quoted = Vec::with_capacity(self.raw.len() + 2);
+        quoted.push(b'"');
+        quoted.extend_from_slice(&self.raw);
+        quoted.push(b'"');
+        serde_json::from_slice(&quoted)
+            .unwrap_or_else(|_| String::from_utf8_lossy(&self.raw).into_owned())
+    }
+}
+
+/// The member names the scan looks for.
+struct Keys {
+    content: Key,
+    text: Key,
+    partial_json: Key,
+    thinking: Key,
+    delta: Key,
+}
+
+static KEYS: LazyLock<Keys> = LazyLock::new(|| Keys {
+    content: Key::new("\"content\""),
+    text: Key::new("\"text\""),
+    partial_json: Key::new("\"partial_json\""),
+    thinking: Key::new("\"thinking\""),
+    delta: Key::new("\"delta\""),
+});
+
+/// Appends the contents of every string value of `key` in `json`; `false` (with nothing
+/// appended) when one of them is neither a string nor `null`, so the caller parses instead.
+fn scan_strings(json: &[u8], key: &Key, text: &mut Text) -> bool {
+    let mut found: [(usize, usize); 4] = [(0, 0); 4];
+    let mut count = 0;
+    for at in key.values(json) {
+        match json.get(at) {
+            Some(b'"') => {
+                let Some(end) = string_end(json, at) else {
+                    return false;
+                };
+                if count == found.len() {
+                    return false;
+                }
+                found[count] = (at + 1, end - 1);
+                count += 1;
+            }
+            Some(b'n') => {}
+            _ => return false,
+        }
+    }
+    for (start, end) in &found[..count] {
+        text.push_raw(&json[*start..*end]);
+    }
+    true
+}
+
 /// Appends the generated text of the events in `frame` (content, tool-call and thinking
 /// deltas: OpenAI chat's, Anthropic's or the Responses API's) to `text`.
-pub(crate) fn observe(frame: &[u8], text: &mut String) -> Seen {
+///
+/// A byte scan reads the common events (a content delta, an Anthropic text, JSON or thinking
+/// delta, a Responses delta) without parsing them; events it cannot read for certain (tool
+/// calls, a usage object, an unexpected value) are parsed.
+pub(crate) fn observe(frame: &[u8], text: &mut Text) -> Seen {
     let mut seen = Seen::default();
+    let keys = &*KEYS;
     for json in payloads(frame) {
         if json == b"[DONE]" {
             seen.done = true;
             continue;
         }
         if contains(json, b"\"content_block_delta\"") {
-            if let Ok(event) = serde_json::from_slice::<BlockDelta<'_>>(json) {
+            let mut scratch = Text::default();
+            let scanned = [&keys.text, &keys.partial_json, &keys.thinking]
+                .into_iter()
+                .all(|key| scan_strings(json, key, &mut scratch));
+            if scanned {
+                text.push_raw(&scratch.raw);
+            } else if let Ok(event) = serde_json::from_slice::<BlockDelta<'_>>(json) {
                 let delta = event.delta;
                 for part in [delta.text, delta.partial_json, delta.thinking]
                     .into_iter()
@@ -142,25 +224,29 @@ pub(crate) fn observe(frame: &[u8], text: &mut String) -> Seen {
         }
         if contains(json, b"\"response.") {
             if contains(json, b".delta\"")
-                && let Ok(event) = serde_json::from_slice::<ResponsesDelta<'_>>(json)
+                && let Some(at) = keys.delta.first_value(json)
+                && json.get(at) == Some(&b'"')
+                && let Some(end) = string_end(json, at)
             {
-                text.push_str(&event.delta);
+                text.push_raw(&json[at + 1..end - 1]);
             }
+            continue;
+        }
+        let simple = !contains(json, b"\"tool_calls\"") && !keys::USAGE.has_object(json);
+        if simple && scan_strings(json, &keys.content, text) {
             continue;
         }
         let Ok(chunk) = serde_json::from_slice::<Chunk<'_>>(json) else {
             continue;
         };
+        let mut decoded = String::new();
         for delta in chunk.choices.iter().filter_map(|c| c.delta.as_ref()) {
-            append(delta, text);
+            append(delta, &mut decoded);
         }
+        text.push_str(&decoded);
         seen.usage_chunk |= chunk.usage.is_some() && chunk.choices.is_empty();
     }
     seen
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// Where the members of the chunk's `"usage"` object start: just after its `{`, whatever
@@ -214,7 +300,7 @@ mod tests {
 
     #[test]
     fn content_and_tool_arguments_are_collected() {
-        let mut text = String::new();
+        let mut text = Text::default();
         let seen = observe(
             br#"data: {"choices":[{"index":0,"delta":{"content":"Hel\"lo"}}],"usage":null}
 
@@ -228,12 +314,12 @@ mod tests {
 "#,
             &mut text,
         );
-        assert_eq!(text, "Hel\"lo{\"a\":1}");
+        assert_eq!(text.decode(), "Hel\"lo{\"a\":1}");
     }
 
     #[test]
     fn anthropic_deltas_are_collected_whatever_the_framing() {
-        let mut text = String::new();
+        let mut text = Text::default();
         let frame = concat!(
             "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{}}\n\n",
             "event: content_block_delta\n",
@@ -243,7 +329,7 @@ mod tests {
         );
         let seen = observe(frame.as_bytes(), &mut text);
         assert_eq!(seen, Seen::default());
-        assert_eq!(text, "Hi {\"a\"");
+        assert_eq!(text.raw, b"Hi {\\\"a\\\"");
         let responses = concat!(
             "event: response.output_text.delta\n",
             "data: {\"type\":\"response.output_text.delta\",\"item_id\":\"m\",\"delta\":\" there\"}\n\n",
@@ -251,12 +337,12 @@ mod tests {
             "data: {\"type\":\"response.completed\",\"response\":{\"usage\":{}}}\n\n",
         );
         assert_eq!(observe(responses.as_bytes(), &mut text), Seen::default());
-        assert_eq!(text, "Hi {\"a\" there");
+        assert_eq!(text.decode(), "Hi {\"a\" there");
     }
 
     #[test]
     fn done_and_the_usage_chunk_are_recognised() {
-        let mut text = String::new();
+        let mut text = Text::default();
         assert!(observe(b"data: [DONE]\n\n", &mut text).done);
         let usage = br#"data: {"choices":[],"usage":{"prompt_tokens":8,"completion_tokens":1}}
 
@@ -295,5 +381,43 @@ mod tests {
             priced.ends_with(b"\"usage\":{\"cost\":0.0}}\n\n"),
             "{priced:?}"
         );
+    }
+
+    /// The text the parsing reader collected from one OpenAI chunk, for comparison.
+    fn parsed_text(json: &[u8]) -> String {
+        let mut text = String::new();
+        if let Ok(chunk) = serde_json::from_slice::<Chunk<'_>>(json) {
+            for delta in chunk.choices.iter().filter_map(|c| c.delta.as_ref()) {
+                append(delta, &mut text);
+            }
+        }
+        text
+    }
+
+    #[test]
+    fn the_scan_reads_the_same_text_as_a_parse() {
+        let chunks = [
+            r#"{"choices":[{"index":0,"delta":{"content":"plain"}}]}"#,
+            r#"{"choices":[{"delta":{"role":"assistant","content":""},"logprobs":null}]}"#,
+            r#"{"choices":[{"delta":{"content":null}}],"usage":null}"#,
+            r#"{"choices":[{"delta":{"content":"esc \" \\ \n \u00e9 \ud83d\ude00 \/"}}]}"#,
+            r#"{ "choices" : [ { "delta" : { "content" : "spaced \"content\": x" } } ] }"#,
+            r#"{"choices":[{"delta":{"content":"a"}},{"delta":{"content":"b"}}]}"#,
+            r#"{"choices":[{"delta":{"content":"lp"},"logprobs":{"content":[{"token":"lp"}]}}]}"#,
+            r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"name":"f","arguments":"{\"q\":1}"}}]}}]}"#,
+            r#"{"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2}}"#,
+            r#"{"choices":[{"delta":{"content":"with usage"}}],"usage":{"prompt_tokens":1}}"#,
+            r#"{"choices":[{"delta":{"content":"ütf-8 ✓"}}]}"#,
+        ];
+        let mut all = Text::default();
+        let mut expected = String::new();
+        for json in chunks {
+            let mut one = Text::default();
+            observe(format!("data: {json}\n\n").as_bytes(), &mut one);
+            assert_eq!(one.decode(), parsed_text(json.as_bytes()), "{json}");
+            observe(format!("data: {json}\n\n").as_bytes(), &mut all);
+            expected.push_str(&parsed_text(json.as_bytes()));
+        }
+        assert_eq!(all.decode(), expected);
     }
 }

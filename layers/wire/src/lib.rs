@@ -35,6 +35,6 @@ pub mod openai;
 pub mod passthrough;
 pub mod report;
 pub mod responses;
-mod scan;
+pub mod scan;
 
 pub use decoder::ChunkDecoder;

@@ -29,6 +29,67 @@ pub fn encode_chat(chat: &ChatRequest, upstream_model: &str) -> serde_json::Resu
     )
 }
 
+/// What [`encode_chat`] (`ask_usage`) or [`encode_chat_as_sent`] would send, made from the
+/// client's own bytes `body` with only `model` spliced in (and, when infermux must ask for the
+/// stream's usage, `"stream_options":{"include_usage":true}` inserted), so that a large
+/// conversation is not serialised again. `None` when the bytes cannot stand for `chat` as it
+/// is now, and the caller encodes `chat` instead: a layer changed the output limits, the body
+/// already has `stream_options` that need changing, a member name uses escapes, or it is not
+/// an object with a string `model`.
+pub fn splice_chat(
+    body: &bytes::Bytes,
+    chat: &ChatRequest,
+    upstream_model: &str,
+    ask_usage: bool,
+) -> Option<bytes::Bytes> {
+    let mut model = None;
+    let mut has_stream_options = false;
+    let mut limits_match = true;
+    let mut plain_keys = true;
+    let limit_matches = |span: &[u8], now: Option<u64>| {
+        serde_json::from_slice::<Option<u64>>(span).is_ok_and(|sent| sent == now)
+    };
+    let (mut saw_max_tokens, mut saw_max_completion) = (false, false);
+    crate::passthrough::members(body, |key, start, end| {
+        plain_keys &= !key.contains(&b'\\');
+        match key {
+            b"\"model\"" => model = Some((start, end)),
+            b"\"stream_options\"" => has_stream_options = true,
+            b"\"max_tokens\"" => {
+                saw_max_tokens = true;
+                limits_match &= limit_matches(&body[start..end], chat.max_tokens);
+            }
+            b"\"max_completion_tokens\"" => {
+                saw_max_completion = true;
+                limits_match &= limit_matches(&body[start..end], chat.max_completion_tokens);
+            }
+            _ => {}
+        }
+    })?;
+    limits_match &= saw_max_tokens || chat.max_tokens.is_none();
+    limits_match &= saw_max_completion || chat.max_completion_tokens.is_none();
+    let (start, end) = model?;
+    let insert_usage = ask_usage && chat.is_stream() && !chat.wants_stream_usage();
+    if !limits_match || !plain_keys || body.get(start) != Some(&b'"') {
+        return None;
+    }
+    if insert_usage && has_stream_options {
+        return None;
+    }
+    const USAGE_OPTION: &[u8] = br#""stream_options":{"include_usage":true},"#;
+    let encoded = serde_json::to_vec(upstream_model).ok()?;
+    let open = body.iter().position(|b| *b == b'{')? + 1;
+    let mut out = Vec::with_capacity(body.len() + encoded.len() + USAGE_OPTION.len());
+    out.extend_from_slice(&body[..open]);
+    if insert_usage {
+        out.extend_from_slice(USAGE_OPTION);
+    }
+    out.extend_from_slice(&body[open..start]);
+    out.extend_from_slice(&encoded);
+    out.extend_from_slice(&body[end..]);
+    Some(out.into())
+}
+
 /// The client's request exactly as sent, model replaced, without the
 /// `stream_options.include_usage` infermux adds on its own: for the older OpenAI-compatible
 /// servers that refuse `stream_options` (the usage of such a stream is then estimated).
@@ -239,6 +300,36 @@ pub fn decode_usage(body: &[u8]) -> Result<Usage, String> {
     Ok(probe.usage().unwrap_or_default())
 }
 
+/// What accounting and the stream forwarder need from one OpenAI stream chunk.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ChunkInfo {
+    /// Its usage, when it carries one.
+    pub usage: Option<Usage>,
+    /// It carries usage and no choices: the final usage chunk.
+    pub usage_only: bool,
+    /// The provider's error, when the chunk is one (`{"error": ...}`), as JSON text.
+    pub error: Option<String>,
+}
+
+/// Parses one chunk's `data` for its usage and error. Only chunks that a byte scan found a
+/// `usage` object or an `error` member in need this.
+pub fn inspect_chunk(data: &[u8]) -> Result<ChunkInfo, String> {
+    let mut probe: Probe = serde_json::from_slice(data)
+        .map_err(|e| format!("the provider sent an invalid stream chunk: {e}"))?;
+    if let Some(error) = probe.error.take() {
+        return Ok(ChunkInfo {
+            error: Some(error.to_string()),
+            ..ChunkInfo::default()
+        });
+    }
+    let usage = probe.usage();
+    Ok(ChunkInfo {
+        usage_only: usage.is_some() && probe.choices.is_none_or(|c| c.is_empty()),
+        usage,
+        error: None,
+    })
+}
+
 /// Passes an OpenAI stream through, learning its usage on the way.
 #[derive(Debug)]
 pub struct StreamFilter {
@@ -403,5 +494,136 @@ mod tests {
                 .feed(event(r#"{"error":{"message":"overloaded"}}"#))
                 .is_err()
         );
+    }
+    /// A small deterministic generator, so the bodies below are the same on every run.
+    struct Rng(u64);
+
+    impl Rng {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % n
+        }
+
+        fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+            items[self.below(items.len() as u64) as usize]
+        }
+
+        fn ws(&mut self) -> &'static str {
+            self.pick(&["", "", " ", "\n  ", "\t"])
+        }
+    }
+
+    /// A chat request body with the members in random order, random whitespace, escapes and
+    /// optional fields.
+    fn random_body(rng: &mut Rng) -> String {
+        let texts = [
+            r#""hi""#,
+            r#""say \"model\": \"x\", {\"stream_options\":1}""#,
+            r#""\u00e9t\u00e9 \ud83d\ude00 \\ \/ \n""#,
+            r#""é ✓ 😀""#,
+        ];
+        let mut members = vec![
+            format!(
+                r#""model"{}:{}{}"#,
+                rng.ws(),
+                rng.ws(),
+                rng.pick(&[r#""gpt-4o""#, r#""a\"b""#, r#""\u0067pt""#])
+            ),
+            format!(
+                r#""messages":[{{"role":"system","content":{}}},{{"role":"user","content":[{{"type":"text","text":{}}}],"x":{{"model":"keep"}}}}]"#,
+                rng.pick(&texts),
+                rng.pick(&texts)
+            ),
+        ];
+        let optional = [
+            r#""stream":true"#,
+            r#""stream":false"#,
+            r#""stream_options":{"include_usage":true}"#,
+            r#""stream_options":{"include_usage":false,"x":1}"#,
+            r#""max_tokens":5"#,
+            r#""max_completion_tokens":7"#,
+            r#""temperature":0.5"#,
+            r#""stop":["a","b"]"#,
+            r#""tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object","properties":{"model":{"type":"string"}}}}}]"#,
+            r#""tool_choice":"auto""#,
+            r#""response_format":{"type":"json_object"}"#,
+            r#""seed":7"#,
+            r#""metadata":{"model":"not this","nested":[{"stream_options":null}]}"#,
+            r#""logit_bias":{"5":1}"#,
+        ];
+        for member in optional {
+            if rng.below(3) == 0 {
+                let key_end = member.find(':').expect("member");
+                // One key of each kind at most, as serde requires of known fields.
+                if !members.iter().any(|m| m.starts_with(&member[..key_end])) {
+                    members.push(member.to_owned());
+                }
+            }
+        }
+        for i in (1..members.len()).rev() {
+            let j = rng.below(i as u64 + 1) as usize;
+            members.swap(i, j);
+        }
+        let separator = format!("{},{}", rng.ws(), rng.ws());
+        format!(
+            "{}{{{}{}{}}}{}",
+            rng.ws(),
+            rng.ws(),
+            members.join(&separator),
+            rng.ws(),
+            rng.ws()
+        )
+    }
+
+    #[test]
+    fn splicing_the_model_sends_what_encoding_would() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let (mut spliced, mut encoded) = (0, 0);
+        for _ in 0..2000 {
+            let body = random_body(&mut rng);
+            let chat: ChatRequest = serde_json::from_str(&body).expect(&body);
+            let bytes = bytes::Bytes::from(body.clone());
+            for ask_usage in [true, false] {
+                let model = "up \"stream\" ✓";
+                let Some(out) = splice_chat(&bytes, &chat, model, ask_usage) else {
+                    encoded += 1;
+                    continue;
+                };
+                spliced += 1;
+                let want = if ask_usage {
+                    encode_chat(&chat, model)
+                } else {
+                    encode_chat_as_sent(&chat, model)
+                };
+                let want: serde_json::Value =
+                    serde_json::from_slice(&want.expect("encode")).expect("json");
+                let got: serde_json::Value = serde_json::from_slice(&out).expect(&body);
+                assert_eq!(got, want, "{body}");
+            }
+        }
+        // Most bodies are spliced; those whose stream_options must change, or whose model
+        // key is escaped, are encoded.
+        assert!(
+            spliced > 3000 && encoded > 100,
+            "{spliced} spliced, {encoded} encoded"
+        );
+    }
+
+    #[test]
+    fn a_body_whose_limits_a_layer_changed_is_encoded() {
+        let body = br#"{"model":"m","messages":[],"max_tokens":100}"#;
+        let mut chat: ChatRequest = serde_json::from_slice(body).expect("chat");
+        let bytes = bytes::Bytes::from_static(body);
+        assert!(splice_chat(&bytes, &chat, "u", true).is_some());
+        chat.max_tokens = Some(10);
+        assert!(splice_chat(&bytes, &chat, "u", true).is_none());
+        chat.max_tokens = Some(100);
+        chat.max_completion_tokens = Some(10);
+        assert!(splice_chat(&bytes, &chat, "u", true).is_none());
+        let escaped = br#"{"model":"m","messages":[],"max_tok\u0065ns":100}"#;
+        let chat: ChatRequest = serde_json::from_slice(escaped).expect("chat");
+        assert!(splice_chat(&bytes::Bytes::from_static(escaped), &chat, "u", true).is_none());
     }
 }

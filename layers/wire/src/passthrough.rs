@@ -32,37 +32,47 @@ pub fn replace_model(body: &Bytes, model: &str) -> Option<Bytes> {
 
 /// The byte range of the top-level `model` string value.
 fn model_span(body: &[u8]) -> Option<(usize, usize)> {
+    let mut found = None;
+    let mut string = true;
+    members(body, |key, start, end| {
+        if key == b"\"model\"" {
+            string = body.get(start) == Some(&b'"');
+            found = Some((start, end));
+        }
+    })?;
+    found.filter(|_| string)
+}
+
+/// Calls `member(key, value_start, value_end)` for each top-level member of the JSON object
+/// `body`, in order (`key` as written, quotes included); `None` when `body` is not an object.
+/// The body is one that already parsed (ingress checked it), so values are skipped, not
+/// validated.
+pub(crate) fn members(body: &[u8], mut member: impl FnMut(&[u8], usize, usize)) -> Option<()> {
     let mut i = skip_ws(body, 0);
     if body.get(i) != Some(&b'{') {
         return None;
     }
     i += 1;
-    let mut found = None;
     loop {
         i = skip_ws(body, i);
         match body.get(i)? {
-            b'}' => return found,
+            b'}' => return Some(()),
             b'"' => {}
             _ => return None,
         }
         let key_end = skip_string(body, i)?;
-        let is_model = &body[i..key_end] == b"\"model\"";
+        let key = &body[i..key_end];
         i = skip_ws(body, key_end);
         if body.get(i) != Some(&b':') {
             return None;
         }
         i = skip_ws(body, i + 1);
         let value_end = skip_value(body, i)?;
-        if is_model {
-            if body.get(i) != Some(&b'"') {
-                return None;
-            }
-            found = Some((i, value_end));
-        }
+        member(key, i, value_end);
         i = skip_ws(body, value_end);
         match body.get(i)? {
             b',' => i += 1,
-            b'}' => return found,
+            b'}' => return Some(()),
             _ => return None,
         }
     }
@@ -76,15 +86,8 @@ fn skip_ws(body: &[u8], mut i: usize) -> usize {
 }
 
 /// The index after the string starting at `i` (which is a `"`).
-fn skip_string(body: &[u8], mut i: usize) -> Option<usize> {
-    i += 1;
-    loop {
-        match body.get(i)? {
-            b'\\' => i += 2,
-            b'"' => return Some(i + 1),
-            _ => i += 1,
-        }
-    }
+fn skip_string(body: &[u8], i: usize) -> Option<usize> {
+    crate::scan::string_end(body, i)
 }
 
 /// The index after the value starting at `i`.
@@ -101,7 +104,7 @@ fn skip_value(body: &[u8], mut i: usize) -> Option<usize> {
                     }
                     b'{' | b'[' => depth += 1,
                     b'}' | b']' => {
-                        depth -= 1;
+                        depth = depth.checked_sub(1)?;
                         if depth == 0 {
                             return Some(i + 1);
                         }

@@ -1,0 +1,456 @@
+//! OpenAI chat streams forwarded as they arrive: an OpenAI or OpenAI-compatible provider's
+//! events go to the client byte for byte, in the slices the provider's frames already are.
+//!
+//! Nothing is decoded per event. A byte scan finds the few events that matter: `[DONE]`, the
+//! chunk carrying a `usage` object (parsed, and dropped when infermux asked for it on its own),
+//! and an `error` member (parsed, and the stream ends as broken). Everything else is forwarded
+//! untouched. Events that are not a single `data:` line (comments, `event:`/`id:` fields,
+//! `\r\n` line ends, data split over several lines) are rare; they are re-framed as the
+//! translated path writes them (`data: <data>\n\n`), and events without data are dropped, so
+//! every consumer downstream (the client, the cost layer, the Messages and Responses
+//! re-encoders) sees exactly what it saw from the translated path.
+//!
+//! The end of a stream behaves as in [`TranslatedBody`](super::TranslatedBody): `[DONE]` is
+//! sent when the provider ends its body after it, a stream that breaks ends with an SSE error
+//! event and no `[DONE]`, and the usage is recorded before the last frame goes out.
+
+use std::{
+    collections::VecDeque,
+    future::poll_fn,
+    pin::Pin,
+    task::{Context, Poll, ready},
+    time::Duration,
+};
+
+use bytes::{Bytes, BytesMut};
+use http_body::{Body, Frame};
+use infermux_core::{BoxError, Usage, UsageSlot};
+use infermux_wire::{
+    openai::inspect_chunk,
+    scan::{find_byte, keys, trim_cr},
+};
+use tokio::time::{Instant, Sleep, sleep};
+
+use super::stream::{DONE_EVENT, failure, sse_data};
+
+/// An OpenAI chat stream passed on event by event, watched for usage, `[DONE]` and errors.
+pub struct ForwardBody<B> {
+    upstream: B,
+    /// The start of an event whose end has not arrived yet.
+    partial: BytesMut,
+    pending: VecDeque<Bytes>,
+    client_wants_usage: bool,
+    usage: Option<Usage>,
+    done: bool,
+    ended: bool,
+    sent_data: bool,
+    failure: Option<String>,
+    slot: UsageSlot,
+    provider: String,
+    idle_timeout: Duration,
+    idle: Pin<Box<Sleep>>,
+}
+
+/// What becomes of one event.
+enum Action {
+    /// Forwarded as it is.
+    Keep,
+    /// Not forwarded.
+    Drop,
+    /// Forwarded as its own frame (the usage chunk, which the cost layer amends).
+    Alone,
+    /// Forwarded re-framed as `data: <data>\n\n`.
+    Replace(Bytes),
+    /// The stream broke.
+    Fail(String),
+}
+
+impl<B> ForwardBody<B>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
+    /// Forwards `upstream`; `client_wants_usage` keeps the usage chunk; `idle_timeout` bounds
+    /// the wait for each frame.
+    pub fn new(
+        upstream: B,
+        client_wants_usage: bool,
+        slot: UsageSlot,
+        provider: &str,
+        idle_timeout: Duration,
+    ) -> Self {
+        Self {
+            upstream,
+            partial: BytesMut::new(),
+            pending: VecDeque::new(),
+            client_wants_usage,
+            usage: None,
+            done: false,
+            ended: false,
+            sent_data: false,
+            failure: None,
+            slot,
+            provider: provider.to_owned(),
+            idle_timeout,
+            idle: Box::pin(sleep(idle_timeout)),
+        }
+    }
+
+    /// Waits until the first event is ready, so that a provider failing before sending any is
+    /// a failed attempt (dispatch may fail over) rather than a broken stream.
+    pub async fn first_chunk(&mut self) -> Result<(), String> {
+        poll_fn(|cx| {
+            while self.pending.is_empty() && !self.ended {
+                ready!(self.poll_step(cx));
+            }
+            Poll::Ready(())
+        })
+        .await;
+        match self.failure.take() {
+            Some(failure) if !self.sent_data => Err(failure),
+            _ => Ok(()),
+        }
+    }
+
+    /// Reads one upstream frame and queues what it completes.
+    fn poll_step(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.idle.as_mut().poll(cx).is_ready() {
+            let secs = self.idle_timeout.as_secs_f64();
+            self.fail(&format!("no data from the provider for {secs}s"));
+            return Poll::Ready(());
+        }
+        match ready!(Pin::new(&mut self.upstream).poll_frame(cx)) {
+            Some(Ok(frame)) => {
+                self.idle.as_mut().reset(Instant::now() + self.idle_timeout);
+                if let Ok(data) = frame.into_data() {
+                    self.feed(data);
+                }
+            }
+            Some(Err(error)) => self.fail(&format!("connection to the provider broke: {error}")),
+            None => {
+                if !self.partial.is_empty() {
+                    // A last event without its blank line still counts.
+                    self.partial.extend_from_slice(b"\n\n");
+                    self.feed(Bytes::new());
+                }
+                if self.ended {
+                    return Poll::Ready(());
+                }
+                if self.done {
+                    self.pending.push_back(Bytes::from_static(DONE_EVENT));
+                    self.end();
+                } else {
+                    self.fail("the stream ended before `data: [DONE]`");
+                }
+            }
+        }
+        Poll::Ready(())
+    }
+
+    /// Queues the events `data` completes, as slices of it where they pass unchanged.
+    fn feed(&mut self, data: Bytes) {
+        let buf = if self.partial.is_empty() {
+            data
+        } else {
+            self.partial.extend_from_slice(&data);
+            self.partial.split().freeze()
+        };
+        let mut at = 0;
+        let mut emit_from = 0;
+        while let Some((end, single)) = event_end(&buf, at) {
+            let action = self.event(&buf[at..end], single);
+            let cut = !matches!(action, Action::Keep);
+            if cut && emit_from < at {
+                self.pending.push_back(buf.slice(emit_from..at));
+            }
+            match action {
+                Action::Keep => self.sent_data = true,
+                Action::Drop => emit_from = end,
+                Action::Alone => {
+                    self.sent_data = true;
+                    self.pending.push_back(buf.slice(at..end));
+                    emit_from = end;
+                }
+                Action::Replace(event) => {
+                    self.sent_data = true;
+                    self.pending.push_back(event);
+                    emit_from = end;
+                }
+                Action::Fail(message) => {
+                    self.fail(&message);
+                    return;
+                }
+            }
+            at = end;
+        }
+        if emit_from < at {
+            self.pending.push_back(buf.slice(emit_from..at));
+        }
+        if at < buf.len() {
+            self.partial.extend_from_slice(&buf[at..]);
+        }
+    }
+
+    /// Decides what becomes of one whole event; `single` is the range of its data when the
+    /// event is exactly one `data:` line ended by `\n\n`.
+    fn event(&mut self, event: &[u8], single: Option<(usize, usize)>) -> Action {
+        let (data, replaced) = match single {
+            Some((start, end)) => (std::borrow::Cow::Borrowed(&event[start..end]), false),
+            None => match joined_data(event) {
+                Some(data) => (std::borrow::Cow::Owned(data), true),
+                None => return Action::Drop,
+            },
+        };
+        if data.trim_ascii() == b"[DONE]" {
+            self.done = true;
+            return Action::Drop;
+        }
+        let has_error = keys::ERROR.first_value(&data).is_some();
+        if has_error || keys::USAGE.has_object(&data) {
+            match inspect_chunk(&data) {
+                Err(message) => return Action::Fail(message),
+                Ok(info) => {
+                    if let Some(error) = info.error {
+                        return Action::Fail(format!("the provider sent an error: {error}"));
+                    }
+                    if let Some(usage) = info.usage {
+                        self.usage = Some(usage);
+                        if info.usage_only {
+                            if !self.client_wants_usage {
+                                return Action::Drop;
+                            }
+                            if !replaced {
+                                return Action::Alone;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if replaced {
+            Action::Replace(sse_data(&data))
+        } else {
+            Action::Keep
+        }
+    }
+
+    fn fail(&mut self, message: &str) {
+        let (event, message) = failure(&self.provider, message);
+        self.pending.push_back(event);
+        self.failure = Some(message);
+        self.end();
+    }
+
+    fn end(&mut self) {
+        self.ended = true;
+        self.slot.set(self.usage.unwrap_or_default());
+    }
+}
+
+/// The end of the event starting at `at` (just after its blank line), and, when the event is
+/// one `data:` line ended by `\n\n`, the range of its data within the event (the one optional
+/// space after the colon left out). `None` when the event is not complete in `buf`.
+fn event_end(buf: &[u8], at: usize) -> Option<(usize, Option<(usize, usize)>)> {
+    let rest = &buf[at..];
+    let first = find_byte(rest, b'\n')?;
+    if rest.get(first + 1) == Some(&b'\n') {
+        let line = &rest[..first];
+        let single = line.strip_prefix(b"data:").and_then(|data| {
+            if data.last() == Some(&b'\r') {
+                return None;
+            }
+            let start = 5 + usize::from(data.first() == Some(&b' '));
+            Some((start, first))
+        });
+        return Some((at + first + 2, single));
+    }
+    // Several lines, or `\r\n` ends: the event ends at its first empty line.
+    let mut line_start = 0;
+    loop {
+        let newline = line_start + find_byte(&rest[line_start..], b'\n')?;
+        if trim_cr(&rest[line_start..newline]).is_empty() {
+            return Some((at + newline + 1, None));
+        }
+        line_start = newline + 1;
+    }
+}
+
+/// The data of an event in the general form: its `data:` lines joined with `\n`, as the SSE
+/// specification reads them; `None` when it has none (a comment, a lone `event:` or `id:`).
+fn joined_data(event: &[u8]) -> Option<Vec<u8>> {
+    let mut data: Option<Vec<u8>> = None;
+    for line in event.split(|b| *b == b'\n').map(trim_cr) {
+        let Some(value) = line.strip_prefix(b"data") else {
+            continue;
+        };
+        let value = match value {
+            [] => value,
+            [b':', b' ', rest @ ..] | [b':', rest @ ..] => rest,
+            _ => continue,
+        };
+        match &mut data {
+            Some(data) => {
+                data.push(b'\n');
+                data.extend_from_slice(value);
+            }
+            None => data = Some(value.to_vec()),
+        }
+    }
+    data
+}
+
+impl<B> Body for ForwardBody<B>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        // Every field is `Unpin`.
+        let this = self.get_mut();
+        loop {
+            if let Some(bytes) = this.pending.pop_front() {
+                return Poll::Ready(Some(Ok(Frame::data(bytes))));
+            }
+            if this.ended {
+                return Poll::Ready(None);
+            }
+            ready!(this.poll_step(cx));
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.pending.is_empty() && self.ended
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::stream;
+    use http_body_util::{BodyExt, StreamBody};
+
+    use super::*;
+
+    type Upstream = StreamBody<stream::Iter<std::vec::IntoIter<Result<Frame<Bytes>, BoxError>>>>;
+
+    fn upstream(pieces: &[&str]) -> Upstream {
+        let frames: Vec<Result<Frame<Bytes>, BoxError>> = pieces
+            .iter()
+            .map(|p| Ok(Frame::data(Bytes::copy_from_slice(p.as_bytes()))))
+            .collect();
+        StreamBody::new(stream::iter(frames))
+    }
+
+    fn forward(pieces: &[&str], wants_usage: bool) -> (ForwardBody<Upstream>, UsageSlot) {
+        let slot = UsageSlot::new();
+        let body = ForwardBody::new(
+            upstream(pieces),
+            wants_usage,
+            slot.clone(),
+            "p",
+            Duration::from_secs(5),
+        );
+        (body, slot)
+    }
+
+    /// The frames the client gets.
+    async fn frames(mut body: ForwardBody<Upstream>) -> Vec<String> {
+        let mut out = Vec::new();
+        while let Some(frame) = body.frame().await {
+            let data = frame.expect("frame").into_data().expect("data");
+            out.push(String::from_utf8(data.to_vec()).expect("utf-8"));
+        }
+        out
+    }
+
+    const CONTENT: &str = "data: {\"choices\":[{\"delta\":{\"content\":\"Hi \\\"usage\\\": {\"}}],\"usage\":null}\n\n";
+    const USAGE: &str =
+        "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":8,\"completion_tokens\":2}}\n\n";
+
+    #[tokio::test]
+    async fn events_pass_untouched_and_the_added_usage_chunk_is_dropped() {
+        let whole = format!("{CONTENT}{CONTENT}{USAGE}data: [DONE]\n\n");
+        let (body, slot) = forward(&[&whole], false);
+        let out = frames(body).await;
+        assert_eq!(out.concat(), format!("{CONTENT}{CONTENT}data: [DONE]\n\n"));
+        let usage = slot.get().expect("usage");
+        assert_eq!((usage.prompt_tokens, usage.completion_tokens), (8, 2));
+    }
+
+    #[tokio::test]
+    async fn a_wanted_usage_chunk_is_its_own_frame_whatever_the_split() {
+        let whole = format!("{CONTENT}{USAGE}data: [DONE]\n\n");
+        for split in [1, 7, CONTENT.len() + 3, whole.len() - 2] {
+            let (head, tail) = whole.split_at(split);
+            let (body, slot) = forward(&[head, tail], true);
+            let out = frames(body).await;
+            assert_eq!(out.concat(), whole, "split at {split}");
+            assert!(out.contains(&USAGE.to_owned()), "split at {split}: {out:?}");
+            assert_eq!(slot.get().map(|u| u.prompt_tokens), Some(8));
+        }
+    }
+
+    #[tokio::test]
+    async fn other_framings_are_re_framed_and_events_without_data_dropped() {
+        let (body, _) = forward(
+            &[
+                ": keep-alive\n\n",
+                "event: x\r\ndata:{\"choices\":[]}\r\n\r\n",
+                "data: {\"a\":\ndata: 1}\n\n",
+                "data:[DONE]\n\n",
+            ],
+            false,
+        );
+        let out = frames(body).await;
+        assert_eq!(
+            out.concat(),
+            "data: {\"choices\":[]}\n\ndata: {\"a\":\n1}\n\ndata: [DONE]\n\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_error_event_or_a_missing_done_breaks_the_stream() {
+        let (body, _) = forward(
+            &[
+                CONTENT,
+                "data: {\"error\":{\"message\":\"overloaded\"}}\n\n",
+            ],
+            false,
+        );
+        let out = frames(body).await.concat();
+        assert!(out.starts_with(CONTENT), "{out}");
+        assert!(
+            out.contains("stream_interrupted") && out.contains("overloaded"),
+            "{out}"
+        );
+        assert!(!out.contains("[DONE]"));
+        let (body, _) = forward(&[CONTENT], false);
+        let out = frames(body).await.concat();
+        assert!(out.contains("ended before `data: [DONE]`"), "{out}");
+    }
+
+    #[tokio::test]
+    async fn failing_before_the_first_event_is_a_failed_attempt() {
+        let (mut b, _) = forward(&["data: {\"error\":{\"message\":\"busy\"}}\n\n"], false);
+        assert!(b.first_chunk().await.is_err_and(|e| e.contains("busy")));
+        let (mut b, _) = forward(
+            &[": comment\n\n", CONTENT, "data: {\"error\":1}\n\n"],
+            false,
+        );
+        assert_eq!(b.first_chunk().await, Ok(()));
+    }
+
+    #[tokio::test]
+    async fn a_last_event_without_its_blank_line_still_counts() {
+        let (body, _) = forward(&[CONTENT, "data: [DONE]"], false);
+        assert_eq!(
+            frames(body).await.concat(),
+            format!("{CONTENT}data: [DONE]\n\n")
+        );
+    }
+}
