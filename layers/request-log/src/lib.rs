@@ -74,5 +74,5 @@ pub use log::{LogOptions, RequestLog};
 pub use postgres::{PostgresStore, check_url as check_postgres_url};
 pub use query::{Bucketed, Cursor, Filter, GroupBy, Page, StatusFilter, UsageReport, UsageSums};
 pub use record::{Decided, RequestRecord};
-pub use sqlite::SqliteStore;
+pub use sqlite::{IN_MEMORY_ROWS, SqliteStore};
 pub use store::{LogError, LogFuture, RequestStore};

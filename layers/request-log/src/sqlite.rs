@@ -52,7 +52,13 @@ CREATE INDEX IF NOT EXISTS requests_caller_at ON requests (caller, at_ms);
 #[derive(Clone)]
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
+    /// The most rows kept (the newest); `None` keeps every row until retention prunes it.
+    keep_rows: Option<u64>,
 }
+
+/// The rows an in-memory log keeps, the newest: a few MiB, so that a process serving for
+/// months on the embedded config does not grow with every request.
+pub const IN_MEMORY_ROWS: u64 = 20_000;
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -78,15 +84,18 @@ impl SqliteStore {
         Self::init(conn)
     }
 
-    /// A store in memory: rows last until the process ends.
+    /// A store in memory: the newest [`IN_MEMORY_ROWS`] rows, until the process ends.
     pub fn in_memory() -> Result<Self, LogError> {
-        Self::init(Connection::open_in_memory().map_err(|e| err(&e))?)
+        let mut store = Self::init(Connection::open_in_memory().map_err(|e| err(&e))?)?;
+        store.keep_rows = Some(IN_MEMORY_ROWS);
+        Ok(store)
     }
 
     fn init(conn: Connection) -> Result<Self, LogError> {
         conn.execute_batch(SCHEMA).map_err(|e| err(&e))?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
+            keep_rows: None,
         })
     }
 
@@ -197,6 +206,7 @@ fn sums(row: &Row<'_>, group_by: Option<GroupBy>) -> rusqlite::Result<UsageSums>
 impl RequestStore for SqliteStore {
     fn insert<'a>(&'a self, rows: &'a [RequestRecord]) -> LogFuture<'a, ()> {
         let rows = rows.to_vec();
+        let keep_rows = self.keep_rows;
         self.run(move |conn| {
             let tx = conn.transaction()?;
             {
@@ -234,6 +244,12 @@ impl RequestStore for SqliteStore {
                         r.client.as_deref(),
                     ])?;
                 }
+            }
+            if let Some(keep) = keep_rows {
+                tx.execute(
+                    "DELETE FROM requests WHERE id <= (SELECT max(id) FROM requests) - ?1",
+                    [int(keep)],
+                )?;
             }
             tx.commit()
         })

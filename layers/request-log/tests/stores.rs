@@ -382,3 +382,39 @@ fn tls_checks_the_server_against_the_given_ca() {
     let error = PostgresStore::open(&format!("{url}?sslmode=require")).expect_err("an unknown CA");
     assert!(error.to_string().contains("certificate"), "{error}");
 }
+
+#[tokio::test]
+async fn a_log_in_memory_keeps_only_its_newest_rows() {
+    use infermux_request_log::IN_MEMORY_ROWS;
+
+    let store = SqliteStore::in_memory().expect("sqlite");
+    let extra = 500;
+    let rows: Vec<RequestRecord> = (0..IN_MEMORY_ROWS + extra)
+        .map(|i| RequestRecord {
+            at_ms: BASE_MS + i64::try_from(i).expect("small"),
+            request_id: format!("req-{i}").into(),
+            status: 200,
+            ..RequestRecord::default()
+        })
+        .collect();
+    for batch in rows.chunks(1_000) {
+        store.insert(batch).await.expect("insert");
+    }
+    let kept = store
+        .usage(&Filter::default(), GroupBy::Caller)
+        .await
+        .expect("usage");
+    assert_eq!(kept.total.requests, IN_MEMORY_ROWS);
+    let oldest = store
+        .list(
+            &Filter {
+                until_ms: Some(BASE_MS + i64::try_from(extra).expect("small")),
+                ..Filter::default()
+            },
+            10,
+            None,
+        )
+        .await
+        .expect("list");
+    assert!(oldest.rows.is_empty(), "the oldest rows are gone");
+}
