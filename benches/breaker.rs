@@ -9,15 +9,24 @@
 //!   skipping a provider.
 //! - `breaker/rate_limiter_admit`: one admission through a provider's local rate limit with
 //!   both `rpm` and `tpm` (never reached here).
+//! - `breaker/stream_plain` and `breaker/stream_settled`: a streamed answer of 20 chunks read
+//!   to its end, straight from the service and through the gate that settles it at the end of
+//!   the stream ([`AtStreamEnd`]): the difference is what judging a stream by its end costs
+//!   (one boxed body per stream, one lock when it ends, nothing per chunk).
 //!
 //! Run with `cargo bench --bench breaker`. Results: `docs/PERFORMANCE.md`.
 
 use std::{convert::Infallible, hint::black_box, num::NonZeroU32, time::Duration};
 
+use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
-use futures_util::FutureExt;
+use futures_util::{FutureExt, StreamExt};
+use http::Response;
+use http_body_util::{BodyExt, StreamBody};
+use infermux::core::{InferBody, UsageSlot};
 use infermux_breaker::{
-    Breaker, BreakerParams, CircuitBreakerLayer, Failure, Outcome, RateLimiter, RateLimits,
+    AtStreamEnd, Breaker, BreakerParams, CircuitBreakerLayer, Failure, Outcome, RateLimiter,
+    RateLimits,
 };
 use tower::{Layer, Service, ServiceExt, service_fn};
 
@@ -86,7 +95,49 @@ fn benches(c: &mut Criterion) {
     group.bench_function("rate_limiter_admit", |b| {
         b.iter(|| black_box(limiter.try_admit(black_box(100)).is_ok()));
     });
+
+    let streaming = service_fn(|_: u64| async { Ok::<_, Infallible>(stream_of(20)) });
+    group.bench_function("stream_plain", |b| {
+        b.to_async(&rt).iter(|| async {
+            let mut service = streaming;
+            let ready = service.ready().await.expect("ready");
+            let response = ready.call(black_box(1)).await.expect("answer");
+            black_box(response.into_body().collect().await.expect("body"))
+        });
+    });
+    let settled = CircuitBreakerLayer::new(
+        Breaker::new("bench".into(), params),
+        classify as fn(&Infallible) -> Outcome,
+    )
+    .settle_with(AtStreamEnd)
+    .layer(streaming);
+    group.bench_function("stream_settled", |b| {
+        b.to_async(&rt).iter(|| async {
+            let mut service = settled.clone();
+            let ready = service.ready().await.expect("ready");
+            let response = ready.call(black_box(1)).await.expect("answer");
+            black_box(response.into_body().collect().await.expect("body"))
+        });
+    });
     group.finish();
+}
+
+/// A streamed answer of `chunks` SSE events that completes.
+fn stream_of(chunks: usize) -> Response<InferBody> {
+    let usage = UsageSlot::new();
+    let marker = usage.clone();
+    let frames = futures_util::stream::iter(0..=chunks).map(move |i| {
+        if i == chunks {
+            marker.mark_completed();
+            return Ok::<_, Infallible>(http_body::Frame::data(Bytes::from_static(
+                b"data: [DONE]\n\n",
+            )));
+        }
+        Ok(http_body::Frame::data(Bytes::from_static(
+            b"data: {\"choices\":[{\"delta\":{\"content\":\"word \"}}]}\n\n",
+        )))
+    });
+    Response::new(InferBody::new(StreamBody::new(frames), usage))
 }
 
 criterion_group!(breaker, benches);
