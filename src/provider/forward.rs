@@ -138,6 +138,8 @@ where
                 }
                 if self.done {
                     self.pending.push_back(Bytes::from_static(DONE_EVENT));
+                    // Whole: the circuit breaker counts the stream a success.
+                    self.slot.mark_completed();
                     self.end();
                 } else {
                     self.fail("the stream ended before `data: [DONE]`");
@@ -380,6 +382,7 @@ mod tests {
         assert_eq!(out.concat(), format!("{CONTENT}{CONTENT}data: [DONE]\n\n"));
         let usage = slot.get().expect("usage");
         assert_eq!((usage.prompt_tokens, usage.completion_tokens), (8, 2));
+        assert!(slot.is_completed(), "a whole stream is marked completed");
     }
 
     #[tokio::test]
@@ -429,9 +432,10 @@ mod tests {
             "{out}"
         );
         assert!(!out.contains("[DONE]"));
-        let (body, _) = forward(&[CONTENT], false);
+        let (body, slot) = forward(&[CONTENT], false);
         let out = frames(body).await.concat();
         assert!(out.contains("ended before `data: [DONE]`"), "{out}");
+        assert!(!slot.is_completed(), "a cut stream is not completed");
     }
 
     #[tokio::test]
