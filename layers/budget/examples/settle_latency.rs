@@ -26,6 +26,8 @@ fn entry(i: u64) -> LedgerEntry {
         usage: Usage::new(8, 1),
         cost: Money::from_picos(1_800_000),
         priced: true,
+        estimated: false,
+        waste: None,
     }
 }
 
