@@ -29,9 +29,8 @@ use infermux_wire::{
     openai::inspect_chunk,
     scan::{find_byte, keys, trim_cr},
 };
-use tokio::time::{Instant, Sleep, sleep};
 
-use super::stream::{DONE_EVENT, failure, sse_data};
+use super::stream::{DONE_EVENT, IdleDeadline, failure, sse_data};
 
 /// An OpenAI chat stream passed on event by event, watched for usage, `[DONE]` and errors.
 pub struct ForwardBody<B> {
@@ -47,8 +46,7 @@ pub struct ForwardBody<B> {
     failure: Option<String>,
     slot: UsageSlot,
     provider: String,
-    idle_timeout: Duration,
-    idle: Pin<Box<Sleep>>,
+    idle: IdleDeadline,
 }
 
 /// What becomes of one event.
@@ -91,8 +89,7 @@ where
             failure: None,
             slot,
             provider: provider.to_owned(),
-            idle_timeout,
-            idle: Box::pin(sleep(idle_timeout)),
+            idle: IdleDeadline::new(idle_timeout),
         }
     }
 
@@ -114,14 +111,13 @@ where
 
     /// Reads one upstream frame and queues what it completes.
     fn poll_step(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        if self.idle.as_mut().poll(cx).is_ready() {
-            let secs = self.idle_timeout.as_secs_f64();
-            self.fail(&format!("no data from the provider for {secs}s"));
+        if let Some(message) = self.idle.poll_expired(cx) {
+            self.fail(&message);
             return Poll::Ready(());
         }
         match ready!(Pin::new(&mut self.upstream).poll_frame(cx)) {
             Some(Ok(frame)) => {
-                self.idle.as_mut().reset(Instant::now() + self.idle_timeout);
+                self.idle.reset();
                 if let Ok(data) = frame.into_data() {
                     self.feed(data);
                 }

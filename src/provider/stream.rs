@@ -46,8 +46,7 @@ pub struct TranslatedBody<D: ChunkDecoder> {
     failure: Option<String>,
     usage: UsageSlot,
     provider: String,
-    idle_timeout: Duration,
-    idle: Pin<Box<Sleep>>,
+    idle: IdleDeadline,
 }
 
 impl<D: ChunkDecoder> TranslatedBody<D> {
@@ -71,8 +70,7 @@ impl<D: ChunkDecoder> TranslatedBody<D> {
             failure: None,
             usage,
             provider: provider.to_owned(),
-            idle_timeout,
-            idle: Box::pin(sleep(idle_timeout)),
+            idle: IdleDeadline::new(idle_timeout),
         }
     }
 
@@ -94,14 +92,13 @@ impl<D: ChunkDecoder> TranslatedBody<D> {
 
     /// Reads and decodes one upstream item.
     fn poll_step(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        if self.idle.as_mut().poll(cx).is_ready() {
-            let secs = self.idle_timeout.as_secs_f64();
-            self.fail(format!("no data from the provider for {secs}s"));
+        if let Some(message) = self.idle.poll_expired(cx) {
+            self.fail(message);
             return Poll::Ready(());
         }
         match ready!(self.upstream.as_mut().poll_next(cx)) {
             Some(Ok(item)) => {
-                self.idle.as_mut().reset(Instant::now() + self.idle_timeout);
+                self.idle.reset();
                 match self.decoder.feed(item) {
                     Ok(chunks) => self.queue(chunks),
                     Err(message) => self.fail(message),
@@ -139,6 +136,35 @@ impl<D: ChunkDecoder> TranslatedBody<D> {
     fn end(&mut self) {
         self.state = State::Ended;
         self.usage.set(self.decoder.usage());
+    }
+}
+
+/// How long a provider may go without sending anything before its stream counts as broken.
+pub(super) struct IdleDeadline {
+    timeout: Duration,
+    sleep: Pin<Box<Sleep>>,
+}
+
+impl IdleDeadline {
+    /// A deadline `timeout` from now.
+    pub(super) fn new(timeout: Duration) -> Self {
+        Self {
+            timeout,
+            sleep: Box::pin(sleep(timeout)),
+        }
+    }
+
+    /// The failure's message once the deadline has passed.
+    pub(super) fn poll_expired(&mut self, cx: &mut Context<'_>) -> Option<String> {
+        self.sleep.as_mut().poll(cx).is_ready().then(|| {
+            let secs = self.timeout.as_secs_f64();
+            format!("no data from the provider for {secs}s")
+        })
+    }
+
+    /// Something arrived: the next wait starts now.
+    pub(super) fn reset(&mut self) {
+        self.sleep.as_mut().reset(Instant::now() + self.timeout);
     }
 }
 
