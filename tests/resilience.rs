@@ -5,57 +5,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Infermux, chat, get, post_json};
+use common::{Infermux, Settings, chat, get, post_json, two};
 use infermux_test_util::{Fault, MockServer};
 use serde_json::{Value, json};
-
-/// Per-provider settings spliced into both providers of [`two`].
-#[derive(Clone, Copy)]
-struct Settings<'a> {
-    breaker: &'a str,
-    first_extra: &'a str,
-}
-
-impl Default for Settings<'_> {
-    fn default() -> Self {
-        Self {
-            breaker: "{window: 30s, min_requests: 3, error_rate: 0.5, p95_latency: 10s, recovery: 60s}",
-            first_extra: "",
-        }
-    }
-}
-
-/// Two OpenAI-shaped providers serving the same model, `first` declared (and tried) first.
-async fn two(first: &MockServer, second: &MockServer, settings: Settings<'_>) -> Infermux {
-    let Settings {
-        breaker,
-        first_extra,
-    } = settings;
-    let yaml = format!(
-        r#"
-routing: {{strategy: priority}}
-providers:
-  - name: first
-    type: openai
-    api_key: "sk-first-secret"
-    base_url: "{}"
-    models: [gpt-4o-mini]
-    timeout: 5s
-    circuit_breaker: {breaker}
-{first_extra}
-  - name: second
-    type: openai
-    api_key: "sk-second-secret"
-    base_url: "{}"
-    models: [gpt-4o-mini]
-    timeout: 5s
-    circuit_breaker: {breaker}
-"#,
-        first.base_url(),
-        second.base_url()
-    );
-    Infermux::start(&yaml).await
-}
 
 async fn ask(infermux: &Infermux) -> common::Reply {
     ask_with(infermux, json!({})).await

@@ -17,29 +17,15 @@ use serde_json::{Value, json};
 
 /// Two OpenAI-shaped providers serving one model, `first` tried first, both with `breaker`.
 async fn two(first: &MockServer, second: &MockServer, breaker: &str) -> Infermux {
-    let yaml = format!(
-        r#"
-routing: {{strategy: priority}}
-providers:
-  - name: first
-    type: openai
-    api_key: "sk-first-secret"
-    base_url: "{}"
-    models: [gpt-4o-mini]
-    timeout: 5s
-    circuit_breaker: {breaker}
-  - name: second
-    type: openai
-    api_key: "sk-second-secret"
-    base_url: "{}"
-    models: [gpt-4o-mini]
-    timeout: 5s
-    circuit_breaker: {breaker}
-"#,
-        first.base_url(),
-        second.base_url()
-    );
-    Infermux::start(&yaml).await
+    common::two(
+        first,
+        second,
+        common::Settings {
+            breaker,
+            first_extra: "",
+        },
+    )
+    .await
 }
 
 /// Streams one answer to the end: the provider that served it and the events received.

@@ -13,6 +13,7 @@ use hyper_util::{
     rt::TokioExecutor,
 };
 use infermux::{config, server::Server};
+use infermux_test_util::MockServer;
 use tokio_util::sync::CancellationToken;
 
 /// A running infermux; dropping it shuts it down.
@@ -200,4 +201,53 @@ pub fn chat(model: &str, extra: serde_json::Value) -> serde_json::Value {
         body.extend(extra.clone());
     }
     body
+}
+
+/// Per-provider settings spliced into both providers of [`two`]: the circuit breaker, and
+/// lines added to the first provider.
+#[derive(Clone, Copy)]
+pub struct Settings<'a> {
+    pub breaker: &'a str,
+    pub first_extra: &'a str,
+}
+
+impl Default for Settings<'_> {
+    fn default() -> Self {
+        Self {
+            breaker: "{window: 30s, min_requests: 3, error_rate: 0.5, p95_latency: 10s, recovery: 60s}",
+            first_extra: "",
+        }
+    }
+}
+
+/// Two OpenAI-shaped providers serving the same model, `first` declared (and tried) first.
+pub async fn two(first: &MockServer, second: &MockServer, settings: Settings<'_>) -> Infermux {
+    let Settings {
+        breaker,
+        first_extra,
+    } = settings;
+    let yaml = format!(
+        r#"
+routing: {{strategy: priority}}
+providers:
+  - name: first
+    type: openai
+    api_key: "sk-first-secret"
+    base_url: "{}"
+    models: [gpt-4o-mini]
+    timeout: 5s
+    circuit_breaker: {breaker}
+{first_extra}
+  - name: second
+    type: openai
+    api_key: "sk-second-secret"
+    base_url: "{}"
+    models: [gpt-4o-mini]
+    timeout: 5s
+    circuit_breaker: {breaker}
+"#,
+        first.base_url(),
+        second.base_url()
+    );
+    Infermux::start(&yaml).await
 }
