@@ -6,12 +6,22 @@ mod common;
 
 use std::{
     io::{BufRead, BufReader},
-    process::{Command, Stdio},
+    process::{Child, Command, Stdio},
     time::Duration,
 };
 
 use common::{chat, post_json};
 use serde_json::json;
+
+/// The binary, killed and reaped when the test ends, however it ends.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn requests_are_answered_while_nobody_reads_the_log() {
@@ -28,15 +38,17 @@ log: {level: debug, format: json}
 "#,
     )
     .expect("config");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_infermux"))
-        .args(["serve", "--config"])
-        .arg(&config_path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("infermux starts");
+    let mut child = Killed(
+        Command::new(env!("CARGO_BIN_EXE_infermux"))
+            .args(["serve", "--config"])
+            .arg(&config_path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("infermux starts"),
+    );
     // Read up to the "infermux serving" line, then keep the pipe open and never read again.
-    let mut stderr = BufReader::new(child.stderr.take().expect("stderr piped"));
+    let mut stderr = BufReader::new(child.0.stderr.take().expect("stderr piped"));
     let mut line = String::new();
     let address = loop {
         line.clear();
@@ -71,8 +83,7 @@ log: {level: debug, format: json}
         answered
     })
     .await;
-    child.kill().expect("kill");
-    child.wait().expect("reaped");
+    drop(child);
     drop(stderr);
     assert_eq!(
         answered.expect("every request answered while stderr is full"),
