@@ -40,3 +40,47 @@ pub trait StreamReencoder {
     /// What the stream reported so far.
     fn report(&self) -> &StreamReport;
 }
+
+/// Writes one named SSE event, `event: <name>` and `data: <json>`, as both re-encoders emit
+/// them.
+pub(crate) fn write_event(out: &mut Vec<u8>, name: &str, data: &serde_json::Value) {
+    out.extend_from_slice(b"event: ");
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"\ndata: ");
+    out.extend_from_slice(data.to_string().as_bytes());
+    out.extend_from_slice(b"\n\n");
+}
+
+/// What the re-encoders' tests feed and read.
+#[cfg(test)]
+pub(crate) mod testing {
+    use serde_json::{Value, json};
+
+    /// The named events of `out`, their data parsed.
+    pub(crate) fn events(out: &[u8]) -> Vec<(String, Value)> {
+        String::from_utf8_lossy(out)
+            .split("\n\n")
+            .filter(|e| !e.is_empty())
+            .map(|e| {
+                let mut lines = e.lines();
+                let name = lines
+                    .next()
+                    .and_then(|l| l.strip_prefix("event: "))
+                    .expect("event");
+                let data = lines
+                    .next()
+                    .and_then(|l| l.strip_prefix("data: "))
+                    .expect("data");
+                (name.to_owned(), serde_json::from_str(data).expect("json"))
+            })
+            .collect()
+    }
+
+    /// One hub (OpenAI chat) stream chunk with `delta`, as an SSE event.
+    pub(crate) fn chunk(delta: Value, finish: Option<&str>) -> String {
+        format!(
+            "data: {}\n\n",
+            json!({"id": "chatcmpl-9", "model": "gpt-4o-mini", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+        )
+    }
+}

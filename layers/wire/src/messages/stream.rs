@@ -17,7 +17,7 @@ use super::{
     stop_reason,
 };
 use crate::{
-    report::{StreamEnd, StreamReport},
+    report::{StreamEnd, StreamReport, write_event},
     scan::find,
 };
 
@@ -97,7 +97,7 @@ impl StreamEncoder {
         self.close_block(out);
         let finish = self.report.finish_reason.as_deref().unwrap_or("stop");
         let usage = self.report.usage.unwrap_or_default();
-        emit(
+        write_event(
             out,
             "message_delta",
             &json!({
@@ -106,7 +106,7 @@ impl StreamEncoder {
                 "usage": usage_json(&usage),
             }),
         );
-        emit(out, "message_stop", &json!({"type": "message_stop"}));
+        write_event(out, "message_stop", &json!({"type": "message_stop"}));
         self.report.end = StreamEnd::Completed;
     }
 
@@ -241,7 +241,7 @@ impl StreamEncoder {
 
     fn start_with(&mut self, id: &str, out: &mut Vec<u8>) {
         self.started = true;
-        emit(
+        write_event(
             out,
             "message_start",
             &json!({
@@ -266,7 +266,7 @@ impl StreamEncoder {
             Block::Thinking => json!({"type": "thinking", "thinking": "", "signature": ""}),
             _ => json!({"type": "text", "text": ""}),
         });
-        emit(
+        write_event(
             out,
             "content_block_start",
             &json!({"type": "content_block_start", "index": self.next_index, "content_block": content}),
@@ -275,7 +275,7 @@ impl StreamEncoder {
     }
 
     fn delta(&self, delta: Value, out: &mut Vec<u8>) {
-        emit(
+        write_event(
             out,
             "content_block_delta",
             &json!({"type": "content_block_delta", "index": self.next_index, "delta": delta}),
@@ -284,7 +284,7 @@ impl StreamEncoder {
 
     fn close_block(&mut self, out: &mut Vec<u8>) {
         if self.open.take().is_some() {
-            emit(
+            write_event(
                 out,
                 "content_block_stop",
                 &json!({"type": "content_block_stop", "index": self.next_index}),
@@ -292,14 +292,6 @@ impl StreamEncoder {
             self.next_index += 1;
         }
     }
-}
-
-fn emit(out: &mut Vec<u8>, name: &str, data: &Value) {
-    out.extend_from_slice(b"event: ");
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(b"\ndata: ");
-    out.extend_from_slice(data.to_string().as_bytes());
-    out.extend_from_slice(b"\n\n");
 }
 
 impl crate::report::StreamReencoder for StreamEncoder {
@@ -323,32 +315,7 @@ impl crate::report::StreamReencoder for StreamEncoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn events(out: &[u8]) -> Vec<(String, Value)> {
-        String::from_utf8_lossy(out)
-            .split("\n\n")
-            .filter(|e| !e.is_empty())
-            .map(|e| {
-                let mut lines = e.lines();
-                let name = lines
-                    .next()
-                    .and_then(|l| l.strip_prefix("event: "))
-                    .expect("event");
-                let data = lines
-                    .next()
-                    .and_then(|l| l.strip_prefix("data: "))
-                    .expect("data");
-                (name.to_owned(), serde_json::from_str(data).expect("json"))
-            })
-            .collect()
-    }
-
-    fn chunk(delta: Value, finish: Option<&str>) -> String {
-        format!(
-            "data: {}\n\n",
-            json!({"id": "chatcmpl-9", "model": "gpt-4o-mini", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
-        )
-    }
+    use crate::report::testing::{chunk, events};
 
     #[test]
     fn text_then_tool_call_stream() {

@@ -18,7 +18,7 @@ use super::response::{
     status,
 };
 use crate::{
-    report::{StreamEnd, StreamReport},
+    report::{StreamEnd, StreamReport, write_event},
     scan::find,
 };
 
@@ -446,11 +446,7 @@ impl StreamEncoder {
         data["type"] = Value::from(kind);
         data["sequence_number"] = Value::from(self.sequence);
         self.sequence += 1;
-        out.extend_from_slice(b"event: ");
-        out.extend_from_slice(kind.as_bytes());
-        out.extend_from_slice(b"\ndata: ");
-        out.extend_from_slice(data.to_string().as_bytes());
-        out.extend_from_slice(b"\n\n");
+        write_event(out, kind, &data);
     }
 }
 
@@ -475,32 +471,7 @@ impl crate::report::StreamReencoder for StreamEncoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn events(out: &[u8]) -> Vec<(String, Value)> {
-        String::from_utf8_lossy(out)
-            .split("\n\n")
-            .filter(|e| !e.is_empty())
-            .map(|e| {
-                let mut lines = e.lines();
-                let name = lines
-                    .next()
-                    .and_then(|l| l.strip_prefix("event: "))
-                    .expect("event");
-                let data = lines
-                    .next()
-                    .and_then(|l| l.strip_prefix("data: "))
-                    .expect("data");
-                (name.to_owned(), serde_json::from_str(data).expect("json"))
-            })
-            .collect()
-    }
-
-    fn chunk(delta: Value, finish: Option<&str>) -> String {
-        format!(
-            "data: {}\n\n",
-            json!({"id": "chatcmpl-9", "model": "gpt-4o-mini", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
-        )
-    }
+    use crate::report::testing::{chunk, events};
 
     #[test]
     fn text_then_tool_call_stream() {
