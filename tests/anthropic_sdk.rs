@@ -12,12 +12,7 @@ use infermux_test_util::MockServer;
 
 #[tokio::test]
 async fn the_anthropic_sdk_works_with_every_provider_type() {
-    let Ok(python) = std::env::var("INFERMUX_TEST_PYTHON") else {
-        assert!(
-            std::env::var("INFERMUX_REQUIRE_EXTERNAL").as_deref() != Ok("1"),
-            "INFERMUX_TEST_PYTHON must be set when INFERMUX_REQUIRE_EXTERNAL=1"
-        );
-        eprintln!("INFERMUX_TEST_PYTHON is not set; skipping the Anthropic SDK test");
+    let Some(python) = common::external("INFERMUX_TEST_PYTHON", "the Anthropic SDK test") else {
         return;
     };
     let (anthropic, openai, ollama) = (

@@ -18,17 +18,7 @@ use serde_json::Value;
 const ANSWER: &str = "Your notes say the meeting moved to Thursday.";
 
 fn claude_binary() -> Option<String> {
-    match std::env::var("INFERMUX_TEST_CLAUDE") {
-        Ok(path) => Some(path),
-        Err(_) => {
-            assert!(
-                std::env::var("INFERMUX_REQUIRE_EXTERNAL").as_deref() != Ok("1"),
-                "INFERMUX_TEST_CLAUDE must be set when INFERMUX_REQUIRE_EXTERNAL=1"
-            );
-            eprintln!("INFERMUX_TEST_CLAUDE is not set; skipping the Claude Code test");
-            None
-        }
-    }
+    common::external("INFERMUX_TEST_CLAUDE", "the Claude Code test")
 }
 
 /// infermux serving Claude Code's default model and `claude-sonnet-4-5` from `provider`.

@@ -20,17 +20,7 @@ const DEFAULT_MODEL: &str = "gpt-6.2-sol";
 const CLIENT_KEY: &str = "sk-codex-client-key-never-forwarded";
 
 fn codex_binary() -> Option<String> {
-    match std::env::var("INFERMUX_TEST_CODEX") {
-        Ok(path) => Some(path),
-        Err(_) => {
-            assert!(
-                std::env::var("INFERMUX_REQUIRE_EXTERNAL").as_deref() != Ok("1"),
-                "INFERMUX_TEST_CODEX must be set when INFERMUX_REQUIRE_EXTERNAL=1"
-            );
-            eprintln!("INFERMUX_TEST_CODEX is not set; skipping the Codex CLI test");
-            None
-        }
-    }
+    common::external("INFERMUX_TEST_CODEX", "the Codex CLI test")
 }
 
 /// infermux serving Codex's default model and `gpt-4o-mini` from `mock`, as `upstream`.

@@ -68,16 +68,7 @@ impl Drop for Driver {
 }
 
 fn chromedriver() -> Option<String> {
-    match std::env::var("INFERMUX_TEST_CHROMEDRIVER") {
-        Ok(path) => Some(path),
-        Err(_) if std::env::var("INFERMUX_REQUIRE_EXTERNAL").as_deref() == Ok("1") => {
-            panic!("INFERMUX_REQUIRE_EXTERNAL=1 but INFERMUX_TEST_CHROMEDRIVER is not set")
-        }
-        Err(_) => {
-            eprintln!("INFERMUX_TEST_CHROMEDRIVER is not set; skipping the dashboard browser test");
-            None
-        }
-    }
+    common::external("INFERMUX_TEST_CHROMEDRIVER", "the dashboard browser test")
 }
 
 async fn browser(driver: &Driver) -> Client {

@@ -14,12 +14,7 @@ use serde_json::json;
 
 #[tokio::test]
 async fn the_openai_sdk_sees_every_key_rule_as_a_typed_error() {
-    let Ok(python) = std::env::var("INFERMUX_TEST_PYTHON") else {
-        assert!(
-            std::env::var("INFERMUX_REQUIRE_EXTERNAL").as_deref() != Ok("1"),
-            "INFERMUX_TEST_PYTHON must point at a Python with the openai package"
-        );
-        eprintln!("INFERMUX_TEST_PYTHON is not set; skipping the keys SDK test");
+    let Some(python) = common::external("INFERMUX_TEST_PYTHON", "the keys SDK test") else {
         return;
     };
     let mock = MockServer::openai().await;

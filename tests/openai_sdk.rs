@@ -1,6 +1,7 @@
 //! The official OpenAI Python SDK against infermux in front of mock OpenAI, Anthropic and
 //! Ollama servers. CI installs the SDK and points `INFERMUX_TEST_PYTHON` at its interpreter;
-//! without that variable the test says so and does nothing.
+//! without that variable the test says so and does nothing, unless `INFERMUX_REQUIRE_EXTERNAL=1`,
+//! which makes it fail.
 
 mod common;
 
@@ -11,8 +12,7 @@ use infermux_test_util::MockServer;
 
 #[tokio::test]
 async fn the_official_sdk_works_with_every_provider_type() {
-    let Ok(python) = std::env::var("INFERMUX_TEST_PYTHON") else {
-        eprintln!("INFERMUX_TEST_PYTHON is not set; skipping the OpenAI SDK smoke test");
+    let Some(python) = common::external("INFERMUX_TEST_PYTHON", "the OpenAI SDK smoke test") else {
         return;
     };
     let (openai, anthropic, ollama) = (

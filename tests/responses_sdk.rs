@@ -13,12 +13,7 @@ use infermux_test_util::MockServer;
 
 #[tokio::test]
 async fn the_responses_api_works_with_every_provider_type() {
-    let Ok(python) = std::env::var("INFERMUX_TEST_PYTHON") else {
-        assert!(
-            std::env::var("INFERMUX_REQUIRE_EXTERNAL").as_deref() != Ok("1"),
-            "INFERMUX_TEST_PYTHON must be set when INFERMUX_REQUIRE_EXTERNAL=1"
-        );
-        eprintln!("INFERMUX_TEST_PYTHON is not set; skipping the Responses SDK test");
+    let Some(python) = common::external("INFERMUX_TEST_PYTHON", "the Responses SDK test") else {
         return;
     };
     let (openai, compatible, anthropic, ollama) = (

@@ -15,12 +15,7 @@ use infermux_test_util::MockServer;
 
 #[tokio::test]
 async fn the_vercel_ai_sdk_works_through_the_responses_api() {
-    let Ok(dir) = std::env::var("INFERMUX_TEST_NODE_AI") else {
-        assert!(
-            std::env::var("INFERMUX_REQUIRE_EXTERNAL").as_deref() != Ok("1"),
-            "INFERMUX_TEST_NODE_AI must be set when INFERMUX_REQUIRE_EXTERNAL=1"
-        );
-        eprintln!("INFERMUX_TEST_NODE_AI is not set; skipping the Vercel AI SDK test");
+    let Some(dir) = common::external("INFERMUX_TEST_NODE_AI", "the Vercel AI SDK test") else {
         return;
     };
     let (openai, anthropic, ollama) = (

@@ -64,16 +64,7 @@ fn of_class(class: &str) -> Vec<&'static str> {
 }
 
 fn python() -> Option<String> {
-    match std::env::var("INFERMUX_TEST_PYTHON") {
-        Ok(python) => Some(python),
-        Err(_) if std::env::var("INFERMUX_REQUIRE_EXTERNAL").as_deref() == Ok("1") => {
-            panic!("INFERMUX_TEST_PYTHON is not set and INFERMUX_REQUIRE_EXTERNAL=1")
-        }
-        Err(_) => {
-            eprintln!("INFERMUX_TEST_PYTHON is not set; skipping the seed guides' SDK test");
-            None
-        }
-    }
+    common::external("INFERMUX_TEST_PYTHON", "the seed guides' SDK test")
 }
 
 #[tokio::test]

@@ -251,3 +251,18 @@ providers:
     );
     Infermux::start(&yaml).await
 }
+
+/// The external program (or package folder) the environment variable `var` names, for the
+/// test of `what`: `None`, said on stderr, when it is unset, so the test skips; unless
+/// `INFERMUX_REQUIRE_EXTERNAL=1` (as CI sets it), which makes a missing one fail the test.
+pub fn external(var: &str, what: &str) -> Option<String> {
+    if let Ok(value) = std::env::var(var) {
+        return Some(value);
+    }
+    assert!(
+        std::env::var("INFERMUX_REQUIRE_EXTERNAL").as_deref() != Ok("1"),
+        "{var} must be set when INFERMUX_REQUIRE_EXTERNAL=1"
+    );
+    eprintln!("{var} is not set; skipping {what}");
+    None
+}
