@@ -40,21 +40,25 @@ impl ProviderModels {
 }
 
 /// Every provider's models, in declared order.
+///
+/// Shared, not copied, on clone: services holding it are cloned per request.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ModelCatalog {
-    providers: Vec<ProviderModels>,
+    providers: Arc<Vec<ProviderModels>>,
 }
 
 impl ModelCatalog {
     /// A catalog of `providers`, in declared order.
     pub fn new(providers: Vec<ProviderModels>) -> Self {
-        Self { providers }
+        Self {
+            providers: Arc::new(providers),
+        }
     }
 
     /// This catalog with `more` providers' models after the declared ones.
     #[must_use]
     pub fn with_providers(mut self, more: impl IntoIterator<Item = ProviderModels>) -> Self {
-        self.providers.extend(more);
+        Arc::make_mut(&mut self.providers).extend(more);
         self
     }
 

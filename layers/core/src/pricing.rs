@@ -231,32 +231,34 @@ pub enum PricingBasis {
 
 /// The effective prices: config entries per (provider, model) first, then the provider's
 /// [`PricingBasis`] (built-in list prices by model for hosted providers, $0 otherwise).
+///
+/// Shared, not copied, on clone: every service of a stack holds one and is cloned per request.
 #[derive(Clone, Debug, Default)]
 pub struct PriceTable {
     // Nested so that a lookup by `(&ProviderName, &str)` allocates nothing.
-    configured: HashMap<ProviderName, HashMap<Arc<str>, Price>>,
-    basis: HashMap<ProviderName, PricingBasis>,
-    list_prices: HashMap<Arc<str>, Price>,
+    configured: Arc<HashMap<ProviderName, HashMap<Arc<str>, Price>>>,
+    basis: Arc<HashMap<ProviderName, PricingBasis>>,
+    list_prices: Arc<HashMap<Arc<str>, Price>>,
 }
 
 impl PriceTable {
     /// A table over `list_prices` (model -> price, for hosted providers).
     pub fn new(list_prices: impl IntoIterator<Item = (Arc<str>, Price)>) -> Self {
         Self {
-            list_prices: list_prices.into_iter().collect(),
+            list_prices: Arc::new(list_prices.into_iter().collect()),
             ..Self::default()
         }
     }
 
     /// Declares how `provider` is priced when the config does not price a model of it.
     pub fn with_provider(mut self, provider: ProviderName, basis: PricingBasis) -> Self {
-        self.basis.insert(provider, basis);
+        Arc::make_mut(&mut self.basis).insert(provider, basis);
         self
     }
 
     /// Prices `model` at `provider`, overriding anything else.
     pub fn with_price(mut self, provider: ProviderName, model: &str, price: Price) -> Self {
-        self.configured
+        Arc::make_mut(&mut self.configured)
             .entry(provider)
             .or_default()
             .insert(model.into(), price);

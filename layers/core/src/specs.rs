@@ -207,18 +207,20 @@ impl SpecOverride {
 }
 
 /// The model catalog: built-in specs by model name, and per-provider overrides.
+///
+/// Shared, not copied, on clone: services holding it are cloned per request.
 #[derive(Clone, Debug, Default)]
 pub struct ModelSpecs {
-    builtin: HashMap<Arc<str>, ModelSpec>,
-    overrides: HashMap<ProviderName, HashMap<Arc<str>, SpecOverride>>,
+    builtin: Arc<HashMap<Arc<str>, ModelSpec>>,
+    overrides: Arc<HashMap<ProviderName, HashMap<Arc<str>, SpecOverride>>>,
 }
 
 impl ModelSpecs {
     /// A catalog of `builtin` specs by model name.
     pub fn new(builtin: impl IntoIterator<Item = (Arc<str>, ModelSpec)>) -> Self {
         Self {
-            builtin: builtin.into_iter().collect(),
-            overrides: HashMap::new(),
+            builtin: Arc::new(builtin.into_iter().collect()),
+            overrides: Arc::default(),
         }
     }
 
@@ -230,7 +232,7 @@ impl ModelSpecs {
         model: &str,
         change: SpecOverride,
     ) -> Self {
-        self.overrides
+        Arc::make_mut(&mut self.overrides)
             .entry(provider)
             .or_default()
             .insert(model.into(), change);
