@@ -115,6 +115,27 @@ fn pricing(path: Option<&Path>) -> ExitCode {
     }
 }
 
+/// The runtime `serve` runs on: one thread when it would have one worker (the process may use
+/// one CPU, or `TOKIO_WORKER_THREADS=1`), else tokio's multi-thread runtime, one worker per CPU.
+///
+/// With one worker the multi-thread scheduler has nothing to steal from, and its worker's
+/// local queue holds 256 tasks: a few hundred busy connections overflow it into a queue it
+/// visits once every few dozen polls, and some requests waited ten times longer than the
+/// median (`docs/PERFORMANCE.md`, "Tail latency"). The current-thread scheduler runs every task
+/// from one queue, in the order it became ready.
+fn serving_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    let workers = std::env::var("TOKIO_WORKER_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .or_else(|| std::thread::available_parallelism().ok().map(usize::from));
+    let mut builder = if workers == Some(1) {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    builder.enable_all().build()
+}
+
 fn serve(path: Option<&Path>) -> ExitCode {
     let (mut config, embedded) = match load_for_serve(path) {
         Ok(loaded) => loaded,
@@ -123,10 +144,7 @@ fn serve(path: Option<&Path>) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match serving_runtime() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");

@@ -202,10 +202,13 @@ impl Server {
         let management_listen = management
             .local_addr()
             .map_or_else(|_| config.management_listen.to_string(), |a| a.to_string());
+        let runtime = tokio::runtime::Handle::current();
         tracing::info!(
             %listen,
             %management_listen,
             providers = config.providers.len(),
+            runtime = runtime_name(runtime.runtime_flavor()),
+            workers = runtime.metrics().num_workers(),
             "infermux serving"
         );
         let drain = config.drain_timeout;
@@ -229,6 +232,15 @@ impl Server {
 }
 
 /// Bound on each upstream TCP connect.
+/// How the log names a runtime flavor.
+fn runtime_name(flavor: tokio::runtime::RuntimeFlavor) -> &'static str {
+    match flavor {
+        tokio::runtime::RuntimeFlavor::CurrentThread => "current_thread",
+        tokio::runtime::RuntimeFlavor::MultiThread => "multi_thread",
+        _ => "other",
+    }
+}
+
 pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 async fn bind(addr: std::net::SocketAddr, key: &str) -> std::io::Result<TcpListener> {

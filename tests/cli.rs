@@ -164,6 +164,105 @@ async fn serve_without_a_config_answers_from_the_embedded_mock_provider() {
     assert!(child.wait().expect("exit").success());
 }
 
+/// On one worker (`TOKIO_WORKER_THREADS=1`, as on a one-CPU machine) the binary serves on a
+/// current-thread runtime; everything that crosses a thread still completes: the spend
+/// journal's group commit, the SQLite request log's writer, the tokenizer table built on the
+/// blocking pool, streams, and the graceful stop that compacts the journal.
+#[tokio::test]
+async fn one_worker_serves_on_a_current_thread_runtime() {
+    let openai = MockServer::openai().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("budgets.json");
+    let config = format!(
+        r#"listen: "127.0.0.1:0"
+management_listen: "127.0.0.1:0"
+log: {{format: json}}
+providers:
+  - {{name: openai, type: openai, api_key: k, base_url: "{}", models: [gpt-4o-mini]}}
+budgets:
+  state_file: "{}"
+  callers:
+    - {{caller: team, monthly_usd: 10, action: hard_stop}}
+request_log: {{path: "{}"}}
+"#,
+        openai.base_url(),
+        state.display(),
+        dir.path().join("requests.db").display()
+    );
+    let path = write(dir.path(), "infermux.yml", &config);
+    let mut child = Reaped(
+        infermux()
+            .args(["serve", "--config"])
+            .arg(&path)
+            .env("TOKIO_WORKER_THREADS", "1")
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn"),
+    );
+    let ((proxy, management), log) = serve_and_log(&mut child.0);
+
+    let requests: Vec<_> = (0..64)
+        .map(|i| {
+            let url = format!("http://{proxy}/v1/chat/completions");
+            tokio::spawn(async move {
+                let stream = i % 2 == 0;
+                let reply = post_json(
+                    &url,
+                    &[("x-infermux-caller", "team")],
+                    chat("gpt-4o-mini", json!({"stream": stream})),
+                )
+                .await;
+                assert_eq!(reply.status, 200, "{}", reply.text());
+                assert!(!stream || reply.text().ends_with("data: [DONE]\n\n"));
+            })
+        })
+        .collect();
+    for request in requests {
+        request.await.expect("request");
+    }
+    let costs = get(&format!("http://{management}/_infermux/costs"), &[])
+        .await
+        .json();
+    assert_eq!(costs["requests"], 64);
+    // 64 times "hi" to gpt-4o-mini at list price, 1,800,000 pico-USD each.
+    let picos = (costs["total_usd"].as_f64().expect("total") * 1e12).round() as u64;
+    assert_eq!(picos, 64 * 1_800_000);
+    let rows = get(
+        &format!("http://{management}/_infermux/requests?limit=100"),
+        &[],
+    )
+    .await
+    .json();
+    assert_eq!(rows["requests"].as_array().map(Vec::len), Some(64));
+
+    terminate(&child.0);
+    assert!(child.0.wait().expect("exit").success());
+    let serving = log
+        .join()
+        .expect("log")
+        .into_iter()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(&line).ok())
+        .find(|event| event["message"] == "infermux serving")
+        .expect("serving line");
+    assert_eq!(serving["runtime"], "current_thread");
+    assert_eq!(serving["workers"], 1);
+    let journal =
+        std::fs::read_to_string(dir.path().join("budgets.json.journal")).expect("journal");
+    assert!(journal.is_empty(), "compacted at the stop: {journal}");
+    let snapshot = std::fs::read_to_string(&state).expect("snapshot");
+    assert!(snapshot.contains("\"requests\": 64"), "{snapshot}");
+}
+
+/// A child process killed and reaped when the test ends, however it ends.
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn terminate(child: &Child) {
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
