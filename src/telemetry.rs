@@ -43,12 +43,19 @@ pub use self::{
 };
 use crate::config::{LogConfig, LogFormat};
 
+/// Log lines queued for the writer thread before new ones are dropped: seconds of a busy
+/// proxy's `info` lines, in about 256 KiB.
+const QUEUED_LOG_LINES: usize = 8_192;
+
 /// Installs the global log subscriber. `RUST_LOG`, when set, overrides `log.level`.
 ///
 /// Lines go to stderr from a thread of their own, through a bounded queue: a request never
 /// waits on a slow or stalled reader of stderr (a full pipe, a paused terminal). When the
 /// queue is full, lines are dropped rather than requests held up. Keep the returned guard
 /// until exit: dropping it writes out what is queued.
+///
+/// The queue holds [`QUEUED_LOG_LINES`]; its slots are allocated and touched up front, so
+/// the library's default (128,000 lines) alone held 4 MiB of every idle process.
 pub(crate) fn init_logging(log: &LogConfig) -> WorkerGuard {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         EnvFilter::new(format!(
@@ -57,6 +64,7 @@ pub(crate) fn init_logging(log: &LogConfig) -> WorkerGuard {
         ))
     });
     let (writer, guard) = NonBlockingBuilder::default()
+        .buffered_lines_limit(QUEUED_LOG_LINES)
         .lossy(true)
         .finish(std::io::stderr());
     let builder = fmt()

@@ -11,7 +11,10 @@
 //! ([`Weights`]), so it reads as "how likely this request needs the strong tier"; tiers are
 //! chosen by thresholds on it.
 
-use std::fmt::{self, Write as _};
+use std::{
+    fmt::{self, Write as _},
+    sync::OnceLock,
+};
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use infermux_core::chat::{ChatRequest, MessageContent};
@@ -171,13 +174,11 @@ pub struct Scored {
     pub signals: Signals,
 }
 
-/// Scores chat requests; build once, share freely (it is immutable).
+/// Scores chat requests; cheap to build and to clone (the marker automaton is built once per
+/// process, on the first request scored).
 #[derive(Clone, Debug)]
 pub struct Scorer {
     weights: Weights,
-    automaton: AhoCorasick,
-    kinds: Vec<Marker>,
-    word_start: Vec<bool>,
 }
 
 impl Default for Scorer {
@@ -186,9 +187,18 @@ impl Default for Scorer {
     }
 }
 
-impl Scorer {
-    /// A scorer with `weights`.
-    pub fn new(weights: Weights) -> Self {
+/// The marker automaton and what each of its patterns marks.
+struct Markers {
+    automaton: AhoCorasick,
+    kinds: Vec<Marker>,
+    word_start: Vec<bool>,
+}
+
+/// The process's markers, built on first use: the list is fixed, and its automaton (a DFA,
+/// for speed, about 0.8 MiB) need not be held by a process that never scores a request.
+fn markers() -> &'static Markers {
+    static MARKERS: OnceLock<Markers> = OnceLock::new();
+    MARKERS.get_or_init(|| {
         let (patterns, kinds): (Vec<&str>, Vec<Marker>) = crate::markers::all().unzip();
         let word_start = patterns
             .iter()
@@ -201,12 +211,18 @@ impl Scorer {
             .kind(Some(AhoCorasickKind::DFA))
             .build(&patterns)
             .expect("the marker list is a valid, small pattern set");
-        Self {
-            weights,
+        Markers {
             automaton,
             kinds,
             word_start,
         }
+    })
+}
+
+impl Scorer {
+    /// A scorer with `weights`.
+    pub fn new(weights: Weights) -> Self {
+        Self { weights }
     }
 
     /// The weights in use.
@@ -305,15 +321,16 @@ impl Scorer {
     }
 
     fn scan(&self, bytes: &[u8], signals: &mut Signals) -> u32 {
-        for found in self.automaton.find_iter(bytes) {
+        let markers = markers();
+        for found in markers.automaton.find_iter(bytes) {
             let id = found.pattern().as_usize();
-            if self.word_start[id]
+            if markers.word_start[id]
                 && found.start() > 0
                 && bytes[found.start() - 1].is_ascii_alphanumeric()
             {
                 continue;
             }
-            let counter = match self.kinds[id] {
+            let counter = match markers.kinds[id] {
                 Marker::Code => &mut signals.code,
                 Marker::Maths => &mut signals.maths,
                 Marker::Reasoning => &mut signals.reasoning,
