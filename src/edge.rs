@@ -43,7 +43,7 @@ use infermux_core::InferBody;
 use tower::{Layer, Service, ServiceBuilder};
 use tower_http::{
     catch_panic::{CatchPanic, CatchPanicLayer},
-    request_id::{MakeRequestUuid, SetRequestId, SetRequestIdLayer},
+    request_id::{SetRequestId, SetRequestIdLayer},
     sensitive_headers::{SetSensitiveRequestHeaders, SetSensitiveRequestHeadersLayer},
     timeout::{RequestBodyDeadline, RequestBodyDeadlineLayer},
 };
@@ -64,7 +64,7 @@ const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub type Edge<S> = SetSensitiveRequestHeaders<
     SetRequestId<
         CatchPanic<TraceContext<CallerCheck<RequestBodyDeadline<S>>>, PanicResponse>,
-        MakeRequestUuid,
+        crate::request_ids::FreshRequestIds,
     >,
 >;
 
@@ -80,7 +80,10 @@ pub fn edge<S: crate::InferStack>(
             header::COOKIE,
             HeaderName::from_static("x-api-key"),
         ]))
-        .layer(SetRequestIdLayer::new(X_REQUEST_ID, MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(
+            X_REQUEST_ID,
+            crate::request_ids::FreshRequestIds,
+        ))
         .layer(CatchPanicLayer::custom(PanicResponse))
         .layer(TraceContextLayer)
         .layer(CallerCheckLayer)

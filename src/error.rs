@@ -14,7 +14,7 @@ use infermux_core::{BoxError, InferBody, Protocol};
 use serde::Serialize;
 
 /// Header naming the error code of an error response.
-pub const ERROR_HEADER: &str = "x-infermux-error";
+pub const ERROR_HEADER: http::HeaderName = http::HeaderName::from_static("x-infermux-error");
 
 /// The request could not be understood: malformed JSON, a missing field, a bad value.
 #[derive(Debug)]

@@ -57,6 +57,7 @@ pub mod management;
 pub mod prelude;
 pub mod pricing;
 pub mod provider;
+pub mod request_ids;
 pub mod request_log;
 pub mod resilience;
 pub mod server;

@@ -44,9 +44,9 @@ use super::{ProviderCall, ProviderError};
 use crate::error::ModelNotFound;
 
 /// Header naming the provider that served a response.
-pub const PROVIDER_HEADER: &str = "x-infermux-provider";
+pub const PROVIDER_HEADER: http::HeaderName = http::HeaderName::from_static("x-infermux-provider");
 /// Header naming the model sent to that provider.
-pub const MODEL_HEADER: &str = "x-infermux-model";
+pub const MODEL_HEADER: http::HeaderName = http::HeaderName::from_static("x-infermux-model");
 
 /// One provider's client, type-erased (in the full stack, behind its circuit breaker).
 pub type ProviderService = BoxCloneSyncService<ProviderCall, Response<InferBody>, ProviderError>;

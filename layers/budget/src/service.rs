@@ -5,7 +5,7 @@ use std::{
     task::{Context, Poll},
 };
 
-use http::{HeaderName, HeaderValue, Response};
+use http::{HeaderValue, Response};
 use infermux_core::{
     Admission, BoxError, Caller, InferRequest, Money, Month, RequestBody, Reservation, SharedClock,
     SpendStore,
@@ -18,9 +18,11 @@ use crate::{
 };
 
 /// Header naming the model a budget switched the request to.
-pub const MODEL_OVERRIDE_HEADER: &str = "x-infermux-model-override";
+pub const MODEL_OVERRIDE_HEADER: http::HeaderName =
+    http::HeaderName::from_static("x-infermux-model-override");
 /// Header telling the client that its output tokens were lowered to fit its budget.
-pub const MAX_TOKENS_CLAMPED_HEADER: &str = "x-infermux-max-tokens-clamped";
+pub const MAX_TOKENS_CLAMPED_HEADER: http::HeaderName =
+    http::HeaderName::from_static("x-infermux-max-tokens-clamped");
 
 /// Smaller reservations tried when the remaining budget cannot hold the worst case.
 const CLAMP_ATTEMPTS: usize = 6;
@@ -141,9 +143,7 @@ where
     }
     let mut response = inner.call(request).await?;
     for (name, value) in headers {
-        response
-            .headers_mut()
-            .insert(HeaderName::from_static(name), value);
+        response.headers_mut().insert(name, value);
     }
     Ok(response)
 }

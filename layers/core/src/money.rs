@@ -59,13 +59,21 @@ impl Money {
     /// The amount as a plain decimal without a currency sign and without trailing zeros:
     /// `0.0000018`, `1`, `0`. This is the format of the `X-Infermux-Cost` header.
     pub fn to_plain_decimal(self) -> String {
+        use std::fmt::Write as _;
         let whole = self.0 / PICOS_PER_USD;
-        let frac = self.0 % PICOS_PER_USD;
-        if frac == 0 {
-            return whole.to_string();
+        let mut frac = self.0 % PICOS_PER_USD;
+        // One allocation: this is written into a header of every response.
+        let mut text = String::with_capacity(24);
+        let _ = write!(text, "{whole}");
+        if frac != 0 {
+            let mut digits = 12;
+            while frac % 10 == 0 {
+                frac /= 10;
+                digits -= 1;
+            }
+            let _ = write!(text, ".{frac:0digits$}");
         }
-        let digits = format!("{frac:012}");
-        format!("{whole}.{}", digits.trim_end_matches('0'))
+        text
     }
 
     /// The amount as shown to people: a dollar sign, at least two decimals, and as many more

@@ -4,7 +4,7 @@ use std::sync::LazyLock;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use infermux_core::Money;
-use infermux_wire::scan::{Key, contains, keys, string_end};
+use infermux_wire::scan::{Key, Needle, find_byte, keys, string_end};
 use serde::Deserialize;
 
 /// What a chunk says, as far as accounting cares.
@@ -108,10 +108,18 @@ struct AnthropicDelta<'a> {
 /// The JSON of each `data: ...` line of `frame` (an OpenAI `data: {...}` event, or an
 /// Anthropic `event: ...` / `data: {...}` pair; a frame may hold several).
 fn payloads(frame: &[u8]) -> impl Iterator<Item = &[u8]> {
-    frame
-        .split(|&b| b == b'\n')
-        .filter_map(|line| line.strip_prefix(b"data:"))
-        .map(<[u8]>::trim_ascii)
+    let mut rest = Some(frame);
+    std::iter::from_fn(move || {
+        let text = rest?;
+        let (line, after) = match find_byte(text, b'\n') {
+            Some(at) => (&text[..at], Some(&text[at + 1..])),
+            None => (text, None),
+        };
+        rest = after;
+        Some(line)
+    })
+    .filter_map(|line| line.strip_prefix(b"data:"))
+    .map(<[u8]>::trim_ascii)
 }
 
 /// The generated text of a stream so far, kept as the JSON string contents the events carry
@@ -163,6 +171,21 @@ static KEYS: LazyLock<Keys> = LazyLock::new(|| Keys {
     delta: Key::new("\"delta\""),
 });
 
+/// What tells the kinds of events apart, searched for in every event.
+struct Marks {
+    content_block_delta: Needle,
+    responses_event: Needle,
+    responses_delta: Needle,
+    tool_calls: Needle,
+}
+
+static MARKS: LazyLock<Marks> = LazyLock::new(|| Marks {
+    content_block_delta: Needle::new(b"\"content_block_delta\""),
+    responses_event: Needle::new(b"\"response."),
+    responses_delta: Needle::new(b".delta\""),
+    tool_calls: Needle::new(b"\"tool_calls\""),
+});
+
 /// Appends the contents of every string value of `key` in `json`; `false` (with nothing
 /// appended) when one of them is neither a string nor `null`, so the caller parses instead.
 fn scan_strings(json: &[u8], key: &Key, text: &mut Text) -> bool {
@@ -198,13 +221,13 @@ fn scan_strings(json: &[u8], key: &Key, text: &mut Text) -> bool {
 /// calls, a usage object, an unexpected value) are parsed.
 pub(crate) fn observe(frame: &[u8], text: &mut Text) -> Seen {
     let mut seen = Seen::default();
-    let keys = &*KEYS;
+    let (keys, marks) = (&*KEYS, &*MARKS);
     for json in payloads(frame) {
         if json == b"[DONE]" {
             seen.done = true;
             continue;
         }
-        if contains(json, b"\"content_block_delta\"") {
+        if marks.content_block_delta.is_in(json) {
             let mut scratch = Text::default();
             let scanned = [&keys.text, &keys.partial_json, &keys.thinking]
                 .into_iter()
@@ -222,8 +245,8 @@ pub(crate) fn observe(frame: &[u8], text: &mut Text) -> Seen {
             }
             continue;
         }
-        if contains(json, b"\"response.") {
-            if contains(json, b".delta\"")
+        if marks.responses_event.is_in(json) {
+            if marks.responses_delta.is_in(json)
                 && let Some(at) = keys.delta.first_value(json)
                 && json.get(at) == Some(&b'"')
                 && let Some(end) = string_end(json, at)
@@ -232,7 +255,7 @@ pub(crate) fn observe(frame: &[u8], text: &mut Text) -> Seen {
             }
             continue;
         }
-        let simple = !contains(json, b"\"tool_calls\"") && !keys::USAGE.has_object(json);
+        let simple = !marks.tool_calls.is_in(json) && !keys::USAGE.has_object(json);
         if simple && scan_strings(json, &keys.content, text) {
             continue;
         }

@@ -18,7 +18,7 @@ use crate::{
 
 /// Header carrying the cost of a response in USD: exact for complete responses, the
 /// prompt estimate for streams.
-pub const COST_HEADER: &str = "x-infermux-cost";
+pub const COST_HEADER: http::HeaderName = http::HeaderName::from_static("x-infermux-cost");
 
 /// A response waiting for its cost to be durable.
 type Settled = Pin<Box<dyn Future<Output = Result<Response<InferBody>, BoxError>> + Send>>;
@@ -180,7 +180,8 @@ async fn settle_unreported(
     tracing::debug!(provider = %served.provider, model = %served.upstream_model,
         "the provider reported no usage; charging infermux's own count");
     let (cost, settle) = bill.settle(&served, usage, true);
-    if let Ok(value) = HeaderValue::from_str(&cost.to_plain_decimal()) {
+    // The decimal's own buffer becomes the header value, uncopied.
+    if let Ok(value) = HeaderValue::from_maybe_shared(bytes::Bytes::from(cost.to_plain_decimal())) {
         parts.headers.insert(COST_HEADER, value);
     }
     settle.await;
@@ -188,7 +189,8 @@ async fn settle_unreported(
 }
 
 fn set_cost(response: &mut Response<InferBody>, cost: infermux_core::Money) {
-    if let Ok(value) = HeaderValue::from_str(&cost.to_plain_decimal()) {
+    // The decimal's own buffer becomes the header value, uncopied.
+    if let Ok(value) = HeaderValue::from_maybe_shared(bytes::Bytes::from(cost.to_plain_decimal())) {
         response.headers_mut().insert(COST_HEADER, value);
     }
 }

@@ -82,7 +82,8 @@ pub use service::RouteGroup;
 pub use table::{GroupSpec, RouteTable, Routed};
 
 /// Response header naming the route group that matched the requested model.
-pub const ROUTE_GROUP_HEADER: &str = "x-infermux-route-group";
+pub const ROUTE_GROUP_HEADER: http::HeaderName =
+    http::HeaderName::from_static("x-infermux-route-group");
 
 #[cfg(test)]
 mod tests;

@@ -5,7 +5,7 @@ use std::{
     task::{Context, Poll},
 };
 
-use http::{HeaderName, Response};
+use http::Response;
 use infermux_core::{BoxError, InferRequest};
 use tower::Service;
 
@@ -62,7 +62,7 @@ where
                 request.route = routed.context;
                 ResponseFuture::called(
                     self.inner.call(request),
-                    HeaderName::from_static(ROUTE_GROUP_HEADER),
+                    ROUTE_GROUP_HEADER,
                     routed.group_header,
                 )
             }

@@ -92,7 +92,8 @@ pub use rank::{Decision, Ranker, Unpriced};
 pub use service::Rank;
 
 /// Response header explaining, in one line, why the candidates were ordered as they were.
-pub const ROUTE_REASON_HEADER: &str = "x-infermux-route-reason";
+pub const ROUTE_REASON_HEADER: http::HeaderName =
+    http::HeaderName::from_static("x-infermux-route-reason");
 
 #[cfg(test)]
 mod tests;

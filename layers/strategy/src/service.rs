@@ -63,5 +63,5 @@ where
 }
 
 fn reason_header() -> http::HeaderName {
-    http::HeaderName::from_static(crate::ROUTE_REASON_HEADER)
+    crate::ROUTE_REASON_HEADER
 }

@@ -114,13 +114,15 @@ pub use weights::Weights;
 pub use weights::fit;
 
 /// Response header naming the virtual model the client asked for.
-pub const VIRTUAL_MODEL_HEADER: &str = "x-infermux-virtual-model";
+pub const VIRTUAL_MODEL_HEADER: http::HeaderName =
+    http::HeaderName::from_static("x-infermux-virtual-model");
 /// Response header naming the tier a `complexity` pick chose.
-pub const TIER_HEADER: &str = "x-infermux-tier";
+pub const TIER_HEADER: http::HeaderName = http::HeaderName::from_static("x-infermux-tier");
 /// Response header explaining the pick: tier, score, signals, model, estimated cost.
-pub const ROUTE_REASON_HEADER: &str = "x-infermux-route-reason";
+pub const ROUTE_REASON_HEADER: http::HeaderName =
+    http::HeaderName::from_static("x-infermux-route-reason");
 /// Request header naming the client's session.
-pub const SESSION_HEADER: &str = "x-infermux-session";
+pub const SESSION_HEADER: http::HeaderName = http::HeaderName::from_static("x-infermux-session");
 
 #[cfg(test)]
 mod tests;

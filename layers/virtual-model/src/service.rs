@@ -90,9 +90,9 @@ fn apply(request: &mut InferRequest, resolution: Resolution) -> Vec<(HeaderName,
         request.route.group = Some(group.clone());
     }
     let mut headers = Vec::with_capacity(3);
-    let mut push = |header: &'static str, value: &str| {
+    let mut push = |header: HeaderName, value: &str| {
         if let Ok(value) = HeaderValue::from_str(value) {
-            headers.push((HeaderName::from_static(header), value));
+            headers.push((header, value));
         }
     };
     push(VIRTUAL_MODEL_HEADER, &name);

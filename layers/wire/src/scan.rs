@@ -43,19 +43,40 @@ pub fn trim_cr(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
-/// Where `needle` first occurs in `haystack`.
-pub fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    memchr::memmem::find(haystack, needle)
-}
-
 /// Where `byte` first occurs in `haystack`.
 pub fn find_byte(haystack: &[u8], byte: u8) -> Option<usize> {
     memchr::memchr(byte, haystack)
 }
 
-/// Whether `needle` occurs in `haystack`.
-pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    find(haystack, needle).is_some()
+/// A byte string to search for, with its searcher built once: building one costs more than
+/// searching a stream event with it, so per-event searches use a static `Needle`.
+pub struct Needle(Finder<'static>);
+
+impl Needle {
+    /// Searches for `needle`.
+    pub fn new(needle: &'static [u8]) -> Self {
+        Self(Finder::new(needle))
+    }
+
+    /// Where the needle first occurs in `haystack`.
+    pub fn find(&self, haystack: &[u8]) -> Option<usize> {
+        self.0.find(haystack)
+    }
+
+    /// Whether the needle occurs in `haystack`.
+    pub fn is_in(&self, haystack: &[u8]) -> bool {
+        self.find(haystack).is_some()
+    }
+}
+
+/// The byte strings the stream scanners look for, built once.
+pub mod needles {
+    use super::{LazyLock, Needle};
+
+    /// The blank line that ends a server-sent event.
+    pub static EVENT_END: LazyLock<Needle> = LazyLock::new(|| Needle::new(b"\n\n"));
+    /// `"usage"`, quotes included: an event that lacks it carries no usage.
+    pub static USAGE: LazyLock<Needle> = LazyLock::new(|| Needle::new(b"\"usage\""));
 }
 
 /// A JSON member name to look for, with its searcher built once.
@@ -149,8 +170,9 @@ mod tests {
             });
         }
         assert_eq!(seen, ["event: a", "data: {\"x\":1}", "", "data: 2"]);
-        assert!(contains(b"abc", b"bc"));
-        assert_eq!(find(b"abc", b"c"), Some(2));
+        assert!(Needle::new(b"bc").is_in(b"abc"));
+        assert_eq!(needles::EVENT_END.find(b"data: 1\n\ndata: 2"), Some(7));
+        assert!(!needles::USAGE.is_in(b"{\"usage_x\":1}"));
     }
 
     #[test]

@@ -18,7 +18,7 @@ use super::{
 };
 use crate::{
     report::{StreamEnd, StreamReport, write_event},
-    scan::find,
+    scan::needles,
 };
 
 /// The kind of the content block being streamed.
@@ -71,7 +71,7 @@ impl StreamEncoder {
             return;
         }
         self.pending.extend_from_slice(bytes);
-        while let Some(end) = find(&self.pending, b"\n\n") {
+        while let Some(end) = needles::EVENT_END.find(&self.pending) {
             let event: Vec<u8> = self.pending.drain(..end + 2).collect();
             self.event(&event[..end], out);
             if self.report.end != StreamEnd::Open {
