@@ -28,7 +28,10 @@ use infermux_core::{
 };
 use serde_json::Value;
 
+mod compact;
+mod merge;
 mod tables;
+mod vocab;
 
 use tables::Table;
 
