@@ -115,7 +115,9 @@ fn compact_vs_tiktoken(c: &mut Criterion) {
         });
         group.bench_function(format!("tiktoken/{name}"), |b| {
             b.iter(|| {
-                black_box(tiktoken_rs::tokenizer::get_tokenizer(black_box("gpt-4o-mini")));
+                black_box(tiktoken_rs::tokenizer::get_tokenizer(black_box(
+                    "gpt-4o-mini",
+                )));
                 black_box(tiktoken.encode_ordinary(black_box(&prompt)).len())
             });
         });

@@ -1,7 +1,7 @@
 //! The BPE tables, each loaded on first use.
 //!
 //! `o200k_base` (every current OpenAI model) and `cl100k_base` are [`CompactBpe`] counters:
-//! a few MiB each (`o200k_base` about 3.5 MiB, where tiktoken-rs's `CoreBPE` holds about
+//! a few MiB each (`o200k_base` about 3.4 MiB, where tiktoken-rs's `CoreBPE` holds about
 //! 45 MiB). The legacy `p50k_base` and `r50k_base` are tiktoken-rs's `CoreBPE` (25 MiB or so
 //! each; only `text-davinci-*` and `gpt2` use them). Building one still takes tens of
 //! milliseconds, so none is built at start-up: a process that never counts an OpenAI-family
