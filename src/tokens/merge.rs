@@ -150,11 +150,15 @@ mod tests {
 
     /// A toy vocabulary: every byte of `a`..`d`, then merges.
     fn vocab() -> Vocab {
-        use base64::{Engine, engine::general_purpose::STANDARD};
-        let tokens: &[&[u8]] = &[
+        vocab_of(&[
             b"a", b"b", b"c", b"d", b"ab", b"bc", b"cd", b"aa", b"abc", b"aaaa", b"bcd", b"dd",
             b"abcd", b"ddd",
-        ];
+        ])
+    }
+
+    /// A vocabulary of `tokens`, ranked in order.
+    fn vocab_of(tokens: &[&[u8]]) -> Vocab {
+        use base64::{Engine, engine::general_purpose::STANDARD};
         let file: String = tokens
             .iter()
             .enumerate()
@@ -175,6 +179,19 @@ mod tests {
         assert_eq!(count(&vocab, b"bcda", &mut scratch), 2);
         // "dddd": the leftmost dd (11); then d+d (11) before dd+d (13); dd+dd is no token.
         assert_eq!(count(&vocab, b"dddd", &mut scratch), 2);
+    }
+
+    #[test]
+    fn a_tie_goes_to_the_leftmost_pair_whichever_merge_runs() {
+        // "aaab": aa at 0 and aa at 1 tie. Leftmost: [aa][a][b], which merges no further (3);
+        // rightmost would give [a][aa][b], then [a][aab] (2).
+        let vocab = vocab_of(&[b"a", b"b", b"aa", b"aab"]);
+        let mut parts = Vec::new();
+        assert_eq!(count_linear(&vocab, b"aaab", &mut parts), 3);
+        assert_eq!(count_with_heap(&vocab, b"aaab"), 3);
+        let long = b"aaab".repeat(50);
+        assert_eq!(count_linear(&vocab, &long, &mut parts), 150);
+        assert_eq!(count_with_heap(&vocab, &long), 150);
     }
 
     proptest! {
