@@ -61,8 +61,9 @@ pub(crate) enum VocabError {
 impl Vocab {
     /// Parses a tiktoken rank file (`<base64 token> <rank>` per line, ranks `0..n` in order).
     pub(crate) fn parse(file: &str) -> Result<Self, VocabError> {
-        // A first pass sizes the arena exactly, so that building it never reallocates (and
-        // never holds twice its size for a moment).
+        // A first pass sizes the arena (from the base64 lengths: at most 2 bytes over per
+        // token, trimmed at the end), so that building it never grows it by doubling and
+        // never holds twice its size for a moment.
         let mut tokens = 0usize;
         let mut bytes = 0usize;
         for line in file.lines() {
