@@ -6,6 +6,9 @@
 //! - `token_count/estimate_1mib`: the same for a 1 MiB prompt;
 //! - `token_count/with_estimate_1mib`: the 1 MiB prompt through `tokens::with_estimate`, as
 //!   ingress counts it (the hand-off to the blocking pool included).
+//! - `token_count_bpe/{compact,tiktoken}/{hi,1kb,64kb}`: one text counted in `o200k_base` by
+//!   infermux's counter (the compact table) and by tiktoken-rs's `CoreBPE` as infermux used
+//!   to (the model looked up, then `encode_ordinary(..).len()`).
 //!
 //! Run with `cargo bench --bench token_count`.
 
@@ -13,7 +16,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use infermux::{
-    core::{InferRequest, RequestBody, chat::ChatRequest},
+    core::{InferRequest, RequestBody, TokenCounter, chat::ChatRequest},
     tokens::{BpeTokenCounter, with_estimate},
 };
 
@@ -92,5 +95,35 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+/// The compact counter against tiktoken-rs's `CoreBPE`, on the same texts.
+fn compact_vs_tiktoken(c: &mut Criterion) {
+    let counter = BpeTokenCounter::new();
+    infermux::tokens::warm_up(["gpt-4o-mini"]);
+    let tiktoken = tiktoken_rs::o200k_base_singleton();
+    let mut group = c.benchmark_group("token_count_bpe");
+    for (name, prompt) in [
+        ("hi", "hi".to_owned()),
+        ("1kb", text(1024)),
+        ("64kb", text(64 * 1024)),
+    ] {
+        assert_eq!(
+            counter.count("gpt-4o-mini", &prompt),
+            tiktoken.encode_ordinary(&prompt).len() as u64
+        );
+        group.bench_function(format!("compact/{name}"), |b| {
+            b.iter(|| black_box(counter.count(black_box("gpt-4o-mini"), black_box(&prompt))));
+        });
+        group.bench_function(format!("tiktoken/{name}"), |b| {
+            b.iter(|| {
+                black_box(tiktoken_rs::tokenizer::get_tokenizer(black_box(
+                    "gpt-4o-mini",
+                )));
+                black_box(tiktoken.encode_ordinary(black_box(&prompt)).len())
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench, compact_vs_tiktoken);
 criterion_main!(benches);

@@ -1,15 +1,19 @@
 //! The BPE tables, each loaded on first use.
 //!
-//! A table takes about 100 ms of CPU and 25–50 MiB of memory to build (`o200k_base`, the
-//! table of every current OpenAI model, about 45 MiB), so none is built at start-up: a
-//! process that never counts an OpenAI-family prompt exactly never holds one, and an idle
-//! one holds none. The first count that needs a table builds it; callers on the async
+//! `o200k_base` (every current OpenAI model) and `cl100k_base` are [`CompactBpe`] counters:
+//! a few MiB each (`o200k_base` about 3.4 MiB, where tiktoken-rs's `CoreBPE` holds about
+//! 45 MiB). The legacy `p50k_base` and `r50k_base` are tiktoken-rs's `CoreBPE` (25 MiB or so
+//! each; only `text-davinci-*` and `gpt2` use them). Building one still takes tens of
+//! milliseconds, so none is built at start-up: a process that never counts an OpenAI-family
+//! prompt exactly never holds one, and an idle one holds none. The first count that needs a table builds it; callers on the async
 //! runtime ask [`Table::is_loaded`] first and count on the blocking pool while it is not, so
 //! no runtime worker stalls for the build.
 
 use std::sync::OnceLock;
 
 use tiktoken_rs::{CoreBPE, tokenizer::Tokenizer};
+
+use super::compact::CompactBpe;
 
 /// One of OpenAI's BPE encodings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,10 +29,28 @@ pub(crate) enum Table {
     R50k,
 }
 
+/// A built table: the compact counter, or tiktoken-rs's for the legacy encodings.
+pub(crate) enum Bpe {
+    /// `o200k_base` and `cl100k_base`.
+    Compact(CompactBpe),
+    /// `p50k_base` and `r50k_base`.
+    Tiktoken(CoreBPE),
+}
+
+impl Bpe {
+    /// How many tokens `text` is, special tokens counted as ordinary text.
+    pub(crate) fn count_ordinary(&self, text: &str) -> usize {
+        match self {
+            Self::Compact(bpe) => bpe.count_ordinary(text),
+            Self::Tiktoken(bpe) => bpe.encode_ordinary(text).len(),
+        }
+    }
+}
+
 /// A table built on first use.
 pub(crate) struct LazyTable {
     table: Table,
-    cell: OnceLock<CoreBPE>,
+    cell: OnceLock<Bpe>,
 }
 
 /// The process's tables, in [`Table`] order.
@@ -55,7 +77,7 @@ impl Table {
     }
 
     /// The process's table, built now if this is its first use.
-    pub(crate) fn get(self) -> &'static CoreBPE {
+    pub(crate) fn get(self) -> &'static Bpe {
         self.lazy().get()
     }
 
@@ -75,16 +97,26 @@ impl LazyTable {
     }
 
     /// The table, built now if this is its first use.
-    pub(crate) fn get(&self) -> &CoreBPE {
+    pub(crate) fn get(&self) -> &Bpe {
         self.cell.get_or_init(|| {
+            fn tiktoken<E: std::fmt::Debug>(built: Result<CoreBPE, E>) -> Bpe {
+                Bpe::Tiktoken(built.expect("the tables built into tiktoken-rs parse"))
+            }
             let built = match self.table {
-                Table::O200k => tiktoken_rs::o200k_base(),
-                Table::Cl100k => tiktoken_rs::cl100k_base(),
-                Table::P50k => tiktoken_rs::p50k_base(),
-                Table::R50k => tiktoken_rs::r50k_base(),
+                Table::O200k => Bpe::Compact(CompactBpe::o200k_base()),
+                Table::Cl100k => Bpe::Compact(CompactBpe::cl100k_base()),
+                Table::P50k => tiktoken(tiktoken_rs::p50k_base()),
+                Table::R50k => tiktoken(tiktoken_rs::r50k_base()),
             };
-            tracing::debug!(table = ?self.table, "tokenizer table loaded");
-            built.expect("the tables built into tiktoken-rs parse")
+            match &built {
+                Bpe::Compact(bpe) => tracing::debug!(
+                    table = ?self.table,
+                    heap_bytes = bpe.table_bytes(),
+                    "tokenizer table loaded"
+                ),
+                Bpe::Tiktoken(_) => tracing::debug!(table = ?self.table, "tokenizer table loaded"),
+            }
+            built
         })
     }
 
@@ -105,8 +137,18 @@ mod tests {
             !lazy.is_loaded(),
             "nothing is built before a count needs it"
         );
-        assert_eq!(lazy.get().encode_ordinary("Hello, world!").len(), 4);
+        assert_eq!(lazy.get().count_ordinary("Hello, world!"), 4);
         assert!(lazy.is_loaded());
+    }
+
+    #[test]
+    fn current_tables_are_compact_and_legacy_ones_tiktoken() {
+        let o200k = LazyTable::new(Table::O200k);
+        assert!(matches!(o200k.get(), Bpe::Compact(_)));
+        assert_eq!(o200k.get().count_ordinary("Hello, world!"), 4);
+        let p50k = LazyTable::new(Table::P50k);
+        assert!(matches!(p50k.get(), Bpe::Tiktoken(_)));
+        assert_eq!(p50k.get().count_ordinary("Hello, world!"), 4);
     }
 
     #[test]

@@ -1,0 +1,90 @@
+//! An exact token counter for `o200k_base` and `cl100k_base` that holds a few MiB.
+//!
+//! It counts what tiktoken's `encode_ordinary` would return, without building tiktoken's
+//! encoder and decoder maps: the text is split with the encoding's own pre-tokenizer pattern
+//! (the same regular expression, run by the same engine, `fancy-regex`), each piece that is
+//! a token counts one, and each other piece is byte-pair merged ([`super::merge`]) against a
+//! compact [`Vocab`]. Special tokens are ordinary text here, as in `encode_ordinary`.
+//!
+//! The rank files are OpenAI's, built in from `src/tokens/assets/` (see the README there):
+//! `o200k_base.tiktoken` and `cl100k_base.tiktoken`, as published at
+//! `https://openaipublic.blob.core.windows.net/encodings/` and checked against the SHA-256
+//! that OpenAI's `tiktoken` expects; MIT licence, `src/tokens/assets/LICENSE-tiktoken`.
+
+use super::{
+    merge::{self, Scratch},
+    vocab::Vocab,
+};
+
+/// OpenAI's `o200k_base` ranks.
+const O200K_BASE: &str = include_str!("assets/o200k_base.tiktoken");
+/// OpenAI's `cl100k_base` ranks.
+const CL100K_BASE: &str = include_str!("assets/cl100k_base.tiktoken");
+
+/// The pre-tokenizer of `cl100k_base`, as OpenAI's tiktoken defines it (tiktoken-rs passes
+/// it inline rather than exporting it). `o200k_base`'s is tiktoken-rs's
+/// [`tiktoken_rs::O200K_BASE_PAT_STR`].
+const CL100K_BASE_PATTERN: &str = r"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s";
+
+/// Bytes of text per token for the rest of a text the pattern could not split (see
+/// [`CompactBpe::count_ordinary`]).
+const BYTES_PER_TOKEN: usize = 4;
+
+/// Counts the tokens of text in one encoding.
+pub(crate) struct CompactBpe {
+    vocab: Vocab,
+    pattern: fancy_regex::Regex,
+}
+
+impl CompactBpe {
+    /// The counter of `o200k_base` (GPT-4o, GPT-4.1, GPT-5, o-series).
+    pub(crate) fn o200k_base() -> Self {
+        Self::new(O200K_BASE, tiktoken_rs::O200K_BASE_PAT_STR)
+    }
+
+    /// The counter of `cl100k_base` (GPT-4, GPT-3.5, `text-embedding-3`).
+    pub(crate) fn cl100k_base() -> Self {
+        Self::new(CL100K_BASE, CL100K_BASE_PATTERN)
+    }
+
+    /// Parses built-in ranks and compiles a built-in pattern: both are fixed at build time
+    /// and tested, so a failure is a broken build.
+    fn new(ranks: &str, pattern: &str) -> Self {
+        Self {
+            vocab: Vocab::parse(ranks).expect("the built-in rank files parse"),
+            pattern: fancy_regex::Regex::new(pattern).expect("the built-in patterns compile"),
+        }
+    }
+
+    /// How many tokens `text` encodes to, as tiktoken's `encode_ordinary(text).len()`.
+    ///
+    /// Should the pattern give up on some text (`fancy-regex` stops backtracking after a
+    /// million steps; tiktoken panics there), the rest of the text is estimated at 4 bytes per
+    /// token rather than failing the request.
+    pub(crate) fn count_ordinary(&self, text: &str) -> usize {
+        let mut scratch = Scratch::default();
+        let mut tokens = 0;
+        let mut counted_to = 0;
+        for piece in self.pattern.find_iter(text) {
+            let Ok(piece) = piece else {
+                return tokens + (text.len() - counted_to).div_ceil(BYTES_PER_TOKEN);
+            };
+            counted_to = piece.end();
+            let bytes = piece.as_str().as_bytes();
+            tokens += if self.vocab.rank(bytes).is_some() {
+                1
+            } else {
+                merge::count(&self.vocab, bytes, &mut scratch)
+            };
+        }
+        tokens
+    }
+
+    /// The heap of the rank table, in bytes (the compiled pattern not included).
+    pub(crate) fn table_bytes(&self) -> usize {
+        self.vocab.heap_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests;
