@@ -8,7 +8,7 @@ use std::{
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
-use infermux_core::{BoxError, InferBody, Money, Served, Usage, UsageSlot};
+use infermux_core::{BoxError, InferBody, Money, Protocol, Served, Usage, UsageSlot};
 
 use crate::{
     WasteReason,
@@ -56,16 +56,18 @@ pub(crate) struct Meter {
     bill: Bill,
     served: Served,
     wants_usage: bool,
+    protocol: Protocol,
     text: chunk::Text,
     done: bool,
 }
 
 impl Meter {
-    pub(crate) fn new(bill: Bill, served: Served, wants_usage: bool) -> Self {
+    pub(crate) fn new(bill: Bill, served: Served, wants_usage: bool, protocol: Protocol) -> Self {
         Self {
             bill,
             served,
             wants_usage,
+            protocol,
             text: chunk::Text::default(),
             done: false,
         }
@@ -174,7 +176,7 @@ impl Body for ResponseBody {
             };
             let mut done_now = false;
             if let Some(data) = frame.data_ref() {
-                let seen = chunk::observe(data, &mut meter.text);
+                let seen = chunk::observe(data, meter.protocol, &mut meter.text);
                 meter.done |= seen.done;
                 done_now = seen.done;
                 if seen.usage_chunk && meter.wants_usage {

@@ -3,7 +3,7 @@
 use std::sync::LazyLock;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use infermux_core::Money;
+use infermux_core::{Money, Protocol};
 use infermux_wire::scan::{Key, Needle, find_byte, keys, string_end};
 use serde::Deserialize;
 
@@ -213,63 +213,84 @@ fn scan_strings(json: &[u8], key: &Key, text: &mut Text) -> bool {
     true
 }
 
-/// Appends the generated text of the events in `frame` (content, tool-call and thinking
-/// deltas: OpenAI chat's, Anthropic's or the Responses API's) to `text`.
+/// Appends the generated text of the events in `frame`, a stream in the client's `protocol`
+/// (content, tool-call and thinking deltas: OpenAI chat's, Anthropic's or the Responses
+/// API's), to `text`.
 ///
 /// A byte scan reads the common events (a content delta, an Anthropic text, JSON or thinking
 /// delta, a Responses delta) without parsing them; events it cannot read for certain (tool
-/// calls, a usage object, an unexpected value) are parsed.
-pub(crate) fn observe(frame: &[u8], text: &mut Text) -> Seen {
+/// calls, a usage object, an unexpected value) are parsed. Only the protocol's own events are
+/// looked for: each search is a pass over every event.
+pub(crate) fn observe(frame: &[u8], protocol: Protocol, text: &mut Text) -> Seen {
     let mut seen = Seen::default();
-    let (keys, marks) = (&*KEYS, &*MARKS);
     for json in payloads(frame) {
         if json == b"[DONE]" {
             seen.done = true;
             continue;
         }
-        if marks.content_block_delta.is_in(json) {
-            let mut scratch = Text::default();
-            let scanned = [&keys.text, &keys.partial_json, &keys.thinking]
-                .into_iter()
-                .all(|key| scan_strings(json, key, &mut scratch));
-            if scanned {
-                text.push_raw(&scratch.raw);
-            } else if let Ok(event) = serde_json::from_slice::<BlockDelta<'_>>(json) {
-                let delta = event.delta;
-                for part in [delta.text, delta.partial_json, delta.thinking]
-                    .into_iter()
-                    .flatten()
-                {
-                    text.push_str(&part);
-                }
+        match protocol {
+            Protocol::AnthropicMessages | Protocol::AnthropicCountTokens => {
+                anthropic_delta(json, text);
             }
-            continue;
+            Protocol::OpenAiResponses => responses_delta(json, text),
+            Protocol::OpenAiChat => seen.usage_chunk |= chat_delta(json, text),
         }
-        if marks.responses_event.is_in(json) {
-            if marks.responses_delta.is_in(json)
-                && let Some(at) = keys.delta.first_value(json)
-                && json.get(at) == Some(&b'"')
-                && let Some(end) = string_end(json, at)
-            {
-                text.push_raw(&json[at + 1..end - 1]);
-            }
-            continue;
-        }
-        let simple = !marks.tool_calls.is_in(json) && !keys::USAGE.has_object(json);
-        if simple && scan_strings(json, &keys.content, text) {
-            continue;
-        }
-        let Ok(chunk) = serde_json::from_slice::<Chunk<'_>>(json) else {
-            continue;
-        };
-        let mut decoded = String::new();
-        for delta in chunk.choices.iter().filter_map(|c| c.delta.as_ref()) {
-            append(delta, &mut decoded);
-        }
-        text.push_str(&decoded);
-        seen.usage_chunk |= chunk.usage.is_some() && chunk.choices.is_empty();
     }
     seen
+}
+
+/// An Anthropic `content_block_delta`'s text, JSON or thinking.
+fn anthropic_delta(json: &[u8], text: &mut Text) {
+    let keys = &*KEYS;
+    if !MARKS.content_block_delta.is_in(json) {
+        return;
+    }
+    let mut scratch = Text::default();
+    let scanned = [&keys.text, &keys.partial_json, &keys.thinking]
+        .into_iter()
+        .all(|key| scan_strings(json, key, &mut scratch));
+    if scanned {
+        text.push_raw(&scratch.raw);
+    } else if let Ok(event) = serde_json::from_slice::<BlockDelta<'_>>(json) {
+        let delta = event.delta;
+        for part in [delta.text, delta.partial_json, delta.thinking]
+            .into_iter()
+            .flatten()
+        {
+            text.push_str(&part);
+        }
+    }
+}
+
+/// A Responses API `*.delta` event's text.
+fn responses_delta(json: &[u8], text: &mut Text) {
+    let marks = &*MARKS;
+    if marks.responses_event.is_in(json)
+        && marks.responses_delta.is_in(json)
+        && let Some(at) = KEYS.delta.first_value(json)
+        && json.get(at) == Some(&b'"')
+        && let Some(end) = string_end(json, at)
+    {
+        text.push_raw(&json[at + 1..end - 1]);
+    }
+}
+
+/// An OpenAI chat chunk's content and tool-call deltas; whether it is the usage chunk (usage
+/// and no choices).
+fn chat_delta(json: &[u8], text: &mut Text) -> bool {
+    let simple = !MARKS.tool_calls.is_in(json) && !keys::USAGE.has_object(json);
+    if simple && scan_strings(json, &KEYS.content, text) {
+        return false;
+    }
+    let Ok(chunk) = serde_json::from_slice::<Chunk<'_>>(json) else {
+        return false;
+    };
+    let mut decoded = String::new();
+    for delta in chunk.choices.iter().filter_map(|c| c.delta.as_ref()) {
+        append(delta, &mut decoded);
+    }
+    text.push_str(&decoded);
+    chunk.usage.is_some() && chunk.choices.is_empty()
 }
 
 /// Where the members of the chunk's `"usage"` object start: just after its `{`, whatever
@@ -328,6 +349,7 @@ mod tests {
             br#"data: {"choices":[{"index":0,"delta":{"content":"Hel\"lo"}}],"usage":null}
 
 "#,
+            Protocol::OpenAiChat,
             &mut text,
         );
         assert_eq!(seen, Seen::default());
@@ -335,6 +357,7 @@ mod tests {
             br#"data: {"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"a\":1}"}}]}}]}
 
 "#,
+            Protocol::OpenAiChat,
             &mut text,
         );
         assert_eq!(text.decode(), "Hel\"lo{\"a\":1}");
@@ -350,7 +373,7 @@ mod tests {
             "event: content_block_delta\n",
             "data: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"a\\\"\"}}\n\n",
         );
-        let seen = observe(frame.as_bytes(), &mut text);
+        let seen = observe(frame.as_bytes(), Protocol::AnthropicMessages, &mut text);
         assert_eq!(seen, Seen::default());
         assert_eq!(text.raw, b"Hi {\\\"a\\\"");
         let responses = concat!(
@@ -359,18 +382,21 @@ mod tests {
             "event: response.completed\n",
             "data: {\"type\":\"response.completed\",\"response\":{\"usage\":{}}}\n\n",
         );
-        assert_eq!(observe(responses.as_bytes(), &mut text), Seen::default());
+        assert_eq!(
+            observe(responses.as_bytes(), Protocol::OpenAiResponses, &mut text),
+            Seen::default()
+        );
         assert_eq!(text.decode(), "Hi {\"a\" there");
     }
 
     #[test]
     fn done_and_the_usage_chunk_are_recognised() {
         let mut text = Text::default();
-        assert!(observe(b"data: [DONE]\n\n", &mut text).done);
+        assert!(observe(b"data: [DONE]\n\n", Protocol::OpenAiChat, &mut text).done);
         let usage = br#"data: {"choices":[],"usage":{"prompt_tokens":8,"completion_tokens":1}}
 
 "#;
-        assert!(observe(usage, &mut text).usage_chunk);
+        assert!(observe(usage, Protocol::OpenAiChat, &mut text).usage_chunk);
         let priced = with_cost(&Bytes::from_static(usage), Money::from_picos(1_800_000));
         assert!(priced.starts_with(br#"data: {"choices":[],"usage":{"cost":0.0000018,"prompt"#));
         let json: serde_json::Value =
@@ -436,9 +462,17 @@ mod tests {
         let mut expected = String::new();
         for json in chunks {
             let mut one = Text::default();
-            observe(format!("data: {json}\n\n").as_bytes(), &mut one);
+            observe(
+                format!("data: {json}\n\n").as_bytes(),
+                Protocol::OpenAiChat,
+                &mut one,
+            );
             assert_eq!(one.decode(), parsed_text(json.as_bytes()), "{json}");
-            observe(format!("data: {json}\n\n").as_bytes(), &mut all);
+            observe(
+                format!("data: {json}\n\n").as_bytes(),
+                Protocol::OpenAiChat,
+                &mut all,
+            );
             expected.push_str(&parsed_text(json.as_bytes()));
         }
         assert_eq!(all.decode(), expected);

@@ -8,7 +8,7 @@ use std::{
 
 use http::{HeaderValue, Response};
 use http_body_util::BodyExt;
-use infermux_core::{BoxError, InferBody, Served, Usage, UsageSlot};
+use infermux_core::{BoxError, InferBody, Protocol, Served, Usage, UsageSlot};
 
 use crate::{
     bill::{Bill, count, counted_usage},
@@ -36,20 +36,26 @@ pin_project_lite::pin_project! {
         bill: Option<Bill>,
         stream: bool,
         wants_usage: bool,
-        // A request that is never billed (Anthropic's token counting).
-        free: bool,
+        // The client's protocol: the shape of the stream's events.
+        protocol: Protocol,
         settling: Option<Settled>,
     }
 }
 
 impl<F> ResponseFuture<F> {
-    pub(crate) fn new(inner: F, bill: Bill, stream: bool, wants_usage: bool, free: bool) -> Self {
+    pub(crate) fn new(
+        inner: F,
+        bill: Bill,
+        stream: bool,
+        wants_usage: bool,
+        protocol: Protocol,
+    ) -> Self {
         Self {
             inner,
             bill: Some(bill),
             stream,
             wants_usage,
-            free,
+            protocol,
             settling: None,
         }
     }
@@ -86,7 +92,7 @@ where
             // Not served by a provider: nothing to charge.
             return Poll::Ready(Ok(response));
         };
-        if *this.free {
+        if *this.protocol == Protocol::AnthropicCountTokens {
             // Dropping the bill releases what the request reserved.
             set_cost(&mut response, infermux_core::Money::ZERO);
             return Poll::Ready(Ok(response));
@@ -111,7 +117,7 @@ where
         if *this.stream {
             let estimate = bill.estimate(bill.price(&served).as_ref());
             set_cost(&mut response, estimate);
-            let meter = Meter::new(bill, served, *this.wants_usage);
+            let meter = Meter::new(bill, served, *this.wants_usage, *this.protocol);
             let response = response.map(|body| {
                 let out = UsageSlot::new();
                 InferBody::new(ResponseBody::new(body, meter, out.clone()), out)

@@ -6,7 +6,7 @@ use std::{
 };
 
 use http::Response;
-use infermux_core::{BoxError, InferBody, InferRequest, RequestBody};
+use infermux_core::{BoxError, InferBody, InferRequest, Protocol, RequestBody};
 use tower::Service;
 
 use crate::{
@@ -57,10 +57,16 @@ where
             strategy: request.route.strategy,
         };
         // Counting a prompt's tokens is answered by a provider but never billed.
-        let free = request.protocol == infermux_core::Protocol::AnthropicCountTokens;
-        if !free {
+        let protocol = request.protocol;
+        if protocol != Protocol::AnthropicCountTokens {
             request.billed_attempts = Some(crate::attempts::billing(&self.shared, &request));
         }
-        ResponseFuture::new(self.inner.call(request), bill, stream, wants_usage, free)
+        ResponseFuture::new(
+            self.inner.call(request),
+            bill,
+            stream,
+            wants_usage,
+            protocol,
+        )
     }
 }
