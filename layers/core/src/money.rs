@@ -67,7 +67,7 @@ impl Money {
         push_digits(&mut text, whole, 1);
         if frac != 0 {
             let mut width = 12;
-            while frac % 10 == 0 {
+            while frac.is_multiple_of(10) {
                 frac /= 10;
                 width -= 1;
             }
