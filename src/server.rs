@@ -249,12 +249,18 @@ async fn bind(addr: std::net::SocketAddr, key: &str) -> std::io::Result<TcpListe
     })
 }
 
-/// Keeps histograms' windows rolling even when nobody scrapes.
+/// How often histogram samples are folded into their buckets: until then each sample is kept,
+/// so under load the interval bounds that buffer (a second at 25,000 requests per second is
+/// about 200 KiB per histogram).
+const METRICS_UPKEEP: Duration = Duration::from_secs(1);
+
+/// Keeps histograms' windows rolling, and their sample buffers drained, even when nobody
+/// scrapes.
 pub(crate) async fn metrics_upkeep(
     handle: metrics_exporter_prometheus::PrometheusHandle,
     shutdown: CancellationToken,
 ) {
-    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    let mut tick = tokio::time::interval(METRICS_UPKEEP);
     loop {
         tokio::select! {
             _ = tick.tick() => handle.run_upkeep(),

@@ -6,7 +6,8 @@
 //! a token counts one, and each other piece is byte-pair merged ([`super::merge`]) against a
 //! compact [`Vocab`]. Special tokens are ordinary text here, as in `encode_ordinary`.
 //!
-//! The rank files are OpenAI's, built in from `src/tokens/assets/` (see the README there):
+//! The rank files are OpenAI's, built in from `src/tokens/assets/` (see the README there; the
+//! build script decodes them into the form [`Vocab`] borrows):
 //! `o200k_base.tiktoken` and `cl100k_base.tiktoken`, as published at
 //! `https://openaipublic.blob.core.windows.net/encodings/` and checked against the SHA-256
 //! that OpenAI's `tiktoken` expects; MIT licence, `src/tokens/assets/LICENSE-tiktoken`.
@@ -16,10 +17,17 @@ use super::{
     vocab::Vocab,
 };
 
-/// OpenAI's `o200k_base` ranks.
-const O200K_BASE: &str = include_str!("assets/o200k_base.tiktoken");
-/// OpenAI's `cl100k_base` ranks.
-const CL100K_BASE: &str = include_str!("assets/cl100k_base.tiktoken");
+/// OpenAI's `o200k_base` tokens, end to end in rank order, and where each starts (as
+/// little-endian `u32`s), decoded from the rank file by the build script.
+const O200K_BASE: (&[u8], &[u8]) = (
+    include_bytes!(concat!(env!("OUT_DIR"), "/o200k_base.tokens")),
+    include_bytes!(concat!(env!("OUT_DIR"), "/o200k_base.starts")),
+);
+/// OpenAI's `cl100k_base` tokens and starts, as [`O200K_BASE`].
+const CL100K_BASE: (&[u8], &[u8]) = (
+    include_bytes!(concat!(env!("OUT_DIR"), "/cl100k_base.tokens")),
+    include_bytes!(concat!(env!("OUT_DIR"), "/cl100k_base.starts")),
+);
 
 /// The pre-tokenizer of `cl100k_base`, as OpenAI's tiktoken defines it (tiktoken-rs passes
 /// it inline rather than exporting it). `o200k_base`'s is tiktoken-rs's
@@ -47,11 +55,11 @@ impl CompactBpe {
         Self::new(CL100K_BASE, CL100K_BASE_PATTERN)
     }
 
-    /// Parses built-in ranks and compiles a built-in pattern: both are fixed at build time
+    /// Indexes built-in tokens and compiles a built-in pattern: both are fixed at build time
     /// and tested, so a failure is a broken build.
-    fn new(ranks: &str, pattern: &str) -> Self {
+    fn new((tokens, starts): (&'static [u8], &'static [u8]), pattern: &str) -> Self {
         Self {
-            vocab: Vocab::parse(ranks).expect("the built-in rank files parse"),
+            vocab: Vocab::built(tokens, starts).expect("the built-in tokens are distinct"),
             pattern: fancy_regex::Regex::new(pattern).expect("the built-in patterns compile"),
         }
     }

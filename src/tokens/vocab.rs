@@ -5,35 +5,42 @@
 //! (one `u32` per token), and a hash index that stores only ranks: a lookup hashes the bytes
 //! asked for and compares them with the arena slice of each candidate rank. For `o200k_base`
 //! that is about 3.4 MiB, against about 45 MiB for a `HashMap<Vec<u8>, Rank>` with its
-//! decoder (tiktoken-rs's `CoreBPE`).
+//! decoder (tiktoken-rs's `CoreBPE`). The built-in vocabularies borrow their arena and starts
+//! from the binary (the build script decodes the rank files into that form), so only the
+//! index, about 1.2 MiB for `o200k_base`, is on the heap.
 
-use std::hash::BuildHasher;
+use std::{borrow::Cow, hash::BuildHasher};
 
+#[cfg(test)]
 use base64::{Engine, engine::general_purpose::STANDARD};
 use hashbrown::{DefaultHashBuilder, HashTable};
 
 /// Token bytes to rank, for one encoding.
 pub(crate) struct Vocab {
     /// Every token's bytes, in rank order, end to end.
-    arena: Box<[u8]>,
-    /// Where token `r` starts in `arena`; entry `r + 1` is where it ends (one extra entry).
-    starts: Box<[u32]>,
+    arena: Cow<'static, [u8]>,
+    /// Where token `r` starts in `arena`, as little-endian `u32`s; entry `r + 1` is where it
+    /// ends (one extra entry).
+    starts: Cow<'static, [u8]>,
     /// Ranks, found by the hash of their token's bytes.
     index: HashTable<u32>,
     /// The hash of `index`.
     hasher: DefaultHashBuilder,
 }
 
-/// Why a rank file did not parse (the files are built in, so only a broken build sees one).
+/// Why a vocabulary could not be built (the built-in ones are checked by the build script and
+/// the tests, so only a broken build sees one). Parsing a rank file at run time is for tests.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum VocabError {
     /// A line is not `<base64> <rank>`.
+    #[cfg(test)]
     #[error("line {line}: not `<base64 token> <rank>`")]
     Malformed {
         /// The line, counted from 1.
         line: usize,
     },
     /// The token of a line is not valid base64.
+    #[cfg(test)]
     #[error("line {line}: {source}")]
     Base64 {
         /// The line, counted from 1.
@@ -43,6 +50,7 @@ pub(crate) enum VocabError {
     },
     /// Ranks must run 0, 1, 2, ... in file order (they do in OpenAI's files), so that the
     /// rank of a token is its position and needs no storage.
+    #[cfg(test)]
     #[error("line {line}: rank {rank} is out of order")]
     RankOrder {
         /// The line, counted from 1.
@@ -59,20 +67,17 @@ pub(crate) enum VocabError {
 }
 
 impl Vocab {
+    /// A vocabulary over `arena` and its little-endian `u32` `starts`, as the build script
+    /// writes them.
+    pub(crate) fn built(arena: &'static [u8], starts: &'static [u8]) -> Result<Self, VocabError> {
+        Self::indexed(Cow::Borrowed(arena), Cow::Borrowed(starts))
+    }
+
     /// Parses a tiktoken rank file (`<base64 token> <rank>` per line, ranks `0..n` in order).
+    #[cfg(test)]
     pub(crate) fn parse(file: &str) -> Result<Self, VocabError> {
-        // A first pass sizes the arena (from the base64 lengths: at most 2 bytes over per
-        // token, trimmed at the end), so that building it never grows it by doubling and
-        // never holds twice its size for a moment.
-        let mut tokens = 0usize;
-        let mut bytes = 0usize;
-        for line in file.lines() {
-            let (token, _) = line.split_once(' ').unwrap_or((line, ""));
-            tokens += 1;
-            bytes += base64::decoded_len_estimate(token.len());
-        }
-        let mut arena = Vec::with_capacity(bytes);
-        let mut starts = Vec::with_capacity(tokens + 1);
+        let mut arena = Vec::new();
+        let mut starts = Vec::new();
         for (number, line) in file.lines().enumerate() {
             let line_no = number + 1;
             let (token, rank) = line
@@ -87,7 +92,7 @@ impl Vocab {
                     rank,
                 });
             }
-            starts.push(offset(arena.len()));
+            starts.extend_from_slice(&offset(arena.len()).to_le_bytes());
             STANDARD
                 .decode_vec(token, &mut arena)
                 .map_err(|source| VocabError::Base64 {
@@ -95,9 +100,13 @@ impl Vocab {
                     source,
                 })?;
         }
-        starts.push(offset(arena.len()));
-        let arena = arena.into_boxed_slice();
-        let starts = starts.into_boxed_slice();
+        starts.extend_from_slice(&offset(arena.len()).to_le_bytes());
+        Self::indexed(Cow::Owned(arena), Cow::Owned(starts))
+    }
+
+    /// Indexes the tokens of `arena` by their bytes; refuses a token that repeats another.
+    fn indexed(arena: Cow<'static, [u8]>, starts: Cow<'static, [u8]>) -> Result<Self, VocabError> {
+        let tokens = (starts.len() / size_of::<u32>()).saturating_sub(1);
         let hasher = DefaultHashBuilder::default();
         let token = |rank: u32| slice(&arena, &starts, rank);
         let mut index = HashTable::with_capacity(tokens);
@@ -137,20 +146,33 @@ impl Vocab {
     /// How many tokens there are.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.starts.len() - 1
+        self.starts.len() / size_of::<u32>() - 1
     }
 
-    /// The heap the vocabulary holds, in bytes (arena, offsets and index).
+    /// The heap the vocabulary holds, in bytes: the index, and the arena and offsets when
+    /// they are not borrowed from the binary.
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.arena.len() + self.starts.len() * size_of::<u32>() + self.index.allocation_size()
+        let owned = |bytes: &Cow<'static, [u8]>| match bytes {
+            Cow::Borrowed(_) => 0,
+            Cow::Owned(bytes) => bytes.len(),
+        };
+        owned(&self.arena) + owned(&self.starts) + self.index.allocation_size()
     }
 }
 
 /// The bytes of the token of `rank` in `arena`.
 #[inline]
-fn slice<'a>(arena: &'a [u8], starts: &[u32], rank: u32) -> &'a [u8] {
+fn slice<'a>(arena: &'a [u8], starts: &[u8], rank: u32) -> &'a [u8] {
     let rank = rank as usize;
-    &arena[starts[rank] as usize..starts[rank + 1] as usize]
+    &arena[start(starts, rank)..start(starts, rank + 1)]
+}
+
+/// Entry `i` of the little-endian `u32` offsets `starts`.
+#[inline]
+fn start(starts: &[u8], i: usize) -> usize {
+    let mut word = [0; 4];
+    word.copy_from_slice(&starts[i * 4..i * 4 + 4]);
+    u32::from_le_bytes(word) as usize
 }
 
 /// `n` as an arena offset; the rank files are a few MiB, far below 4 GiB.
