@@ -19,9 +19,10 @@
 //! It is an estimate: what a request finally costs comes from the usage the provider reports.
 //! The tokenizer tables load on first use, on the blocking pool, so an idle process holds none
 //! and no runtime worker waits for one (see [`tables`]). `o200k_base` and `cl100k_base` are
-//! compact tables (`compact`): about 20–30 ms to build and, for `o200k_base`, 3.4 MiB of table
-//! (4.6 MB peak heap with its pattern, where tiktoken-rs's `CoreBPE` peaks at 32 MB); the
-//! legacy `p50k_base` and `r50k_base` are tiktoken-rs's (about 100 ms and 25 MiB each).
+//! compact tables (`compact`): about 20–30 ms to build and, for `o200k_base`, a 1.2 MiB index
+//! on the heap over token bytes borrowed from the binary (where tiktoken-rs's `CoreBPE` peaks
+//! at 32 MB); the legacy `p50k_base` and `r50k_base` are tiktoken-rs's (about 100 ms and
+//! 25 MiB each).
 //!
 //! [tiktoken]: https://github.com/openai/tiktoken
 
@@ -212,10 +213,11 @@ impl TokenCounter for BpeTokenCounter {
     }
 }
 
-/// Loads the BPE tables that `models` are counted with now (20–30 ms and about 5 MiB for
-/// `o200k_base` or `cl100k_base`; about 100 ms and 25 MiB for a legacy table). `serve` does not call it: tables load on first use, so that an idle
-/// process holds none; benches call it to leave the first load out of their figures. Call it
-/// off the async runtime's worker threads (`spawn_blocking`).
+/// Loads the BPE tables that `models` are counted with now (20–30 ms and 2–3 MiB for
+/// `o200k_base` or `cl100k_base` with their patterns; about 100 ms and 25 MiB for a legacy
+/// table). `serve` does not call it: tables load on first use, so that an idle process holds
+/// none; benches call it to leave the first load out of their figures. Call it off the async
+/// runtime's worker threads (`spawn_blocking`).
 pub fn warm_up<'a>(models: impl IntoIterator<Item = &'a str>) {
     for model in models {
         if let Some(table) = Table::for_model(model) {

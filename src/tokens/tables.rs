@@ -1,13 +1,14 @@
 //! The BPE tables, each loaded on first use.
 //!
 //! `o200k_base` (every current OpenAI model) and `cl100k_base` are [`CompactBpe`] counters:
-//! a few MiB each (`o200k_base` about 3.4 MiB, where tiktoken-rs's `CoreBPE` holds about
-//! 45 MiB). The legacy `p50k_base` and `r50k_base` are tiktoken-rs's `CoreBPE` (25 MiB or so
-//! each; only `text-davinci-*` and `gpt2` use them). Building one still takes tens of
-//! milliseconds, so none is built at start-up: a process that never counts an OpenAI-family
-//! prompt exactly never holds one, and an idle one holds none. The first count that needs a table builds it; callers on the async
-//! runtime ask [`Table::is_loaded`] first and count on the blocking pool while it is not, so
-//! no runtime worker stalls for the build.
+//! an index on the heap (about 1.2 MiB for `o200k_base`, where tiktoken-rs's `CoreBPE` holds
+//! about 45 MiB) over token bytes the binary carries. The legacy `p50k_base` and `r50k_base`
+//! are tiktoken-rs's `CoreBPE` (25 MiB or so each; only `text-davinci-*` and `gpt2` use them).
+//! Building one still takes tens of milliseconds, so none is built at start-up: a process that
+//! never counts an OpenAI-family prompt exactly never holds one, and an idle one holds none.
+//! The first count that needs a table builds it; callers on the async runtime ask
+//! [`Table::is_loaded`] first and count on the blocking pool while it is not, so no runtime
+//! worker stalls for the build.
 
 use std::sync::OnceLock;
 
