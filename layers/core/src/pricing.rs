@@ -1,6 +1,8 @@
 //! What tokens cost: per-token prices and the table that finds them.
 
-use std::{collections::HashMap, sync::Arc};
+use std::sync::Arc;
+
+use hashbrown::HashMap;
 
 use crate::{Money, ProviderName, Usage};
 

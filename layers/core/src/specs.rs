@@ -6,7 +6,9 @@
 //! overrides from the config's `pricing` entries. It is not [`ModelCatalog`](crate::ModelCatalog),
 //! which says which provider serves which model name.
 
-use std::{collections::HashMap, sync::Arc};
+use std::sync::Arc;
+
+use hashbrown::HashMap;
 
 use crate::ProviderName;
 
