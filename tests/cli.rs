@@ -9,7 +9,7 @@ use std::{
     time::Duration,
 };
 
-use common::{chat, get, post_json};
+use common::{Reaped, chat, get, post_json};
 use infermux_test_util::{Fault, MockServer};
 use serde_json::json;
 
@@ -251,16 +251,6 @@ request_log: {{path: "{}"}}
     assert!(journal.is_empty(), "compacted at the stop: {journal}");
     let snapshot = std::fs::read_to_string(&state).expect("snapshot");
     assert!(snapshot.contains("\"requests\": 64"), "{snapshot}");
-}
-
-/// A child process killed and reaped when the test ends, however it ends.
-struct Reaped(Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn terminate(child: &Child) {

@@ -6,28 +6,15 @@ use common::{Infermux, chat, post_json};
 use infermux_test_util::{Fault, MockServer};
 use serde_json::json;
 
-/// Two OpenAI-shaped providers serving the same model, `first` declared first.
+/// Two OpenAI-shaped providers serving the same model, `first` declared first, with the
+/// product's default circuit breaker.
 async fn two(first: &MockServer, second: &MockServer, timeout: &str) -> Infermux {
-    let yaml = format!(
-        r#"
-providers:
-  - name: first
-    type: openai
-    api_key: "sk-first-secret"
-    base_url: "{}"
-    models: [gpt-4o-mini]
-    timeout: {timeout}
-  - name: second
-    type: openai
-    api_key: "sk-second-secret"
-    base_url: "{}"
-    models: [gpt-4o-mini]
-    timeout: {timeout}
-"#,
-        first.base_url(),
-        second.base_url()
-    );
-    Infermux::start(&yaml).await
+    let settings = common::Settings {
+        timeout,
+        breaker: "",
+        ..common::Settings::default()
+    };
+    common::two(first, second, settings).await
 }
 
 async fn ask(infermux: &Infermux, extra: serde_json::Value) -> common::Reply {

@@ -6,22 +6,12 @@ mod common;
 
 use std::{
     io::{BufRead, BufReader},
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     time::Duration,
 };
 
-use common::{chat, post_json};
+use common::{Reaped, chat, post_json};
 use serde_json::json;
-
-/// The binary, killed and reaped when the test ends, however it ends.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn requests_are_answered_while_nobody_reads_the_log() {
@@ -38,7 +28,7 @@ log: {level: debug, format: json}
 "#,
     )
     .expect("config");
-    let mut child = Killed(
+    let mut child = Reaped(
         Command::new(env!("CARGO_BIN_EXE_infermux"))
             .args(["serve", "--config"])
             .arg(&config_path)

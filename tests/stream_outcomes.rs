@@ -22,7 +22,7 @@ async fn two(first: &MockServer, second: &MockServer, breaker: &str) -> Infermux
         second,
         common::Settings {
             breaker,
-            first_extra: "",
+            ..common::Settings::default()
         },
     )
     .await

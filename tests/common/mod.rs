@@ -16,6 +16,16 @@ use infermux::{config, server::Server};
 use infermux_test_util::MockServer;
 use tokio_util::sync::CancellationToken;
 
+/// A child process (the real binary) killed and reaped when the test ends, however it ends.
+pub struct Reaped(pub std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A running infermux; dropping it shuts it down.
 pub struct Infermux {
     pub proxy: SocketAddr,
@@ -203,10 +213,12 @@ pub fn chat(model: &str, extra: serde_json::Value) -> serde_json::Value {
     body
 }
 
-/// Per-provider settings spliced into both providers of [`two`]: the circuit breaker, and
-/// lines added to the first provider.
+/// Per-provider settings spliced into both providers of [`two`]: the request timeout, the
+/// circuit breaker (empty: the product's default breaker), and lines added to the first
+/// provider.
 #[derive(Clone, Copy)]
 pub struct Settings<'a> {
+    pub timeout: &'a str,
     pub breaker: &'a str,
     pub first_extra: &'a str,
 }
@@ -214,6 +226,7 @@ pub struct Settings<'a> {
 impl Default for Settings<'_> {
     fn default() -> Self {
         Self {
+            timeout: "5s",
             breaker: "{window: 30s, min_requests: 3, error_rate: 0.5, p95_latency: 10s, recovery: 60s}",
             first_extra: "",
         }
@@ -223,9 +236,15 @@ impl Default for Settings<'_> {
 /// Two OpenAI-shaped providers serving the same model, `first` declared (and tried) first.
 pub async fn two(first: &MockServer, second: &MockServer, settings: Settings<'_>) -> Infermux {
     let Settings {
+        timeout,
         breaker,
         first_extra,
     } = settings;
+    let breaker = if breaker.is_empty() {
+        String::new()
+    } else {
+        format!("\n    circuit_breaker: {breaker}")
+    };
     let yaml = format!(
         r#"
 routing: {{strategy: priority}}
@@ -235,16 +254,14 @@ providers:
     api_key: "sk-first-secret"
     base_url: "{}"
     models: [gpt-4o-mini]
-    timeout: 5s
-    circuit_breaker: {breaker}
+    timeout: {timeout}{breaker}
 {first_extra}
   - name: second
     type: openai
     api_key: "sk-second-secret"
     base_url: "{}"
     models: [gpt-4o-mini]
-    timeout: 5s
-    circuit_breaker: {breaker}
+    timeout: {timeout}{breaker}
 "#,
         first.base_url(),
         second.base_url()
