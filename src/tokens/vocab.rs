@@ -13,7 +13,7 @@ use std::{borrow::Cow, hash::BuildHasher};
 
 #[cfg(test)]
 use base64::{Engine, engine::general_purpose::STANDARD};
-use hashbrown::{DefaultHashBuilder, HashTable};
+use hashbrown::{DefaultHashBuilder, HashTable, hash_table::Entry};
 
 /// Token bytes to rank, for one encoding.
 pub(crate) struct Vocab {
@@ -112,13 +112,22 @@ impl Vocab {
         let mut index = HashTable::with_capacity(tokens);
         for rank in 0..offset(tokens) {
             let bytes = token(rank);
-            let hash = hasher.hash_one(bytes);
-            if index.find(hash, |&other| token(other) == bytes).is_some() {
-                return Err(VocabError::Duplicate {
-                    line: rank as usize + 1,
-                });
+            // One probe finds a repeat or the free slot.
+            let entry = index.entry(
+                hasher.hash_one(bytes),
+                |&other| token(other) == bytes,
+                |&other| hasher.hash_one(token(other)),
+            );
+            match entry {
+                Entry::Occupied(_) => {
+                    return Err(VocabError::Duplicate {
+                        line: rank as usize + 1,
+                    });
+                }
+                Entry::Vacant(slot) => {
+                    slot.insert(rank);
+                }
             }
-            index.insert_unique(hash, rank, |&other| hasher.hash_one(token(other)));
         }
         Ok(Self {
             arena,
