@@ -11,7 +11,7 @@ use bytes::Bytes;
 use infermux_core::Usage;
 use serde::Deserialize;
 
-use crate::scan::{Lines, needles};
+use crate::scan::{Lines, keys};
 
 /// `body` with the value of its top-level `"model"` member replaced by `model`. The original
 /// bytes (shared, not copied) when the model is already `model`; `None` when `body` is not a
@@ -210,7 +210,7 @@ impl UsageObserver {
             return;
         };
         // Only `message_start` and `message_delta` carry usage; no other line is parsed.
-        if !needles::USAGE.is_in(data) {
+        if keys::USAGE.first_value(data).is_none() {
             return;
         }
         if let Ok(parsed) = serde_json::from_slice::<WithUsage>(data) {

@@ -75,8 +75,6 @@ pub mod needles {
 
     /// The blank line that ends a server-sent event.
     pub static EVENT_END: LazyLock<Needle> = LazyLock::new(|| Needle::new(b"\n\n"));
-    /// `"usage"`, quotes included: an event that lacks it carries no usage.
-    pub static USAGE: LazyLock<Needle> = LazyLock::new(|| Needle::new(b"\"usage\""));
 }
 
 /// A JSON member name to look for, with its searcher built once.
@@ -172,7 +170,7 @@ mod tests {
         assert_eq!(seen, ["event: a", "data: {\"x\":1}", "", "data: 2"]);
         assert!(Needle::new(b"bc").is_in(b"abc"));
         assert_eq!(needles::EVENT_END.find(b"data: 1\n\ndata: 2"), Some(7));
-        assert!(!needles::USAGE.is_in(b"{\"usage_x\":1}"));
+        assert!(!Needle::new(b"\"usage\"").is_in(b"{\"usage_x\":1}"));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use infermux_core::Usage;
 use serde::Deserialize;
 
-use crate::scan::{Lines, needles};
+use crate::scan::{Lines, keys};
 
 #[derive(Debug, Default, Deserialize)]
 struct Details {
@@ -90,7 +90,7 @@ impl UsageObserver {
         let Some(data) = line.strip_prefix(b"data:") else {
             return;
         };
-        if !needles::USAGE.is_in(data) {
+        if keys::USAGE.first_value(data).is_none() {
             return;
         }
         if let Ok(parsed) = serde_json::from_slice::<WithUsage>(data)
