@@ -41,6 +41,8 @@ pub struct ForwardBody<B> {
     client_wants_usage: bool,
     usage: Option<Usage>,
     done: bool,
+    /// `[DONE]` went out in the provider's own bytes.
+    done_forwarded: bool,
     ended: bool,
     sent_data: bool,
     failure: Option<String>,
@@ -84,6 +86,7 @@ where
             client_wants_usage,
             usage: None,
             done: false,
+            done_forwarded: false,
             ended: false,
             sent_data: false,
             failure: None,
@@ -118,44 +121,63 @@ where
         match ready!(Pin::new(&mut self.upstream).poll_frame(cx)) {
             Some(Ok(frame)) => {
                 self.idle.reset();
+                // A body whose length is known says when its last frame came: the stream's
+                // end is handled now, not after another wake-up, and goes out with it.
+                let last = self.upstream.is_end_stream();
                 if let Ok(data) = frame.into_data() {
-                    self.feed(data);
+                    self.feed(data, last);
+                }
+                if last {
+                    self.upstream_ended();
                 }
             }
             Some(Err(error)) => self.fail(&format!("connection to the provider broke: {error}")),
-            None => {
-                if !self.partial.is_empty() {
-                    // A last event without its blank line still counts.
-                    self.partial.extend_from_slice(b"\n\n");
-                    self.feed(Bytes::new());
-                }
-                if self.ended {
-                    return Poll::Ready(());
-                }
-                if self.done {
-                    self.pending.push_back(Bytes::from_static(DONE_EVENT));
-                    // Whole: the circuit breaker counts the stream a success.
-                    self.slot.mark_completed();
-                    self.end();
-                } else {
-                    self.fail("the stream ended before `data: [DONE]`");
-                }
-            }
+            None => self.upstream_ended(),
         }
         Poll::Ready(())
     }
 
-    /// Queues the events `data` completes, as slices of it where they pass unchanged.
-    fn feed(&mut self, data: Bytes) {
+    /// The provider's body ended: the stream is whole if `[DONE]` came.
+    fn upstream_ended(&mut self) {
+        if !self.partial.is_empty() {
+            // A last event without its blank line still counts.
+            self.partial.extend_from_slice(b"\n\n");
+            self.feed(Bytes::new(), true);
+        }
+        if self.ended {
+            return;
+        }
+        if self.done {
+            if !self.done_forwarded {
+                self.pending.push_back(Bytes::from_static(DONE_EVENT));
+            }
+            // Whole: the circuit breaker counts the stream a success.
+            self.slot.mark_completed();
+            self.end();
+        } else {
+            self.fail("the stream ended before `data: [DONE]`");
+        }
+    }
+
+    /// Queues the events `data` completes, as slices of it where they pass unchanged; `last`
+    /// when the provider's body ends with it.
+    fn feed(&mut self, data: Bytes, last: bool) {
         let buf = if self.partial.is_empty() {
             data
         } else {
             self.partial.extend_from_slice(&data);
             self.partial.split().freeze()
         };
-        let mut at = 0;
-        let mut emit_from = 0;
+        let (mut at, mut emit_from) = (0, 0);
+        let (queued, mut alone) = (self.pending.len(), false);
         while let Some((end, single)) = event_end(&buf, at) {
+            if last && end == buf.len() && buf[at..end] == *DONE_EVENT {
+                // The closing `[DONE]` at the very end of the body goes out as it came.
+                self.done = true;
+                self.done_forwarded = true;
+                at = end;
+                break;
+            }
             let action = self.event(&buf[at..end], single);
             let cut = !matches!(action, Action::Keep);
             if cut && emit_from < at {
@@ -166,6 +188,7 @@ where
                 Action::Drop => emit_from = end,
                 Action::Alone => {
                     self.sent_data = true;
+                    alone = true;
                     self.pending.push_back(buf.slice(at..end));
                     emit_from = end;
                 }
@@ -186,6 +209,13 @@ where
         }
         if at < buf.len() {
             self.partial.extend_from_slice(&buf[at..]);
+        }
+        if last && !alone && self.pending.len() > queued + 1 {
+            // The body's last frame goes out as one frame, not as the slices around an event
+            // left out: the cost layer holds the closing `[DONE]` until the cost is recorded,
+            // and the client then gets the whole end of the stream in one write.
+            let slices: Vec<Bytes> = self.pending.drain(queued..).collect();
+            self.pending.push_back(Bytes::from(slices.concat()));
         }
     }
 
@@ -443,6 +473,27 @@ mod tests {
             false,
         );
         assert_eq!(b.first_chunk().await, Ok(()));
+    }
+
+    #[tokio::test]
+    async fn a_body_of_known_length_ends_with_its_last_frame() {
+        let whole = format!("{CONTENT}{CONTENT}{USAGE}data: [DONE]\n\n");
+        let slot = UsageSlot::new();
+        let mut body = ForwardBody::new(
+            http_body_util::Full::new(Bytes::from(whole.clone())),
+            false,
+            slot.clone(),
+            "p",
+            Duration::from_secs(5),
+        );
+        let frame = body.frame().await.expect("frame").expect("data");
+        let sent = format!("{CONTENT}{CONTENT}data: [DONE]\n\n");
+        assert_eq!(frame.into_data().expect("data"), sent.as_bytes());
+        assert!(
+            body.is_end_stream(),
+            "the end is known without another poll"
+        );
+        assert!(slot.is_completed(), "a whole stream is marked completed");
     }
 
     #[tokio::test]

@@ -4,7 +4,7 @@ use std::{
     future::Future,
     pin::Pin,
     sync::Arc,
-    task::{Context, Poll},
+    task::{Context, Poll, ready},
 };
 
 use infermux_core::{
@@ -93,11 +93,14 @@ impl Bill {
             settle.await;
         };
         match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => Settling::Spawned(tasks.spawn_on(task, &runtime)),
-            Err(_) => Settling::Inline(Box::pin(async move {
-                task.await;
-                Ok(())
-            })),
+            Ok(runtime) => Settling::spawned(tasks.spawn_on(task, &runtime)),
+            Err(_) => Settling::new(
+                &tasks,
+                Box::pin(async move {
+                    task.await;
+                    Ok(())
+                }),
+            ),
         }
     }
 
@@ -177,27 +180,53 @@ impl Bill {
                     .await
             }),
         };
-        (cost, Settling::spawn(&self.shared.tasks, settle))
+        (cost, Settling::new(&self.shared.tasks, settle))
     }
 }
 
 /// A settlement in flight: completes once the cost is durable in the store.
 ///
-/// The work runs on a task of the layer's tracker; dropping this only stops waiting for it.
-pub(crate) enum Settling {
-    /// Spawned on the runtime.
-    Spawned(tokio::task::JoinHandle<()>),
-    /// No runtime to spawn on (never in a server): polled in place.
-    Inline(StoreFuture<()>),
+/// It is first polled in place, so that a store which records the cost at once (the state
+/// file's journal, memory) costs no task; a settlement that has to wait moves to a task of
+/// the layer's tracker, and one dropped before it was polled is moved there too: dropping
+/// this only stops waiting, never the settlement.
+pub(crate) struct Settling {
+    /// Not moved to a task (yet): the settlement and the tracker it would move to.
+    in_place: Option<(StoreFuture<()>, tokio_util::task::TaskTracker)>,
+    /// The task it moved to.
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Settling {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settling")
+            .field("in_place", &self.in_place.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Settling {
-    fn spawn(tasks: &tokio_util::task::TaskTracker, settle: StoreFuture<()>) -> Self {
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                Self::Spawned(tasks.spawn_on(async move { log_settled(settle.await) }, &runtime))
-            }
-            Err(_) => Self::Inline(settle),
+    fn new(tasks: &tokio_util::task::TaskTracker, settle: StoreFuture<()>) -> Self {
+        Self {
+            in_place: Some((settle, tasks.clone())),
+            task: None,
+        }
+    }
+
+    /// A settlement already running as `task`.
+    fn spawned(task: tokio::task::JoinHandle<()>) -> Self {
+        Self {
+            in_place: None,
+            task: Some(task),
+        }
+    }
+
+    /// Moves the settlement to a task, when there is a runtime to run it on.
+    fn detach(&mut self) {
+        if let Ok(runtime) = tokio::runtime::Handle::try_current()
+            && let Some((settle, tasks)) = self.in_place.take()
+        {
+            self.task = Some(tasks.spawn_on(async move { log_settled(settle.await) }, &runtime));
         }
     }
 }
@@ -206,10 +235,31 @@ impl Future for Settling {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        match self.get_mut() {
-            Self::Spawned(handle) => Pin::new(handle).poll(cx).map(|_| ()),
-            Self::Inline(settle) => settle.as_mut().poll(cx).map(log_settled),
+        let this = self.get_mut();
+        if let Some((settle, _)) = this.in_place.as_mut() {
+            if let Poll::Ready(result) = settle.as_mut().poll(cx) {
+                log_settled(result);
+                this.in_place = None;
+                return Poll::Ready(());
+            }
+            this.detach();
         }
+        if let Some(task) = this.task.as_mut() {
+            // A task that panicked has nothing left to wait for.
+            let _ = ready!(Pin::new(task).poll(cx));
+            this.task = None;
+        }
+        if this.in_place.is_some() {
+            // No runtime to move it to: it goes on being polled here.
+            return Poll::Pending;
+        }
+        Poll::Ready(())
+    }
+}
+
+impl Drop for Settling {
+    fn drop(&mut self) {
+        self.detach();
     }
 }
 
@@ -347,5 +397,52 @@ mod tests {
         assert_eq!(cost.to_plain_decimal(), "0.00051");
         let month = Month::of(std::time::SystemTime::now());
         assert_eq!(store.spent(&"a".into(), month).await, Ok(cost));
+    }
+
+    /// A settlement that finishes once `go` is sent, and counts itself in `done`.
+    fn waiting(
+        done: &Arc<std::sync::atomic::AtomicUsize>,
+    ) -> (StoreFuture<()>, tokio::sync::oneshot::Sender<()>) {
+        let (go, wait) = tokio::sync::oneshot::channel();
+        let done = done.clone();
+        let settle: StoreFuture<()> = Box::pin(async move {
+            wait.await.ok();
+            done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(())
+        });
+        (settle, go)
+    }
+
+    #[tokio::test]
+    async fn a_settlement_that_finishes_at_once_needs_no_task() {
+        let tasks = tokio_util::task::TaskTracker::new();
+        let settling = Settling::new(&tasks, Box::pin(std::future::ready(Ok(()))));
+        settling.await;
+        assert!(tasks.is_empty(), "no task was spawned");
+    }
+
+    #[tokio::test]
+    async fn a_waiting_settlement_moves_to_a_task_and_outlives_its_waiter() {
+        let tasks = tokio_util::task::TaskTracker::new();
+        let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        // Polled once, then dropped (the client went away).
+        let (settle, go) = waiting(&done);
+        let mut settling = Settling::new(&tasks, settle);
+        assert!(futures_util::poll!(&mut settling).is_pending());
+        assert_eq!(tasks.len(), 1, "the rest runs on a task");
+        drop(settling);
+        // Never polled at all.
+        let (settle, go_too) = waiting(&done);
+        drop(Settling::new(&tasks, settle));
+        assert_eq!(tasks.len(), 2);
+        go.send(()).ok();
+        go_too.send(()).ok();
+        tasks.close();
+        tasks.wait().await;
+        assert_eq!(
+            done.load(std::sync::atomic::Ordering::SeqCst),
+            2,
+            "both ran"
+        );
     }
 }

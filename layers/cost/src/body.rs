@@ -25,8 +25,8 @@ pin_project_lite::pin_project! {
     /// estimated) when the provider reported none, the stream breaks, or the client goes
     /// away. The closing `data: [DONE]` of a complete stream is held until the cost is
     /// durable in the store, so a client that saw it was charged. When the client asked for
-    /// usage, the usage chunk gains `usage.cost`. Settlement runs on its own task: dropping
-    /// the body never loses it.
+    /// usage, the usage chunk gains `usage.cost`. A settlement that cannot finish at once
+    /// moves to a task of its own: dropping the body never loses it.
     pub struct ResponseBody {
         #[pin]
         inner: InferBody,

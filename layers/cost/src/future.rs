@@ -129,6 +129,9 @@ where
                 let (cost, settle) = bill.settle(&served, usage, false);
                 set_cost(&mut response, cost);
                 Box::pin(async move {
+                    // The responses that finish in the same turn of the runtime share one
+                    // journal write (group commit); a stream's end is written at once.
+                    tokio::task::yield_now().await;
                     settle.await;
                     Ok(response)
                 })

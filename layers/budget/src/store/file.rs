@@ -3,8 +3,9 @@
 //! Every settled request is appended to the journal (`<state_file>.journal`) as one JSON
 //! line, written to the file before [`settle`](SpendStore::settle) completes, so the spend
 //! of a response that completed survives a crash of the process (SIGKILL: the kernel keeps
-//! what was written). The lines of requests that finish in the same runtime tick are written
-//! together, with one syscall (group commit, see [`super::journal`]). A maintenance thread fsyncs the journal at most
+//! what was written). Lines queued while no write is in progress are written together, with
+//! one syscall (group commit, see [`super::journal`]). A maintenance thread fsyncs the journal
+//! at most
 //! [`SYNC_EVERY`] after a write, so spend also survives a power loss or kernel crash within
 //! that bound, without any response waiting for a disk flush or a thread hand-off.
 //!
@@ -306,12 +307,10 @@ impl Shared {
         locked(&self.journal).queue(line)
     }
 
-    /// Completes once the batch holding a settled line is written: yields once so that the
-    /// requests finishing in the same tick queue theirs, then writes every queued line with
-    /// one syscall, or waits for the settlement that is writing them
+    /// Completes once the batch holding a settled line is written: writes every queued line
+    /// with one syscall, or waits for the settlement that is writing them
     /// ([`journal`](super::journal)).
     async fn written(self: Arc<Self>, batch: u64) -> Result<(), StoreError> {
-        tokio::task::yield_now().await;
         loop {
             let notified = self.written.notified();
             let mut notified = std::pin::pin!(notified);

@@ -1,12 +1,13 @@
 //! The journal's write path: group commit.
 //!
-//! A settlement queues its line in [`Journal::pending`] and waits for it to be written.
-//! The first waiter to find no write in progress yields once to the runtime (so that the
-//! other requests finishing in the same tick queue their lines too), then takes every queued
-//! line and writes them with one `write` syscall, without holding the lock; the others wait
-//! for that write. A response is still released only once its line is in the file, so the
-//! kernel keeps it through a SIGKILL (see [`super::file`]); one syscall now serves every
-//! request that finished in the same tick instead of one each.
+//! A settlement queues its line in [`Journal::pending`] when it is made and waits for it to
+//! be written. The first waiter to find no write in progress takes every queued line and
+//! writes them with one `write` syscall, without holding the lock; the others wait for that
+//! write. A caller that waits one turn of the runtime before it first polls (the cost layer
+//! does for complete responses) lets every request that finished in the same turn queue its
+//! line first, so one syscall serves them all; a caller in a hurry (the end of a stream) gets
+//! its line written at once. A response is still released only once its line is in the
+//! file, so the kernel keeps it through a SIGKILL (see [`super::file`]).
 //!
 //! Batches are numbered: the lines queued now go out in batch [`Journal::open_batch`], and
 //! [`Journal::done_batch`] is the last one written (or failed). Only one batch is written at
