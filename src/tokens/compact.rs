@@ -71,6 +71,10 @@ impl CompactBpe {
     /// token rather than failing the request.
     pub(crate) fn count_ordinary(&self, text: &str) -> usize {
         let mut scratch = Scratch::default();
+        if is_one_word(text) {
+            // A role name or a one-word message: no pattern to run.
+            return self.count_piece(text.as_bytes(), &mut scratch);
+        }
         let mut tokens = 0;
         let mut counted_to = 0;
         for piece in self.pattern.find_iter(text) {
@@ -78,20 +82,32 @@ impl CompactBpe {
                 return tokens + (text.len() - counted_to).div_ceil(BYTES_PER_TOKEN);
             };
             counted_to = piece.end();
-            let bytes = piece.as_str().as_bytes();
-            tokens += if self.vocab.rank(bytes).is_some() {
-                1
-            } else {
-                merge::count(&self.vocab, bytes, &mut scratch)
-            };
+            tokens += self.count_piece(piece.as_str().as_bytes(), &mut scratch);
         }
         tokens
+    }
+
+    /// How many tokens one piece of the pattern's split is.
+    fn count_piece(&self, piece: &[u8], scratch: &mut Scratch) -> usize {
+        if self.vocab.rank(piece).is_some() {
+            1
+        } else {
+            merge::count(&self.vocab, piece, scratch)
+        }
     }
 
     /// The heap of the rank table, in bytes (the compiled pattern not included).
     pub(crate) fn table_bytes(&self) -> usize {
         self.vocab.heap_bytes()
     }
+}
+
+/// Whether both patterns take `text` whole, as one piece: ASCII lowercase letters, the first
+/// possibly a capital (`user`, `Hello`; not `HeLLo`, which `o200k_base` splits).
+fn is_one_word(text: &str) -> bool {
+    text.as_bytes().split_first().is_some_and(|(first, rest)| {
+        first.is_ascii_alphabetic() && rest.iter().all(u8::is_ascii_lowercase)
+    })
 }
 
 #[cfg(test)]

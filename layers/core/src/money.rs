@@ -59,12 +59,18 @@ impl Money {
     /// The amount as a plain decimal without a currency sign and without trailing zeros:
     /// `0.0000018`, `1`, `0`. This is the format of the `X-Infermux-Cost` header.
     pub fn to_plain_decimal(self) -> String {
+        let mut text = String::with_capacity(24);
+        self.push_plain_decimal(&mut text);
+        text
+    }
+
+    /// Appends [`to_plain_decimal`](Self::to_plain_decimal)'s text to `text`.
+    pub fn push_plain_decimal(self, text: &mut String) {
         let whole = self.0 / PICOS_PER_USD;
         let mut frac = self.0 % PICOS_PER_USD;
-        // Digits written by hand into one buffer: this goes into a header of every response
-        // and into every journal line, and `fmt` costs several times as much.
-        let mut text = String::with_capacity(24);
-        push_digits(&mut text, whole, 1);
+        // Digits written by hand: this goes into a header of every response, into every
+        // journal line and route reason, and `fmt` costs several times as much.
+        push_digits(text, whole, 1);
         if frac != 0 {
             let mut width = 12;
             while frac.is_multiple_of(10) {
@@ -72,9 +78,8 @@ impl Money {
                 width -= 1;
             }
             text.push('.');
-            push_digits(&mut text, frac, width);
+            push_digits(text, frac, width);
         }
-        text
     }
 
     /// The amount as shown to people: a dollar sign, at least two decimals, and as many more

@@ -202,7 +202,7 @@ fn cost_weighted(scored: &mut [Scored], prompt_tokens: u64, reason: &mut String)
     describe(scored, reason, separator, |s, out| match cost(s) {
         Some(cost) => {
             out.push_str(" $");
-            out.push_str(&cost.to_plain_decimal());
+            cost.push_plain_decimal(out);
         }
         None => out.push_str(" unpriced"),
     });

@@ -95,12 +95,21 @@ impl Key {
     /// Where the value of each member with this name starts in `json` (the index of its first
     /// byte, whitespace skipped), in document order, at any depth.
     pub fn values<'a>(&'a self, json: &'a [u8]) -> impl Iterator<Item = usize> + 'a {
-        self.finder.find_iter(json).filter_map(move |at| {
-            if at > 0 && json[at - 1] == b'\\' {
-                return None;
+        // Searching the rest of `json` each time, rather than with `find_iter`, which copies
+        // the searcher for every call.
+        let mut from = 0;
+        std::iter::from_fn(move || {
+            loop {
+                let at = from + self.finder.find(json.get(from..)?)?;
+                from = at + self.len;
+                if at > 0 && json[at - 1] == b'\\' {
+                    continue;
+                }
+                let colon = skip_ws(json, from);
+                if json.get(colon) == Some(&b':') {
+                    return Some(skip_ws(json, colon + 1));
+                }
             }
-            let colon = skip_ws(json, at + self.len);
-            (json.get(colon) == Some(&b':')).then(|| skip_ws(json, colon + 1))
         })
     }
 

@@ -92,6 +92,31 @@ const CORPUS: &[&str] = &[
 ];
 
 #[test]
+fn single_words_count_as_tiktoken_counts_them() {
+    for word in [
+        "user",
+        "assistant",
+        "system",
+        "developer",
+        "tool",
+        "hi",
+        "Hello",
+        "H",
+        "a",
+        "I",
+        "HeLLo",
+        "HELLO",
+        "antidisestablishmentarianism",
+        "Pneumonoultramicroscopic",
+        "ok.",
+        "don't",
+        "naïve",
+    ] {
+        assert_same(word);
+    }
+}
+
+#[test]
 fn the_corpus_counts_as_tiktoken_counts_it() {
     for text in CORPUS {
         assert_same(text);
@@ -150,6 +175,13 @@ proptest! {
 
     #[test]
     fn random_unicode_counts_as_tiktoken_counts_it(text in any::<String>()) {
+        for (name, ours, theirs) in pairs() {
+            prop_assert_eq!(ours.count_ordinary(&text), theirs.encode_ordinary(&text).len(), "{}", name);
+        }
+    }
+
+    #[test]
+    fn random_words_count_as_tiktoken_counts_them(text in "[a-zA-Z][a-zA-Z]{0,30}") {
         for (name, ours, theirs) in pairs() {
             prop_assert_eq!(ours.count_ordinary(&text), theirs.encode_ordinary(&text).len(), "{}", name);
         }
