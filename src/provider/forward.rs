@@ -24,8 +24,9 @@ use std::{
 
 use bytes::{Bytes, BytesMut};
 use http_body::{Body, Frame};
-use infermux_core::{BoxError, Usage, UsageSlot};
+use infermux_core::{BoxError, StreamText, Usage, UsageSlot};
 use infermux_wire::{
+    delta_text,
     openai::inspect_chunk,
     scan::{find_byte, keys, trim_cr},
 };
@@ -39,6 +40,9 @@ pub struct ForwardBody<B> {
     partial: BytesMut,
     pending: VecDeque<Bytes>,
     client_wants_usage: bool,
+    /// The text of the events read since the last frame, for `slot` when it records the
+    /// stream's text (the cost layer then reads it there instead of every event).
+    text: Option<StreamText>,
     usage: Option<Usage>,
     done: bool,
     /// `[DONE]` went out in the provider's own bytes.
@@ -71,7 +75,8 @@ where
     B::Error: std::fmt::Display,
 {
     /// Forwards `upstream`; `client_wants_usage` keeps the usage chunk; `idle_timeout` bounds
-    /// the wait for each frame.
+    /// the wait for each frame. The events' text is recorded in `slot` when it asks for it
+    /// ([`UsageSlot::record_text`]).
     pub fn new(
         upstream: B,
         client_wants_usage: bool,
@@ -84,6 +89,7 @@ where
             partial: BytesMut::new(),
             pending: VecDeque::new(),
             client_wants_usage,
+            text: slot.records_text().then(StreamText::default),
             usage: None,
             done: false,
             done_forwarded: false,
@@ -210,6 +216,9 @@ where
         if at < buf.len() {
             self.partial.extend_from_slice(&buf[at..]);
         }
+        if let Some(text) = self.text.as_mut() {
+            self.slot.append_text(text);
+        }
         if last && !alone && self.pending.len() > queued + 1 {
             // The body's last frame goes out as one frame, not as the slices around an event
             // left out: the cost layer holds the closing `[DONE]` until the cost is recorded,
@@ -234,7 +243,8 @@ where
             return Action::Drop;
         }
         let has_error = keys::ERROR.first_value(&data).is_some();
-        if has_error || keys::USAGE.has_object(&data) {
+        let usage_object = keys::USAGE.has_object(&data);
+        if has_error || usage_object {
             match inspect_chunk(&data) {
                 Err(message) => return Action::Fail(message),
                 Ok(info) => {
@@ -254,6 +264,9 @@ where
                     }
                 }
             }
+        }
+        if let Some(text) = self.text.as_mut() {
+            delta_text::chat(&data, usage_object, text);
         }
         if replaced {
             Action::Replace(sse_data(&data))
@@ -473,6 +486,27 @@ mod tests {
             false,
         );
         assert_eq!(b.first_chunk().await, Ok(()));
+    }
+
+    #[tokio::test]
+    async fn the_events_text_is_recorded_when_the_slot_asks_for_it() {
+        let whole = format!("{CONTENT}{CONTENT}{USAGE}data: [DONE]\n\n");
+        let (_, tail) = whole.split_at(7);
+        let slot = UsageSlot::new();
+        slot.record_text();
+        let body = ForwardBody::new(
+            upstream(&[&whole[..7], tail]),
+            false,
+            slot.clone(),
+            "p",
+            Duration::from_secs(5),
+        );
+        frames(body).await;
+        let text = slot.take_text().expect("recorded").decode();
+        assert_eq!(text, "Hi \"usage\": {Hi \"usage\": {");
+        let (body, slot) = forward(&[&whole], false);
+        frames(body).await;
+        assert_eq!(slot.take_text(), None, "not asked, not recorded");
     }
 
     #[tokio::test]

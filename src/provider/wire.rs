@@ -329,6 +329,11 @@ impl WireFormat {
         match self {
             Self::OpenAi => {
                 let usage = UsageSlot::new();
+                if call.request.protocol == Protocol::OpenAiChat && !wants_usage {
+                    // The stream reaches the client as it is: the cost layer reads its text
+                    // from the slot instead of reading every event a second time.
+                    usage.record_text();
+                }
                 let mut body =
                     ForwardBody::new(upstream, wants_usage, usage.clone(), provider, idle_timeout);
                 body.first_chunk().await.map_err(bad_response)?;

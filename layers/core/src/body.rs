@@ -3,7 +3,7 @@
 use std::{
     pin::Pin,
     sync::{
-        Arc, OnceLock,
+        Arc, Mutex, OnceLock, PoisonError,
         atomic::{AtomicBool, Ordering},
     },
     task::{Context, Poll},
@@ -13,7 +13,7 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::{BodyExt, Full, combinators::UnsyncBoxBody};
 
-use crate::Usage;
+use crate::{StreamText, Usage};
 
 /// The error type of the stack's services and bodies.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -30,6 +30,9 @@ pub struct UsageSlot(Arc<SlotState>);
 struct SlotState {
     usage: OnceLock<Usage>,
     completed: AtomicBool,
+    /// The stream's generated text, when the body that reads the provider's events records
+    /// it (then nothing above has to read the events again for it).
+    text: OnceLock<Mutex<StreamText>>,
 }
 
 impl UsageSlot {
@@ -63,6 +66,35 @@ impl UsageSlot {
     /// Whether [`mark_completed`](Self::mark_completed) was called.
     pub fn is_completed(&self) -> bool {
         self.0.completed.load(Ordering::Acquire)
+    }
+
+    /// Says that the body producing this stream records its generated text here, as it reads
+    /// each event: call it before the body is handed on.
+    pub fn record_text(&self) {
+        let _ = self.0.text.set(Mutex::default());
+    }
+
+    /// Whether [`record_text`](Self::record_text) was called.
+    pub fn records_text(&self) -> bool {
+        self.0.text.get().is_some()
+    }
+
+    /// Appends `text` (left empty) to the recorded text; nothing when no text is recorded.
+    pub fn append_text(&self, text: &mut StreamText) {
+        if let Some(recorded) = self.0.text.get() {
+            recorded
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .append(text);
+        }
+    }
+
+    /// The text recorded so far, taken out; `None` when no text is recorded.
+    pub fn take_text(&self) -> Option<StreamText> {
+        let recorded = self.0.text.get()?;
+        Some(std::mem::take(
+            &mut *recorded.lock().unwrap_or_else(PoisonError::into_inner),
+        ))
     }
 }
 

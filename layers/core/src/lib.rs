@@ -37,6 +37,7 @@ mod specs;
 mod spend;
 mod status;
 mod strategy;
+mod stream_text;
 mod usage;
 mod waste;
 
@@ -62,5 +63,6 @@ pub use spend::{
 };
 pub use status::{CircuitState, ProviderBoard, ProviderStatus};
 pub use strategy::Strategy;
+pub use stream_text::StreamText;
 pub use usage::{ServiceTier, TokenCounter, Usage};
 pub use waste::{AttemptBilling, BilledAttempt, WasteByProvider, WasteReason, WasteTotals};

@@ -8,7 +8,7 @@ use std::{
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
-use infermux_core::{BoxError, InferBody, Money, Protocol, Served, Usage, UsageSlot};
+use infermux_core::{BoxError, InferBody, Money, Protocol, Served, StreamText, Usage, UsageSlot};
 
 use crate::{
     WasteReason,
@@ -19,8 +19,9 @@ use crate::{
 pin_project_lite::pin_project! {
     /// The body of a streamed response, passed through frame by frame.
     ///
-    /// It reads the generated text of each chunk as it passes (never buffering the stream),
-    /// and records the request's cost exactly once: with the provider's usage when the
+    /// It reads the generated text of each chunk as it passes (never buffering the stream;
+    /// when the body below already records the text in its usage slot, it reads it there
+    /// and looks only for the end), and records the request's cost exactly once: with the provider's usage when the
     /// stream completes, and with the tokens already streamed (counted locally, marked
     /// estimated) when the provider reported none, the stream breaks, or the client goes
     /// away. The closing `data: [DONE]` of a complete stream is held until the cost is
@@ -57,7 +58,10 @@ pub(crate) struct Meter {
     served: Served,
     wants_usage: bool,
     protocol: Protocol,
-    text: chunk::Text,
+    text: StreamText,
+    /// The slot where the body below records the stream's text, when it does (then the
+    /// events are not read here, only the end is looked for).
+    recorded: Option<UsageSlot>,
     done: bool,
 }
 
@@ -68,7 +72,8 @@ impl Meter {
             served,
             wants_usage,
             protocol,
-            text: chunk::Text::default(),
+            text: StreamText::default(),
+            recorded: None,
             done: false,
         }
     }
@@ -93,10 +98,14 @@ impl Meter {
                 (Some(cost), settle)
             }
             partial => {
+                let text = match self.recorded {
+                    Some(slot) => slot.take_text().unwrap_or_default(),
+                    None => self.text,
+                };
                 let settle = self.bill.settle_counted(
                     self.served,
                     partial,
-                    self.text.decode(),
+                    text.decode(),
                     out.cloned(),
                     waste,
                 );
@@ -108,7 +117,11 @@ impl Meter {
 
 impl ResponseBody {
     /// Accounts `inner` with `meter`.
-    pub(crate) fn new(inner: InferBody, meter: Meter, out: UsageSlot) -> Self {
+    pub(crate) fn new(inner: InferBody, mut meter: Meter, out: UsageSlot) -> Self {
+        let slot = inner.usage_slot();
+        if meter.protocol == Protocol::OpenAiChat && !meter.wants_usage && slot.records_text() {
+            meter.recorded = Some(slot.clone());
+        }
         Self {
             inner,
             meter: Some(meter),
@@ -176,7 +189,13 @@ impl Body for ResponseBody {
             };
             let mut done_now = false;
             if let Some(data) = frame.data_ref() {
-                let seen = chunk::observe(data, meter.protocol, &mut meter.text);
+                let seen = match meter.recorded {
+                    Some(_) => chunk::Seen {
+                        done: data.ends_with(chunk::DONE_EVENT),
+                        usage_chunk: false,
+                    },
+                    None => chunk::observe(data, meter.protocol, &mut meter.text),
+                };
                 meter.done |= seen.done;
                 done_now = seen.done;
                 if seen.usage_chunk && meter.wants_usage {
@@ -235,30 +254,51 @@ mod tests {
     }
 
     /// A provider streaming two content chunks and then nothing, ever.
-    fn stalled_stream() -> InferBody {
+    fn stalled_stream(slot: UsageSlot) -> InferBody {
         let chunks = stream::iter([
             event(r#"{"choices":[{"delta":{"content":"Hello"}}]}"#),
             event(r#"{"choices":[{"delta":{"content":" there"}}]}"#),
         ])
         .chain(stream::pending());
-        InferBody::new(StreamBody::new(chunks), UsageSlot::new())
+        InferBody::new(StreamBody::new(chunks), slot)
     }
 
     #[tokio::test]
     async fn a_stream_dropped_by_the_client_is_charged_for_what_was_streamed() {
+        // "Hello there" is 11 bytes: 3 tokens at 4 bytes per token.
+        assert_eq!(charged_after_a_drop(UsageSlot::new()).await, (8, 3));
+    }
+
+    #[tokio::test]
+    async fn the_text_a_body_recorded_is_charged_instead_of_reading_its_events() {
+        let slot = UsageSlot::new();
+        slot.record_text();
+        let mut recorded = StreamText::default();
+        recorded.push_str("Hello there, and more");
+        slot.append_text(&mut recorded);
+        // 21 bytes: 6 tokens, though the events that passed say "Hello there".
+        assert_eq!(charged_after_a_drop(slot).await, (8, 6));
+    }
+
+    /// The prompt and completion tokens charged for a stream in `slot` that the client drops
+    /// after two events.
+    async fn charged_after_a_drop(slot: UsageSlot) -> (u64, u64) {
         let store = Arc::new(MemoryStore::new());
         let prices = PriceTable::default().with_price(
             "openai".into(),
             "gpt-4o-mini",
             Price::per_million(0.15, 0.60, None, None).expect("price"),
         );
-        let provider = service_fn(|_: InferRequest| async {
-            let mut response = Response::new(stalled_stream());
-            response.extensions_mut().insert(Served {
-                provider: "openai".into(),
-                upstream_model: "gpt-4o-mini".into(),
-            });
-            Ok::<_, BoxError>(response)
+        let provider = service_fn(move |_: InferRequest| {
+            let body = stalled_stream(slot.clone());
+            async move {
+                let mut response = Response::new(body);
+                response.extensions_mut().insert(Served {
+                    provider: "openai".into(),
+                    upstream_model: "gpt-4o-mini".into(),
+                });
+                Ok::<_, BoxError>(response)
+            }
         });
         let service = CostLayer::new(store.clone(), prices, Arc::new(SystemClock)).layer(provider);
         let chat: ChatRequest = serde_json::from_value(serde_json::json!({
@@ -281,8 +321,11 @@ mod tests {
             .await
             .expect("summary");
         let caller = summary.callers[&"a".into()];
-        // "Hello there" is 11 bytes: 3 tokens at 4 bytes per token.
-        assert_eq!((caller.prompt_tokens, caller.completion_tokens), (8, 3));
-        assert_eq!(caller.cost, Money::from_picos(8 * 150_000 + 3 * 600_000));
+        let tokens = (caller.prompt_tokens, caller.completion_tokens);
+        assert_eq!(
+            caller.cost,
+            Money::from_picos(tokens.0 * 150_000 + tokens.1 * 600_000)
+        );
+        tokens
     }
 }

@@ -1,11 +1,14 @@
-//! Reading the OpenAI stream chunks that pass by: their text, and the usage chunk.
-
-use std::sync::LazyLock;
+//! Reading the stream chunks that pass by: their text, `[DONE]`, and the usage chunk.
 
 use bytes::{BufMut, Bytes, BytesMut};
-use infermux_core::{Money, Protocol};
-use infermux_wire::scan::{Key, Needle, find_byte, keys, string_end};
-use serde::Deserialize;
+use infermux_core::{Money, Protocol, StreamText};
+use infermux_wire::{
+    delta_text,
+    scan::{find_byte, keys},
+};
+
+/// The event that ends a complete OpenAI chat stream, as infermux's stream bodies write it.
+pub(crate) const DONE_EVENT: &[u8] = b"data: [DONE]\n\n";
 
 /// What a chunk says, as far as accounting cares.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -14,95 +17,6 @@ pub(crate) struct Seen {
     pub(crate) done: bool,
     /// The chunk carries usage and no choices: the final usage chunk.
     pub(crate) usage_chunk: bool,
-}
-
-#[derive(Deserialize)]
-struct Chunk<'a> {
-    #[serde(default, borrow)]
-    choices: Vec<Choice<'a>>,
-    #[serde(default)]
-    usage: Option<serde::de::IgnoredAny>,
-}
-
-#[derive(Deserialize)]
-struct Choice<'a> {
-    #[serde(default, borrow)]
-    delta: Option<Delta<'a>>,
-}
-
-#[derive(Deserialize)]
-struct Delta<'a> {
-    #[serde(default, borrow)]
-    content: Option<std::borrow::Cow<'a, str>>,
-    #[serde(default, borrow)]
-    tool_calls: Vec<ToolCall<'a>>,
-}
-
-#[derive(Deserialize)]
-struct ToolCall<'a> {
-    #[serde(default, borrow)]
-    function: Option<Function<'a>>,
-}
-
-#[derive(Deserialize)]
-struct Function<'a> {
-    #[serde(default, borrow)]
-    name: Option<std::borrow::Cow<'a, str>>,
-    #[serde(default, borrow)]
-    arguments: Option<std::borrow::Cow<'a, str>>,
-}
-
-#[derive(Deserialize)]
-struct Completion<'a> {
-    #[serde(default, borrow)]
-    choices: Vec<CompletionChoice<'a>>,
-}
-
-#[derive(Deserialize)]
-struct CompletionChoice<'a> {
-    #[serde(default, borrow)]
-    message: Option<Delta<'a>>,
-}
-
-/// The generated text of a complete chat completion (contents and tool calls of every
-/// choice); empty for an embeddings list, which has no output tokens.
-pub(crate) fn completion_text(body: &[u8]) -> String {
-    let mut text = String::new();
-    let Ok(completion) = serde_json::from_slice::<Completion<'_>>(body) else {
-        return text;
-    };
-    for message in completion.choices.iter().filter_map(|c| c.message.as_ref()) {
-        append(message, &mut text);
-    }
-    text
-}
-
-fn append(delta: &Delta<'_>, text: &mut String) {
-    if let Some(content) = &delta.content {
-        text.push_str(content);
-    }
-    for function in delta.tool_calls.iter().filter_map(|t| t.function.as_ref()) {
-        for part in [&function.name, &function.arguments].into_iter().flatten() {
-            text.push_str(part);
-        }
-    }
-}
-
-/// An Anthropic `content_block_delta` event: text, tool input or thinking being generated.
-#[derive(Deserialize)]
-struct BlockDelta<'a> {
-    #[serde(borrow)]
-    delta: AnthropicDelta<'a>,
-}
-
-#[derive(Deserialize)]
-struct AnthropicDelta<'a> {
-    #[serde(default, borrow)]
-    text: Option<std::borrow::Cow<'a, str>>,
-    #[serde(default, borrow)]
-    partial_json: Option<std::borrow::Cow<'a, str>>,
-    #[serde(default, borrow)]
-    thinking: Option<std::borrow::Cow<'a, str>>,
 }
 
 /// The JSON of each `data: ...` line of `frame` (an OpenAI `data: {...}` event, or an
@@ -122,97 +36,6 @@ fn payloads(frame: &[u8]) -> impl Iterator<Item = &[u8]> {
     .map(<[u8]>::trim_ascii)
 }
 
-/// The generated text of a stream so far, kept as the JSON string contents the events carry
-/// (escapes and all): a scan appends them without decoding, and only a stream whose text must
-/// be counted (the provider reported no usage, it broke, the client went away) decodes it.
-#[derive(Debug, Default)]
-pub(crate) struct Text {
-    raw: Vec<u8>,
-}
-
-impl Text {
-    /// Appends the contents of a JSON string, as they are on the wire.
-    fn push_raw(&mut self, escaped: &[u8]) {
-        self.raw.extend_from_slice(escaped);
-    }
-
-    /// Appends decoded text (escaped again, so that the whole stays one JSON string's contents).
-    fn push_str(&mut self, text: &str) {
-        if let Ok(quoted) = serde_json::to_vec(text) {
-            self.raw.extend_from_slice(&quoted[1..quoted.len() - 1]);
-        }
-    }
-
-    /// The text, decoded.
-    pub(crate) fn decode(self) -> String {
-        let mut quoted = Vec::with_capacity(self.raw.len() + 2);
-        quoted.push(b'"');
-        quoted.extend_from_slice(&self.raw);
-        quoted.push(b'"');
-        serde_json::from_slice(&quoted)
-            .unwrap_or_else(|_| String::from_utf8_lossy(&self.raw).into_owned())
-    }
-}
-
-/// The member names the scan looks for.
-struct Keys {
-    content: Key,
-    text: Key,
-    partial_json: Key,
-    thinking: Key,
-    delta: Key,
-}
-
-static KEYS: LazyLock<Keys> = LazyLock::new(|| Keys {
-    content: Key::new("\"content\""),
-    text: Key::new("\"text\""),
-    partial_json: Key::new("\"partial_json\""),
-    thinking: Key::new("\"thinking\""),
-    delta: Key::new("\"delta\""),
-});
-
-/// What tells the kinds of events apart, searched for in every event.
-struct Marks {
-    content_block_delta: Needle,
-    responses_event: Needle,
-    responses_delta: Needle,
-    tool_calls: Needle,
-}
-
-static MARKS: LazyLock<Marks> = LazyLock::new(|| Marks {
-    content_block_delta: Needle::new(b"\"content_block_delta\""),
-    responses_event: Needle::new(b"\"response."),
-    responses_delta: Needle::new(b".delta\""),
-    tool_calls: Needle::new(b"\"tool_calls\""),
-});
-
-/// Appends the contents of every string value of `key` in `json`; `false` (with nothing
-/// appended) when one of them is neither a string nor `null`, so the caller parses instead.
-fn scan_strings(json: &[u8], key: &Key, text: &mut Text) -> bool {
-    let mut found: [(usize, usize); 4] = [(0, 0); 4];
-    let mut count = 0;
-    for at in key.values(json) {
-        match json.get(at) {
-            Some(b'"') => {
-                let Some(end) = string_end(json, at) else {
-                    return false;
-                };
-                if count == found.len() {
-                    return false;
-                }
-                found[count] = (at + 1, end - 1);
-                count += 1;
-            }
-            Some(b'n') => {}
-            _ => return false,
-        }
-    }
-    for (start, end) in &found[..count] {
-        text.push_raw(&json[*start..*end]);
-    }
-    true
-}
-
 /// Appends the generated text of the events in `frame`, a stream in the client's `protocol`
 /// (content, tool-call and thinking deltas: OpenAI chat's, Anthropic's or the Responses
 /// API's), to `text`.
@@ -221,7 +44,7 @@ fn scan_strings(json: &[u8], key: &Key, text: &mut Text) -> bool {
 /// delta, a Responses delta) without parsing them; events it cannot read for certain (tool
 /// calls, a usage object, an unexpected value) are parsed. Only the protocol's own events are
 /// looked for: each search is a pass over every event.
-pub(crate) fn observe(frame: &[u8], protocol: Protocol, text: &mut Text) -> Seen {
+pub(crate) fn observe(frame: &[u8], protocol: Protocol, text: &mut StreamText) -> Seen {
     let mut seen = Seen::default();
     for json in payloads(frame) {
         if json == b"[DONE]" {
@@ -230,67 +53,16 @@ pub(crate) fn observe(frame: &[u8], protocol: Protocol, text: &mut Text) -> Seen
         }
         match protocol {
             Protocol::AnthropicMessages | Protocol::AnthropicCountTokens => {
-                anthropic_delta(json, text);
+                delta_text::anthropic(json, text);
             }
-            Protocol::OpenAiResponses => responses_delta(json, text),
-            Protocol::OpenAiChat => seen.usage_chunk |= chat_delta(json, text),
+            Protocol::OpenAiResponses => delta_text::responses(json, text),
+            Protocol::OpenAiChat => {
+                let usage_object = keys::USAGE.has_object(json);
+                seen.usage_chunk |= delta_text::chat(json, usage_object, text);
+            }
         }
     }
     seen
-}
-
-/// An Anthropic `content_block_delta`'s text, JSON or thinking.
-fn anthropic_delta(json: &[u8], text: &mut Text) {
-    let keys = &*KEYS;
-    if !MARKS.content_block_delta.is_in(json) {
-        return;
-    }
-    let mut scratch = Text::default();
-    let scanned = [&keys.text, &keys.partial_json, &keys.thinking]
-        .into_iter()
-        .all(|key| scan_strings(json, key, &mut scratch));
-    if scanned {
-        text.push_raw(&scratch.raw);
-    } else if let Ok(event) = serde_json::from_slice::<BlockDelta<'_>>(json) {
-        let delta = event.delta;
-        for part in [delta.text, delta.partial_json, delta.thinking]
-            .into_iter()
-            .flatten()
-        {
-            text.push_str(&part);
-        }
-    }
-}
-
-/// A Responses API `*.delta` event's text.
-fn responses_delta(json: &[u8], text: &mut Text) {
-    let marks = &*MARKS;
-    if marks.responses_event.is_in(json)
-        && marks.responses_delta.is_in(json)
-        && let Some(at) = KEYS.delta.first_value(json)
-        && json.get(at) == Some(&b'"')
-        && let Some(end) = string_end(json, at)
-    {
-        text.push_raw(&json[at + 1..end - 1]);
-    }
-}
-
-/// An OpenAI chat chunk's content and tool-call deltas; whether it is the usage chunk (usage
-/// and no choices).
-fn chat_delta(json: &[u8], text: &mut Text) -> bool {
-    let simple = !MARKS.tool_calls.is_in(json) && !keys::USAGE.has_object(json);
-    if simple && scan_strings(json, &KEYS.content, text) {
-        return false;
-    }
-    let Ok(chunk) = serde_json::from_slice::<Chunk<'_>>(json) else {
-        return false;
-    };
-    let mut decoded = String::new();
-    for delta in chunk.choices.iter().filter_map(|c| c.delta.as_ref()) {
-        append(delta, &mut decoded);
-    }
-    text.push_str(&decoded);
-    chunk.usage.is_some() && chunk.choices.is_empty()
 }
 
 /// Where the members of the chunk's `"usage"` object start: just after its `{`, whatever
@@ -344,7 +116,7 @@ mod tests {
 
     #[test]
     fn content_and_tool_arguments_are_collected() {
-        let mut text = Text::default();
+        let mut text = StreamText::default();
         let seen = observe(
             br#"data: {"choices":[{"index":0,"delta":{"content":"Hel\"lo"}}],"usage":null}
 
@@ -365,7 +137,7 @@ mod tests {
 
     #[test]
     fn anthropic_deltas_are_collected_whatever_the_framing() {
-        let mut text = Text::default();
+        let mut text = StreamText::default();
         let frame = concat!(
             "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{}}\n\n",
             "event: content_block_delta\n",
@@ -375,7 +147,7 @@ mod tests {
         );
         let seen = observe(frame.as_bytes(), Protocol::AnthropicMessages, &mut text);
         assert_eq!(seen, Seen::default());
-        assert_eq!(text.raw, b"Hi {\\\"a\\\"");
+        assert_eq!(text.clone().decode(), "Hi {\"a\"");
         let responses = concat!(
             "event: response.output_text.delta\n",
             "data: {\"type\":\"response.output_text.delta\",\"item_id\":\"m\",\"delta\":\" there\"}\n\n",
@@ -391,7 +163,7 @@ mod tests {
 
     #[test]
     fn done_and_the_usage_chunk_are_recognised() {
-        let mut text = Text::default();
+        let mut text = StreamText::default();
         assert!(observe(b"data: [DONE]\n\n", Protocol::OpenAiChat, &mut text).done);
         let usage = br#"data: {"choices":[],"usage":{"prompt_tokens":8,"completion_tokens":1}}
 
@@ -430,51 +202,5 @@ mod tests {
             priced.ends_with(b"\"usage\":{\"cost\":0.0}}\n\n"),
             "{priced:?}"
         );
-    }
-
-    /// The text the parsing reader collected from one OpenAI chunk, for comparison.
-    fn parsed_text(json: &[u8]) -> String {
-        let mut text = String::new();
-        if let Ok(chunk) = serde_json::from_slice::<Chunk<'_>>(json) {
-            for delta in chunk.choices.iter().filter_map(|c| c.delta.as_ref()) {
-                append(delta, &mut text);
-            }
-        }
-        text
-    }
-
-    #[test]
-    fn the_scan_reads_the_same_text_as_a_parse() {
-        let chunks = [
-            r#"{"choices":[{"index":0,"delta":{"content":"plain"}}]}"#,
-            r#"{"choices":[{"delta":{"role":"assistant","content":""},"logprobs":null}]}"#,
-            r#"{"choices":[{"delta":{"content":null}}],"usage":null}"#,
-            r#"{"choices":[{"delta":{"content":"esc \" \\ \n \u00e9 \ud83d\ude00 \/"}}]}"#,
-            r#"{ "choices" : [ { "delta" : { "content" : "spaced \"content\": x" } } ] }"#,
-            r#"{"choices":[{"delta":{"content":"a"}},{"delta":{"content":"b"}}]}"#,
-            r#"{"choices":[{"delta":{"content":"lp"},"logprobs":{"content":[{"token":"lp"}]}}]}"#,
-            r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"name":"f","arguments":"{\"q\":1}"}}]}}]}"#,
-            r#"{"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2}}"#,
-            r#"{"choices":[{"delta":{"content":"with usage"}}],"usage":{"prompt_tokens":1}}"#,
-            r#"{"choices":[{"delta":{"content":"ütf-8 ✓"}}]}"#,
-        ];
-        let mut all = Text::default();
-        let mut expected = String::new();
-        for json in chunks {
-            let mut one = Text::default();
-            observe(
-                format!("data: {json}\n\n").as_bytes(),
-                Protocol::OpenAiChat,
-                &mut one,
-            );
-            assert_eq!(one.decode(), parsed_text(json.as_bytes()), "{json}");
-            observe(
-                format!("data: {json}\n\n").as_bytes(),
-                Protocol::OpenAiChat,
-                &mut all,
-            );
-            expected.push_str(&parsed_text(json.as_bytes()));
-        }
-        assert_eq!(all.decode(), expected);
     }
 }

@@ -13,7 +13,6 @@ use infermux_core::{BoxError, InferBody, Protocol, Served, Usage, UsageSlot};
 use crate::{
     bill::{Bill, count, counted_usage},
     body::{Meter, ResponseBody},
-    chunk,
 };
 
 /// Header carrying the cost of a response in USD: exact for complete responses, the
@@ -182,7 +181,7 @@ async fn settle_unreported(
         .await
         .map(|c| c.to_bytes())
         .unwrap_or_default();
-    let text = chunk::completion_text(&bytes);
+    let text = infermux_wire::delta_text::completion(&bytes);
     let counter = bill.shared.counter.clone();
     let counted = count(counter, served.upstream_model.clone(), text).await;
     let usage = counted_usage(None, bill.estimate.prompt_tokens, counted);

@@ -26,6 +26,7 @@
 pub mod anthropic;
 pub mod chat_parts;
 mod decoder;
+pub mod delta_text;
 pub mod embedding;
 pub mod legacy;
 pub mod limits;
