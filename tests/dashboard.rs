@@ -154,7 +154,7 @@ async fn seed(path: &Path) {
             }
         }
     }
-    store.insert(&rows).await.expect("seeded");
+    store.insert(rows).await.expect("seeded");
 }
 
 async fn api(infermux: &Infermux, path: &str) -> Value {

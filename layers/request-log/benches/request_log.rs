@@ -103,8 +103,11 @@ fn write_throughput(c: &mut Criterion) {
     let mut group = c.benchmark_group("request_log");
     group.throughput(Throughput::Elements(1_000));
     group.bench_function("sqlite_insert_1000", |b| {
-        b.to_async(&rt)
-            .iter(|| async { store.insert(black_box(&rows)).await.expect("inserted") });
+        b.to_async(&rt).iter_batched(
+            || rows.clone(),
+            |rows| async { store.insert(black_box(rows)).await.expect("inserted") },
+            criterion::BatchSize::LargeInput,
+        );
     });
     group.finish();
 }

@@ -122,7 +122,7 @@ impl RequestLog {
 /// The writer: takes up to `batch` rows (waiting at most `linger` for more once one came),
 /// writes them in one transaction, and answers flushes once what preceded them is written.
 async fn write(store: Arc<dyn RequestStore>, mut rx: mpsc::Receiver<Message>, options: LogOptions) {
-    let mut rows = Vec::with_capacity(options.batch);
+    let mut rows = Vec::new();
     let mut flushes = Vec::new();
     let mut prune = tokio::time::interval(Duration::from_secs(3600));
     loop {
@@ -163,10 +163,10 @@ async fn write(store: Arc<dyn RequestStore>, mut rx: mpsc::Receiver<Message>, op
             };
         }
         if !rows.is_empty() {
-            if let Err(error) = store.insert(&rows).await {
-                tracing::error!(%error, rows = rows.len(), "could not write request log rows");
+            let count = rows.len();
+            if let Err(error) = store.insert(std::mem::take(&mut rows)).await {
+                tracing::error!(%error, rows = count, "could not write request log rows");
             }
-            rows.clear();
         }
         for done in flushes.drain(..) {
             let _ = done.send(());

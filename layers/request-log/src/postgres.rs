@@ -454,14 +454,14 @@ impl<'a> Columns<'a> {
 }
 
 impl RequestStore for PostgresStore {
-    fn insert<'a>(&'a self, rows: &'a [RequestRecord]) -> LogFuture<'a, ()> {
+    fn insert(&self, rows: Vec<RequestRecord>) -> LogFuture<'_, ()> {
         Box::pin(async move {
             if rows.is_empty() {
                 return Ok(());
             }
             let client = self.client().await?;
             let statement = client.prepare_cached(INSERT).await.map_err(|e| err(&e))?;
-            let columns = Columns::of(rows);
+            let columns = Columns::of(&rows);
             client
                 .execute(&statement, &columns.params())
                 .await

@@ -208,8 +208,7 @@ fn sums(row: &Row<'_>, group_by: Option<GroupBy>) -> rusqlite::Result<UsageSums>
 }
 
 impl RequestStore for SqliteStore {
-    fn insert<'a>(&'a self, rows: &'a [RequestRecord]) -> LogFuture<'a, ()> {
-        let rows = rows.to_vec();
+    fn insert(&self, rows: Vec<RequestRecord>) -> LogFuture<'_, ()> {
         let keep_rows = self.keep_rows;
         self.run(move |conn| {
             let tx = conn.transaction()?;

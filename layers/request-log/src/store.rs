@@ -29,8 +29,10 @@ impl LogError {
 /// Every store answers the same queries with the same results: the usage sums are exact
 /// integers (pico-USD), so they equal the cost ledger's to the last digit.
 pub trait RequestStore: Send + Sync + 'static {
-    /// Appends `rows` in one transaction.
-    fn insert<'a>(&'a self, rows: &'a [RequestRecord]) -> LogFuture<'a, ()>;
+    /// Appends `rows` in one transaction. They are given, not lent: an embedded store writes
+    /// them on a blocking thread, and copying every row's strings for it costs more than the
+    /// write.
+    fn insert(&self, rows: Vec<RequestRecord>) -> LogFuture<'_, ()>;
 
     /// Up to `limit` rows matching `filter`, newest first, after `cursor`.
     fn list<'a>(

@@ -163,9 +163,9 @@ fn filters() -> Vec<Filter> {
 async fn exercise(store: Arc<dyn RequestStore>) -> Vec<Value> {
     let rows = rows();
     // Two batches: a large one and a small one.
-    store.insert(&rows[..45]).await.expect("insert");
-    store.insert(&rows[45..]).await.expect("insert");
-    store.insert(&[]).await.expect("an empty batch");
+    store.insert(rows[..45].to_vec()).await.expect("insert");
+    store.insert(rows[45..].to_vec()).await.expect("insert");
+    store.insert(Vec::new()).await.expect("an empty batch");
     let mut answers = Vec::new();
 
     // Newest first, ties by insertion (later first), by pages of 7 through the cursors.
@@ -321,7 +321,7 @@ async fn postgres_replicas_share_one_schema_and_its_rows() {
         .collect();
     let rows = rows();
     for (i, chunk) in rows.chunks(20).enumerate() {
-        stores[i % 3].insert(chunk).await.expect("insert");
+        stores[i % 3].insert(chunk.to_vec()).await.expect("insert");
     }
     let mut totals = Vec::new();
     for store in &stores {
@@ -371,7 +371,10 @@ fn tls_checks_the_server_against_the_given_ca() {
         .build()
         .expect("runtime");
     runtime.block_on(async {
-        store.insert(&rows()[..3]).await.expect("insert over TLS");
+        store
+            .insert(rows()[..3].to_vec())
+            .await
+            .expect("insert over TLS");
         let usage = store
             .usage(&Filter::default(), GroupBy::Caller)
             .await
@@ -398,7 +401,7 @@ async fn a_log_in_memory_keeps_only_its_newest_rows() {
         })
         .collect();
     for batch in rows.chunks(1_000) {
-        store.insert(batch).await.expect("insert");
+        store.insert(batch.to_vec()).await.expect("insert");
     }
     let kept = store
         .usage(&Filter::default(), GroupBy::Caller)

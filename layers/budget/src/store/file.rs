@@ -235,7 +235,7 @@ fn replay(path: &Path, ledger: &mut Ledger) -> Result<u64, StoreError> {
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     let mut replayed = 0;
     for (i, line) in lines.iter().enumerate() {
-        let parsed = serde_json::from_str::<JournalLine>(line)
+        let parsed = serde_json::from_str::<JournalLine<'static>>(line)
             .map_err(|e| e.to_string())
             .and_then(|l| Ok((l.seq, l.into_entry()?)));
         let (seq, entry) = match parsed {

@@ -26,7 +26,7 @@
 //! `provider_error`, `bad_response`, `stream_interrupted`, `client_disconnected`) were added
 //! later: files without them read as `false` and `null`.
 
-use std::{collections::BTreeMap, time::SystemTime};
+use std::{borrow::Cow, collections::BTreeMap, time::SystemTime};
 
 use infermux_core::{
     CallerTotals, Hour, HourTotals, LedgerEntry, Money, Month, SpendSummary, Usage,
@@ -95,17 +95,17 @@ struct HourDoc {
     requests: u64,
 }
 
-/// One journal line.
+/// One journal line: written borrowing the entry's names, read owning them.
 #[derive(Serialize, Deserialize)]
-pub(crate) struct JournalLine {
+pub(crate) struct JournalLine<'a> {
     pub(crate) seq: u64,
-    request_id: String,
+    request_id: Cow<'a, str>,
     at: String,
     month: String,
-    caller: String,
-    group: Option<String>,
-    provider: String,
-    model: String,
+    caller: Cow<'a, str>,
+    group: Option<Cow<'a, str>>,
+    provider: Cow<'a, str>,
+    model: Cow<'a, str>,
     usage: UsageDoc,
     cost_usd: String,
     priced: bool,
@@ -114,7 +114,7 @@ pub(crate) struct JournalLine {
     estimated: bool,
     /// Why the spend was wasted, if it was; absent in older journals.
     #[serde(default)]
-    waste: Option<String>,
+    waste: Option<Cow<'a, str>>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -320,19 +320,19 @@ impl Snapshot {
     }
 }
 
-impl JournalLine {
+impl<'a> JournalLine<'a> {
     /// The journal line of `entry`, number `seq`.
-    pub(crate) fn of(entry: &LedgerEntry, seq: u64) -> Self {
+    pub(crate) fn of(entry: &'a LedgerEntry, seq: u64) -> Self {
         let u = &entry.usage;
         Self {
             seq,
-            request_id: entry.request_id.to_string(),
+            request_id: Cow::Borrowed(entry.request_id.as_str()),
             at: humantime::format_rfc3339_millis(entry.at).to_string(),
             month: entry.month().to_string(),
-            caller: entry.caller.to_string(),
-            group: entry.group.as_deref().map(str::to_owned),
-            provider: entry.provider.to_string(),
-            model: entry.model.to_string(),
+            caller: Cow::Borrowed(entry.caller.as_str()),
+            group: entry.group.as_deref().map(Cow::Borrowed),
+            provider: Cow::Borrowed(entry.provider.as_str()),
+            model: Cow::Borrowed(&entry.model),
             usage: UsageDoc {
                 prompt_tokens: u.prompt_tokens,
                 completion_tokens: u.completion_tokens,
@@ -343,7 +343,7 @@ impl JournalLine {
             cost_usd: usd(entry.cost),
             priced: entry.priced,
             estimated: entry.estimated,
-            waste: entry.waste.map(|w| w.as_str().to_owned()),
+            waste: entry.waste.map(|w| Cow::Borrowed(w.as_str())),
         }
     }
 
@@ -352,12 +352,12 @@ impl JournalLine {
         let at: SystemTime = humantime::parse_rfc3339_weak(&self.at)
             .map_err(|e| format!("`{}` is not a time: {e}", self.at))?;
         Ok(LedgerEntry {
-            request_id: self.request_id.as_str().into(),
+            request_id: self.request_id.as_ref().into(),
             at,
-            caller: self.caller.as_str().into(),
-            group: self.group.map(Into::into),
-            provider: self.provider.as_str().into(),
-            model: self.model.into(),
+            caller: self.caller.as_ref().into(),
+            group: self.group.as_deref().map(Into::into),
+            provider: self.provider.as_ref().into(),
+            model: self.model.as_ref().into(),
             usage: Usage {
                 prompt_tokens: self.usage.prompt_tokens,
                 completion_tokens: self.usage.completion_tokens,
@@ -416,7 +416,7 @@ mod tests {
         let text = serde_json::to_string(&JournalLine::of(&e, 3)).expect("json");
         assert!(text.contains(r#""cost_usd":"0.0000018""#), "{text}");
         assert!(text.contains(r#""month":"2026-03""#), "{text}");
-        let back: JournalLine = serde_json::from_str(&text).expect("parse");
+        let back: JournalLine<'_> = serde_json::from_str(&text).expect("parse");
         assert_eq!(back.into_entry(), Ok(e));
     }
 
@@ -428,7 +428,7 @@ mod tests {
         let text = serde_json::to_string(&JournalLine::of(&e, 3)).expect("json");
         assert!(text.contains(r#""estimated":true"#), "{text}");
         assert!(text.contains(r#""waste":"provider_error""#), "{text}");
-        let back: JournalLine = serde_json::from_str(&text).expect("parse");
+        let back: JournalLine<'_> = serde_json::from_str(&text).expect("parse");
         assert_eq!(back.into_entry(), Ok(e.clone()));
 
         let mut state = SpendState::default();
@@ -456,7 +456,7 @@ mod tests {
     #[test]
     fn journals_and_snapshots_written_before_the_marks_still_read() {
         let line = r#"{"seq":1,"request_id":"r","at":"2026-03-14T10:00:00Z","month":"2026-03","caller":"a","group":null,"provider":"openai","model":"m","usage":{"prompt_tokens":1,"completion_tokens":1,"cached_prompt_tokens":0,"cache_creation_tokens":0,"reasoning_tokens":0},"cost_usd":"0.000001","priced":true}"#;
-        let entry = serde_json::from_str::<JournalLine>(line)
+        let entry = serde_json::from_str::<JournalLine<'_>>(line)
             .expect("parse")
             .into_entry()
             .expect("entry");
