@@ -42,21 +42,13 @@ fn is_1h(extra: &Map<String, Value>) -> bool {
 /// can only make the reservation larger, never smaller.
 fn has_1h_ttl(body: &[u8]) -> bool {
     const KEY: &[u8] = b"\"ttl\"";
-    let mut rest = body;
-    while let Some(at) = find(rest, KEY) {
-        rest = &rest[at + KEY.len()..];
-        let after = rest.trim_ascii_start();
-        if let Some(value) = after.strip_prefix(b":")
-            && value.trim_ascii_start().starts_with(b"\"1h\"")
-        {
-            return true;
-        }
-    }
-    false
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
+    // A vector search: bodies of agents run to hundreds of KiB, and this runs on every one.
+    memchr::memmem::find_iter(body, KEY).any(|at| {
+        body[at + KEY.len()..]
+            .trim_ascii_start()
+            .strip_prefix(b":")
+            .is_some_and(|value| value.trim_ascii_start().starts_with(b"\"1h\""))
+    })
 }
 
 #[cfg(test)]
@@ -74,5 +66,11 @@ mod tests {
         assert!(!has_1h_ttl(
             br#"{"system":[{"type":"text","text":"x","cache_control":{"type":"ephemeral"}}]}"#
         ));
+        // The last of several, after a long prompt.
+        let long = format!(
+            r#"{{"ttl":"5m","messages":[{{"content":"{}","cache_control":{{"ttl":"1h"}}}}]}}"#,
+            "word ".repeat(50_000)
+        );
+        assert!(has_1h_ttl(long.as_bytes()));
     }
 }

@@ -68,26 +68,10 @@ pub(crate) fn observe(frame: &[u8], protocol: Protocol, text: &mut StreamText) -
 /// Where the members of the chunk's `"usage"` object start: just after its `{`, whatever
 /// whitespace the server put around the colon (`"usage":{`, `"usage": {`).
 fn usage_object_start(event: &[u8]) -> Option<usize> {
-    const KEY: &[u8] = b"\"usage\"";
-    let mut from = 0;
-    while let Some(found) = event[from..].windows(KEY.len()).position(|w| w == KEY) {
-        let mut at = from + found + KEY.len();
-        let skip = |at: &mut usize| {
-            while event.get(*at).is_some_and(u8::is_ascii_whitespace) {
-                *at += 1;
-            }
-        };
-        skip(&mut at);
-        if event.get(at) == Some(&b':') {
-            at += 1;
-            skip(&mut at);
-            if event.get(at) == Some(&b'{') {
-                return Some(at + 1);
-            }
-        }
-        from = from + found + KEY.len();
-    }
-    None
+    keys::USAGE
+        .values(event)
+        .find(|&at| event.get(at) == Some(&b'{'))
+        .map(|at| at + 1)
 }
 
 /// The usage chunk `event` with the request's exact cost added as `usage.cost` (USD, an
