@@ -1,11 +1,11 @@
 //! The cost of counting a prompt's tokens at ingress, with the BPE tokenizer of
 //! `gpt-4o-mini` (o200k): a 2k-token prompt (counted inline on the runtime worker) and a 1 MiB
-//! prompt (counted on the blocking pool, above `tokens::INLINE_ESTIMATE_BYTES`, 16 KiB).
+//! prompt (counted on the counting threads, above `tokens::INLINE_ESTIMATE_BYTES`, 16 KiB).
 //!
 //! - `token_count/estimate_2k_tokens`: the estimate of a chat request of about 2,000 tokens;
 //! - `token_count/estimate_1mib`: the same for a 1 MiB prompt;
 //! - `token_count/with_estimate_1mib`: the 1 MiB prompt through `tokens::with_estimate`, as
-//!   ingress counts it (the hand-off to the blocking pool included).
+//!   ingress counts it (the hand-off to a counting thread included).
 //! - `token_count_bpe/{compact,tiktoken}/{hi,1kb,64kb}`: one text counted in `o200k_base` by
 //!   infermux's counter (the compact table) and by tiktoken-rs's `CoreBPE` as infermux used
 //!   to (the model looked up, then `encode_ordinary(..).len()`).

@@ -35,6 +35,7 @@ use serde_json::Value;
 mod compact;
 mod merge;
 mod tables;
+mod threads;
 mod vocab;
 
 use tables::Table;
@@ -153,25 +154,25 @@ impl BpeTokenCounter {
     }
 }
 
-/// Request bodies larger than this are counted on the blocking pool, never on a runtime
+/// Request bodies larger than this are counted on a counting thread, never on a runtime
 /// worker: counting costs about 25 ms per MiB (release build), so a large prompt counted inline
 /// would hold every other request on that worker.
 pub const INLINE_ESTIMATE_BYTES: usize = 16 * 1024;
 
 /// Sets `request.estimate`: inline for a body of `body_len` bytes up to
-/// [`INLINE_ESTIMATE_BYTES`], else on the blocking pool, so that the request waits for its
-/// own count only and other requests on the same worker are not delayed. The first count
-/// that needs a tokenizer table builds it on the blocking pool first (once, however many
-/// requests wait for it).
+/// [`INLINE_ESTIMATE_BYTES`], else on one of the few threads that count long prompts, so
+/// that the request waits for its own count only and other requests on the same worker are
+/// not delayed. The first count that needs a tokenizer table builds it on the blocking pool
+/// first (once, however many requests wait for it).
 ///
 /// # Errors
 ///
-/// When the counting task could not finish (the runtime is shutting down).
+/// When the count could not finish (it panicked).
 pub async fn with_estimate(
     counter: BpeTokenCounter,
     mut request: infermux_core::InferRequest,
     body_len: usize,
-) -> Result<infermux_core::InferRequest, tokio::task::JoinError> {
+) -> Result<infermux_core::InferRequest, tokio::sync::oneshot::error::RecvError> {
     if !counter.ready(request.body.model()) {
         load_table(request.body.model()).await;
     }
@@ -179,11 +180,12 @@ pub async fn with_estimate(
         request.estimate = counter.estimate(&request.body);
         return Ok(request);
     }
-    tokio::task::spawn_blocking(move || {
+    let (counted, done) = tokio::sync::oneshot::channel();
+    threads::run(move || {
         request.estimate = counter.estimate(&request.body);
-        request
-    })
-    .await
+        let _ = counted.send(request);
+    });
+    done.await
 }
 
 /// Builds the table `model` is counted with on the blocking pool, once: requests arriving
@@ -290,6 +292,26 @@ mod tests {
             BpeTokenCounter.ready("claude-haiku-3-5"),
             "no table to load"
         );
+    }
+
+    #[tokio::test]
+    async fn a_long_prompt_counts_off_the_runtime_as_it_counts_inline() {
+        let text = "The quick brown fox jumps over the lazy dog, twice. ".repeat(1_000);
+        let body = chat(serde_json::json!({
+            "model": "gpt-4o-mini",
+            "messages": [{"role": "user", "content": text}]
+        }));
+        let inline = BpeTokenCounter.estimate(&body);
+        let request = infermux_core::InferRequest::new(
+            body,
+            infermux_core::Caller::new("bench"),
+            infermux_core::RequestId::new("r"),
+        );
+        let request = with_estimate(BpeTokenCounter, request, INLINE_ESTIMATE_BYTES + 1)
+            .await
+            .expect("counted");
+        assert_eq!(request.estimate.prompt_tokens, inline.prompt_tokens);
+        assert!(inline.prompt_tokens > 10_000, "{inline:?}");
     }
 
     #[test]

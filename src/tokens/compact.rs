@@ -12,6 +12,8 @@
 //! `https://openaipublic.blob.core.windows.net/encodings/` and checked against the SHA-256
 //! that OpenAI's `tiktoken` expects; MIT licence, `src/tokens/assets/LICENSE-tiktoken`.
 
+use std::{cell::RefCell, rc::Rc};
+
 use super::{
     merge::{self, Scratch},
     vocab::Vocab,
@@ -41,7 +43,39 @@ const BYTES_PER_TOKEN: usize = 4;
 /// Counts the tokens of text in one encoding.
 pub(crate) struct CompactBpe {
     vocab: Vocab,
+    /// The pre-tokenizer pattern, shared by the threads that count short texts.
     pattern: fancy_regex::Regex,
+    /// Its source, for the threads that compile their own ([`compile_patterns_here`]).
+    source: &'static str,
+}
+
+/// Patterns a thread compiled for itself, by source.
+type OwnPatterns = Vec<(&'static str, Rc<fancy_regex::Regex>)>;
+
+thread_local! {
+    /// The patterns this thread compiled for itself; `None` on a thread that uses the shared
+    /// ones.
+    static OWN_PATTERNS: RefCell<Option<OwnPatterns>> = const { RefCell::new(None) };
+}
+
+/// Makes this thread count with patterns of its own, compiled on first use: for a thread that
+/// counts long texts ([`super::threads`]).
+pub(crate) fn compile_patterns_here() {
+    OWN_PATTERNS.with_borrow_mut(|own| *own = Some(Vec::new()));
+}
+
+/// This thread's own compiled `source`, if it compiles its own.
+fn own_pattern(source: &'static str) -> Option<Rc<fancy_regex::Regex>> {
+    OWN_PATTERNS.with_borrow_mut(|own| {
+        let own = own.as_mut()?;
+        if let Some((_, regex)) = own.iter().find(|(s, _)| std::ptr::eq(*s, source)) {
+            return Some(regex.clone());
+        }
+        let regex = fancy_regex::Regex::new(source).expect("the built-in patterns compile");
+        let regex = Rc::new(regex);
+        own.push((source, regex.clone()));
+        Some(regex)
+    })
 }
 
 impl CompactBpe {
@@ -57,10 +91,11 @@ impl CompactBpe {
 
     /// Indexes built-in tokens and compiles a built-in pattern: both are fixed at build time
     /// and tested, so a failure is a broken build.
-    fn new((tokens, starts): (&'static [u8], &'static [u8]), pattern: &str) -> Self {
+    fn new((tokens, starts): (&'static [u8], &'static [u8]), pattern: &'static str) -> Self {
         Self {
             vocab: Vocab::built(tokens, starts).expect("the built-in tokens are distinct"),
             pattern: fancy_regex::Regex::new(pattern).expect("the built-in patterns compile"),
+            source: pattern,
         }
     }
 
@@ -77,7 +112,9 @@ impl CompactBpe {
         }
         let mut tokens = 0;
         let mut counted_to = 0;
-        for piece in self.pattern.find_iter(text) {
+        let own = own_pattern(self.source);
+        let pattern = own.as_deref().unwrap_or(&self.pattern);
+        for piece in pattern.find_iter(text) {
             let Ok(piece) = piece else {
                 return tokens + (text.len() - counted_to).div_ceil(BYTES_PER_TOKEN);
             };

@@ -92,6 +92,25 @@ const CORPUS: &[&str] = &[
 ];
 
 #[test]
+fn a_thread_with_patterns_of_its_own_counts_the_same() {
+    let text = CORPUS.join("\n");
+    let shared = (
+        o200k().count_ordinary(&text),
+        cl100k().count_ordinary(&text),
+    );
+    let own = std::thread::spawn(move || {
+        super::compile_patterns_here();
+        (
+            o200k().count_ordinary(&text),
+            cl100k().count_ordinary(&text),
+        )
+    })
+    .join()
+    .expect("counted");
+    assert_eq!(own, shared);
+}
+
+#[test]
 fn single_words_count_as_tiktoken_counts_them() {
     for word in [
         "user",
