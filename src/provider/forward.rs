@@ -216,15 +216,18 @@ where
         if at < buf.len() {
             self.partial.extend_from_slice(&buf[at..]);
         }
-        if let Some(text) = self.text.as_mut() {
+        if let Some(text) = self.text.as_mut().filter(|text| !text.is_empty()) {
             self.slot.append_text(text);
         }
         if last && !alone && self.pending.len() > queued + 1 {
             // The body's last frame goes out as one frame, not as the slices around an event
             // left out: the cost layer holds the closing `[DONE]` until the cost is recorded,
             // and the client then gets the whole end of the stream in one write.
-            let slices: Vec<Bytes> = self.pending.drain(queued..).collect();
-            self.pending.push_back(Bytes::from(slices.concat()));
+            let mut joined = BytesMut::new();
+            for slice in self.pending.drain(queued..) {
+                joined.extend_from_slice(&slice);
+            }
+            self.pending.push_back(joined.freeze());
         }
     }
 

@@ -25,8 +25,7 @@ use tokio::time::{Instant, Sleep, sleep};
 
 use crate::error::error_json;
 
-/// The terminal event of a complete stream.
-pub(super) const DONE_EVENT: &[u8] = b"data: [DONE]\n\n";
+pub(super) use infermux_wire::openai::DONE_EVENT;
 
 /// The error code of the SSE error event that ends a broken stream.
 const STREAM_ERROR_CODE: &str = "stream_interrupted";

@@ -92,16 +92,13 @@ impl Bill {
             let (_, settle) = self.settle_as(&served, usage, true, waste);
             settle.await;
         };
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => Settling::spawned(tasks.spawn_on(task, &runtime)),
-            Err(_) => Settling::new(
-                &tasks,
-                Box::pin(async move {
-                    task.await;
-                    Ok(())
-                }),
-            ),
-        }
+        Settling::new(
+            &tasks,
+            Box::pin(async move {
+                task.await;
+                Ok(())
+            }),
+        )
     }
 
     /// Records `usage` of the response `served` produced (`estimated` when infermux counted
@@ -210,14 +207,6 @@ impl Settling {
         Self {
             in_place: Some((settle, tasks.clone())),
             task: None,
-        }
-    }
-
-    /// A settlement already running as `task`.
-    fn spawned(task: tokio::task::JoinHandle<()>) -> Self {
-        Self {
-            in_place: None,
-            task: Some(task),
         }
     }
 

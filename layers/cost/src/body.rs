@@ -21,8 +21,8 @@ pin_project_lite::pin_project! {
     ///
     /// It reads the generated text of each chunk as it passes (never buffering the stream;
     /// when the body below already records the text in its usage slot, it reads it there
-    /// and looks only for the end), and records the request's cost exactly once: with the provider's usage when the
-    /// stream completes, and with the tokens already streamed (counted locally, marked
+    /// and looks only for the end), and records the request's cost exactly once: with the
+    /// provider's usage when the stream completes, and with the tokens already streamed (counted locally, marked
     /// estimated) when the provider reported none, the stream breaks, or the client goes
     /// away. The closing `data: [DONE]` of a complete stream is held until the cost is
     /// durable in the store, so a client that saw it was charged. When the client asked for
@@ -191,7 +191,7 @@ impl Body for ResponseBody {
             if let Some(data) = frame.data_ref() {
                 let seen = match meter.recorded {
                     Some(_) => chunk::Seen {
-                        done: data.ends_with(chunk::DONE_EVENT),
+                        done: data.ends_with(infermux_wire::openai::DONE_EVENT),
                         usage_chunk: false,
                     },
                     None => chunk::observe(data, meter.protocol, &mut meter.text),

@@ -7,9 +7,6 @@ use infermux_wire::{
     scan::{find_byte, keys},
 };
 
-/// The event that ends a complete OpenAI chat stream, as infermux's stream bodies write it.
-pub(crate) const DONE_EVENT: &[u8] = b"data: [DONE]\n\n";
-
 /// What a chunk says, as far as accounting cares.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Seen {

@@ -300,6 +300,9 @@ pub fn decode_usage(body: &[u8]) -> Result<Usage, String> {
     Ok(probe.usage().unwrap_or_default())
 }
 
+/// The event that ends a complete OpenAI chat stream, as infermux's stream bodies write it.
+pub const DONE_EVENT: &[u8] = b"data: [DONE]\n\n";
+
 /// What accounting and the stream forwarder need from one OpenAI stream chunk.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct ChunkInfo {
