@@ -42,7 +42,7 @@ use infermux_core::{
 };
 
 use super::{
-    format::{JournalLine, Snapshot},
+    format::{JournalLine, Snapshot, write_journal_line},
     journal::{Journal, Turn},
     state::SpendState,
 };
@@ -302,9 +302,9 @@ fn open_journal(path: &Path, truncate: bool) -> Result<File, StoreError> {
 // === impl Shared ===
 
 impl Shared {
-    /// Queues `line` for the journal; returns the batch it goes out in.
-    fn queue(&self, line: &[u8]) -> u64 {
-        locked(&self.journal).queue(line)
+    /// Queues the journal line of `entry`, number `seq`; returns the batch it goes out in.
+    fn queue(&self, entry: &LedgerEntry, seq: u64) -> u64 {
+        locked(&self.journal).queue(|pending| write_journal_line(entry, seq, pending))
     }
 
     /// Completes once the batch holding a settled line is written: writes every queued line
@@ -502,12 +502,7 @@ impl SpendStore for FileStore {
             l.seq += 1;
             l.seq
         });
-        let mut line = match serde_json::to_vec(&JournalLine::of(&entry, seq)) {
-            Ok(line) => line,
-            Err(e) => return done(Err(StoreError::Unavailable(e.to_string()))),
-        };
-        line.push(b'\n');
-        let batch = self.shared.queue(&line);
+        let batch = self.shared.queue(&entry, seq);
         Box::pin(self.shared.clone().written(batch))
     }
 

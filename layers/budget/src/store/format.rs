@@ -26,7 +26,7 @@
 //! `provider_error`, `bad_response`, `stream_interrupted`, `client_disconnected`) were added
 //! later: files without them read as `false` and `null`.
 
-use std::{borrow::Cow, collections::BTreeMap, time::SystemTime};
+use std::{borrow::Cow, collections::BTreeMap, io::Write, time::SystemTime};
 
 use infermux_core::{
     CallerTotals, Hour, HourTotals, LedgerEntry, Money, Month, SpendSummary, Usage,
@@ -95,13 +95,13 @@ struct HourDoc {
     requests: u64,
 }
 
-/// One journal line: written borrowing the entry's names, read owning them.
-#[derive(Serialize, Deserialize)]
+/// One journal line, as read back ([`write_journal_line`] writes it).
+#[derive(Deserialize)]
 pub(crate) struct JournalLine<'a> {
     pub(crate) seq: u64,
     request_id: Cow<'a, str>,
     at: String,
-    month: String,
+    // `month` is written for people reading the journal; reading takes it from `at`.
     caller: Cow<'a, str>,
     group: Option<Cow<'a, str>>,
     provider: Cow<'a, str>,
@@ -117,7 +117,7 @@ pub(crate) struct JournalLine<'a> {
     waste: Option<Cow<'a, str>>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct UsageDoc {
     prompt_tokens: u64,
     completion_tokens: u64,
@@ -320,33 +320,68 @@ impl Snapshot {
     }
 }
 
-impl<'a> JournalLine<'a> {
-    /// The journal line of `entry`, number `seq`.
-    pub(crate) fn of(entry: &'a LedgerEntry, seq: u64) -> Self {
-        let u = &entry.usage;
-        Self {
-            seq,
-            request_id: Cow::Borrowed(entry.request_id.as_str()),
-            at: humantime::format_rfc3339_millis(entry.at).to_string(),
-            month: entry.month().to_string(),
-            caller: Cow::Borrowed(entry.caller.as_str()),
-            group: entry.group.as_deref().map(Cow::Borrowed),
-            provider: Cow::Borrowed(entry.provider.as_str()),
-            model: Cow::Borrowed(&entry.model),
-            usage: UsageDoc {
-                prompt_tokens: u.prompt_tokens,
-                completion_tokens: u.completion_tokens,
-                cached_prompt_tokens: u.cached_prompt_tokens,
-                cache_creation_tokens: u.cache_creation_tokens,
-                reasoning_tokens: u.reasoning_tokens,
-            },
-            cost_usd: usd(entry.cost),
-            priced: entry.priced,
-            estimated: entry.estimated,
-            waste: entry.waste.map(|w| Cow::Borrowed(w.as_str())),
-        }
+/// Appends the journal line of `entry`, number `seq`, ending in a newline, to `out`: the
+/// members of [`JournalLine`] in order, written by hand because every settled request writes
+/// one while the journal's lock is held.
+pub(crate) fn write_journal_line(entry: &LedgerEntry, seq: u64, out: &mut Vec<u8>) {
+    let u = &entry.usage;
+    out.extend_from_slice(b"{\"seq\":");
+    push_int(out, seq);
+    out.extend_from_slice(b",\"request_id\":");
+    push_str(out, entry.request_id.as_str());
+    // Both render as ASCII digits and punctuation only: nothing to escape.
+    let _ = write!(
+        out,
+        ",\"at\":\"{}\",\"month\":\"{}\",\"caller\":",
+        humantime::format_rfc3339_millis(entry.at),
+        entry.month()
+    );
+    push_str(out, entry.caller.as_str());
+    out.extend_from_slice(b",\"group\":");
+    match &entry.group {
+        Some(group) => push_str(out, group),
+        None => out.extend_from_slice(b"null"),
     }
+    out.extend_from_slice(b",\"provider\":");
+    push_str(out, entry.provider.as_str());
+    out.extend_from_slice(b",\"model\":");
+    push_str(out, &entry.model);
+    for (name, tokens) in [
+        (&b",\"usage\":{\"prompt_tokens\":"[..], u.prompt_tokens),
+        (b",\"completion_tokens\":", u.completion_tokens),
+        (b",\"cached_prompt_tokens\":", u.cached_prompt_tokens),
+        (b",\"cache_creation_tokens\":", u.cache_creation_tokens),
+        (b",\"reasoning_tokens\":", u.reasoning_tokens),
+    ] {
+        out.extend_from_slice(name);
+        push_int(out, tokens);
+    }
+    out.extend_from_slice(b"},\"cost_usd\":\"");
+    out.extend_from_slice(usd(entry.cost).as_bytes());
+    out.extend_from_slice(b"\",\"priced\":");
+    out.extend_from_slice(if entry.priced { b"true" } else { b"false" });
+    out.extend_from_slice(b",\"estimated\":");
+    out.extend_from_slice(if entry.estimated { b"true" } else { b"false" });
+    out.extend_from_slice(b",\"waste\":");
+    match entry.waste {
+        Some(waste) => push_str(out, waste.as_str()),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b"}\n");
+}
 
+fn push_int(out: &mut Vec<u8>, value: u64) {
+    out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+}
+
+/// `text` as a JSON string, escaped: names come from clients and configs, and a raw quote
+/// or newline would break the line.
+fn push_str(out: &mut Vec<u8>, text: &str) {
+    // Writing to a `Vec` cannot fail.
+    let _ = serde_json::to_writer(&mut *out, text);
+}
+
+impl JournalLine<'_> {
     /// The entry this line records.
     pub(crate) fn into_entry(self) -> Result<LedgerEntry, String> {
         let at: SystemTime = humantime::parse_rfc3339_weak(&self.at)
@@ -410,10 +445,28 @@ mod tests {
         assert_eq!(back.hours, state.hours);
     }
 
+    fn line_of(entry: &LedgerEntry) -> String {
+        let mut line = Vec::new();
+        write_journal_line(entry, 3, &mut line);
+        let text = String::from_utf8(line).expect("utf-8");
+        assert_eq!(text.matches('\n').count(), 1, "{text}");
+        text.strip_suffix('\n').expect("one line").to_owned()
+    }
+
+    #[test]
+    fn names_with_quotes_and_newlines_stay_on_one_line() {
+        let mut e = entry("a \"quoted\"\nname\\", 7, at("2026-03-14T10:00:00Z"));
+        e.group = Some("g\u{1}\t".into());
+        e.model = "m\r\n".into();
+        let text = line_of(&e);
+        let back: JournalLine<'_> = serde_json::from_str(&text).expect("parse");
+        assert_eq!(back.into_entry(), Ok(e));
+    }
+
     #[test]
     fn a_journal_line_reads_back_as_its_entry() {
         let e = entry("a", 1_800_000, at("2026-03-14T10:00:00.250Z"));
-        let text = serde_json::to_string(&JournalLine::of(&e, 3)).expect("json");
+        let text = line_of(&e);
         assert!(text.contains(r#""cost_usd":"0.0000018""#), "{text}");
         assert!(text.contains(r#""month":"2026-03""#), "{text}");
         let back: JournalLine<'_> = serde_json::from_str(&text).expect("parse");
@@ -425,7 +478,7 @@ mod tests {
         let mut e = entry("a", 1_800_000, at("2026-03-14T10:00:00.250Z"));
         e.estimated = true;
         e.waste = Some(WasteReason::ProviderError);
-        let text = serde_json::to_string(&JournalLine::of(&e, 3)).expect("json");
+        let text = line_of(&e);
         assert!(text.contains(r#""estimated":true"#), "{text}");
         assert!(text.contains(r#""waste":"provider_error""#), "{text}");
         let back: JournalLine<'_> = serde_json::from_str(&text).expect("parse");

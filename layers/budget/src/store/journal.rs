@@ -74,9 +74,10 @@ impl Journal {
         }
     }
 
-    /// Queues `line`; returns the batch it will be written in.
-    pub(super) fn queue(&mut self, line: &[u8]) -> u64 {
-        self.pending.extend_from_slice(line);
+    /// Queues the line `write` appends to the pending lines; returns the batch it will be
+    /// written in.
+    pub(super) fn queue(&mut self, write: impl FnOnce(&mut Vec<u8>)) -> u64 {
+        write(&mut self.pending);
         self.pending_lines += 1;
         self.open_batch
     }
@@ -180,15 +181,15 @@ mod tests {
     #[test]
     fn lines_queued_in_one_tick_are_written_as_one_batch() {
         let (file, mut journal) = journal();
-        let a = journal.queue(b"a\n");
-        let b = journal.queue(b"b\n");
+        let a = journal.queue(|p| p.extend_from_slice(b"a\n"));
+        let b = journal.queue(|p| p.extend_from_slice(b"b\n"));
         assert_eq!(a, b);
         let Turn::Write(batch) = journal.turn(a) else {
             panic!("the first waiter writes");
         };
         // The second waiter finds the write in progress and waits for it.
         assert!(matches!(journal.turn(b), Turn::Wait));
-        let c = journal.queue(b"c\n");
+        let c = journal.queue(|p| p.extend_from_slice(b"c\n"));
         assert_eq!(c, a + 1);
         let written = batch.write(|| StoreError::Unavailable("no file".into()));
         assert!(journal.finish(batch, written).is_ok());
@@ -207,13 +208,13 @@ mod tests {
     #[test]
     fn a_failed_batch_fails_its_waiters_only() {
         let (_file, mut journal) = journal();
-        let a = journal.queue(b"a\n");
+        let a = journal.queue(|p| p.extend_from_slice(b"a\n"));
         let Turn::Write(batch) = journal.turn(a) else {
             panic!("writes");
         };
         assert!(journal.finish(batch, Ok(())).is_ok());
         journal.file = None;
-        let b = journal.queue(b"b\n");
+        let b = journal.queue(|p| p.extend_from_slice(b"b\n"));
         let Turn::Write(batch) = journal.turn(b) else {
             panic!("writes");
         };
@@ -226,9 +227,9 @@ mod tests {
     #[test]
     fn a_compaction_in_progress_keeps_a_copy_of_what_is_written() {
         let (_file, mut journal) = journal();
-        journal.queue(b"before\n");
+        journal.queue(|p| p.extend_from_slice(b"before\n"));
         journal.carry = Some(Vec::new());
-        journal.queue(b"during\n");
+        journal.queue(|p| p.extend_from_slice(b"during\n"));
         let batch = journal.take_if_idle().expect("queued");
         assert_eq!(journal.carry.as_deref(), Some(&b"before\nduring\n"[..]));
         assert!(journal.finish(batch, Ok(())).is_ok());
