@@ -33,6 +33,10 @@ use infermux_wire::{
 
 use super::stream::{DONE_EVENT, IdleDeadline, failure, sse_data};
 
+/// The bytes of text a frame's events are read into before the buffer first grows: a short
+/// answer's escaped text, which the buffer keeps from frame to frame.
+const TEXT_CAPACITY: usize = 512;
+
 /// An OpenAI chat stream passed on event by event, watched for usage, `[DONE]` and errors.
 pub struct ForwardBody<B> {
     upstream: B,
@@ -89,7 +93,9 @@ where
             partial: BytesMut::new(),
             pending: VecDeque::new(),
             client_wants_usage,
-            text: slot.records_text().then(StreamText::default),
+            text: slot
+                .records_text()
+                .then(|| StreamText::with_capacity(TEXT_CAPACITY)),
             usage: None,
             done: false,
             done_forwarded: false,

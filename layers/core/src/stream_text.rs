@@ -9,6 +9,13 @@ pub struct StreamText {
 }
 
 impl StreamText {
+    /// An empty text with room for `bytes` before it first grows.
+    pub fn with_capacity(bytes: usize) -> Self {
+        Self {
+            raw: Vec::with_capacity(bytes),
+        }
+    }
+
     /// Appends the contents of a JSON string, as they are on the wire (without its quotes).
     pub fn push_raw(&mut self, escaped: &[u8]) {
         self.raw.extend_from_slice(escaped);
