@@ -5,9 +5,8 @@
 //! of a response that completed survives a crash of the process (SIGKILL: the kernel keeps
 //! what was written). Lines queued while no write is in progress are written together, with
 //! one syscall (group commit, see [`super::journal`]). A maintenance thread fsyncs the journal
-//! at most
-//! [`SYNC_EVERY`] after a write, so spend also survives a power loss or kernel crash within
-//! that bound, without any response waiting for a disk flush or a thread hand-off.
+//! at most [`SYNC_EVERY`] after a write, so spend also survives a power loss or kernel crash
+//! within that bound, without any response waiting for a disk flush or a thread hand-off.
 //!
 //! The snapshot (`state_file`) is the whole state, rewritten atomically (temp file, fsync,
 //! rename, fsync of the directory) at start-up after replaying the journal, every
@@ -235,7 +234,7 @@ fn replay(path: &Path, ledger: &mut Ledger) -> Result<u64, StoreError> {
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     let mut replayed = 0;
     for (i, line) in lines.iter().enumerate() {
-        let parsed = serde_json::from_str::<JournalLine<'static>>(line)
+        let parsed = serde_json::from_str::<JournalLine>(line)
             .map_err(|e| e.to_string())
             .and_then(|l| Ok((l.seq, l.into_entry()?)));
         let (seq, entry) = match parsed {

@@ -26,7 +26,7 @@
 //! `provider_error`, `bad_response`, `stream_interrupted`, `client_disconnected`) were added
 //! later: files without them read as `false` and `null`.
 
-use std::{borrow::Cow, collections::BTreeMap, io::Write, time::SystemTime};
+use std::{collections::BTreeMap, io::Write, time::SystemTime};
 
 use infermux_core::{
     CallerTotals, Hour, HourTotals, LedgerEntry, Money, Month, SpendSummary, Usage,
@@ -97,15 +97,15 @@ struct HourDoc {
 
 /// One journal line, as read back ([`write_journal_line`] writes it).
 #[derive(Deserialize)]
-pub(crate) struct JournalLine<'a> {
+pub(crate) struct JournalLine {
     pub(crate) seq: u64,
-    request_id: Cow<'a, str>,
+    request_id: String,
     at: String,
     // `month` is written for people reading the journal; reading takes it from `at`.
-    caller: Cow<'a, str>,
-    group: Option<Cow<'a, str>>,
-    provider: Cow<'a, str>,
-    model: Cow<'a, str>,
+    caller: String,
+    group: Option<String>,
+    provider: String,
+    model: String,
     usage: UsageDoc,
     cost_usd: String,
     priced: bool,
@@ -114,7 +114,7 @@ pub(crate) struct JournalLine<'a> {
     estimated: bool,
     /// Why the spend was wasted, if it was; absent in older journals.
     #[serde(default)]
-    waste: Option<Cow<'a, str>>,
+    waste: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -321,8 +321,8 @@ impl Snapshot {
 }
 
 /// Appends the journal line of `entry`, number `seq`, ending in a newline, to `out`: the
-/// members of [`JournalLine`] in order, written by hand because every settled request writes
-/// one while the journal's lock is held.
+/// members [`JournalLine`] reads, and `month`, written by hand because every settled request
+/// writes one while the journal's lock is held.
 pub(crate) fn write_journal_line(entry: &LedgerEntry, seq: u64, out: &mut Vec<u8>) {
     let u = &entry.usage;
     out.extend_from_slice(b"{\"seq\":");
@@ -381,18 +381,18 @@ fn push_str(out: &mut Vec<u8>, text: &str) {
     let _ = serde_json::to_writer(&mut *out, text);
 }
 
-impl JournalLine<'_> {
+impl JournalLine {
     /// The entry this line records.
     pub(crate) fn into_entry(self) -> Result<LedgerEntry, String> {
         let at: SystemTime = humantime::parse_rfc3339_weak(&self.at)
             .map_err(|e| format!("`{}` is not a time: {e}", self.at))?;
         Ok(LedgerEntry {
-            request_id: self.request_id.as_ref().into(),
+            request_id: self.request_id.as_str().into(),
             at,
-            caller: self.caller.as_ref().into(),
-            group: self.group.as_deref().map(Into::into),
-            provider: self.provider.as_ref().into(),
-            model: self.model.as_ref().into(),
+            caller: self.caller.as_str().into(),
+            group: self.group.map(Into::into),
+            provider: self.provider.as_str().into(),
+            model: self.model.into(),
             usage: Usage {
                 prompt_tokens: self.usage.prompt_tokens,
                 completion_tokens: self.usage.completion_tokens,
@@ -459,7 +459,7 @@ mod tests {
         e.group = Some("g\u{1}\t".into());
         e.model = "m\r\n".into();
         let text = line_of(&e);
-        let back: JournalLine<'_> = serde_json::from_str(&text).expect("parse");
+        let back: JournalLine = serde_json::from_str(&text).expect("parse");
         assert_eq!(back.into_entry(), Ok(e));
     }
 
@@ -469,7 +469,7 @@ mod tests {
         let text = line_of(&e);
         assert!(text.contains(r#""cost_usd":"0.0000018""#), "{text}");
         assert!(text.contains(r#""month":"2026-03""#), "{text}");
-        let back: JournalLine<'_> = serde_json::from_str(&text).expect("parse");
+        let back: JournalLine = serde_json::from_str(&text).expect("parse");
         assert_eq!(back.into_entry(), Ok(e));
     }
 
@@ -481,7 +481,7 @@ mod tests {
         let text = line_of(&e);
         assert!(text.contains(r#""estimated":true"#), "{text}");
         assert!(text.contains(r#""waste":"provider_error""#), "{text}");
-        let back: JournalLine<'_> = serde_json::from_str(&text).expect("parse");
+        let back: JournalLine = serde_json::from_str(&text).expect("parse");
         assert_eq!(back.into_entry(), Ok(e.clone()));
 
         let mut state = SpendState::default();
@@ -509,7 +509,7 @@ mod tests {
     #[test]
     fn journals_and_snapshots_written_before_the_marks_still_read() {
         let line = r#"{"seq":1,"request_id":"r","at":"2026-03-14T10:00:00Z","month":"2026-03","caller":"a","group":null,"provider":"openai","model":"m","usage":{"prompt_tokens":1,"completion_tokens":1,"cached_prompt_tokens":0,"cache_creation_tokens":0,"reasoning_tokens":0},"cost_usd":"0.000001","priced":true}"#;
-        let entry = serde_json::from_str::<JournalLine<'_>>(line)
+        let entry = serde_json::from_str::<JournalLine>(line)
             .expect("parse")
             .into_entry()
             .expect("entry");
