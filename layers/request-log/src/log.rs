@@ -6,7 +6,11 @@ use std::{
     time::Duration,
 };
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{
+    Notify,
+    mpsc::{self, error::TryRecvError},
+    oneshot,
+};
 
 use crate::{RequestRecord, RequestStore, record::millis};
 
@@ -46,6 +50,10 @@ enum Message {
 #[derive(Clone)]
 pub struct RequestLog {
     tx: mpsc::Sender<Message>,
+    /// Ends the writer's linger early: a batch is queued, or a flush waits.
+    ready: Arc<Notify>,
+    /// Rows per batch ([`LogOptions::batch`]).
+    batch: usize,
     store: Arc<dyn RequestStore>,
     dropped: metrics::Counter,
     writer: Arc<Mutex<Option<Writer>>>,
@@ -54,6 +62,7 @@ pub struct RequestLog {
 /// What the writer task needs, until it is started.
 struct Writer {
     rx: mpsc::Receiver<Message>,
+    ready: Arc<Notify>,
     options: LogOptions,
 }
 
@@ -70,11 +79,14 @@ impl RequestLog {
     /// queue (and, beyond the queue, are dropped). Needs no runtime.
     pub fn new(store: Arc<dyn RequestStore>, options: LogOptions) -> Self {
         let (tx, rx) = mpsc::channel(options.queue.max(1));
+        let ready = Arc::new(Notify::new());
         Self {
             tx,
+            ready: ready.clone(),
+            batch: options.batch.max(1),
             store,
             dropped: metrics::counter!("infermux_request_log_dropped_total"),
-            writer: Arc::new(Mutex::new(Some(Writer { rx, options }))),
+            writer: Arc::new(Mutex::new(Some(Writer { rx, ready, options }))),
         }
     }
 
@@ -94,14 +106,16 @@ impl RequestLog {
     /// The writer task, to be spawned once: it takes rows off the queue in batches and
     /// writes them, and deletes rows past the retention every hour. `None` once taken.
     pub fn writer(&self) -> Option<impl Future<Output = ()> + Send + 'static + use<>> {
-        let Writer { rx, options } = self.writer.lock().ok()?.take()?;
-        Some(write(self.store.clone(), rx, options))
+        let Writer { rx, ready, options } = self.writer.lock().ok()?.take()?;
+        Some(write(self.store.clone(), rx, ready, options))
     }
 
     /// Queues `record` for writing, or drops (and counts) it when the queue is full.
     pub fn record(&self, record: RequestRecord) {
         if self.tx.try_send(Message::Row(record)).is_err() {
             self.dropped.increment(1);
+        } else if self.tx.max_capacity() - self.tx.capacity() >= self.batch {
+            self.ready.notify_one();
         }
     }
 
@@ -109,6 +123,7 @@ impl RequestLog {
     pub async fn flush(&self) {
         let (done, wait) = oneshot::channel();
         if self.tx.send(Message::Flush(done)).await.is_ok() {
+            self.ready.notify_one();
             let _ = wait.await;
         }
     }
@@ -119,9 +134,17 @@ impl RequestLog {
     }
 }
 
-/// The writer: takes up to `batch` rows (waiting at most `linger` for more once one came),
+/// The writer: takes up to `batch` rows (lingering at most `linger` for more once one came),
 /// writes them in one transaction, and answers flushes once what preceded them is written.
-async fn write(store: Arc<dyn RequestStore>, mut rx: mpsc::Receiver<Message>, options: LogOptions) {
+///
+/// While it lingers it waits for the deadline or for `ready`, not for each row: a row queued
+/// then costs its request no wake-up of this task.
+async fn write(
+    store: Arc<dyn RequestStore>,
+    mut rx: mpsc::Receiver<Message>,
+    ready: Arc<Notify>,
+    options: LogOptions,
+) {
     let mut rows = Vec::new();
     let mut flushes = Vec::new();
     let mut prune = tokio::time::interval(Duration::from_secs(3600));
@@ -143,24 +166,33 @@ async fn write(store: Arc<dyn RequestStore>, mut rx: mpsc::Receiver<Message>, op
         };
         let deadline = tokio::time::Instant::now() + options.linger;
         let mut next = Some(first);
-        while let Some(message) = next.take() {
-            match message {
-                Message::Row(row) => rows.push(row),
-                Message::Flush(done) => {
-                    flushes.push(done);
-                    break;
+        let mut lingering = true;
+        'fill: loop {
+            loop {
+                let message = match next.take().map_or_else(|| rx.try_recv(), Ok) {
+                    Ok(message) => message,
+                    Err(TryRecvError::Empty) => break,
+                    // Every handle is gone: nothing more will come.
+                    Err(TryRecvError::Disconnected) => break 'fill,
+                };
+                match message {
+                    Message::Row(row) => rows.push(row),
+                    Message::Flush(done) => {
+                        flushes.push(done);
+                        break 'fill;
+                    }
+                }
+                if rows.len() >= options.batch {
+                    break 'fill;
                 }
             }
-            if rows.len() >= options.batch {
+            if !lingering {
                 break;
             }
-            next = match rx.try_recv() {
-                Ok(message) => Some(message),
-                Err(_) => tokio::time::timeout_at(deadline, rx.recv())
-                    .await
-                    .ok()
-                    .flatten(),
-            };
+            tokio::select! {
+                () = tokio::time::sleep_until(deadline) => lingering = false,
+                () = ready.notified() => {}
+            }
         }
         if !rows.is_empty() {
             let count = rows.len();
@@ -171,5 +203,148 @@ async fn write(store: Arc<dyn RequestStore>, mut rx: mpsc::Receiver<Message>, op
         for done in flushes.drain(..) {
             let _ = done.send(());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::{sync::mpsc::UnboundedReceiver, time::Instant};
+
+    use super::*;
+    use crate::{
+        Bucketed, Cursor, Filter, GroupBy, Page, SqliteStore, UsageReport,
+        store::{LogError, LogFuture},
+    };
+
+    /// A store in memory that reports the size of every batch written.
+    struct Observed {
+        inner: SqliteStore,
+        written: mpsc::UnboundedSender<usize>,
+    }
+
+    impl RequestStore for Observed {
+        fn insert(&self, rows: Vec<RequestRecord>) -> LogFuture<'_, ()> {
+            Box::pin(async move {
+                let count = rows.len();
+                self.inner.insert(rows).await?;
+                self.written
+                    .send(count)
+                    .map_err(|_| LogError::new("nobody watches"))
+            })
+        }
+
+        fn list<'a>(
+            &'a self,
+            filter: &'a Filter,
+            limit: usize,
+            cursor: Option<Cursor>,
+        ) -> LogFuture<'a, Page> {
+            self.inner.list(filter, limit, cursor)
+        }
+
+        fn usage<'a>(
+            &'a self,
+            filter: &'a Filter,
+            group_by: GroupBy,
+        ) -> LogFuture<'a, UsageReport> {
+            self.inner.usage(filter, group_by)
+        }
+
+        fn series<'a>(
+            &'a self,
+            filter: &'a Filter,
+            bucket_ms: i64,
+            by: Option<GroupBy>,
+        ) -> LogFuture<'a, Bucketed> {
+            self.inner.series(filter, bucket_ms, by)
+        }
+
+        fn prune(&self, before_ms: i64) -> LogFuture<'_, u64> {
+            self.inner.prune(before_ms)
+        }
+    }
+
+    const LINGER: Duration = Duration::from_secs(60);
+
+    /// A started log batching `batch` rows for at most [`LINGER`], and the sizes of the
+    /// batches it writes.
+    fn observed_log(batch: usize) -> (RequestLog, UnboundedReceiver<usize>) {
+        let (written, batches) = mpsc::unbounded_channel();
+        let store = Observed {
+            inner: SqliteStore::in_memory().expect("sqlite"),
+            written,
+        };
+        let options = LogOptions {
+            batch,
+            linger: LINGER,
+            ..LogOptions::default()
+        };
+        (RequestLog::start(Arc::new(store), options), batches)
+    }
+
+    /// Records `rows` rows dated now (older ones would fall to the writer's first prune).
+    fn record(log: &RequestLog, rows: usize) {
+        let at_ms = millis(std::time::SystemTime::now());
+        for _ in 0..rows {
+            log.record(RequestRecord {
+                at_ms,
+                ..RequestRecord::default()
+            });
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_full_batch_is_written_without_waiting_for_the_linger() {
+        let (log, mut batches) = observed_log(4);
+        let start = Instant::now();
+        record(&log, 6);
+        assert_eq!(batches.recv().await, Some(4));
+        assert!(
+            start.elapsed() < LINGER,
+            "written after {:?}",
+            start.elapsed()
+        );
+        // The other two wait out the linger for company.
+        assert_eq!(batches.recv().await, Some(2));
+        assert!(
+            start.elapsed() >= LINGER,
+            "written after {:?}",
+            start.elapsed()
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_flush_ends_the_linger() {
+        let (log, mut batches) = observed_log(4);
+        let start = Instant::now();
+        record(&log, 3);
+        log.flush().await;
+        assert!(
+            start.elapsed() < LINGER,
+            "flushed after {:?}",
+            start.elapsed()
+        );
+        assert_eq!(batches.try_recv().ok(), Some(3));
+        let kept = log
+            .store()
+            .usage(&Filter::default(), GroupBy::Caller)
+            .await
+            .expect("usage");
+        assert_eq!(kept.total.requests, 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn rows_queued_when_the_last_handle_goes_are_written_at_once() {
+        let (log, mut batches) = observed_log(4);
+        let start = Instant::now();
+        record(&log, 2);
+        drop(log);
+        assert_eq!(batches.recv().await, Some(2));
+        assert!(
+            start.elapsed() < LINGER,
+            "written after {:?}",
+            start.elapsed()
+        );
+        assert_eq!(batches.recv().await, None, "the writer ends");
     }
 }

@@ -6,7 +6,7 @@ use std::{
 };
 
 use infermux_core::Money;
-use rusqlite::{Connection, OptionalExtension, Row, ToSql, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, Row, Statement, ToSql, params_from_iter};
 
 use crate::{
     Bucketed, Cursor, Filter, GroupBy, Page, RequestRecord, UsageReport, UsageSums,
@@ -145,6 +145,59 @@ fn uint(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }
 
+/// Rows per `INSERT` statement: a statement's setup (its cursors on the table and both
+/// indexes, its transaction checks) is shared by this many rows. A batch's last rows, fewer
+/// than this, go in one at a time.
+const ROWS_PER_INSERT: usize = 16;
+
+/// The values of one row in [`COLUMNS`] order.
+const COLUMN_COUNT: usize = 26;
+
+/// `INSERT INTO requests (COLUMNS) VALUES (?, …), …` for `rows` rows.
+fn insert_sql(rows: usize) -> String {
+    let values = format!("({})", ["?"; COLUMN_COUNT].join(","));
+    format!(
+        "INSERT INTO requests ({COLUMNS}) VALUES {}",
+        vec![values; rows].join(",")
+    )
+}
+
+/// Binds `r`'s values to the parameters after the first `before` (parameters count from 1).
+fn bind_row(insert: &mut Statement<'_>, before: usize, r: &RequestRecord) -> rusqlite::Result<()> {
+    let values: [&dyn ToSql; COLUMN_COUNT] = [
+        &r.at_ms,
+        &r.request_id,
+        &r.protocol,
+        &r.caller,
+        &r.key_id.as_deref(),
+        &r.requested_model,
+        &r.virtual_model.as_deref(),
+        &r.tier.as_deref(),
+        &r.route_group.as_deref(),
+        &r.provider.as_deref(),
+        &r.model.as_deref(),
+        &r.strategy.as_deref(),
+        &i64::from(r.status),
+        &r.error_code.as_deref(),
+        &i64::from(r.attempts),
+        &int(r.prompt_tokens),
+        &int(r.completion_tokens),
+        &int(r.cached_tokens),
+        &int(r.cache_write_tokens),
+        &int(r.reasoning_tokens),
+        &int(r.cost.picos()),
+        &i64::from(r.estimated),
+        &int(r.latency_ms),
+        &r.ttft_ms.map(int),
+        &i64::from(r.stream),
+        &r.client.as_deref(),
+    ];
+    for (i, value) in values.into_iter().enumerate() {
+        insert.raw_bind_parameter(before + i + 1, value)?;
+    }
+    Ok(())
+}
+
 fn text(row: &Row<'_>, i: usize) -> rusqlite::Result<Option<Arc<str>>> {
     Ok(row.get::<_, Option<String>>(i)?.map(Arc::from))
 }
@@ -213,39 +266,18 @@ impl RequestStore for SqliteStore {
         self.run(move |conn| {
             let tx = conn.transaction()?;
             {
-                let sql = format!(
-                    "INSERT INTO requests ({COLUMNS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26)"
-                );
-                let mut insert = tx.prepare_cached(&sql)?;
-                for r in &rows {
-                    insert.execute(rusqlite::params![
-                        r.at_ms,
-                        &*r.request_id,
-                        &*r.protocol,
-                        &*r.caller,
-                        r.key_id.as_deref(),
-                        &*r.requested_model,
-                        r.virtual_model.as_deref(),
-                        r.tier.as_deref(),
-                        r.route_group.as_deref(),
-                        r.provider.as_deref(),
-                        r.model.as_deref(),
-                        r.strategy.as_deref(),
-                        i64::from(r.status),
-                        r.error_code.as_deref(),
-                        i64::from(r.attempts),
-                        int(r.prompt_tokens),
-                        int(r.completion_tokens),
-                        int(r.cached_tokens),
-                        int(r.cache_write_tokens),
-                        int(r.reasoning_tokens),
-                        int(r.cost.picos()),
-                        i64::from(r.estimated),
-                        int(r.latency_ms),
-                        r.ttft_ms.map(int),
-                        i64::from(r.stream),
-                        r.client.as_deref(),
-                    ])?;
+                let mut chunks = rows.chunks_exact(ROWS_PER_INSERT);
+                let mut insert = tx.prepare_cached(&insert_sql(ROWS_PER_INSERT))?;
+                for chunk in &mut chunks {
+                    for (i, row) in chunk.iter().enumerate() {
+                        bind_row(&mut insert, i * COLUMN_COUNT, row)?;
+                    }
+                    insert.raw_execute()?;
+                }
+                let mut insert = tx.prepare_cached(&insert_sql(1))?;
+                for row in chunks.remainder() {
+                    bind_row(&mut insert, 0, row)?;
+                    insert.raw_execute()?;
                 }
             }
             if let Some(keep) = keep_rows {
