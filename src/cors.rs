@@ -16,7 +16,7 @@ use std::{
 use futures_util::future::{BoxFuture, Either, FutureExt};
 use http::{HeaderName, HeaderValue, Method, Request, Response, StatusCode, header};
 use tower::{Layer, Service, ServiceExt, util::Oneshot};
-use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, Cors, ExposeHeaders};
+use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, ExposeHeaders};
 
 /// How long a browser may cache a preflight's answer.
 const PREFLIGHT_MAX_AGE: Duration = Duration::from_secs(600);
@@ -89,8 +89,8 @@ impl<S: Clone> Layer<S> for CorsLayer {
 
     fn layer(&self, inner: S) -> Self::Service {
         CorsService {
-            cors: self.cors().layer(inner.clone()),
             inner,
+            cors: Arc::new(self.cors()),
             origins: self.origins.clone(),
         }
     }
@@ -100,7 +100,9 @@ impl<S: Clone> Layer<S> for CorsLayer {
 #[derive(Clone, Debug)]
 pub struct CorsService<S> {
     inner: S,
-    cors: Cors<S>,
+    /// Wraps a copy of `inner` for the (rare) requests from an allowed origin, so that the
+    /// server's copy of this service per request copies the stack once.
+    cors: Arc<tower_http::cors::CorsLayer>,
     origins: Origins,
 }
 
@@ -138,7 +140,7 @@ where
         let allowed = self.allows(request.headers().get(header::ORIGIN));
         match (preflight, allowed) {
             (true, true) => {
-                let cors = self.cors.clone();
+                let cors = self.cors.layer(self.inner.clone());
                 Either::Right(
                     async move {
                         let response = cors.oneshot(request).await?;
@@ -152,7 +154,10 @@ where
                 *response.status_mut() = StatusCode::NO_CONTENT;
                 Either::Right(futures_util::future::ready(Ok(response)).boxed())
             }
-            (false, true) => Either::Right(self.cors.clone().oneshot(request).boxed()),
+            (false, true) => {
+                let cors = self.cors.layer(self.inner.clone());
+                Either::Right(cors.oneshot(request).boxed())
+            }
             (false, false) => Either::Left(self.inner.clone().oneshot(request)),
         }
     }

@@ -189,7 +189,9 @@ impl IngressSettings {
 /// The proxy's HTTP edge, in front of a stack of `Service<InferRequest>`.
 #[derive(Clone, Debug)]
 pub struct Ingress<S> {
-    inner: S,
+    /// Shared by the clones the server makes per request: each request clones the stack once,
+    /// in [`call`](Service::call), for the future that outlives the borrow.
+    inner: Arc<S>,
     settings: Arc<IngressSettings>,
 }
 
@@ -197,19 +199,35 @@ impl<S> Ingress<S> {
     /// Puts ingress in front of `inner`.
     pub fn new(inner: S, settings: IngressSettings) -> Self {
         Self {
-            inner,
+            inner: Arc::new(inner),
             settings: Arc::new(settings),
         }
     }
 
-    infermux_core::inner_service_accessors!();
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+}
+
+impl<S: Clone> Ingress<S> {
+    /// The inner service, mutably (this ingress's own copy once its clones share it).
+    pub fn get_mut(&mut self) -> &mut S {
+        Arc::make_mut(&mut self.inner)
+    }
+
+    /// Takes the inner service out.
+    pub fn into_inner(self) -> S {
+        Arc::unwrap_or_clone(self.inner)
+    }
 
     /// The same ingress in front of `f(inner)`: how the library face puts request-wide layers
     /// (the request span) between ingress and the stack.
     pub fn map_inner<T>(self, f: impl FnOnce(S) -> T) -> Ingress<T> {
+        let Self { inner, settings } = self;
         Ingress {
-            inner: f(self.inner),
-            settings: self.settings,
+            inner: Arc::new(f(Arc::unwrap_or_clone(inner))),
+            settings,
         }
     }
 }
@@ -314,7 +332,7 @@ where
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let started = Instant::now();
         let settings = self.settings.clone();
-        let inner = self.inner.clone();
+        let inner = S::clone(&self.inner);
         let (parts, body) = request.into_parts();
         let route = Route::of(&parts.method, parts.uri.path());
         let request_id = request_id(&parts.headers);
