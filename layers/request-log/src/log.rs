@@ -48,7 +48,10 @@ enum Message {
 /// The handle requests are logged through: [`record`](Self::record) never waits; a full
 /// queue drops the row and counts it in `infermux_request_log_dropped_total`.
 #[derive(Clone)]
-pub struct RequestLog {
+pub struct RequestLog(Arc<Shared>);
+
+/// What every handle of one log shares.
+struct Shared {
     tx: mpsc::Sender<Message>,
     /// Ends the writer's linger early: a batch is queued, or a flush waits.
     ready: Arc<Notify>,
@@ -56,7 +59,7 @@ pub struct RequestLog {
     batch: usize,
     store: Arc<dyn RequestStore>,
     dropped: metrics::Counter,
-    writer: Arc<Mutex<Option<Writer>>>,
+    writer: Mutex<Option<Writer>>,
 }
 
 /// What the writer task needs, until it is started.
@@ -69,7 +72,7 @@ struct Writer {
 impl std::fmt::Debug for RequestLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RequestLog")
-            .field("queued", &(self.tx.max_capacity() - self.tx.capacity()))
+            .field("queued", &(self.0.tx.max_capacity() - self.0.tx.capacity()))
             .finish_non_exhaustive()
     }
 }
@@ -80,14 +83,14 @@ impl RequestLog {
     pub fn new(store: Arc<dyn RequestStore>, options: LogOptions) -> Self {
         let (tx, rx) = mpsc::channel(options.queue.max(1));
         let ready = Arc::new(Notify::new());
-        Self {
+        Self(Arc::new(Shared {
             tx,
             ready: ready.clone(),
             batch: options.batch.max(1),
             store,
             dropped: metrics::counter!("infermux_request_log_dropped_total"),
-            writer: Arc::new(Mutex::new(Some(Writer { rx, ready, options }))),
-        }
+            writer: Mutex::new(Some(Writer { rx, ready, options })),
+        }))
     }
 
     /// A log writing into `store`, its writer spawned on the current tokio runtime.
@@ -106,31 +109,31 @@ impl RequestLog {
     /// The writer task, to be spawned once: it takes rows off the queue in batches and
     /// writes them, and deletes rows past the retention every hour. `None` once taken.
     pub fn writer(&self) -> Option<impl Future<Output = ()> + Send + 'static + use<>> {
-        let Writer { rx, ready, options } = self.writer.lock().ok()?.take()?;
-        Some(write(self.store.clone(), rx, ready, options))
+        let Writer { rx, ready, options } = self.0.writer.lock().ok()?.take()?;
+        Some(write(self.0.store.clone(), rx, ready, options))
     }
 
     /// Queues `record` for writing, or drops (and counts) it when the queue is full.
     pub fn record(&self, record: RequestRecord) {
-        if self.tx.try_send(Message::Row(record)).is_err() {
-            self.dropped.increment(1);
-        } else if self.tx.max_capacity() - self.tx.capacity() >= self.batch {
-            self.ready.notify_one();
+        if self.0.tx.try_send(Message::Row(record)).is_err() {
+            self.0.dropped.increment(1);
+        } else if self.0.tx.max_capacity() - self.0.tx.capacity() >= self.0.batch {
+            self.0.ready.notify_one();
         }
     }
 
     /// Waits until every row queued before the call is written.
     pub async fn flush(&self) {
         let (done, wait) = oneshot::channel();
-        if self.tx.send(Message::Flush(done)).await.is_ok() {
-            self.ready.notify_one();
+        if self.0.tx.send(Message::Flush(done)).await.is_ok() {
+            self.0.ready.notify_one();
             let _ = wait.await;
         }
     }
 
     /// The store the rows are written to, for queries.
     pub fn store(&self) -> &Arc<dyn RequestStore> {
-        &self.store
+        &self.0.store
     }
 }
 
