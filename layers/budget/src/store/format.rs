@@ -26,7 +26,11 @@
 //! `provider_error`, `bad_response`, `stream_interrupted`, `client_disconnected`) were added
 //! later: files without them read as `false` and `null`.
 
-use std::{collections::BTreeMap, io::Write, time::SystemTime};
+use std::{
+    cell::Cell,
+    collections::BTreeMap,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
 
 use infermux_core::{
     CallerTotals, Hour, HourTotals, LedgerEntry, Money, Month, SpendSummary, Usage,
@@ -320,6 +324,35 @@ impl Snapshot {
     }
 }
 
+/// Appends `,"at":"<at in RFC 3339, to the millisecond>","month":"<its YYYY-MM>"` to `out`.
+/// Both are ASCII digits and punctuation only: nothing to escape.
+fn push_time(out: &mut Vec<u8>, at: SystemTime) {
+    thread_local! {
+        /// The last second rendered (`2026-03-14T10:00:00`), by its Unix time: requests settle
+        /// many to a second.
+        static SECOND: Cell<(u64, [u8; 19])> = const { Cell::new((u64::MAX, [0; 19])) };
+    }
+    let since_epoch = at.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = since_epoch.as_secs();
+    let (rendered, mut second) = SECOND.get();
+    if rendered != secs {
+        let text = humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(secs));
+        second.copy_from_slice(&text.to_string().as_bytes()[..19]);
+        SECOND.set((secs, second));
+    }
+    let millis = since_epoch.subsec_millis();
+    out.extend_from_slice(b",\"at\":\"");
+    out.extend_from_slice(&second);
+    out.push(b'.');
+    for divisor in [100, 10, 1] {
+        // A digit: `millis` is below 1,000.
+        out.push(b'0' + (millis / divisor % 10) as u8);
+    }
+    out.extend_from_slice(b"Z\",\"month\":\"");
+    out.extend_from_slice(&second[..7]);
+    out.push(b'"');
+}
+
 /// Appends the journal line of `entry`, number `seq`, ending in a newline, to `out`: the
 /// members [`JournalLine`] reads, and `month`, written by hand because every settled request
 /// writes one while the journal's lock is held.
@@ -329,13 +362,8 @@ pub(crate) fn write_journal_line(entry: &LedgerEntry, seq: u64, out: &mut Vec<u8
     push_int(out, seq);
     out.extend_from_slice(b",\"request_id\":");
     push_str(out, entry.request_id.as_str());
-    // Both render as ASCII digits and punctuation only: nothing to escape.
-    let _ = write!(
-        out,
-        ",\"at\":\"{}\",\"month\":\"{}\",\"caller\":",
-        humantime::format_rfc3339_millis(entry.at),
-        entry.month()
-    );
+    push_time(out, entry.at);
+    out.extend_from_slice(b",\"caller\":");
     push_str(out, entry.caller.as_str());
     out.extend_from_slice(b",\"group\":");
     match &entry.group {
@@ -451,6 +479,27 @@ mod tests {
         let text = String::from_utf8(line).expect("utf-8");
         assert_eq!(text.matches('\n').count(), 1, "{text}");
         text.strip_suffix('\n').expect("one line").to_owned()
+    }
+
+    #[test]
+    fn times_are_written_as_rfc3339_to_the_millisecond_with_their_month() {
+        // The same second twice (its text reused), then the next second and the next month.
+        for time in [
+            "2026-03-31T23:59:59.007Z",
+            "2026-03-31T23:59:59.250Z",
+            "2026-04-01T00:00:00.000Z",
+            "1999-12-31T23:59:59.999Z",
+        ] {
+            let e = entry("a", 7, at(time));
+            let text = line_of(&e);
+            let expected = format!(
+                r#""at":"{}","month":"{}","#,
+                humantime::format_rfc3339_millis(e.at),
+                e.month()
+            );
+            assert!(text.contains(&expected), "{text} lacks {expected}");
+            assert!(text.contains(&format!(r#""at":"{time}""#)), "{text}");
+        }
     }
 
     #[test]
