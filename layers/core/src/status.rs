@@ -5,13 +5,15 @@
 //! atomic, so reading it on the hot path takes no lock.
 
 use std::{
-    collections::HashMap,
     sync::{
         Arc,
         atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering},
     },
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
+
+// Looked up for every candidate of every request: foldhash, not SipHash (see `pricing`).
+use hashbrown::HashMap;
 
 use crate::ProviderName;
 

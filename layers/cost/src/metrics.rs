@@ -16,10 +16,10 @@
 //! The `caller` label is bounded by a [`CallerLabels`]: callers beyond its bound are counted
 //! as `other`, so clients inventing callers cannot grow the registry without end.
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, PoisonError, RwLock},
-};
+use std::sync::{Arc, PoisonError, RwLock};
+
+// Looked up for every settled request: foldhash, not SipHash, over four names.
+use hashbrown::HashMap;
 
 use infermux_core::{Caller, CallerLabels, LedgerEntry, ProviderName};
 use metrics::{Counter, Histogram};

@@ -3,7 +3,10 @@
 //! Both stores of this crate keep their numbers in one [`SpendState`] behind a mutex; every
 //! operation is a short, synchronous update, so no lock is ever held across an `.await`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+// Open reservations are looked up twice per request: foldhash, not SipHash.
+use hashbrown::HashMap;
 
 use infermux_core::{Admission, Caller, Hour, HourTotals, LedgerEntry, Money, Month, SpendSummary};
 
