@@ -34,8 +34,8 @@ use futures_util::{FutureExt, future::BoxFuture};
 use http::{HeaderValue, Response};
 use infermux_breaker::RateLimiter;
 use infermux_core::{
-    BoxError, CircuitState, InferBody, InferRequest, ModelCatalog, ProviderBoard, ProviderName,
-    ProviderStatus, Served,
+    BoxError, Candidate, CircuitState, InferBody, InferRequest, ModelCatalog, ProviderBoard,
+    ProviderName, ProviderStatus, Served,
 };
 use tokio::time::Instant;
 use tower::{Service, ServiceExt, util::BoxCloneSyncService};
@@ -203,6 +203,8 @@ struct Provider {
     status: Option<Arc<ProviderStatus>>,
     served: metrics::Counter,
     failovers: metrics::Counter,
+    /// `X-Infermux-Provider` for its answers, made once.
+    header: Option<HeaderValue>,
 }
 
 impl fmt::Debug for Dispatch {
@@ -243,6 +245,7 @@ impl Dispatch {
                     status: board.get(&name).cloned(),
                     served,
                     failovers,
+                    header: HeaderValue::from_str(name.as_str()).ok(),
                 };
                 (name, provider)
             })
@@ -311,11 +314,7 @@ impl Service<InferRequest> for Dispatch {
                             status.record_outcome(false);
                         }
                         let mut response = super::egress::to_client(&request, response).await;
-                        mark_served(
-                            &mut response,
-                            &candidate.provider,
-                            &candidate.upstream_model,
-                        );
+                        mark_served(&mut response, provider, candidate);
                         return Ok(response);
                     }
                     Err(error) => {
@@ -373,16 +372,16 @@ impl Provider {
     }
 }
 
-fn mark_served(response: &mut Response<InferBody>, provider: &ProviderName, model: &Arc<str>) {
+fn mark_served(response: &mut Response<InferBody>, provider: &Provider, candidate: Candidate) {
     let headers = response.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(provider.as_str()) {
-        headers.insert(PROVIDER_HEADER, value);
+    if let Some(value) = &provider.header {
+        headers.insert(PROVIDER_HEADER, value.clone());
     }
-    if let Ok(value) = HeaderValue::from_str(model) {
+    if let Ok(value) = HeaderValue::from_str(&candidate.upstream_model) {
         headers.insert(MODEL_HEADER, value);
     }
     response.extensions_mut().insert(Served {
-        provider: provider.clone(),
-        upstream_model: model.clone(),
+        provider: candidate.provider,
+        upstream_model: candidate.upstream_model,
     });
 }

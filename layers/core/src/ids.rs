@@ -18,6 +18,11 @@ macro_rules! name_type {
             pub fn as_str(&self) -> &str {
                 &self.0
             }
+
+            /// The name as the shared string it is kept in: cloning it copies no text.
+            pub fn as_arc(&self) -> &Arc<str> {
+                &self.0
+            }
         }
 
         impl fmt::Display for $name {

@@ -103,9 +103,9 @@ impl RequestRecord {
         };
         Self {
             at_ms: millis(at),
-            request_id: request.request_id.as_str().into(),
+            request_id: request.request_id.as_arc().clone(),
             protocol: interned(protocol),
-            caller: request.caller.as_str().into(),
+            caller: request.caller.as_arc().clone(),
             requested_model: model.into(),
             stream,
             client: request.user_agent.clone(),
@@ -152,14 +152,14 @@ impl RequestRecord {
         if let Some(key) = decided.key {
             self.key_id = Some(key.id().into());
             // A key binds its caller: the row is charged where the ledger charged it.
-            self.caller = key.caller().as_str().into();
+            self.caller = key.caller().as_arc().clone();
         }
         if let Some(route) = decided.virtual_route {
             self.virtual_model = Some(Arc::clone(&route.name));
             self.tier = route.tier.clone();
         }
         if let Some(served) = served {
-            self.provider = Some(served.provider.as_str().into());
+            self.provider = Some(served.provider.as_arc().clone());
             self.model = Some(Arc::clone(&served.upstream_model));
             self.attempts = self.attempts.max(1);
         }
