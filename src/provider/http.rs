@@ -44,7 +44,6 @@ pub struct HttpProviderConfig {
 #[derive(Clone)]
 pub struct HttpProvider {
     inner: Arc<Inner>,
-    client: HttpClient,
 }
 
 /// What every call of one provider shares, built once.
@@ -54,6 +53,8 @@ struct Inner {
     uris: Vec<(&'static str, Uri)>,
     /// Content type, user agent and authentication.
     headers: http::HeaderMap,
+    /// The shared pooled client: behind the `Arc` too, so that a call copies no part of it.
+    client: HttpClient,
 }
 
 impl std::fmt::Debug for HttpProvider {
@@ -86,8 +87,8 @@ impl HttpProvider {
                 config,
                 uris,
                 headers,
+                client,
             }),
-            client,
         }
     }
 }
@@ -104,11 +105,10 @@ impl Service<ProviderCall> for HttpProvider {
 
     fn call(&mut self, call: ProviderCall) -> Self::Future {
         let inner = self.inner.clone();
-        let client = self.client.clone();
         Box::pin(async move {
             let config = &inner.config;
             let timeout = config.timeout;
-            let attempt = send(&inner, &client, &call);
+            let attempt = send(&inner, &call);
             let result = match tokio::time::timeout(timeout, attempt).await {
                 Ok(result) => result,
                 Err(_) => Err(ProviderError::new(
@@ -123,7 +123,6 @@ impl Service<ProviderCall> for HttpProvider {
 
 async fn send(
     inner: &Inner,
-    client: &HttpClient,
     call: &ProviderCall,
 ) -> Result<Response<InferBody>, ProviderError> {
     let config = &inner.config;
@@ -141,7 +140,7 @@ async fn send(
         config.wire.encode(call, max_output)?
     };
     let added_usage = config.wire.adds_stream_usage(call);
-    let response = send_encoded(inner, client, call, encoded).await?;
+    let response = send_encoded(inner, call, encoded).await?;
     if !added_usage || !response.status().is_client_error() {
         return Ok(response);
     }
@@ -162,13 +161,12 @@ async fn send(
     );
     let max_output = config.specs.max_output(&config.name, &call.upstream_model);
     let encoded = config.wire.encode_as_sent(call, max_output)?;
-    send_encoded(inner, client, call, encoded).await
+    send_encoded(inner, call, encoded).await
 }
 
 /// Sends one encoded request and classifies the answer.
 async fn send_encoded(
     inner: &Inner,
-    client: &HttpClient,
     call: &ProviderCall,
     encoded: super::wire::Encoded,
 ) -> Result<Response<InferBody>, ProviderError> {
@@ -206,7 +204,7 @@ async fn send_encoded(
     // The attempt's span (or the client's trace) goes on upstream.
     crate::telemetry::inject(request.headers_mut());
 
-    let response = client.request(request).await.map_err(|e| {
+    let response = inner.client.request(request).await.map_err(|e| {
         ProviderError::new(
             ProviderErrorKind::Connect,
             format!("connection failed: {}", error_chain(&e)),
