@@ -121,10 +121,7 @@ impl Service<ProviderCall> for HttpProvider {
     }
 }
 
-async fn send(
-    inner: &Inner,
-    call: &ProviderCall,
-) -> Result<Response<InferBody>, ProviderError> {
+async fn send(inner: &Inner, call: &ProviderCall) -> Result<Response<InferBody>, ProviderError> {
     let config = &inner.config;
     if call.request.protocol == Protocol::AnthropicCountTokens
         && config.wire != WireFormat::Anthropic
