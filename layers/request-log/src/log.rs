@@ -2,7 +2,10 @@
 
 use std::{
     future::Future,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+    },
     time::Duration,
 };
 
@@ -53,10 +56,7 @@ pub struct RequestLog(Arc<Shared>);
 /// What every handle of one log shares.
 struct Shared {
     tx: mpsc::Sender<Message>,
-    /// Ends the writer's linger early: a batch is queued, or a flush waits.
-    ready: Arc<Notify>,
-    /// Rows per batch ([`LogOptions::batch`]).
-    batch: usize,
+    wake: Arc<Wake>,
     store: Arc<dyn RequestStore>,
     dropped: metrics::Counter,
     writer: Mutex<Option<Writer>>,
@@ -65,8 +65,26 @@ struct Shared {
 /// What the writer task needs, until it is started.
 struct Writer {
     rx: mpsc::Receiver<Message>,
-    ready: Arc<Notify>,
+    wake: Arc<Wake>,
     options: LogOptions,
+}
+
+/// How the handles end the writer's linger early: when the rows queued fill its batch, when a
+/// flush waits, and when the last handle goes.
+struct Wake {
+    notify: Notify,
+    /// The rows that fill the batch the writer lingers over.
+    wanted: AtomicUsize,
+    /// Every handle is gone. (On another thread the channel may not say so yet.)
+    closed: AtomicBool,
+}
+
+/// The last handle is gone: the writer writes what is queued without waiting out its linger.
+impl Drop for Shared {
+    fn drop(&mut self) {
+        self.wake.closed.store(true, Ordering::Release);
+        self.wake.notify.notify_one();
+    }
 }
 
 impl std::fmt::Debug for RequestLog {
@@ -82,14 +100,17 @@ impl RequestLog {
     /// queue (and, beyond the queue, are dropped). Needs no runtime.
     pub fn new(store: Arc<dyn RequestStore>, options: LogOptions) -> Self {
         let (tx, rx) = mpsc::channel(options.queue.max(1));
-        let ready = Arc::new(Notify::new());
+        let wake = Arc::new(Wake {
+            notify: Notify::new(),
+            wanted: AtomicUsize::new(options.batch),
+            closed: AtomicBool::new(false),
+        });
         Self(Arc::new(Shared {
             tx,
-            ready: ready.clone(),
-            batch: options.batch.max(1),
+            wake: wake.clone(),
             store,
             dropped: metrics::counter!("infermux_request_log_dropped_total"),
-            writer: Mutex::new(Some(Writer { rx, ready, options })),
+            writer: Mutex::new(Some(Writer { rx, wake, options })),
         }))
     }
 
@@ -109,16 +130,18 @@ impl RequestLog {
     /// The writer task, to be spawned once: it takes rows off the queue in batches and
     /// writes them, and deletes rows past the retention every hour. `None` once taken.
     pub fn writer(&self) -> Option<impl Future<Output = ()> + Send + 'static + use<>> {
-        let Writer { rx, ready, options } = self.0.writer.lock().ok()?.take()?;
-        Some(write(self.0.store.clone(), rx, ready, options))
+        let Writer { rx, wake, options } = self.0.writer.lock().ok()?.take()?;
+        Some(write(self.0.store.clone(), rx, wake, options))
     }
 
     /// Queues `record` for writing, or drops (and counts) it when the queue is full.
     pub fn record(&self, record: RequestRecord) {
         if self.0.tx.try_send(Message::Row(record)).is_err() {
             self.0.dropped.increment(1);
-        } else if self.0.tx.max_capacity() - self.0.tx.capacity() >= self.0.batch {
-            self.0.ready.notify_one();
+        } else if self.0.tx.max_capacity() - self.0.tx.capacity()
+            >= self.0.wake.wanted.load(Ordering::Relaxed)
+        {
+            self.0.wake.notify.notify_one();
         }
     }
 
@@ -126,7 +149,7 @@ impl RequestLog {
     pub async fn flush(&self) {
         let (done, wait) = oneshot::channel();
         if self.0.tx.send(Message::Flush(done)).await.is_ok() {
-            self.0.ready.notify_one();
+            self.0.wake.notify.notify_one();
             let _ = wait.await;
         }
     }
@@ -140,12 +163,13 @@ impl RequestLog {
 /// The writer: takes up to `batch` rows (lingering at most `linger` for more once one came),
 /// writes them in one transaction, and answers flushes once what preceded them is written.
 ///
-/// While it lingers it waits for the deadline or for `ready`, not for each row: a row queued
-/// then costs its request no wake-up of this task.
+/// While it lingers it waits for the deadline or for [`Wake`], not for each row: a row queued
+/// then costs its request no wake-up of this task. (A row that races the writer's last look
+/// before it lingers may wait out the linger; none is lost.)
 async fn write(
     store: Arc<dyn RequestStore>,
     mut rx: mpsc::Receiver<Message>,
-    ready: Arc<Notify>,
+    wake: Arc<Wake>,
     options: LogOptions,
 ) {
     let mut rows = Vec::new();
@@ -168,34 +192,23 @@ async fn write(
             return;
         };
         let deadline = tokio::time::Instant::now() + options.linger;
-        let mut next = Some(first);
-        let mut lingering = true;
-        'fill: loop {
-            loop {
-                let message = match next.take().map_or_else(|| rx.try_recv(), Ok) {
-                    Ok(message) => message,
-                    Err(TryRecvError::Empty) => break,
-                    // Every handle is gone: nothing more will come.
-                    Err(TryRecvError::Disconnected) => break 'fill,
-                };
-                match message {
-                    Message::Row(row) => rows.push(row),
-                    Message::Flush(done) => {
-                        flushes.push(done);
-                        break 'fill;
-                    }
-                }
-                if rows.len() >= options.batch {
-                    break 'fill;
-                }
-            }
-            if !lingering {
+        let mut write_now =
+            take_queued(Some(first), &mut rx, &mut rows, &mut flushes, options.batch);
+        while !write_now {
+            // Tell the handles how many rows fill the batch, then look once more: rows queued
+            // before they knew are taken now, and later ones wake the writer.
+            wake.wanted
+                .store(options.batch - rows.len(), Ordering::Relaxed);
+            if take_queued(None, &mut rx, &mut rows, &mut flushes, options.batch) {
                 break;
             }
-            tokio::select! {
-                () = tokio::time::sleep_until(deadline) => lingering = false,
-                () = ready.notified() => {}
-            }
+            let lingered = tokio::select! {
+                () = tokio::time::sleep_until(deadline) => true,
+                () = wake.notify.notified() => false,
+            };
+            write_now = take_queued(None, &mut rx, &mut rows, &mut flushes, options.batch)
+                || lingered
+                || wake.closed.load(Ordering::Acquire);
         }
         if !rows.is_empty() {
             let count = rows.len();
@@ -205,6 +218,35 @@ async fn write(
         }
         for done in flushes.drain(..) {
             let _ = done.send(());
+        }
+    }
+}
+
+/// Moves `first`, then every queued message, into `rows` and `flushes`, until the queue is
+/// empty; returns whether the batch is to be written now: it is full, a flush waits for it, or
+/// every handle is gone.
+fn take_queued(
+    mut first: Option<Message>,
+    rx: &mut mpsc::Receiver<Message>,
+    rows: &mut Vec<RequestRecord>,
+    flushes: &mut Vec<oneshot::Sender<()>>,
+    batch: usize,
+) -> bool {
+    loop {
+        let message = match first.take().map_or_else(|| rx.try_recv(), Ok) {
+            Ok(message) => message,
+            Err(TryRecvError::Empty) => return false,
+            Err(TryRecvError::Disconnected) => return true,
+        };
+        match message {
+            Message::Row(row) => rows.push(row),
+            Message::Flush(done) => {
+                flushes.push(done);
+                return true;
+            }
+        }
+        if rows.len() >= batch {
+            return true;
         }
     }
 }
@@ -296,18 +338,28 @@ mod tests {
         }
     }
 
+    /// Records one row and lets the paused clock run to half the linger: by then the writer
+    /// has taken the row and lingers for more.
+    async fn one_row_lingering(log: &RequestLog) {
+        record(log, 1);
+        tokio::time::sleep(LINGER / 2).await;
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_full_batch_is_written_without_waiting_for_the_linger() {
         let (log, mut batches) = observed_log(4);
         let start = Instant::now();
-        record(&log, 6);
+        one_row_lingering(&log).await;
+        record(&log, 3);
         assert_eq!(batches.recv().await, Some(4));
         assert!(
             start.elapsed() < LINGER,
             "written after {:?}",
             start.elapsed()
         );
-        // The other two wait out the linger for company.
+        // A batch that does not fill waits out the linger for company.
+        let start = Instant::now();
+        record(&log, 2);
         assert_eq!(batches.recv().await, Some(2));
         assert!(
             start.elapsed() >= LINGER,
@@ -320,7 +372,8 @@ mod tests {
     async fn a_flush_ends_the_linger() {
         let (log, mut batches) = observed_log(4);
         let start = Instant::now();
-        record(&log, 3);
+        one_row_lingering(&log).await;
+        record(&log, 2);
         log.flush().await;
         assert!(
             start.elapsed() < LINGER,
@@ -340,7 +393,8 @@ mod tests {
     async fn rows_queued_when_the_last_handle_goes_are_written_at_once() {
         let (log, mut batches) = observed_log(4);
         let start = Instant::now();
-        record(&log, 2);
+        one_row_lingering(&log).await;
+        record(&log, 1);
         drop(log);
         assert_eq!(batches.recv().await, Some(2));
         assert!(
