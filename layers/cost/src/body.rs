@@ -24,8 +24,8 @@ pin_project_lite::pin_project! {
     /// and looks only for the end), and records the request's cost exactly once: with the
     /// provider's usage when the stream completes, and with the tokens already streamed
     /// (counted locally, marked estimated) when the provider reported none, the stream breaks,
-    /// or the client goes away. The closing `data: [DONE]` of a complete stream is held until the cost is
-    /// durable in the store, so a client that saw it was charged. When the client asked for
+    /// or the client goes away. The closing `data: [DONE]` of a complete stream is held until
+    /// the cost is durable in the store, so a client that saw it was charged. When the client asked for
     /// usage, the usage chunk gains `usage.cost`. A settlement that cannot finish at once
     /// moves to a task of its own: dropping the body never loses it.
     pub struct ResponseBody {

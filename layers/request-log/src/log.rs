@@ -79,6 +79,13 @@ struct Wake {
     closed: AtomicBool,
 }
 
+impl Shared {
+    /// Rows (and flushes) waiting in the queue.
+    fn queued(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
+}
+
 /// The last handle is gone: the writer writes what is queued without waiting out its linger.
 impl Drop for Shared {
     fn drop(&mut self) {
@@ -90,7 +97,7 @@ impl Drop for Shared {
 impl std::fmt::Debug for RequestLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RequestLog")
-            .field("queued", &(self.0.tx.max_capacity() - self.0.tx.capacity()))
+            .field("queued", &self.0.queued())
             .finish_non_exhaustive()
     }
 }
@@ -138,9 +145,7 @@ impl RequestLog {
     pub fn record(&self, record: RequestRecord) {
         if self.0.tx.try_send(Message::Row(record)).is_err() {
             self.0.dropped.increment(1);
-        } else if self.0.tx.max_capacity() - self.0.tx.capacity()
-            >= self.0.wake.wanted.load(Ordering::Relaxed)
-        {
+        } else if self.0.queued() >= self.0.wake.wanted.load(Ordering::Relaxed) {
             self.0.wake.notify.notify_one();
         }
     }

@@ -16,7 +16,9 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::{
     Bucketed, Cursor, Filter, GroupBy, Page, RequestRecord, UsageReport, UsageSums,
-    store::{COLUMNS, LogError, LogFuture, RequestStore, SUMS, SqlParam, where_clause},
+    store::{
+        COLUMN_COUNT, COLUMNS, LogError, LogFuture, RequestStore, SUMS, SqlParam, where_clause,
+    },
 };
 
 /// The schema, created when missing. Every integer is `BIGINT`, so the filters' 64-bit
@@ -395,8 +397,8 @@ impl<'a> Columns<'a> {
         c
     }
 
-    /// The 26 parameters in [`INSERT`] order.
-    fn params(&self) -> [&(dyn ToSql + Sync); 26] {
+    /// The parameters in [`INSERT`] order, one per column.
+    fn params(&self) -> [&(dyn ToSql + Sync); COLUMN_COUNT] {
         let [
             at,
             status,

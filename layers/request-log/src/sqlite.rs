@@ -2,7 +2,7 @@
 
 use std::{
     path::Path,
-    sync::{Arc, Mutex},
+    sync::{Arc, LazyLock, Mutex},
 };
 
 use infermux_core::Money;
@@ -10,7 +10,9 @@ use rusqlite::{Connection, OptionalExtension, Row, Statement, ToSql, params_from
 
 use crate::{
     Bucketed, Cursor, Filter, GroupBy, Page, RequestRecord, UsageReport, UsageSums,
-    store::{COLUMNS, LogError, LogFuture, RequestStore, SUMS, SqlParam, where_clause},
+    store::{
+        COLUMN_COUNT, COLUMNS, LogError, LogFuture, RequestStore, SUMS, SqlParam, where_clause,
+    },
 };
 
 const SCHEMA: &str = "
@@ -150,10 +152,12 @@ fn uint(v: i64) -> u64 {
 /// than this, go in one at a time.
 const ROWS_PER_INSERT: usize = 16;
 
-/// The values of one row in [`COLUMNS`] order.
-const COLUMN_COUNT: usize = 26;
+/// `INSERT INTO requests (COLUMNS) VALUES (?, …), …` for [`ROWS_PER_INSERT`] rows.
+static INSERT_CHUNK: LazyLock<String> = LazyLock::new(|| insert_sql(ROWS_PER_INSERT));
 
-/// `INSERT INTO requests (COLUMNS) VALUES (?, …), …` for `rows` rows.
+/// The same for one row.
+static INSERT_ONE: LazyLock<String> = LazyLock::new(|| insert_sql(1));
+
 fn insert_sql(rows: usize) -> String {
     let values = format!("({})", ["?"; COLUMN_COUNT].join(","));
     format!(
@@ -267,14 +271,14 @@ impl RequestStore for SqliteStore {
             let tx = conn.transaction()?;
             {
                 let mut chunks = rows.chunks_exact(ROWS_PER_INSERT);
-                let mut insert = tx.prepare_cached(&insert_sql(ROWS_PER_INSERT))?;
+                let mut insert = tx.prepare_cached(&INSERT_CHUNK)?;
                 for chunk in &mut chunks {
                     for (i, row) in chunk.iter().enumerate() {
                         bind_row(&mut insert, i * COLUMN_COUNT, row)?;
                     }
                     insert.raw_execute()?;
                 }
-                let mut insert = tx.prepare_cached(&insert_sql(1))?;
+                let mut insert = tx.prepare_cached(&INSERT_ONE)?;
                 for row in chunks.remainder() {
                     bind_row(&mut insert, 0, row)?;
                     insert.raw_execute()?;

@@ -125,5 +125,18 @@ pub(crate) enum SqlParam {
 /// The columns of a row, in the order every store writes and reads them.
 pub(crate) const COLUMNS: &str = "at_ms, request_id, protocol, caller, key_id, requested_model, virtual_model, tier, route_group, provider, model, strategy, status, error_code, attempts, prompt_tokens, completion_tokens, cached_tokens, cache_write_tokens, reasoning_tokens, cost_picos, estimated, latency_ms, ttft_ms, stream, client";
 
+/// How many [`COLUMNS`] there are: the values of one row.
+pub(crate) const COLUMN_COUNT: usize = {
+    let names = COLUMNS.as_bytes();
+    let (mut i, mut commas) = (0, 0);
+    while i < names.len() {
+        if names[i] == b',' {
+            commas += 1;
+        }
+        i += 1;
+    }
+    commas + 1
+};
+
 /// The sums every usage query computes, after the group key.
 pub(crate) const SUMS: &str = "COUNT(*), COALESCE(SUM(cost_picos),0), COALESCE(SUM(prompt_tokens),0), COALESCE(SUM(completion_tokens),0), COALESCE(SUM(cached_tokens),0), COALESCE(SUM(cache_write_tokens),0), COALESCE(SUM(reasoning_tokens),0), COALESCE(SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END),0)";
