@@ -10,11 +10,14 @@ use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use http::{HeaderValue, Method, Request, Response, StatusCode, Uri, header};
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
 use infermux_core::{InferBody, ModelSpecs, Protocol, ProviderName};
 use tower::Service;
 
-use super::{ProviderCall, ProviderError, ProviderErrorKind, WireFormat, client::HttpClient};
+use super::{
+    ProviderCall, ProviderError, ProviderErrorKind, WireFormat,
+    client::{HttpClient, Upstream},
+    pool::UpstreamBody,
+};
 
 /// How much of an error response is read to explain the failure.
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
@@ -49,12 +52,13 @@ pub struct HttpProvider {
 /// What every call of one provider shares, built once.
 struct Inner {
     config: HttpProviderConfig,
-    /// The URI of each of the wire format's paths.
+    /// The request target of each of the wire format's paths.
     uris: Vec<(&'static str, Uri)>,
     /// Content type, user agent and authentication.
     headers: http::HeaderMap,
-    /// The shared pooled client: behind the `Arc` too, so that a call copies no part of it.
-    client: HttpClient,
+    /// How requests reach the provider: behind the `Arc` too, so that a call copies no part
+    /// of it.
+    upstream: Upstream,
 }
 
 impl std::fmt::Debug for HttpProvider {
@@ -68,8 +72,10 @@ impl std::fmt::Debug for HttpProvider {
 }
 
 impl HttpProvider {
-    /// A provider with `config`, sending on `client`.
+    /// A provider with `config`, sending on `client` (a plain-HTTP provider dials connections
+    /// of its own with `client`'s settings).
     pub fn new(config: HttpProviderConfig, client: HttpClient) -> Self {
+        let upstream = client.upstream(&config.base_url);
         // A base URL that does not parse (config validation rules that out) leaves its paths
         // out, and each call then reports it.
         let uris = config
@@ -78,7 +84,7 @@ impl HttpProvider {
             .iter()
             .filter_map(|path| {
                 let uri = format!("{}{path}", config.base_url).parse().ok()?;
-                Some((*path, uri))
+                Some((*path, upstream.target(uri)))
             })
             .collect();
         let headers = config.wire.request_headers(config.api_key.as_deref());
@@ -87,7 +93,7 @@ impl HttpProvider {
                 config,
                 uris,
                 headers,
-                client,
+                upstream,
             }),
         }
     }
@@ -201,10 +207,10 @@ async fn send_encoded(
     // The attempt's span (or the client's trace) goes on upstream.
     crate::telemetry::inject(request.headers_mut());
 
-    let response = inner.client.request(request).await.map_err(|e| {
+    let response = inner.upstream.send(request).await.map_err(|e| {
         ProviderError::new(
             ProviderErrorKind::Connect,
-            format!("connection failed: {}", error_chain(&e)),
+            format!("connection failed: {}", error_chain(&*e)),
         )
     })?;
     let status = response.status();
@@ -259,7 +265,7 @@ async fn send_encoded(
 async fn success(
     config: &HttpProviderConfig,
     call: &ProviderCall,
-    response: Response<Incoming>,
+    response: Response<UpstreamBody>,
 ) -> Result<Response<InferBody>, ProviderError> {
     if call.request.body.is_stream() {
         let body = config
@@ -301,7 +307,7 @@ async fn success(
 }
 
 /// Reads at most [`ERROR_BODY_LIMIT`] bytes of an error response.
-async fn read_error_body(body: Incoming) -> Bytes {
+async fn read_error_body(body: UpstreamBody) -> Bytes {
     match Limited::new(body, ERROR_BODY_LIMIT).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(_) => Bytes::new(),

@@ -3,7 +3,7 @@
 //! Each provider is a tower [`Service`](tower::Service) taking a [`ProviderCall`] and
 //! answering an OpenAI-shaped `http::Response<InferBody>`: [`HttpProvider`] speaks one of
 //! the [`WireFormat`]s (OpenAI and OpenAI-compatible servers, Anthropic's Messages API,
-//! Ollama's native API) over the one shared pooled [`HttpClient`]; [`MockProvider`] answers
+//! Ollama's native API) over [`HttpClient`]'s connections; [`MockProvider`] answers
 //! from memory. [`Dispatch`] tries a request's candidates in order.
 //!
 //! Translation lives in `infermux_wire` (pure codecs, no I/O); here are only the transport
@@ -19,6 +19,7 @@ mod forward;
 mod http;
 mod mock;
 mod passthrough;
+mod pool;
 mod stream;
 mod wire;
 

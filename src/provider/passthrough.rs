@@ -12,18 +12,20 @@ use bytes::Bytes;
 use http::{HeaderValue, Response, header};
 use http_body::{Body, Frame};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use infermux_core::{BoxError, InferBody, Protocol, Usage, UsageSlot};
 use infermux_wire::{passthrough, responses};
 use tokio::time::{Instant, Sleep, sleep};
 
-use super::{ProviderCall, ProviderError, ProviderErrorKind, egress, http::HttpProviderConfig};
+use super::{
+    ProviderCall, ProviderError, ProviderErrorKind, egress, http::HttpProviderConfig,
+    pool::UpstreamBody,
+};
 
 /// A successful passthrough answer: the body untouched, its usage read.
 pub(crate) async fn success(
     config: &HttpProviderConfig,
     call: &ProviderCall,
-    response: Response<Incoming>,
+    response: Response<UpstreamBody>,
 ) -> Result<Response<InferBody>, ProviderError> {
     let (parts, body) = response.into_parts();
     let content_type = parts.headers.get(header::CONTENT_TYPE).cloned();
@@ -141,7 +143,7 @@ impl Watch {
 /// stream that breaks, or goes quiet past the idle timeout, before its terminal event ends with
 /// the protocol's failure event (Anthropic `error`, Responses `response.failed`).
 struct PassthroughBody {
-    upstream: Incoming,
+    upstream: UpstreamBody,
     observer: Watch,
     usage: UsageSlot,
     first: Option<Bytes>,
@@ -151,7 +153,12 @@ struct PassthroughBody {
 }
 
 impl PassthroughBody {
-    fn new(upstream: Incoming, observer: Watch, usage: UsageSlot, idle_timeout: Duration) -> Self {
+    fn new(
+        upstream: UpstreamBody,
+        observer: Watch,
+        usage: UsageSlot,
+        idle_timeout: Duration,
+    ) -> Self {
         Self {
             upstream,
             observer,

@@ -6,7 +6,6 @@ use bytes::Bytes;
 use futures_util::TryStreamExt;
 use http::{HeaderMap, HeaderValue, header};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use infermux_core::{BoxError, InferBody, Protocol, RequestBody, Usage, UsageSlot};
 use sse_stream::SseStream;
 
@@ -15,6 +14,7 @@ use infermux_wire::{anthropic, embedding::EmbeddingEncoding, ollama, openai};
 use super::{
     ProviderCall, ProviderError, ProviderErrorKind,
     forward::ForwardBody,
+    pool::UpstreamBody,
     stream::{ChunkDecoder, TranslatedBody},
 };
 
@@ -318,7 +318,7 @@ impl WireFormat {
     pub(crate) async fn stream(
         self,
         call: &ProviderCall,
-        upstream: Incoming,
+        upstream: UpstreamBody,
         provider: &str,
         idle_timeout: Duration,
     ) -> Result<InferBody, ProviderError> {
@@ -372,7 +372,7 @@ pub(crate) fn refuse_native_only(call: &ProviderCall) -> Result<(), ProviderErro
 
 /// The server-sent events of an upstream body.
 fn sse_events(
-    upstream: Incoming,
+    upstream: UpstreamBody,
 ) -> impl futures_util::Stream<Item = Result<sse_stream::Sse, BoxError>> + Send + 'static {
     SseStream::new(upstream).map_err(BoxError::from)
 }
