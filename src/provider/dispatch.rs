@@ -267,17 +267,19 @@ impl Service<InferRequest> for Dispatch {
 
     fn call(&mut self, mut request: InferRequest) -> Self::Future {
         let inner = self.inner.clone();
+        let mut candidates = std::mem::take(&mut request.route.candidates);
+        if candidates.is_empty() {
+            candidates = inner.catalog.candidates(request.body.model());
+        }
+        if candidates.is_empty() {
+            let error = ModelNotFound::new(request.body.model()).into();
+            return Box::pin(std::future::ready(Err(error)));
+        }
+        let tokens =
+            request.estimate.prompt_tokens + request.estimate.max_completion_tokens.unwrap_or(0);
+        // Shared by the attempts, and out of the future, which then stays small.
+        let request = Arc::new(request);
         Box::pin(async move {
-            let mut candidates = std::mem::take(&mut request.route.candidates);
-            if candidates.is_empty() {
-                candidates = inner.catalog.candidates(request.body.model());
-            }
-            if candidates.is_empty() {
-                return Err(ModelNotFound::new(request.body.model()).into());
-            }
-            let tokens = request.estimate.prompt_tokens
-                + request.estimate.max_completion_tokens.unwrap_or(0);
-            let request = Arc::new(request);
             let mut failures = Vec::new();
             let mut skipped = Vec::new();
             let last = candidates.len() - 1;

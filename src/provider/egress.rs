@@ -74,6 +74,12 @@ pub(crate) async fn to_client(
     {
         return response;
     }
+    // Boxed: reshaping holds a body's collection, which an answer already in shape (most of
+    // them) should not carry in its future.
+    Box::pin(reshape(request, response)).await
+}
+
+async fn reshape(request: &InferRequest, response: Response<InferBody>) -> Response<InferBody> {
     let (mut parts, body) = response.into_parts();
     let usage = body.usage_slot().clone();
     let is_stream = parts

@@ -216,7 +216,9 @@ async fn send_encoded(
     let status = response.status();
     if status.is_success() {
         if encoded.passthrough {
-            return super::passthrough::success(config, call, response).await;
+            // Boxed, as a stream's start below: their futures are large and serve fewer
+            // requests than a complete answer, which every send would otherwise carry them for.
+            return Box::pin(super::passthrough::success(config, call, response)).await;
         }
         return success(config, call, response).await;
     }
@@ -268,15 +270,13 @@ async fn success(
     response: Response<UpstreamBody>,
 ) -> Result<Response<InferBody>, ProviderError> {
     if call.request.body.is_stream() {
-        let body = config
-            .wire
-            .stream(
-                call,
-                response.into_body(),
-                config.name.as_str(),
-                config.timeout,
-            )
-            .await?;
+        let body = Box::pin(config.wire.stream(
+            call,
+            response.into_body(),
+            config.name.as_str(),
+            config.timeout,
+        ))
+        .await?;
         let mut response = Response::new(body);
         let headers = response.headers_mut();
         headers.insert(

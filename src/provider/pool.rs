@@ -89,7 +89,8 @@ impl Http1Pool {
         loop {
             let (mut sender, reused) = match self.take_idle().await {
                 Some(sender) => (sender, true),
-                None => (self.connect().await?, false),
+                // Boxed: dialing is rare, and its futures would triple the size of every send.
+                None => (Box::pin(self.connect()).await?, false),
             };
             match sender.try_send_request(request).await {
                 Ok(response) => {
