@@ -344,28 +344,35 @@ where
                 | Route::Messages
                 | Route::CountTokens
                 | Route::Responses => {
-                    match read_request(
-                        &route,
-                        &parts.headers,
-                        body,
-                        &settings,
-                        &caller,
-                        &request_id,
-                    )
-                    .await
-                    {
-                        Ok(infer) => inner.oneshot(infer).await,
-                        Err(error) => {
-                            settings.log_refusal(
+                    // The typed request goes into the stack's call before its wait, so that
+                    // the future keeps it once, not also in a binding of its own.
+                    'served: {
+                        let call = {
+                            let read = read_request(
                                 &route,
                                 &parts.headers,
+                                body,
+                                &settings,
                                 &caller,
                                 &request_id,
-                                &error,
-                                started,
                             );
-                            Err(error)
-                        }
+                            let infer = match read.await {
+                                Ok(infer) => infer,
+                                Err(error) => {
+                                    settings.log_refusal(
+                                        &route,
+                                        &parts.headers,
+                                        &caller,
+                                        &request_id,
+                                        &error,
+                                        started,
+                                    );
+                                    break 'served Err(error);
+                                }
+                            };
+                            inner.oneshot(infer)
+                        };
+                        call.await
                     }
                 }
                 Route::Models => settings
@@ -496,8 +503,20 @@ where
     let mut request = InferRequest::new(body, caller.clone(), request_id.clone());
     request.protocol = protocol;
     request.client = client;
-    // Large prompts are counted off the runtime's workers (see `tokens::with_estimate`).
-    let mut request = crate::tokens::with_estimate(settings.tokens, request, bytes.len()).await?;
+    let mut request = match crate::tokens::estimate_inline(settings.tokens, request, bytes.len()) {
+        Ok(request) => request,
+        // Large prompts are counted off the runtime's workers, and a first table is built on
+        // the blocking pool (see `tokens::with_estimate`): boxed, as both are rare and their
+        // futures large.
+        Err(request) => {
+            Box::pin(crate::tokens::with_estimate(
+                settings.tokens,
+                request,
+                bytes.len(),
+            ))
+            .await?
+        }
+    };
     request.strategy_override = strategy_override;
     request.session = session;
     request.client_key = infermux_keys::presented(headers);

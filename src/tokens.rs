@@ -159,6 +159,26 @@ impl BpeTokenCounter {
 /// would hold every other request on that worker.
 pub const INLINE_ESTIMATE_BYTES: usize = 16 * 1024;
 
+/// Sets `request.estimate` at once when that is cheap (a body of `body_len` bytes up to
+/// [`INLINE_ESTIMATE_BYTES`], counted with a table already built); hands `request` back
+/// otherwise, for [`with_estimate`].
+///
+/// # Errors
+///
+/// The request, unestimated, when counting it here would hold the worker.
+#[allow(clippy::result_large_err)]
+pub fn estimate_inline(
+    counter: BpeTokenCounter,
+    mut request: infermux_core::InferRequest,
+    body_len: usize,
+) -> Result<infermux_core::InferRequest, infermux_core::InferRequest> {
+    if body_len > INLINE_ESTIMATE_BYTES || !counter.ready(request.body.model()) {
+        return Err(request);
+    }
+    request.estimate = counter.estimate(&request.body);
+    Ok(request)
+}
+
 /// Sets `request.estimate`: inline for a body of `body_len` bytes up to
 /// [`INLINE_ESTIMATE_BYTES`], else on one of the few threads that count long prompts, so
 /// that the request waits for its own count only and other requests on the same worker are
