@@ -503,20 +503,13 @@ where
     let mut request = InferRequest::new(body, caller.clone(), request_id.clone());
     request.protocol = protocol;
     request.client = client;
-    let mut request = match crate::tokens::estimate_inline(settings.tokens, request, bytes.len()) {
-        Ok(request) => request,
+    if !crate::tokens::estimate_inline(settings.tokens, &mut request, bytes.len()) {
         // Large prompts are counted off the runtime's workers, and a first table is built on
         // the blocking pool (see `tokens::with_estimate`): boxed, as both are rare and their
         // futures large.
-        Err(request) => {
-            Box::pin(crate::tokens::with_estimate(
-                settings.tokens,
-                request,
-                bytes.len(),
-            ))
-            .await?
-        }
-    };
+        let counting = crate::tokens::with_estimate(settings.tokens, request, bytes.len());
+        request = Box::pin(counting).await?;
+    }
     request.strategy_override = strategy_override;
     request.session = session;
     request.client_key = infermux_keys::presented(headers);

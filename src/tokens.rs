@@ -160,23 +160,18 @@ impl BpeTokenCounter {
 pub const INLINE_ESTIMATE_BYTES: usize = 16 * 1024;
 
 /// Sets `request.estimate` at once when that is cheap (a body of `body_len` bytes up to
-/// [`INLINE_ESTIMATE_BYTES`], counted with a table already built); hands `request` back
-/// otherwise, for [`with_estimate`].
-///
-/// # Errors
-///
-/// The request, unestimated, when counting it here would hold the worker.
-#[allow(clippy::result_large_err)]
+/// [`INLINE_ESTIMATE_BYTES`], counted with a table already built) and says whether it did;
+/// otherwise [`with_estimate`] counts it.
 pub fn estimate_inline(
     counter: BpeTokenCounter,
-    mut request: infermux_core::InferRequest,
+    request: &mut infermux_core::InferRequest,
     body_len: usize,
-) -> Result<infermux_core::InferRequest, infermux_core::InferRequest> {
+) -> bool {
     if body_len > INLINE_ESTIMATE_BYTES || !counter.ready(request.body.model()) {
-        return Err(request);
+        return false;
     }
     request.estimate = counter.estimate(&request.body);
-    Ok(request)
+    true
 }
 
 /// Sets `request.estimate`: inline for a body of `body_len` bytes up to
@@ -311,6 +306,35 @@ mod tests {
         assert!(
             BpeTokenCounter.ready("claude-haiku-3-5"),
             "no table to load"
+        );
+    }
+
+    #[test]
+    fn only_a_short_prompt_with_its_table_built_is_counted_inline() {
+        let request = |model: &str| {
+            let body = chat(serde_json::json!({
+                "model": model,
+                "messages": [{"role": "user", "content": "hi"}]
+            }));
+            let (caller, id) = (
+                infermux_core::Caller::new("c"),
+                infermux_core::RequestId::new("r"),
+            );
+            infermux_core::InferRequest::new(body, caller, id)
+        };
+        // No table to build for a Claude model: counted at once when short.
+        let mut short = request("claude-haiku-3-5");
+        assert!(estimate_inline(BpeTokenCounter, &mut short, 64));
+        assert!(short.estimate.prompt_tokens > 0);
+        let mut long = request("claude-haiku-3-5");
+        assert!(!estimate_inline(
+            BpeTokenCounter,
+            &mut long,
+            INLINE_ESTIMATE_BYTES + 1
+        ));
+        assert_eq!(
+            long.estimate.prompt_tokens, 0,
+            "left to the counting threads"
         );
     }
 
