@@ -540,3 +540,14 @@ async fn whole_streams_are_charged_as_reported_and_a_cut_one_as_waste() {
     );
     assert!(waste["total_usd"].as_f64() > Some(0.0), "{waste}");
 }
+
+#[tokio::test]
+async fn passed_through_answers_give_their_upstream_connection_back() {
+    let (infermux, mocks) = start().await;
+    for stream in [false, true, true, false] {
+        let reply = messages(&infermux, body("claude-sonnet-4-5", stream)).await;
+        assert_eq!(reply.status, 200, "{}", reply.text());
+    }
+    assert_eq!(mocks.anthropic.request_count(), 4);
+    assert_eq!(mocks.anthropic.connection_count(), 1);
+}

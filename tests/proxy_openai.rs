@@ -55,6 +55,27 @@ async fn chat_is_forwarded_with_the_configured_key_and_answered_with_routing_hea
 }
 
 #[tokio::test]
+async fn requests_one_after_another_share_one_upstream_connection() {
+    let openai = MockServer::openai().await;
+    let infermux = start(&openai).await;
+    for stream in [false, true, false, true] {
+        let reply = post_json(
+            &infermux.url("/v1/chat/completions"),
+            &[],
+            chat("gpt-4o-mini", json!({"stream": stream})),
+        )
+        .await;
+        assert_eq!(reply.status, 200, "{}", reply.text());
+    }
+    assert_eq!(openai.request_count(), 4);
+    assert_eq!(
+        openai.connection_count(),
+        1,
+        "each answer, read to its end, gives its connection back to the next request"
+    );
+}
+
+#[tokio::test]
 async fn an_alias_sends_the_aliased_model() {
     let openai = MockServer::openai().await;
     let infermux = start(&openai).await;

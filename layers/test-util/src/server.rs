@@ -90,6 +90,8 @@ struct Shared {
 struct State {
     requests: Vec<RecordedRequest>,
     traffic: usize,
+    /// Connections accepted so far.
+    connections: usize,
     /// Applies to every traffic request once `queue` is empty.
     sticky: Option<Fault>,
     /// One fault per traffic request, front first.
@@ -142,6 +144,7 @@ impl MockServer {
             state: Mutex::new(State {
                 requests: Vec::new(),
                 traffic: 0,
+                connections: 0,
                 sticky: None,
                 queue: VecDeque::new(),
                 health: None,
@@ -236,6 +239,11 @@ impl MockServer {
     /// routes excluded).
     pub fn request_count(&self) -> usize {
         self.shared.lock().traffic
+    }
+
+    /// The number of TCP connections accepted so far.
+    pub fn connection_count(&self) -> usize {
+        self.shared.lock().connections
     }
 
     /// Waits until at least `n` completion/embedding requests have arrived (see
@@ -423,6 +431,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
+                    shared.lock().connections += 1;
                     connections.spawn(serve_connection(stream, Arc::clone(&shared)));
                 }
                 // Transient (EMFILE, ECONNABORTED): back off briefly instead of spinning.
