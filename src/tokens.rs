@@ -191,8 +191,7 @@ pub async fn with_estimate(
     if !counter.ready(request.body.model()) {
         load_table(request.body.model()).await;
     }
-    if body_len <= INLINE_ESTIMATE_BYTES {
-        request.estimate = counter.estimate(&request.body);
+    if estimate_inline(counter, &mut request, body_len) {
         return Ok(request);
     }
     let (counted, done) = tokio::sync::oneshot::channel();

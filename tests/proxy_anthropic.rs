@@ -260,15 +260,7 @@ async fn embeddings_are_not_sent_to_anthropic() {
 async fn translated_answers_give_their_upstream_connection_back() {
     let anthropic = MockServer::anthropic().await;
     let infermux = start(&anthropic).await;
-    for stream in [false, true, true, false] {
-        let reply = post_json(
-            &infermux.url("/v1/chat/completions"),
-            &[],
-            chat("claude-haiku-4-5", json!({"stream": stream})),
-        )
-        .await;
-        assert_eq!(reply.status, 200, "{}", reply.text());
-    }
+    common::chats_in_turn(&infermux, "claude-haiku-4-5").await;
     assert_eq!(anthropic.request_count(), 4);
     assert_eq!(anthropic.connection_count(), 1);
 }

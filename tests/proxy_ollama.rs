@@ -136,15 +136,7 @@ async fn a_stream_cut_mid_way_ends_with_an_error_event() {
 async fn translated_answers_give_their_upstream_connection_back() {
     let ollama = MockServer::ollama().await;
     let infermux = start(&ollama).await;
-    for stream in [false, true, true, false] {
-        let reply = post_json(
-            &infermux.url("/v1/chat/completions"),
-            &[],
-            chat("llama3.2", json!({"stream": stream})),
-        )
-        .await;
-        assert_eq!(reply.status, 200, "{}", reply.text());
-    }
+    common::chats_in_turn(&infermux, "llama3.2").await;
     assert_eq!(ollama.request_count(), 4);
     assert_eq!(ollama.connection_count(), 1);
 }

@@ -58,15 +58,7 @@ async fn chat_is_forwarded_with_the_configured_key_and_answered_with_routing_hea
 async fn requests_one_after_another_share_one_upstream_connection() {
     let openai = MockServer::openai().await;
     let infermux = start(&openai).await;
-    for stream in [false, true, false, true] {
-        let reply = post_json(
-            &infermux.url("/v1/chat/completions"),
-            &[],
-            chat("gpt-4o-mini", json!({"stream": stream})),
-        )
-        .await;
-        assert_eq!(reply.status, 200, "{}", reply.text());
-    }
+    common::chats_in_turn(&infermux, "gpt-4o-mini").await;
     assert_eq!(openai.request_count(), 4);
     assert_eq!(
         openai.connection_count(),

@@ -213,6 +213,20 @@ pub fn chat(model: &str, extra: serde_json::Value) -> serde_json::Value {
     body
 }
 
+/// Posts four chat completions for `model` one after another, plain and streamed in turn, each
+/// read to its end, and checks that each was answered.
+pub async fn chats_in_turn(infermux: &Infermux, model: &str) {
+    for stream in [false, true, true, false] {
+        let reply = post_json(
+            &infermux.url("/v1/chat/completions"),
+            &[],
+            chat(model, serde_json::json!({"stream": stream})),
+        )
+        .await;
+        assert_eq!(reply.status, 200, "{}", reply.text());
+    }
+}
+
 /// Per-provider settings spliced into both providers of [`two`]: the request timeout, the
 /// circuit breaker (empty: the product's default breaker), and lines added to the first
 /// provider.
