@@ -1,15 +1,20 @@
-//! Connection idleness: an I/O wrapper that stamps the time of the last byte read or written,
-//! and the future that resolves once a connection has been quiet for the idle timeout.
+//! Connection idleness: an I/O wrapper that counts the reads and writes that move bytes, and
+//! the future that resolves once a connection has been quiet for the idle timeout.
 //!
 //! The server then asks hyper to shut the connection down gracefully: a request in flight
 //! still finishes (a long non-streamed answer moves no bytes for a while, and that is not
 //! idleness), and a connection that only holds a kept-alive socket open is closed.
+//!
+//! Counting, not stamping: a read or write only bumps a counter (no clock read on the hot
+//! path), and [`Activity::idle_for`] looks at the counter a few times per timeout. A quiet
+//! connection is therefore closed between one timeout and a quarter more after its last byte,
+//! never before.
 
 use std::{
     io,
     pin::Pin,
     sync::{
-        Arc, OnceLock,
+        Arc,
         atomic::{AtomicU64, Ordering},
     },
     task::{Context, Poll},
@@ -21,42 +26,36 @@ use tokio::{
     time::Instant,
 };
 
-/// When the last byte moved on one connection, in milliseconds since a process-wide origin.
-#[derive(Debug)]
+/// How many reads and writes have moved bytes on one connection.
+#[derive(Debug, Default)]
 pub(crate) struct Activity {
-    last_ms: AtomicU64,
-}
-
-fn origin() -> Instant {
-    static ORIGIN: OnceLock<Instant> = OnceLock::new();
-    *ORIGIN.get_or_init(Instant::now)
-}
-
-fn now_ms() -> u64 {
-    u64::try_from(origin().elapsed().as_millis()).unwrap_or(u64::MAX)
+    moves: AtomicU64,
 }
 
 impl Activity {
     /// Activity that starts now.
     pub(crate) fn new() -> Arc<Self> {
-        Arc::new(Self {
-            last_ms: AtomicU64::new(now_ms()),
-        })
+        Arc::new(Self::default())
     }
 
     fn touch(&self) {
-        self.last_ms.store(now_ms(), Ordering::Relaxed);
+        self.moves.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Resolves once no byte has moved for `timeout`.
+    /// Resolves once no byte has moved for `timeout` (and at most a quarter of it more).
     pub(crate) async fn idle_for(&self, timeout: Duration) {
+        let look_every = (timeout / 4).max(Duration::from_millis(1));
+        let mut seen = self.moves.load(Ordering::Relaxed);
+        let mut quiet_since = Instant::now();
         loop {
-            let last = origin() + Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
-            let deadline = last + timeout;
-            if Instant::now() >= deadline {
+            tokio::time::sleep(look_every).await;
+            let moves = self.moves.load(Ordering::Relaxed);
+            if moves != seen {
+                // The last byte moved at or before this look.
+                (seen, quiet_since) = (moves, Instant::now());
+            } else if quiet_since.elapsed() >= timeout {
                 return;
             }
-            tokio::time::sleep_until(deadline).await;
         }
     }
 }
@@ -125,5 +124,32 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Tracked<T> {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_connection_moving_bytes_is_never_idle_and_a_quiet_one_is_after_the_timeout() {
+        let activity = Activity::new();
+        let timeout = Duration::from_millis(100);
+        let idle = activity.idle_for(timeout);
+        tokio::pin!(idle);
+        for _ in 0..10 {
+            tokio::select! {
+                () = &mut idle => panic!("idle while bytes moved"),
+                () = tokio::time::sleep(Duration::from_millis(60)) => activity.touch(),
+            }
+        }
+        let last_byte = Instant::now();
+        idle.await;
+        let quiet_for = last_byte.elapsed();
+        assert!(quiet_for >= timeout, "{quiet_for:?}");
+        assert!(
+            quiet_for <= timeout + timeout / 4 + timeout / 4,
+            "{quiet_for:?}"
+        );
     }
 }

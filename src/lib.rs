@@ -65,6 +65,7 @@ pub mod stack;
 pub mod telemetry;
 pub mod tokens;
 pub mod virtual_models;
+mod watchdog;
 
 pub use builder_ext::InfermuxServiceBuilderExt;
 pub use embed::{InferStack, Infermux};

@@ -11,6 +11,9 @@
 //! (no byte read or written for that long: the connection is shut down gracefully, so a
 //! request in flight still finishes). The request body deadline is the edge's
 //! ([`crate::edge`]).
+//!
+//! Each connection has a watchdog task ([`crate::watchdog`]) that waits for the shutdown, the
+//! idle timeout and the end of the drain, so that serving a request polls none of them.
 
 use std::{convert::Infallible, time::Duration};
 
@@ -75,6 +78,11 @@ pub async fn serve<S, B>(
     // so that their requests' accounting (a stream's body dropped mid-way is charged what it
     // generated) starts while the runtime runs, and graceful shutdown then awaits it.
     let (connections, cut) = (TaskTracker::new(), CancellationToken::new());
+    let watch = crate::watchdog::Watch {
+        shutdown: shutdown.clone(),
+        cut: cut.clone(),
+        idle: timeouts.idle,
+    };
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -95,30 +103,14 @@ pub async fn serve<S, B>(
         let connection = builder
             .serve_connection(io, TowerToHyperService::new(service.clone()))
             .into_owned();
-        let shutdown = shutdown.clone();
-        let cut = cut.clone();
+        let (signal, watchdog) = watch.start(activity);
         connections.spawn(async move {
-            let mut connection = std::pin::pin!(connection);
-            tokio::select! {
-                result = connection.as_mut() => {
-                    if let Err(error) = result {
-                        tracing::debug!(error = %error, "connection ended with an error");
-                    }
-                    return;
-                }
-                () = shutdown.cancelled() => {}
-                () = activity.idle_for(timeouts.idle) => {
-                    tracing::debug!("closing an idle connection");
-                }
-                () = cut.cancelled() => return,
-            }
-            // Finish what is in flight, then close; unless the drain times out first.
-            connection.as_mut().graceful_shutdown();
-            tokio::select! {
-                result = connection => if let Err(error) = result {
-                    tracing::debug!(error = %error, "connection ended with an error");
-                },
-                () = cut.cancelled() => {}
+            let _watchdog = watchdog;
+            let served = crate::watchdog::serve(connection, &signal, |connection| {
+                connection.graceful_shutdown();
+            });
+            if let Some(Err(error)) = served.await {
+                tracing::debug!(error = %error, "connection ended with an error");
             }
         });
     }
