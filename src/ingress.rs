@@ -21,7 +21,7 @@ use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body::Body;
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body_util::{LengthLimitError, Limited};
 use infermux_core::{
     BoxError, Caller, ClientRequest, InferBody, InferRequest, Protocol, RequestBody, RequestId,
     Strategy, chat::ChatRequest, embeddings::EmbeddingsRequest,
@@ -448,8 +448,8 @@ where
         return Err(PayloadTooLarge::new(limit).into());
     }
     let limit_usize = usize::try_from(limit).unwrap_or(usize::MAX);
-    let bytes = match Limited::new(body, limit_usize).collect().await {
-        Ok(collected) => collected.to_bytes(),
+    let bytes = match crate::whole_body::whole_body(Limited::new(body, limit_usize)).await {
+        Ok(bytes) => bytes,
         Err(error) if error.is::<LengthLimitError>() => {
             return Err(PayloadTooLarge::new(limit).into());
         }

@@ -66,6 +66,7 @@ pub mod telemetry;
 pub mod tokens;
 pub mod virtual_models;
 mod watchdog;
+mod whole_body;
 
 pub use builder_ext::InfermuxServiceBuilderExt;
 pub use embed::{InferStack, Infermux};

@@ -13,7 +13,7 @@ use std::{
 };
 
 use bytes::Bytes;
-use http::{HeaderValue, Response, StatusCode, header};
+use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 use http_body::{Body, Frame};
 use http_body_util::BodyExt;
 use infermux_core::{BoxError, InferBody, InferRequest, Protocol, Usage};
@@ -25,6 +25,21 @@ use infermux_wire::{
 use serde_json::json;
 
 use super::ProviderCall;
+
+/// The headers an answer carries out: its content type (and a stream's `Cache-Control`), the
+/// `X-Infermux-*` headers the layers above add (provider, model, cost, route reason, request
+/// id; a virtual model's tier and session) and hyper's `Content-Length`.
+const ANSWER_HEADERS: usize = 12;
+
+/// A response with `body` of `content_type`, with room for every header it will carry, so
+/// that the map does not grow on the way out.
+pub(crate) fn answer(body: InferBody, content_type: HeaderValue) -> Response<InferBody> {
+    let mut headers = HeaderMap::with_capacity(ANSWER_HEADERS);
+    headers.insert(header::CONTENT_TYPE, content_type);
+    let mut response = Response::new(body);
+    *response.headers_mut() = headers;
+    response
+}
 
 /// Marks a response whose body is already in the client's protocol.
 #[derive(Clone, Copy, Debug)]
@@ -55,11 +70,8 @@ pub(crate) fn openai_error_body(status: StatusCode, body: &[u8]) -> Vec<u8> {
 /// request. Never billed.
 pub(crate) fn count_locally(call: &ProviderCall) -> Response<InferBody> {
     let body = json!({"input_tokens": call.request.estimate.prompt_tokens}).to_string();
-    let mut response = Response::new(InferBody::full_with_usage(body, Usage::default()));
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    let body = InferBody::full_with_usage(body, Usage::default());
+    let mut response = answer(body, HeaderValue::from_static("application/json"));
     mark_client_shaped(&mut response);
     response
 }

@@ -9,9 +9,12 @@ use std::{
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use http::{HeaderValue, Method, Request, Response, StatusCode, Uri, header};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{Full, Limited};
 use infermux_core::{InferBody, ModelSpecs, Protocol, ProviderName};
 use tower::Service;
+
+use super::egress::answer;
+use crate::whole_body::whole_body;
 
 use super::{
     ProviderCall, ProviderError, ProviderErrorKind, WireFormat,
@@ -150,11 +153,7 @@ async fn send(inner: &Inner, call: &ProviderCall) -> Result<Response<InferBody>,
     // An older OpenAI-compatible server may refuse the `stream_options` infermux added on its
     // own: then the request goes again exactly as the client sent it.
     let (parts, body) = response.into_parts();
-    let bytes = body
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
+    let bytes = whole_body(body).await.unwrap_or_default();
     if !String::from_utf8_lossy(&bytes).contains("stream_options") {
         return Ok(Response::from_parts(parts, InferBody::full(bytes)));
     }
@@ -247,12 +246,9 @@ async fn send_encoded(
         } else {
             body
         };
-        let mut response = Response::new(InferBody::full(body));
-        *response.status_mut() = status;
         let json = HeaderValue::from_static("application/json");
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, content_type.unwrap_or(json));
+        let mut response = answer(InferBody::full(body), content_type.unwrap_or(json));
+        *response.status_mut() = status;
         if encoded.passthrough {
             super::egress::mark_client_shaped(&mut response);
         }
@@ -277,39 +273,33 @@ async fn success(
             config.timeout,
         ))
         .await?;
-        let mut response = Response::new(body);
-        let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/event-stream"),
-        );
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        let mut response = answer(body, HeaderValue::from_static("text/event-stream"));
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         return Ok(response);
     }
-    let bytes = response.into_body().collect().await.map_err(|e| {
+    let bytes = whole_body(response.into_body()).await.map_err(|e| {
         ProviderError::new(
             ProviderErrorKind::Connect,
             format!("response body broke: {e}"),
         )
     })?;
-    let bytes = bytes.to_bytes();
     let (json, usage) = config.wire.decode(call, &bytes).map_err(|error| {
         // An answer rejected after the provider produced (and billed) it.
         let reason = infermux_core::WasteReason::BadResponse;
         super::billed::mark(error, config.wire, &bytes, reason)
     })?;
-    let mut response = Response::new(InferBody::full_with_usage(json, usage));
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
+    Ok(answer(
+        InferBody::full_with_usage(json, usage),
         HeaderValue::from_static("application/json"),
-    );
-    Ok(response)
+    ))
 }
 
 /// Reads at most [`ERROR_BODY_LIMIT`] bytes of an error response.
 async fn read_error_body(body: UpstreamBody) -> Bytes {
-    match Limited::new(body, ERROR_BODY_LIMIT).collect().await {
-        Ok(collected) => collected.to_bytes(),
+    match whole_body(Limited::new(body, ERROR_BODY_LIMIT)).await {
+        Ok(bytes) => bytes,
         Err(_) => Bytes::new(),
     }
 }

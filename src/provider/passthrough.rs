@@ -11,7 +11,6 @@ use std::{
 use bytes::Bytes;
 use http::{HeaderValue, Response, header};
 use http_body::{Body, Frame};
-use http_body_util::BodyExt;
 use infermux_core::{BoxError, InferBody, Protocol, Usage, UsageSlot};
 use infermux_wire::{passthrough, responses};
 use tokio::time::{Instant, Sleep, sleep};
@@ -20,6 +19,7 @@ use super::{
     ProviderCall, ProviderError, ProviderErrorKind, egress, http::HttpProviderConfig,
     pool::UpstreamBody,
 };
+use crate::whole_body::whole_body;
 
 /// A successful passthrough answer: the body untouched, its usage read.
 pub(crate) async fn success(
@@ -34,28 +34,26 @@ pub(crate) async fn success(
         Protocol::OpenAiResponses => Some(Watch::Responses(responses::UsageObserver::new())),
         _ => None,
     };
+    let json = HeaderValue::from_static("application/json");
+    let content_type = content_type.unwrap_or(json);
     let mut response = match watch {
         Some(watch) if call.request.body.is_stream() => {
             let usage = UsageSlot::new();
             let mut body = PassthroughBody::new(body, watch, usage.clone(), config.timeout);
             body.first_frame().await?;
-            let mut response = Response::new(InferBody::new(body, usage));
+            let mut response = egress::answer(InferBody::new(body, usage), content_type);
             response
                 .headers_mut()
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
             response
         }
         _ => {
-            let bytes = body
-                .collect()
-                .await
-                .map_err(|e| {
-                    ProviderError::new(
-                        ProviderErrorKind::Connect,
-                        format!("response body broke: {e}"),
-                    )
-                })?
-                .to_bytes();
+            let bytes = whole_body(body).await.map_err(|e| {
+                ProviderError::new(
+                    ProviderErrorKind::Connect,
+                    format!("response body broke: {e}"),
+                )
+            })?;
             // Counting tokens is free; a message's usage is in its body.
             let usage = match call.request.protocol {
                 Protocol::AnthropicCountTokens => Some(Usage::default()),
@@ -68,13 +66,9 @@ pub(crate) async fn success(
                     "the provider's answer has no usage",
                 )
             })?;
-            Response::new(InferBody::full_with_usage(bytes, usage))
+            egress::answer(InferBody::full_with_usage(bytes, usage), content_type)
         }
     };
-    let json = HeaderValue::from_static("application/json");
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, content_type.unwrap_or(json));
     egress::mark_client_shaped(&mut response);
     Ok(response)
 }
