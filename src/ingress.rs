@@ -35,14 +35,14 @@ use crate::{
 };
 
 /// Header carrying the caller a request is accounted to.
-pub const CALLER_HEADER: &str = "x-infermux-caller";
+pub const CALLER_HEADER: http::HeaderName = http::HeaderName::from_static("x-infermux-caller");
 /// Header overriding the routing strategy for one request.
-pub const STRATEGY_HEADER: &str = "x-infermux-strategy";
+pub const STRATEGY_HEADER: http::HeaderName = http::HeaderName::from_static("x-infermux-strategy");
 /// Header echoing the request id on every response.
 pub const REQUEST_ID_HEADER: http::HeaderName =
     http::HeaderName::from_static("x-infermux-request-id");
 /// Incoming request id to echo.
-const INCOMING_REQUEST_ID: &str = "x-request-id";
+const INCOMING_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
 /// Longest accepted incoming request id; longer ones are replaced.
 const MAX_REQUEST_ID_LEN: usize = 128;
 

@@ -16,7 +16,7 @@ use opentelemetry_sdk::propagation::TraceContextPropagator;
 use tower::{Layer, Service};
 
 /// `traceparent`, the W3C trace context header.
-const TRACEPARENT: &str = "traceparent";
+const TRACEPARENT: http::HeaderName = http::HeaderName::from_static("traceparent");
 
 /// Makes a request's incoming `traceparent` (and `tracestate`) the current OpenTelemetry
 /// context while the request is served, so that its spans continue the client's trace and

@@ -4,6 +4,9 @@
 use http::{HeaderMap, header};
 use infermux_core::ClientKey;
 
+/// The Anthropic SDKs' key header.
+const X_API_KEY: header::HeaderName = header::HeaderName::from_static("x-api-key");
+
 /// The key a request presents, if any: an infermux key (`imx_...`) from either header first,
 /// else the `Authorization` bearer token, else `x-api-key` (some clients send a placeholder
 /// in one header and the key in the other).
@@ -19,7 +22,7 @@ pub fn presented(headers: &HeaderMap) -> Option<ClientKey> {
         });
     let api_key = || {
         headers
-            .get("x-api-key")
+            .get(X_API_KEY)
             .and_then(|v| v.to_str().ok())
             .map(str::trim)
     };
