@@ -105,7 +105,7 @@ pub fn effective_prices(config: &Config) -> Vec<EffectivePrice> {
                 .pricing
                 .iter()
                 .any(|p| p.provider == provider.name && p.model == model);
-            let price = table.price(&name, model);
+            let price = table.price(&name, model).copied();
             let origin = match (configured, price, basis(provider)) {
                 (true, _, _) => PriceOrigin::Config,
                 (false, None, _) => PriceOrigin::Unpriced,
@@ -189,7 +189,10 @@ pricing:
             .price(&"anthropic".into(), "claude-haiku-3-5")
             .expect("priced");
         assert_eq!(haiku.prompt_cost(8).to_plain_decimal(), "0.0000064");
-        assert_eq!(table.price(&"ollama".into(), "llama3.2"), Some(Price::FREE));
+        assert_eq!(
+            table.price(&"ollama".into(), "llama3.2"),
+            Some(&Price::FREE)
+        );
     }
 
     #[test]

@@ -73,11 +73,8 @@ impl WorstCase {
     pub(crate) fn price(&self, request: &InferRequest) -> WorstPrice {
         let (mut input, mut output) = (Money::ZERO, Money::ZERO);
         let long_cache = crate::cache_ttl::asks_for_1h_cache(request);
-        for candidate in self.catalog.candidates(request.body.model()) {
-            if let Some(price) = self
-                .prices
-                .price(&candidate.provider, &candidate.upstream_model)
-            {
+        for (provider, upstream_model) in self.catalog.serving(request.body.model()) {
+            if let Some(price) = self.prices.price(provider, upstream_model) {
                 // A long prompt is priced at its long-context tier, every token of it.
                 let rates = price.rates_for_prompt(request.estimate.prompt_tokens);
                 let write = rates.cache_write.unwrap_or_default();

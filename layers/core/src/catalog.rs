@@ -64,15 +64,23 @@ impl ModelCatalog {
 
     /// Every provider that can serve `requested`, in declared order, with the model each is sent.
     pub fn candidates(&self, requested: &str) -> Vec<Candidate> {
-        self.providers
-            .iter()
-            .filter_map(|p| {
-                p.upstream_model(requested).map(|upstream| Candidate {
-                    provider: p.provider.clone(),
-                    upstream_model: upstream.clone(),
-                })
+        self.serving(requested)
+            .map(|(provider, upstream)| Candidate {
+                provider: provider.clone(),
+                upstream_model: upstream.clone(),
             })
             .collect()
+    }
+
+    /// [`candidates`](Self::candidates), borrowed: each provider that can serve `requested`
+    /// and the model it is sent, without building a list.
+    pub fn serving<'a>(
+        &'a self,
+        requested: &'a str,
+    ) -> impl Iterator<Item = (&'a ProviderName, &'a Arc<str>)> + 'a {
+        self.providers
+            .iter()
+            .filter_map(move |p| p.upstream_model(requested).map(|up| (&p.provider, up)))
     }
 
     /// Every model a client may request (models and alias keys), sorted, without repeats.

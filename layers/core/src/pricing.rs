@@ -269,24 +269,24 @@ impl PriceTable {
 
     /// The price of `model` (the name sent upstream) at `provider`, or `None` when it is
     /// unpriced. An unknown provider is treated as hosted.
-    pub fn price(&self, provider: &ProviderName, model: &str) -> Option<Price> {
+    pub fn price(&self, provider: &ProviderName, model: &str) -> Option<&Price> {
         if let Some(price) = self.configured.get(provider).and_then(|m| m.get(model)) {
-            return Some(*price);
+            return Some(price);
         }
         match self.basis.get(provider) {
-            Some(PricingBasis::Free) => Some(Price::FREE),
+            Some(PricingBasis::Free) => Some(&Price::FREE),
             Some(PricingBasis::Hosted) | None => self.list_price(model),
         }
     }
 
     /// The built-in list price of `model`, also for dated snapshots of a listed model
     /// (`gpt-4o-2024-08-06` is priced as `gpt-4o`).
-    pub fn list_price(&self, model: &str) -> Option<Price> {
+    pub fn list_price(&self, model: &str) -> Option<&Price> {
         if let Some(price) = self.list_prices.get(model) {
-            return Some(*price);
+            return Some(price);
         }
         let base = strip_snapshot_suffix(model)?;
-        self.list_prices.get(base).copied()
+        self.list_prices.get(base)
     }
 
     /// Every configured (provider, model) price, for listing.
@@ -464,18 +464,21 @@ mod tests {
             .with_provider("openai".into(), PricingBasis::Hosted)
             .with_provider("ollama".into(), PricingBasis::Free)
             .with_price("ollama".into(), "big", mini());
-        assert_eq!(table.price(&"openai".into(), "gpt-4o-mini"), Some(mini()));
+        assert_eq!(table.price(&"openai".into(), "gpt-4o-mini"), Some(&mini()));
         assert_eq!(table.price(&"openai".into(), "gpt-9"), None);
-        assert_eq!(table.price(&"ollama".into(), "llama3.2"), Some(Price::FREE));
-        assert_eq!(table.price(&"ollama".into(), "big"), Some(mini()));
+        assert_eq!(
+            table.price(&"ollama".into(), "llama3.2"),
+            Some(&Price::FREE)
+        );
+        assert_eq!(table.price(&"ollama".into(), "big"), Some(&mini()));
     }
 
     #[test]
     fn dated_snapshots_take_the_list_price_of_their_model() {
         let table = PriceTable::new([("gpt-4o-mini".into(), mini())]);
-        assert_eq!(table.list_price("gpt-4o-mini-2024-07-18"), Some(mini()));
-        assert_eq!(table.list_price("gpt-4o-mini-latest"), Some(mini()));
-        assert_eq!(table.list_price("gpt-4o-mini-20240718"), Some(mini()));
+        assert_eq!(table.list_price("gpt-4o-mini-2024-07-18"), Some(&mini()));
+        assert_eq!(table.list_price("gpt-4o-mini-latest"), Some(&mini()));
+        assert_eq!(table.list_price("gpt-4o-mini-20240718"), Some(&mini()));
         assert_eq!(table.list_price("gpt-4o-maxi"), None);
     }
 }

@@ -58,7 +58,7 @@ pub(crate) struct Bill {
 
 impl Bill {
     /// The price of the model that served the response, `None` when unpriced.
-    pub(crate) fn price(&self, served: &Served) -> Option<Price> {
+    pub(crate) fn price(&self, served: &Served) -> Option<&Price> {
         self.shared
             .prices
             .price(&served.provider, &served.upstream_model)

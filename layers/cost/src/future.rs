@@ -114,7 +114,7 @@ where
             return hold(this.settling, settled, cx);
         }
         if *this.stream {
-            let estimate = bill.estimate(bill.price(&served).as_ref());
+            let estimate = bill.estimate(bill.price(&served));
             set_cost(&mut response, estimate);
             let meter = Meter::new(bill, served, *this.wants_usage, *this.protocol);
             let response = response.map(|body| {

@@ -33,12 +33,12 @@ pub struct Decision {
 
 /// One candidate and what is known about it.
 #[derive(Clone, Debug)]
-struct Scored {
+struct Scored<'p> {
     candidate: Candidate,
     /// Not routable: health check failed or circuit open. Ranked after every routable one.
     unavailable: Option<&'static str>,
     /// The price, when it was looked up and found.
-    price: Option<Price>,
+    price: Option<&'p Price>,
     latency: Option<Duration>,
 }
 
@@ -112,7 +112,7 @@ impl Ranker {
         })
     }
 
-    fn score(&self, candidates: &[Candidate], priced: bool) -> Vec<Scored> {
+    fn score(&self, candidates: &[Candidate], priced: bool) -> Vec<Scored<'_>> {
         candidates
             .iter()
             .map(|candidate| {
@@ -145,13 +145,13 @@ impl Ranker {
 // === the four strategies ===
 
 /// Declared order; unavailable providers last.
-fn priority(scored: &mut [Scored], reason: &mut String) {
+fn priority(scored: &mut [Scored<'_>], reason: &mut String) {
     scored.sort_by_key(|s| s.unavailable.is_some());
     describe(scored, reason, |_, _| " > ", |_, _| {});
 }
 
 /// Rotates the routable candidates by `turn`; unavailable providers last, in declared order.
-fn round_robin(scored: &mut [Scored], turn: usize, reason: &mut String) {
+fn round_robin(scored: &mut [Scored<'_>], turn: usize, reason: &mut String) {
     scored.sort_by_key(|s| s.unavailable.is_some());
     let healthy = scored.iter().filter(|s| s.unavailable.is_none()).count();
     if healthy > 0 {
@@ -167,7 +167,7 @@ fn round_robin(scored: &mut [Scored], turn: usize, reason: &mut String) {
 
 /// Untried providers first (they must be measured to be chosen), then the lowest moving
 /// average of recent latency.
-fn least_latency(scored: &mut [Scored], reason: &mut String) {
+fn least_latency(scored: &mut [Scored<'_>], reason: &mut String) {
     // Stable: ties keep declared order.
     scored.sort_by_cached_key(|s| (s.unavailable.is_some(), s.latency.is_some(), s.latency));
     describe(
@@ -186,8 +186,8 @@ fn least_latency(scored: &mut [Scored], reason: &mut String) {
 /// Lowest estimated cost (prompt tokens x input price of the model sent), so a $0 provider
 /// always wins; unpriced providers after every priced one. Ties go to the lower per-token
 /// input price, then declared order.
-fn cost_weighted(scored: &mut [Scored], prompt_tokens: u64, reason: &mut String) {
-    let cost = |s: &Scored| s.price.map(|p| p.prompt_cost(prompt_tokens));
+fn cost_weighted(scored: &mut [Scored<'_>], prompt_tokens: u64, reason: &mut String) {
+    let cost = |s: &Scored<'_>| s.price.map(|p| p.prompt_cost(prompt_tokens));
     // Stable: ties keep declared order.
     scored.sort_by_cached_key(|s| {
         (
@@ -197,8 +197,8 @@ fn cost_weighted(scored: &mut [Scored], prompt_tokens: u64, reason: &mut String)
             s.price.map(|p| p.input),
         )
     });
-    let key = |s: &Scored| (s.unavailable.is_some(), cost(s));
-    let separator = |a: &Scored, b: &Scored| if key(a) == key(b) { " = " } else { " < " };
+    let key = |s: &Scored<'_>| (s.unavailable.is_some(), cost(s));
+    let separator = |a: &Scored<'_>, b: &Scored<'_>| if key(a) == key(b) { " = " } else { " < " };
     describe(scored, reason, separator, |s, out| match cost(s) {
         Some(cost) => {
             out.push_str(" $");
@@ -216,10 +216,10 @@ const MAX_LISTED: usize = 8;
 /// Appends `name<detail>` for each of the first [`MAX_LISTED`] candidates, joined by what
 /// `separator(previous, next)` says, marking unavailable ones.
 fn describe(
-    scored: &[Scored],
+    scored: &[Scored<'_>],
     reason: &mut String,
-    separator: impl Fn(&Scored, &Scored) -> &'static str,
-    detail: impl Fn(&Scored, &mut String),
+    separator: impl Fn(&Scored<'_>, &Scored<'_>) -> &'static str,
+    detail: impl Fn(&Scored<'_>, &mut String),
 ) {
     for (i, s) in scored.iter().enumerate() {
         if i == MAX_LISTED {

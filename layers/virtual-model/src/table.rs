@@ -592,8 +592,8 @@ fn member(
                     .max_output(&c.provider, upstream)
                     .or_else(|| model_specs.max_output(&c.provider, model)),
                 spec,
-                price: prices.price(&c.provider, upstream),
-                reference: prices.list_price(upstream),
+                price: prices.price(&c.provider, upstream).copied(),
+                reference: prices.list_price(upstream).copied(),
                 provider: c.provider,
             }
         })
