@@ -54,7 +54,7 @@ pub struct IngressSettings {
     /// The body of `GET /v1/models`, rendered once.
     models_body: Bytes,
     /// The body of `GET /v1/models/{id}` for each listed model, rendered once.
-    model_bodies: std::collections::HashMap<String, Bytes>,
+    model_bodies: hashbrown::HashMap<String, Bytes>,
     /// The listed models, in order.
     model_ids: Vec<String>,
     /// Counts each request's prompt tokens.

@@ -5,10 +5,9 @@
 //! served request only bumps an atomic and records into a histogram it already holds. Both
 //! labels are `'static` and few, so the map stays small.
 
-use std::{
-    collections::HashMap,
-    sync::{PoisonError, RwLock},
-};
+use std::sync::{PoisonError, RwLock};
+
+use hashbrown::HashMap;
 
 use metrics::{Counter, Histogram};
 

@@ -193,7 +193,8 @@ pub struct Dispatch {
 
 struct DispatchInner {
     catalog: ModelCatalog,
-    providers: HashMap<ProviderName, Provider>,
+    /// hashbrown's map: looked up on every attempt, keyed by configured names.
+    providers: hashbrown::HashMap<ProviderName, Provider>,
 }
 
 /// One provider's target, status and pre-registered counters (no per-request label

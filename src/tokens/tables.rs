@@ -10,7 +10,7 @@
 //! [`Table::is_loaded`] first and count on the blocking pool while it is not, so no runtime
 //! worker stalls for the build.
 
-use std::sync::OnceLock;
+use std::{cell::RefCell, sync::OnceLock};
 
 use tiktoken_rs::{CoreBPE, tokenizer::Tokenizer};
 
@@ -64,7 +64,25 @@ static TABLES: [LazyTable; 4] = [
 
 impl Table {
     /// The table `model` is counted with, if it is an OpenAI-family model.
+    ///
+    /// Each thread remembers its last answer: a request asks twice (is the table built, then
+    /// count), and requests in a row mostly name the same model, while tiktoken-rs's lookup
+    /// hashes the name and tries its prefixes.
     pub(crate) fn for_model(model: &str) -> Option<Self> {
+        thread_local! {
+            static LAST: RefCell<Option<(Box<str>, Option<Table>)>> = const { RefCell::new(None) };
+        }
+        LAST.with_borrow_mut(|last| match last {
+            Some((name, table)) if **name == *model => *table,
+            _ => {
+                let table = Self::look_up(model);
+                *last = Some((model.into(), table));
+                table
+            }
+        })
+    }
+
+    fn look_up(model: &str) -> Option<Self> {
         match tiktoken_rs::tokenizer::get_tokenizer(model)? {
             Tokenizer::O200kBase | Tokenizer::O200kHarmony => Some(Self::O200k),
             Tokenizer::Cl100kBase => Some(Self::Cl100k),
@@ -158,5 +176,23 @@ mod tests {
         assert_eq!(Table::for_model("gpt-5"), Some(Table::O200k));
         assert_eq!(Table::for_model("gpt-4"), Some(Table::Cl100k));
         assert_eq!(Table::for_model("claude-haiku-3-5"), None);
+    }
+
+    #[test]
+    fn the_remembered_answer_is_only_for_the_same_model() {
+        let asked = [
+            "gpt-4",
+            "gpt-4",
+            "gpt-4o",
+            "gpt-4o",
+            "llama3.2",
+            "gpt-4",
+            "gpt-4o-mini",
+        ];
+        for model in asked {
+            assert_eq!(Table::for_model(model), Table::look_up(model), "{model}");
+        }
+        assert_eq!(Table::for_model("gpt-4"), Some(Table::Cl100k));
+        assert_eq!(Table::for_model("gpt-4o"), Some(Table::O200k));
     }
 }

@@ -1,8 +1,9 @@
 //! The routing table: requested model -> route group, candidates and strategy, decided once at
 //! start-up for every requestable model so that a request costs one map lookup.
 
-use std::{collections::HashMap, sync::Arc};
+use std::sync::Arc;
 
+use hashbrown::HashMap;
 use http::HeaderValue;
 use infermux_core::{Candidate, ModelCatalog, ProviderName, RouteContext, Strategy};
 

@@ -6,11 +6,12 @@
 //! the scorer, one capability check and one cost estimate per pair, and a session lookup.
 
 use std::{
-    collections::HashMap,
     fmt::Write as _,
     sync::Arc,
     time::{Duration, Instant},
 };
+
+use hashbrown::HashMap;
 
 use infermux_core::{
     InferRequest, ModelCatalog, ModelClass, ModelKind, ModelSpec, ModelSpecs, Money, Price,
