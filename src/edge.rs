@@ -14,7 +14,7 @@
 //! 5. [`CallerCheckLayer`]: `X-Infermux-Caller` is bounded (at most
 //!    [`MAX_CALLER_LEN`] visible ASCII characters); anything else is refused with 400
 //!    `invalid_request` before it can reach a log line or a metric label.
-//! 6. [`RequestBodyDeadlineLayer`]: the whole request body must arrive within
+//! 6. [`BodyDeadlineLayer`]: the whole request body must arrive within
 //!    `body_read_timeout`; a body still trickling in after it gets 408 `request_timeout`.
 //!
 //! Then [`Ingress`] (the body limit of `max_request_body` is enforced there, with 413, while
@@ -45,10 +45,10 @@ use tower_http::{
     catch_panic::{CatchPanic, CatchPanicLayer},
     request_id::{SetRequestId, SetRequestIdLayer},
     sensitive_headers::{SetSensitiveRequestHeaders, SetSensitiveRequestHeadersLayer},
-    timeout::{RequestBodyDeadline, RequestBodyDeadlineLayer},
 };
 
 use crate::{
+    body_deadline::{BodyDeadline, BodyDeadlineLayer},
     error::{self, ErrorClass},
     ingress::{CALLER_HEADER, Ingress},
     telemetry::{TraceContext, TraceContextLayer},
@@ -63,7 +63,7 @@ const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The edge around a service `S` (the proxy's [`Ingress`]): what [`edge`] returns.
 pub type Edge<S> = SetSensitiveRequestHeaders<
     SetRequestId<
-        CatchPanic<TraceContext<CallerCheck<RequestBodyDeadline<S>>>, PanicResponse>,
+        CatchPanic<TraceContext<CallerCheck<BodyDeadline<S>>>, PanicResponse>,
         crate::request_ids::FreshRequestIds,
     >,
 >;
@@ -87,7 +87,7 @@ pub fn edge<S: crate::InferStack>(
         .layer(CatchPanicLayer::custom(PanicResponse))
         .layer(TraceContextLayer)
         .layer(CallerCheckLayer)
-        .layer(RequestBodyDeadlineLayer::new(body_read_timeout))
+        .layer(BodyDeadlineLayer::new(body_read_timeout))
         .service(ingress);
     check_edge::<_, http_body_util::Empty<Bytes>>(&service);
     service

@@ -181,7 +181,7 @@ fn classify_one(err: &(dyn StdError + 'static)) -> Option<ErrorClass> {
         (StatusCode::BAD_REQUEST, "invalid_request")
     } else if err.is::<PayloadTooLarge>() {
         (StatusCode::PAYLOAD_TOO_LARGE, "invalid_request")
-    } else if err.is::<tower_http::timeout::TimeoutError>() {
+    } else if err.is::<crate::body_deadline::BodyTimedOut>() {
         // The request body did not arrive within `body_read_timeout`.
         (StatusCode::REQUEST_TIMEOUT, "request_timeout")
     } else if err.is::<ModelNotFound>() || err.is::<infermux_route_group::ModelNotServed>() {

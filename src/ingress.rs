@@ -454,7 +454,7 @@ where
             return Err(PayloadTooLarge::new(limit).into());
         }
         // The edge's body deadline (`body_read_timeout`): 408, rendered in error.rs.
-        Err(error) if error.is::<tower_http::timeout::TimeoutError>() => return Err(error),
+        Err(error) if error.is::<crate::body_deadline::BodyTimedOut>() => return Err(error),
         Err(error) => {
             return Err(
                 InvalidRequest::new(format!("could not read the request body: {error}")).into(),

@@ -40,6 +40,7 @@
 //! ```
 
 pub mod accounting;
+pub mod body_deadline;
 mod builder_ext;
 pub mod cli;
 pub mod config;
