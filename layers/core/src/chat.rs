@@ -120,13 +120,48 @@ pub struct ChatMessage {
 }
 
 /// Message content: a plain string or a list of typed parts.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+///
+/// Read by a visitor of its own rather than as an untagged enum, which would first copy the
+/// content (every part of it) into serde's buffer and then read it again for each variant.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum MessageContent {
     /// Plain text.
     Text(String),
     /// Text, image and other parts.
     Parts(Vec<ContentPart>),
+}
+
+impl<'de> Deserialize<'de> for MessageContent {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Content;
+
+        impl<'de> serde::de::Visitor<'de> for Content {
+            type Value = MessageContent;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string or a list of content parts")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<MessageContent, E> {
+                Ok(MessageContent::Text(text.to_owned()))
+            }
+
+            fn visit_string<E: serde::de::Error>(self, text: String) -> Result<MessageContent, E> {
+                Ok(MessageContent::Text(text))
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                parts: A,
+            ) -> Result<MessageContent, A::Error> {
+                let parts = serde::de::value::SeqAccessDeserializer::new(parts);
+                Vec::deserialize(parts).map(MessageContent::Parts)
+            }
+        }
+
+        deserializer.deserialize_any(Content)
+    }
 }
 
 impl MessageContent {
@@ -215,4 +250,59 @@ pub struct FunctionCall {
     pub name: String,
     /// Arguments, a JSON document encoded as a string.
     pub arguments: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn content(value: Value) -> Result<Option<MessageContent>, serde_json::Error> {
+        let message: ChatMessage =
+            serde_json::from_value(json!({"role": "user", "content": value}))?;
+        Ok(message.content)
+    }
+
+    #[test]
+    fn content_is_text_or_parts_and_nothing_else() {
+        assert_eq!(
+            content(json!("hi")).expect("text"),
+            Some(MessageContent::Text("hi".into()))
+        );
+        let parts = content(json!([
+            {"type": "text", "text": "look"},
+            {"type": "image_url", "image_url": {"url": "https://x/y.png"}, "cache": 1}
+        ]))
+        .expect("parts");
+        let Some(MessageContent::Parts(parts)) = parts else {
+            panic!("parts: {parts:?}");
+        };
+        assert_eq!(parts[0].text.as_deref(), Some("look"));
+        assert_eq!(
+            parts[1].image_url.as_ref().map(|i| i.url.as_str()),
+            Some("https://x/y.png")
+        );
+        assert_eq!(parts[1].extra["cache"], json!(1));
+        assert_eq!(content(Value::Null).expect("null"), None);
+        let error = content(json!(7)).expect_err("a number is no content");
+        assert!(
+            error
+                .to_string()
+                .contains("a string or a list of content parts"),
+            "{error}"
+        );
+        assert!(content(json!([{"text": "no type"}])).is_err());
+    }
+
+    #[test]
+    fn content_is_written_back_as_it_came() {
+        for value in [
+            json!("hi"),
+            json!([{"type": "text", "text": "a", "x": true}]),
+        ] {
+            let parsed = content(value.clone()).expect("content").expect("some");
+            assert_eq!(serde_json::to_value(parsed).expect("json"), value);
+        }
+    }
 }
