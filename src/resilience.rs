@@ -6,25 +6,34 @@
 
 use std::{num::NonZeroU32, time::Duration};
 
+use http::Response;
 use infermux_breaker::{
     AtStreamEnd, Breaker, BreakerParams, CircuitBreakerLayer, Failure, Outcome, RateLimiter,
     RateLimits,
 };
-use infermux_core::{ProviderBoard, ProviderName};
-use tower::{Layer, util::BoxCloneSyncService};
+use infermux_core::{InferBody, ProviderBoard, ProviderName};
+use tower::{Layer, Service, util::BoxCloneSyncService};
 
 use crate::{
     config::{CircuitBreakerConfig, ProviderConfig, RateLimitConfig},
-    provider::{DispatchTarget, ProviderError, ProviderErrorKind, ProviderService},
+    provider::{DispatchTarget, ProviderCall, ProviderError, ProviderErrorKind},
 };
 
 /// `service`, the client of `provider`, behind its circuit breaker (publishing to the
 /// provider's status on `board`) and with its local rate limit: what dispatch tries.
-pub fn target(
+pub fn target<S>(
     provider: &ProviderConfig,
-    service: ProviderService,
+    service: S,
     board: &ProviderBoard,
-) -> (ProviderName, DispatchTarget) {
+) -> (ProviderName, DispatchTarget)
+where
+    S: Service<ProviderCall, Response = Response<InferBody>, Error = ProviderError>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
     let name = ProviderName::new(provider.name.as_str());
     let params = breaker_params(&provider.circuit_breaker, provider.max_cooldown);
     let breaker = match board.get(&name) {

@@ -15,7 +15,7 @@ use infermux_core::{
 use infermux_route_group::{GroupSpec, RouteGroupLayer, RouteTable};
 use infermux_strategy::{Ranker, StrategyLayer, Unpriced};
 use infermux_virtual_model::VirtualModelLayer;
-use tower::{Service, ServiceBuilder, util::BoxCloneSyncService};
+use tower::{Service, ServiceBuilder};
 
 use crate::{
     accounting::Accounting,
@@ -23,7 +23,7 @@ use crate::{
     ingress::{Ingress, IngressSettings},
     provider::{
         Dispatch, HttpClient, HttpProvider, HttpProviderConfig, MockProvider, MockSettings,
-        ProviderService, WireFormat,
+        ProviderClient, WireFormat,
     },
 };
 
@@ -162,13 +162,13 @@ fn provider_service(
     provider: &ProviderConfig,
     client: &HttpClient,
     specs: &Arc<ModelSpecs>,
-) -> ProviderService {
+) -> ProviderClient {
     let wire = match provider.kind {
         ProviderKind::OpenAi | ProviderKind::OpenAiCompatible => WireFormat::OpenAi,
         ProviderKind::Anthropic => WireFormat::Anthropic,
         ProviderKind::Ollama => WireFormat::Ollama,
         ProviderKind::Mock => {
-            return BoxCloneSyncService::new(MockProvider::new(MockSettings {
+            return ProviderClient::Mock(MockProvider::new(MockSettings {
                 name: provider.name.clone(),
                 latency: provider.mock.latency,
                 chunk_interval: provider.mock.chunk_interval,
@@ -188,5 +188,5 @@ fn provider_service(
         specs: specs.clone(),
         responses_api: provider.kind == ProviderKind::OpenAi,
     };
-    BoxCloneSyncService::new(HttpProvider::new(config, client.clone()))
+    ProviderClient::Http(HttpProvider::new(config, client.clone()))
 }

@@ -17,6 +17,7 @@ mod dispatch;
 mod egress;
 mod forward;
 mod http;
+mod kind;
 mod mock;
 mod passthrough;
 mod pool;
@@ -31,6 +32,7 @@ pub use dispatch::{
 };
 pub use forward::ForwardBody;
 pub use http::{HttpProvider, HttpProviderConfig};
+pub use kind::ProviderClient;
 pub use mock::{MockProvider, MockSettings};
 pub use stream::{ChunkDecoder, TranslatedBody};
 pub use wire::WireFormat;
