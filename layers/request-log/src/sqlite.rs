@@ -167,39 +167,64 @@ fn insert_sql(rows: usize) -> String {
 }
 
 /// Binds `r`'s values to the parameters after the first `before` (parameters count from 1).
+///
+/// Each value is bound with its own type, not as `&dyn ToSql`: rusqlite's binding then
+/// compiles to the one SQLite call each type needs.
 fn bind_row(insert: &mut Statement<'_>, before: usize, r: &RequestRecord) -> rusqlite::Result<()> {
-    let values: [&dyn ToSql; COLUMN_COUNT] = [
-        &r.at_ms,
-        &r.request_id,
-        &r.protocol,
-        &r.caller,
-        &r.key_id.as_deref(),
-        &r.requested_model,
-        &r.virtual_model.as_deref(),
-        &r.tier.as_deref(),
-        &r.route_group.as_deref(),
-        &r.provider.as_deref(),
-        &r.model.as_deref(),
-        &r.strategy.as_deref(),
-        &i64::from(r.status),
-        &r.error_code.as_deref(),
-        &i64::from(r.attempts),
-        &int(r.prompt_tokens),
-        &int(r.completion_tokens),
-        &int(r.cached_tokens),
-        &int(r.cache_write_tokens),
-        &int(r.reasoning_tokens),
-        &int(r.cost.picos()),
-        &i64::from(r.estimated),
-        &int(r.latency_ms),
-        &r.ttft_ms.map(int),
-        &i64::from(r.stream),
-        &r.client.as_deref(),
-    ];
-    for (i, value) in values.into_iter().enumerate() {
-        insert.raw_bind_parameter(before + i + 1, value)?;
-    }
+    let mut row = Binder {
+        insert,
+        bound: before,
+    };
+    row.value(r.at_ms)?;
+    row.text(&r.request_id)?;
+    row.text(&r.protocol)?;
+    row.text(&r.caller)?;
+    row.optional_text(&r.key_id)?;
+    row.text(&r.requested_model)?;
+    row.optional_text(&r.virtual_model)?;
+    row.optional_text(&r.tier)?;
+    row.optional_text(&r.route_group)?;
+    row.optional_text(&r.provider)?;
+    row.optional_text(&r.model)?;
+    row.optional_text(&r.strategy)?;
+    row.value(i64::from(r.status))?;
+    row.optional_text(&r.error_code)?;
+    row.value(i64::from(r.attempts))?;
+    row.value(int(r.prompt_tokens))?;
+    row.value(int(r.completion_tokens))?;
+    row.value(int(r.cached_tokens))?;
+    row.value(int(r.cache_write_tokens))?;
+    row.value(int(r.reasoning_tokens))?;
+    row.value(int(r.cost.picos()))?;
+    row.value(i64::from(r.estimated))?;
+    row.value(int(r.latency_ms))?;
+    row.value(r.ttft_ms.map(int))?;
+    row.value(i64::from(r.stream))?;
+    row.optional_text(&r.client)?;
+    debug_assert_eq!(row.bound - before, COLUMN_COUNT);
     Ok(())
+}
+
+/// Binds one row's values in [`COLUMNS`] order.
+struct Binder<'s, 'c> {
+    insert: &'s mut Statement<'c>,
+    /// Parameters bound so far; the next is this plus one.
+    bound: usize,
+}
+
+impl Binder<'_, '_> {
+    fn value<T: ToSql>(&mut self, value: T) -> rusqlite::Result<()> {
+        self.bound += 1;
+        self.insert.raw_bind_parameter(self.bound, value)
+    }
+
+    fn text(&mut self, text: &str) -> rusqlite::Result<()> {
+        self.value(text)
+    }
+
+    fn optional_text(&mut self, text: &Option<Arc<str>>) -> rusqlite::Result<()> {
+        self.value(text.as_deref())
+    }
 }
 
 fn text(row: &Row<'_>, i: usize) -> rusqlite::Result<Option<Arc<str>>> {
