@@ -20,18 +20,16 @@ pub fn presented(headers: &HeaderMap) -> Option<ClientKey> {
                 .eq_ignore_ascii_case("bearer")
                 .then_some(token.trim())
         });
-    let api_key = || {
-        headers
-            .get(X_API_KEY)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-    };
+    let api_key = headers
+        .get(X_API_KEY)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim);
     let ours = |k: &&str| k.starts_with(crate::KEY_PREFIX);
     bearer
         .filter(ours)
-        .or_else(|| api_key().filter(ours))
+        .or(api_key.filter(ours))
         .or(bearer)
-        .or_else(api_key)
+        .or(api_key)
         .filter(|k| !k.is_empty())
         .map(ClientKey::new)
 }
