@@ -5,20 +5,20 @@
 //! 1. [`SetSensitiveRequestHeadersLayer`]: `Authorization`, `x-api-key`, `Cookie` and
 //!    `Proxy-Authorization` are marked sensitive, so no `Debug` of a request (a trace, a log
 //!    line) prints a client's credentials.
-//! 2. [`SetRequestIdLayer`]: a request without `X-Request-Id` gets a UUID, which ingress
-//!    echoes as `X-Infermux-Request-Id` (an incoming id is kept).
-//! 3. [`CatchPanicLayer`]: a panic while serving one request becomes a 500 with the OpenAI
+//! 2. [`CatchPanicLayer`]: a panic while serving one request becomes a 500 with the OpenAI
 //!    error shape for that request, not a dropped connection.
-//! 4. [`TraceContextLayer`]: an incoming W3C `traceparent` becomes the current OpenTelemetry
+//! 3. [`TraceContextLayer`]: an incoming W3C `traceparent` becomes the current OpenTelemetry
 //!    context, so the request's spans continue the client's trace (see [`crate::telemetry`]).
-//! 5. [`CallerCheckLayer`]: `X-Infermux-Caller` is bounded (at most
+//! 4. [`CallerCheckLayer`]: `X-Infermux-Caller` is bounded (at most
 //!    [`MAX_CALLER_LEN`] visible ASCII characters); anything else is refused with 400
 //!    `invalid_request` before it can reach a log line or a metric label.
-//! 6. [`BodyDeadlineLayer`]: the whole request body must arrive within
+//! 5. [`BodyDeadlineLayer`]: the whole request body must arrive within
 //!    `body_read_timeout`; a body still trickling in after it gets 408 `request_timeout`.
 //!
 //! Then [`Ingress`] (the body limit of `max_request_body` is enforced there, with 413, while
-//! the body is read; it is the one place that reads it).
+//! the body is read; it is the one place that reads it). Ingress also takes the request's id:
+//! the client's `X-Request-Id`, or a fresh UUID when it sent none (or an unusable one); every
+//! answer echoes it as `X-Infermux-Request-Id`, the caller check's refusals included.
 //!
 //! Header read and idle timeouts are properties of the connection, not of a request: the
 //! server applies them ([`crate::server::serve`]).
@@ -43,7 +43,6 @@ use infermux_core::InferBody;
 use tower::{Layer, Service, ServiceBuilder};
 use tower_http::{
     catch_panic::{CatchPanic, CatchPanicLayer},
-    request_id::{SetRequestId, SetRequestIdLayer},
     sensitive_headers::{SetSensitiveRequestHeaders, SetSensitiveRequestHeadersLayer},
 };
 
@@ -57,15 +56,9 @@ use crate::{
 /// The longest `X-Infermux-Caller` accepted.
 pub const MAX_CALLER_LEN: usize = 128;
 
-/// `X-Request-Id`, which the request id layer fills in.
-const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
 /// The edge around a service `S` (the proxy's [`Ingress`]): what [`edge`] returns.
 pub type Edge<S> = SetSensitiveRequestHeaders<
-    SetRequestId<
-        CatchPanic<TraceContext<CallerCheck<BodyDeadline<S>>>, PanicResponse>,
-        crate::request_ids::FreshRequestIds,
-    >,
+    CatchPanic<TraceContext<CallerCheck<BodyDeadline<S>>>, PanicResponse>,
 >;
 
 /// Wraps the proxy `ingress` in the edge layers, bounding request bodies to `body_read_timeout`.
@@ -80,10 +73,6 @@ pub fn edge<S: crate::InferStack>(
             header::COOKIE,
             HeaderName::from_static("x-api-key"),
         ]))
-        .layer(SetRequestIdLayer::new(
-            X_REQUEST_ID,
-            crate::request_ids::FreshRequestIds,
-        ))
         .layer(CatchPanicLayer::custom(PanicResponse))
         .layer(TraceContextLayer)
         .layer(CallerCheckLayer)
@@ -225,10 +214,11 @@ fn refuse<B>(request: &Request<B>, problem: &BadCaller) -> Response<InferBody> {
         code: "invalid_request",
     };
     let mut response = error::response(class, &problem.to_string());
-    if let Some(id) = request.headers().get(X_REQUEST_ID) {
+    let id = crate::ingress::request_id(request.headers());
+    if let Ok(id) = HeaderValue::from_str(id.as_str()) {
         response
             .headers_mut()
-            .insert(crate::ingress::REQUEST_ID_HEADER, id.clone());
+            .insert(crate::ingress::REQUEST_ID_HEADER, id);
     }
     response
 }

@@ -655,7 +655,9 @@ fn strategy_override(headers: &HeaderMap) -> Result<Option<Strategy>, InvalidReq
         })
 }
 
-fn request_id(headers: &HeaderMap) -> RequestId {
+/// The request's id: the client's `X-Request-Id` when it is usable (not empty, at most
+/// [`MAX_REQUEST_ID_LEN`] bytes of text), else a fresh UUID.
+pub(crate) fn request_id(headers: &HeaderMap) -> RequestId {
     headers
         .get(INCOMING_REQUEST_ID)
         .and_then(|v| v.to_str().ok())

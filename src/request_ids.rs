@@ -1,8 +1,6 @@
 //! Fresh request ids: UUID v4 text, made without drawing random bits per request.
 
-use http::{HeaderValue, Request};
 use infermux_core::RequestId;
-use tower_http::request_id::MakeRequestId;
 
 /// A new request id in UUID v4 form, made from a random key drawn once per process and a
 /// counter run through a bijective mix of 62 bits (the bits a v4 UUID keeps below its variant):
@@ -37,20 +35,6 @@ pub(crate) fn fresh() -> RequestId {
     RequestId::new(std::str::from_utf8(&text).unwrap_or_default())
 }
 
-/// Fills in `X-Request-Id` on requests that came without one, with [`fresh`] ids (the edge's
-/// request id layer; tower-http's UUID maker draws random bits and formats through `Display`
-/// for every request).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct FreshRequestIds;
-
-impl MakeRequestId for FreshRequestIds {
-    fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<tower_http::request_id::RequestId> {
-        HeaderValue::from_bytes(&fresh_text())
-            .ok()
-            .map(tower_http::request_id::RequestId::new)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,14 +49,5 @@ mod tests {
             assert_eq!(uuid.get_version_num(), 4, "{id}");
             assert_eq!(uuid.get_variant(), uuid::Variant::RFC4122, "{id}");
         }
-    }
-
-    #[test]
-    fn the_edge_maker_gives_the_same_kind_of_id() {
-        let request = Request::new(());
-        let made = FreshRequestIds.make_request_id(&request).expect("an id");
-        let text = made.header_value().to_str().expect("ascii");
-        let uuid = uuid::Uuid::parse_str(text).expect("uuid");
-        assert_eq!(uuid.get_version_num(), 4, "{text}");
     }
 }
