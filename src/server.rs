@@ -12,7 +12,7 @@
 //! request in flight still finishes). The request body deadline is the edge's
 //! ([`crate::edge`]).
 //!
-//! Each connection has a watchdog task ([`crate::watchdog`]) that waits for the shutdown, the
+//! Each connection has a watchdog task (`watchdog.rs`) that waits for the shutdown, the
 //! idle timeout and the end of the drain, so that serving a request polls none of them.
 
 use std::{convert::Infallible, time::Duration};

@@ -1,7 +1,7 @@
 //! Logs and traces.
 //!
 //! Logs are JSON or text lines on stderr at the configured level, written by a thread of
-//! their own so that a stalled stderr never holds up a request ([`init_logging`]).
+//! their own so that a stalled stderr never holds up a request (`init_logging`).
 //!
 //! Traces are OpenTelemetry spans exported over OTLP/HTTP (protobuf) to the collector of
 //! `telemetry.otlp_endpoint`, following the GenAI semantic conventions:

@@ -18,7 +18,7 @@
 //!
 //! It is an estimate: what a request finally costs comes from the usage the provider reports.
 //! The tokenizer tables load on first use, on the blocking pool, so an idle process holds none
-//! and no runtime worker waits for one (see [`tables`]). `o200k_base` and `cl100k_base` are
+//! and no runtime worker waits for one (see `tables.rs`). `o200k_base` and `cl100k_base` are
 //! compact tables (`compact`): about 20–30 ms to build and, for `o200k_base`, a 1.2 MiB index
 //! on the heap over token bytes borrowed from the binary (where tiktoken-rs's `CoreBPE` peaks
 //! at 32 MB); the legacy `p50k_base` and `r50k_base` are tiktoken-rs's (about 100 ms and
