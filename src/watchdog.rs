@@ -19,7 +19,7 @@ use std::{
 };
 
 use futures_util::task::AtomicWaker;
-use tokio_util::sync::CancellationToken;
+use tokio_util::{sync::CancellationToken, task::AbortOnDropHandle};
 
 use crate::idle::Activity;
 
@@ -71,8 +71,8 @@ pub(crate) struct Watch {
 
 impl Watch {
     /// Spawns the watchdog of a connection whose bytes `activity` counts; it ends when the
-    /// returned guard is dropped.
-    pub(crate) fn start(&self, activity: Arc<Activity>) -> (Arc<Signal>, WatchdogGuard) {
+    /// returned handle is dropped.
+    pub(crate) fn start(&self, activity: Arc<Activity>) -> (Arc<Signal>, AbortOnDropHandle<()>) {
         let signal = Arc::new(Signal::default());
         let (watch, raised) = (self.clone(), signal.clone());
         let task = tokio::spawn(async move {
@@ -85,17 +85,7 @@ impl Watch {
             watch.cut.cancelled().await;
             raised.raise(Ask::Stop);
         });
-        (signal, WatchdogGuard(task.abort_handle()))
-    }
-}
-
-/// Ends a connection's watchdog when the connection ends.
-#[derive(Debug)]
-pub(crate) struct WatchdogGuard(tokio::task::AbortHandle);
-
-impl Drop for WatchdogGuard {
-    fn drop(&mut self) {
-        self.0.abort();
+        (signal, AbortOnDropHandle::new(task))
     }
 }
 
@@ -201,7 +191,7 @@ mod tests {
         let watch = watch();
         let (signal, watchdog) = watch.start(Activity::new());
         assert_eq!(serve(async { 3 }, &signal, |_| {}).await, Some(3));
-        let task = watchdog.0.clone();
+        let task = watchdog.abort_handle();
         drop(watchdog);
         while !task.is_finished() {
             tokio::task::yield_now().await;
