@@ -215,11 +215,7 @@ fn refuse<B>(request: &Request<B>, problem: &BadCaller) -> Response<InferBody> {
     };
     let mut response = error::response(class, &problem.to_string());
     let id = crate::ingress::request_id(request.headers());
-    if let Ok(id) = HeaderValue::from_str(id.as_str()) {
-        response
-            .headers_mut()
-            .insert(crate::ingress::REQUEST_ID_HEADER, id);
-    }
+    crate::ingress::echo_request_id(&mut response, &id);
     response
 }
 

@@ -404,9 +404,7 @@ where
             {
                 response.headers_mut().insert(header::ALLOW, value);
             }
-            if let Ok(value) = HeaderValue::from_str(request_id.as_str()) {
-                response.headers_mut().insert(REQUEST_ID_HEADER, value);
-            }
+            echo_request_id(&mut response, &request_id);
             // A request made with a key is charged to the key's caller, whatever it claimed.
             let caller = response
                 .extensions()
@@ -653,6 +651,13 @@ fn strategy_override(headers: &HeaderMap) -> Result<Option<Strategy>, InvalidReq
                 String::from_utf8_lossy(value.as_bytes())
             ))
         })
+}
+
+/// Puts `id` on `response` as `X-Infermux-Request-Id`.
+pub(crate) fn echo_request_id<B>(response: &mut Response<B>, id: &RequestId) {
+    if let Ok(value) = HeaderValue::from_str(id.as_str()) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
 }
 
 /// The request's id: the client's `X-Request-Id` when it is usable (not empty, at most

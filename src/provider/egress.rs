@@ -41,6 +41,16 @@ pub(crate) fn answer(body: InferBody, content_type: HeaderValue) -> Response<Inf
     response
 }
 
+/// A server-sent event stream with `body`, not to be cached, with room for every header it
+/// will carry.
+pub(crate) fn stream_answer(body: InferBody) -> Response<InferBody> {
+    let mut response = answer(body, HeaderValue::from_static("text/event-stream"));
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
 /// Marks a response whose body is already in the client's protocol.
 #[derive(Clone, Copy, Debug)]
 struct ClientShaped;

@@ -13,14 +13,13 @@ use http_body_util::{Full, Limited};
 use infermux_core::{InferBody, ModelSpecs, Protocol, ProviderName};
 use tower::Service;
 
-use super::egress::answer;
-use crate::whole_body::whole_body;
-
 use super::{
     ProviderCall, ProviderError, ProviderErrorKind, WireFormat,
     client::{HttpClient, Upstream},
+    egress::{answer, stream_answer},
     pool::UpstreamBody,
 };
+use crate::whole_body::whole_body;
 
 /// How much of an error response is read to explain the failure.
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
@@ -273,11 +272,7 @@ async fn success(
             config.timeout,
         ))
         .await?;
-        let mut response = answer(body, HeaderValue::from_static("text/event-stream"));
-        response
-            .headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-        return Ok(response);
+        return Ok(stream_answer(body));
     }
     let bytes = whole_body(response.into_body()).await.map_err(|e| {
         ProviderError::new(

@@ -14,7 +14,7 @@ use std::{
 };
 
 use futures_util::{StreamExt, future::BoxFuture, stream};
-use http::{HeaderValue, Response, header};
+use http::{HeaderValue, Response};
 use infermux_core::{
     InferBody, RequestBody, Usage, UsageSlot, chat::ChatRequest, embeddings::EmbeddingsRequest,
 };
@@ -119,12 +119,7 @@ impl Service<ProviderCall> for MockProvider {
 }
 
 fn json_response(body: InferBody) -> Response<InferBody> {
-    let mut response = Response::new(body);
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    response
+    super::egress::answer(body, HeaderValue::from_static("application/json"))
 }
 
 fn words(text: &str) -> u64 {
@@ -259,14 +254,7 @@ fn stream_chat(
         &settings.name,
         settings.timeout,
     );
-    let mut response = Response::new(InferBody::new(body, slot));
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    response
+    super::egress::stream_answer(InferBody::new(body, slot))
 }
 
 /// A deterministic unit vector per text (FNV-1a seeded), so equal inputs embed equally.
