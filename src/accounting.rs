@@ -121,7 +121,7 @@ impl Accounting {
                 .chain(config.keys.list.iter().map(|k| k.caller.as_str()))
                 .map(infermux_core::Caller::new),
         );
-        let request_log = crate::request_log::open(&config.request_log)?;
+        let request_log = crate::request_log::open(&config.request_log, clock.clone())?;
         Ok(Self {
             store: watch.clone(),
             watch,

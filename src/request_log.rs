@@ -6,12 +6,15 @@ use infermux_request_log::{
     LogError, LogOptions, PostgresStore, RequestLog, RequestLogLayer, RequestStore, SqliteStore,
 };
 
+use infermux_core::SharedClock;
+
 use crate::config::{RequestLogConfig, RequestLogStore};
 
-/// Opens the store of `config`; `None` with `store: off`. Fails loudly when the file cannot
+/// Opens the store of `config`, its rows dated (and their retention counted) by `clock`;
+/// `None` with `store: off`. Fails loudly when the file cannot
 /// be opened, or the PostgreSQL URL is bad or its server cannot be reached (naming
 /// `request_log.url`, never repeating it: it may hold a password).
-pub fn open(config: &RequestLogConfig) -> Result<Option<RequestLog>, LogError> {
+pub fn open(config: &RequestLogConfig, clock: SharedClock) -> Result<Option<RequestLog>, LogError> {
     let store: Arc<dyn RequestStore> = match config.store {
         RequestLogStore::Off => return Ok(None),
         RequestLogStore::Sqlite => match &config.path {
@@ -30,7 +33,7 @@ pub fn open(config: &RequestLogConfig) -> Result<Option<RequestLog>, LogError> {
         retention: Some(config.retention),
         ..LogOptions::default()
     };
-    Ok(Some(RequestLog::new(store, options)))
+    Ok(Some(RequestLog::new(store, options, clock)))
 }
 
 /// The layer that logs every request into the log of `accounting` (dated by its clock),

@@ -25,6 +25,16 @@ impl Clock for SystemClock {
     }
 }
 
+/// A clock stopped at one time: for tests, and for replaying what a past day looked like.
+#[derive(Clone, Copy, Debug)]
+pub struct FixedClock(pub SystemTime);
+
+impl Clock for FixedClock {
+    fn now(&self) -> SystemTime {
+        self.0
+    }
+}
+
 /// A shared clock handle.
 pub type SharedClock = Arc<dyn Clock>;
 

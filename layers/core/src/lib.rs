@@ -44,7 +44,7 @@ mod waste;
 pub use admission_future::{AdmissionFuture, Admitting};
 pub use body::{BoxError, InferBody, UsageSlot};
 pub use catalog::{ModelCatalog, ProviderModels};
-pub use clock::{Clock, Hour, Month, SharedClock, SystemClock};
+pub use clock::{Clock, FixedClock, Hour, Month, SharedClock, SystemClock};
 pub use header_future::HeaderFuture;
 pub use ids::{Caller, ProviderName, RequestId};
 pub use key::{ClientKey, KeyHold};

@@ -59,7 +59,13 @@ fn hot_path(c: &mut Criterion) {
         .expect("runtime");
     let dir = tempfile::tempdir().expect("tempdir");
     let store = SqliteStore::open(&dir.path().join("requests.db")).expect("store");
-    let log = rt.block_on(async { RequestLog::start(Arc::new(store), LogOptions::default()) });
+    let log = rt.block_on(async {
+        RequestLog::start(
+            Arc::new(store),
+            LogOptions::default(),
+            Arc::new(infermux_core::SystemClock),
+        )
+    });
     let classify: infermux_request_log::Classify = |_| (502, "provider_error");
 
     let identity = service_fn(provider);

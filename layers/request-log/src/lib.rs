@@ -36,9 +36,10 @@
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
-//! let log = RequestLog::start(Arc::new(SqliteStore::in_memory().expect("store")), LogOptions::default());
-//! let classify: infermux_request_log::Classify = |_| (502, "provider_error");
 //! let clock = Arc::new(infermux_core::SystemClock);
+//! let store = Arc::new(SqliteStore::in_memory().expect("store"));
+//! let log = RequestLog::start(store, LogOptions::default(), clock.clone());
+//! let classify: infermux_request_log::Classify = |_| (502, "provider_error");
 //! let service = RequestLogLayer::new(log.clone(), classify, clock)
 //!     .layer(service_fn(|_: InferRequest| async {
 //!         Ok::<_, infermux_core::BoxError>(Response::new(InferBody::full("{}")))

@@ -15,6 +15,8 @@ use tokio::sync::{
     oneshot,
 };
 
+use infermux_core::SharedClock;
+
 use crate::{RequestRecord, RequestStore, record::millis};
 
 /// How the writer batches and how long rows are kept.
@@ -67,6 +69,7 @@ struct Writer {
     rx: mpsc::Receiver<Message>,
     wake: Arc<Wake>,
     options: LogOptions,
+    clock: SharedClock,
 }
 
 /// How the handles end the writer's linger early: when the rows queued fill its batch, when a
@@ -105,7 +108,9 @@ impl std::fmt::Debug for RequestLog {
 impl RequestLog {
     /// A log writing into `store`, once its [`writer`](Self::writer) runs; until then rows
     /// queue (and, beyond the queue, are dropped). Needs no runtime.
-    pub fn new(store: Arc<dyn RequestStore>, options: LogOptions) -> Self {
+    ///
+    /// `clock` is the one rows are dated by: the retention is counted back from its time.
+    pub fn new(store: Arc<dyn RequestStore>, options: LogOptions, clock: SharedClock) -> Self {
         let (tx, rx) = mpsc::channel(options.queue.max(1));
         let wake = Arc::new(Wake {
             notify: Notify::new(),
@@ -117,7 +122,12 @@ impl RequestLog {
             wake: wake.clone(),
             store,
             dropped: metrics::counter!("infermux_request_log_dropped_total"),
-            writer: Mutex::new(Some(Writer { rx, wake, options })),
+            writer: Mutex::new(Some(Writer {
+                rx,
+                wake,
+                options,
+                clock,
+            })),
         }))
     }
 
@@ -126,8 +136,8 @@ impl RequestLog {
     /// # Panics
     ///
     /// Outside a tokio runtime.
-    pub fn start(store: Arc<dyn RequestStore>, options: LogOptions) -> Self {
-        let log = Self::new(store, options);
+    pub fn start(store: Arc<dyn RequestStore>, options: LogOptions, clock: SharedClock) -> Self {
+        let log = Self::new(store, options, clock);
         if let Some(writer) = log.writer() {
             tokio::spawn(writer);
         }
@@ -137,8 +147,8 @@ impl RequestLog {
     /// The writer task, to be spawned once: it takes rows off the queue in batches and
     /// writes them, and deletes rows past the retention every hour. `None` once taken.
     pub fn writer(&self) -> Option<impl Future<Output = ()> + Send + 'static + use<>> {
-        let Writer { rx, wake, options } = self.0.writer.lock().ok()?.take()?;
-        Some(write(self.0.store.clone(), rx, wake, options))
+        let writer = self.0.writer.lock().ok()?.take()?;
+        Some(write(self.0.store.clone(), writer))
     }
 
     /// Queues `record` for writing, or drops (and counts) it when the queue is full.
@@ -171,12 +181,13 @@ impl RequestLog {
 /// While it lingers it waits for the deadline or for [`Wake`], not for each row: a row queued
 /// then costs its request no wake-up of this task. (A row that races the writer's last look
 /// before it lingers may wait out the linger; none is lost.)
-async fn write(
-    store: Arc<dyn RequestStore>,
-    mut rx: mpsc::Receiver<Message>,
-    wake: Arc<Wake>,
-    options: LogOptions,
-) {
+async fn write(store: Arc<dyn RequestStore>, writer: Writer) {
+    let Writer {
+        mut rx,
+        wake,
+        options,
+        clock,
+    } = writer;
     let mut rows = Vec::new();
     let mut flushes = Vec::new();
     let mut prune = tokio::time::interval(Duration::from_secs(3600));
@@ -185,7 +196,7 @@ async fn write(
             message = rx.recv() => message,
             _ = prune.tick() => {
                 if let Some(keep) = options.retention {
-                    let before = millis(std::time::SystemTime::now()) - i64::try_from(keep.as_millis()).unwrap_or(i64::MAX);
+                    let before = millis(clock.now()) - i64::try_from(keep.as_millis()).unwrap_or(i64::MAX);
                     if let Err(error) = store.prune(before).await {
                         tracing::warn!(%error, "could not delete old request log rows");
                     }
@@ -329,18 +340,57 @@ mod tests {
             linger: LINGER,
             ..LogOptions::default()
         };
-        (RequestLog::start(Arc::new(store), options), batches)
+        (
+            RequestLog::start(
+                Arc::new(store),
+                options,
+                Arc::new(infermux_core::SystemClock),
+            ),
+            batches,
+        )
     }
 
     /// Records `rows` rows dated now (older ones would fall to the writer's first prune).
     fn record(log: &RequestLog, rows: usize) {
-        let at_ms = millis(std::time::SystemTime::now());
+        record_at(log, rows, std::time::SystemTime::now());
+    }
+
+    fn record_at(log: &RequestLog, rows: usize, at: std::time::SystemTime) {
+        let at_ms = millis(at);
         for _ in 0..rows {
             log.record(RequestRecord {
                 at_ms,
                 ..RequestRecord::default()
             });
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_retention_is_counted_by_the_clock_that_dates_the_rows() {
+        let day = Duration::from_secs(86_400);
+        let now = humantime::parse_rfc3339("2026-03-14T12:00:00Z").expect("time");
+        let options = LogOptions {
+            retention: Some(30 * day),
+            ..LogOptions::default()
+        };
+        let log = RequestLog::start(
+            Arc::new(SqliteStore::in_memory().expect("sqlite")),
+            options,
+            Arc::new(infermux_core::FixedClock(now)),
+        );
+        record_at(&log, 2, now - 4 * day);
+        record_at(&log, 1, now - 31 * day);
+        log.flush().await;
+        // The next hourly prune deletes the row past 30 days by the log's clock, not by the
+        // system's (by which every row here is older than 30 days).
+        tokio::time::sleep(Duration::from_secs(3601)).await;
+        log.flush().await;
+        let kept = log
+            .store()
+            .usage(&Filter::default(), GroupBy::Caller)
+            .await
+            .expect("usage");
+        assert_eq!(kept.total.requests, 2);
     }
 
     /// Records one row and lets the paused clock run to half the linger: by then the writer

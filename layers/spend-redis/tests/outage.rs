@@ -269,7 +269,7 @@ async fn a_password_in_the_url_authenticates_and_is_never_shown() {
 
 #[tokio::test]
 async fn an_invalid_url_is_refused_without_showing_it() {
-    let clock = std::sync::Arc::new(common::FixedClock(now()));
+    let clock = std::sync::Arc::new(infermux_core::FixedClock(now()));
     for url in [
         "http://:hunter2@127.0.0.1:6379",
         "redis://:hunter2@127.0.0.1:notaport/0",

@@ -7,18 +7,8 @@ use std::{
     time::{Duration, Instant, SystemTime},
 };
 
-use infermux_core::{Caller, Clock, LedgerEntry, Money, Month, RequestId, Usage};
+use infermux_core::{Caller, FixedClock, LedgerEntry, Money, Month, RequestId, Usage};
 use infermux_spend_redis::{RedisSpendStore, RedisStoreOptions, UnavailablePolicy};
-
-/// A clock stopped at one instant.
-#[derive(Debug)]
-pub struct FixedClock(pub SystemTime);
-
-impl Clock for FixedClock {
-    fn now(&self) -> SystemTime {
-        self.0
-    }
-}
 
 pub fn at(text: &str) -> SystemTime {
     humantime::parse_rfc3339(text).expect("valid time")
