@@ -12,8 +12,13 @@
 //!   `anthropic` provider: every event parsed and re-encoded as an OpenAI chunk
 //!   (`infermux_wire::anthropic::StreamTranslator`; SSE framing already done, so this
 //!   understates it);
-//! - `openai_stream/stream_filter`: the chat passthrough of today on an `openai` provider: one
-//!   `serde_json` probe per chunk (`infermux_wire::openai::StreamFilter`), 64 chunks.
+//! - `openai_stream/stream_filter`: one `serde_json` probe per chunk
+//!   (`infermux_wire::openai::StreamFilter`), 64 chunks;
+//! - `openai_stream/chunk_scan`: what the chat passthrough on an `openai` provider does per
+//!   chunk: one search for the `error`, `usage`, `tool_calls` and `content` members at once,
+//!   and the content's text recorded (`infermux_wire::chat_chunk::ChatChunk`);
+//! - `openai_stream/search_per_member`: the same facts found the way it was done before, one
+//!   search per member name.
 //!
 //! Run with `cargo bench --bench passthrough` (append `-- --measurement-time 3
 //! --warm-up-time 1` for a quicker pass). Results: `docs/PERFORMANCE.md`, "Passthrough".
@@ -22,8 +27,14 @@ use std::hint::black_box;
 
 use bytes::Bytes;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use infermux_core::StreamText;
 use infermux_wire::{
-    ChunkDecoder, anthropic::StreamTranslator, openai::StreamFilter, passthrough::UsageObserver,
+    ChunkDecoder,
+    anthropic::StreamTranslator,
+    chat_chunk::ChatChunk,
+    openai::StreamFilter,
+    passthrough::UsageObserver,
+    scan::{Key, Needle, keys, string_end},
 };
 use serde_json::json;
 use sse_stream::Sse;
@@ -136,6 +147,39 @@ fn bench(c: &mut Criterion) {
             },
             BatchSize::SmallInput,
         );
+    });
+    let chunks: Vec<Vec<u8>> = openai
+        .iter()
+        .filter_map(|event| event.data.clone())
+        .map(String::into_bytes)
+        .collect();
+    group.bench_function("chunk_scan", |b| {
+        b.iter(|| {
+            let mut text = StreamText::default();
+            for json in &chunks {
+                let chunk = ChatChunk::scan(json);
+                black_box((chunk.has_error(), chunk.has_usage_object()));
+                chunk.append_text(json, &mut text);
+            }
+            text
+        });
+    });
+    let (tool_calls, content) = (Needle::new(b"\"tool_calls\""), Key::new("\"content\""));
+    group.bench_function("search_per_member", |b| {
+        b.iter(|| {
+            let mut text = StreamText::default();
+            for json in &chunks {
+                black_box(keys::ERROR.first_value(json).is_some());
+                black_box(keys::USAGE.has_object(json));
+                black_box(tool_calls.is_in(json));
+                for at in content.values(json) {
+                    if let Some(end) = string_end(json, at) {
+                        text.push_raw(&json[at + 1..end - 1]);
+                    }
+                }
+            }
+            text
+        });
     });
     group.finish();
 }

@@ -26,9 +26,9 @@ use bytes::{Bytes, BytesMut};
 use http_body::{Body, Frame};
 use infermux_core::{BoxError, StreamText, Usage, UsageSlot};
 use infermux_wire::{
-    delta_text,
+    chat_chunk::ChatChunk,
     openai::inspect_chunk,
-    scan::{find_byte, keys, trim_cr},
+    scan::{find_byte, trim_cr},
 };
 
 use super::stream::{DONE_EVENT, IdleDeadline, failure, sse_data};
@@ -251,9 +251,8 @@ where
             self.done = true;
             return Action::Drop;
         }
-        let has_error = keys::ERROR.first_value(&data).is_some();
-        let usage_object = keys::USAGE.has_object(&data);
-        if has_error || usage_object {
+        let chunk = ChatChunk::scan(&data);
+        if chunk.has_error() || chunk.has_usage_object() {
             match inspect_chunk(&data) {
                 Err(message) => return Action::Fail(message),
                 Ok(info) => {
@@ -275,7 +274,7 @@ where
             }
         }
         if let Some(text) = self.text.as_mut() {
-            delta_text::chat(&data, usage_object, text);
+            chunk.append_text(&data, text);
         }
         if replaced {
             Action::Replace(sse_data(&data))

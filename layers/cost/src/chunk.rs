@@ -53,10 +53,7 @@ pub(crate) fn observe(frame: &[u8], protocol: Protocol, text: &mut StreamText) -
                 delta_text::anthropic(json, text);
             }
             Protocol::OpenAiResponses => delta_text::responses(json, text),
-            Protocol::OpenAiChat => {
-                let usage_object = keys::USAGE.has_object(json);
-                seen.usage_chunk |= delta_text::chat(json, usage_object, text);
-            }
+            Protocol::OpenAiChat => seen.usage_chunk |= delta_text::chat(json, text),
         }
     }
     seen

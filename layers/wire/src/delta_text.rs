@@ -4,15 +4,19 @@
 //!
 //! A byte scan reads the common events (a content delta, an Anthropic text, JSON or thinking
 //! delta, a Responses delta) without parsing them; events it cannot read for certain (tool
-//! calls, a usage object, an unexpected value) are parsed. Each search is a pass over the
-//! event, so each reader looks only for its own protocol's members.
+//! calls, a usage object, an unexpected value) are parsed. A chat chunk is read in one walk
+//! over its strings ([`ChatChunk`]); the other protocols' readers search each event for their
+//! own members only.
 
 use std::sync::LazyLock;
 
 use infermux_core::StreamText;
 use serde::Deserialize;
 
-use crate::scan::{Key, Needle, string_end};
+use crate::{
+    chat_chunk::ChatChunk,
+    scan::{Key, Needle, string_end},
+};
 
 #[derive(Deserialize)]
 struct Chunk<'a> {
@@ -105,7 +109,6 @@ struct AnthropicDelta<'a> {
 
 /// The member names the scan looks for.
 struct Keys {
-    content: Key,
     text: Key,
     partial_json: Key,
     thinking: Key,
@@ -113,7 +116,6 @@ struct Keys {
 }
 
 static KEYS: LazyLock<Keys> = LazyLock::new(|| Keys {
-    content: Key::new("\"content\""),
     text: Key::new("\"text\""),
     partial_json: Key::new("\"partial_json\""),
     thinking: Key::new("\"thinking\""),
@@ -125,14 +127,12 @@ struct Marks {
     content_block_delta: Needle,
     responses_event: Needle,
     responses_delta: Needle,
-    tool_calls: Needle,
 }
 
 static MARKS: LazyLock<Marks> = LazyLock::new(|| Marks {
     content_block_delta: Needle::new(b"\"content_block_delta\""),
     responses_event: Needle::new(b"\"response."),
     responses_delta: Needle::new(b".delta\""),
-    tool_calls: Needle::new(b"\"tool_calls\""),
 });
 
 /// Appends the contents of every string value of `key` in `json`; `false` (with nothing
@@ -198,16 +198,15 @@ pub fn responses(json: &[u8], text: &mut StreamText) {
     }
 }
 
-/// Appends an OpenAI chat chunk's content and tool-call deltas to `text`; `usage_object` says
-/// whether the chunk has a `usage` object (the caller has looked: [`keys::USAGE`]). Returns
-/// whether it is the usage chunk (usage and no choices).
-///
-/// [`keys::USAGE`]: crate::scan::keys::USAGE
-pub fn chat(json: &[u8], usage_object: bool, text: &mut StreamText) -> bool {
-    let simple = !usage_object && !MARKS.tool_calls.is_in(json);
-    if simple && scan_strings(json, &KEYS.content, text) {
-        return false;
-    }
+/// Appends an OpenAI chat chunk's content and tool-call deltas to `text`. Returns whether it
+/// is the usage chunk (usage and no choices). See [`ChatChunk`] for a caller that also wants
+/// to know of the chunk's error and usage.
+pub fn chat(json: &[u8], text: &mut StreamText) -> bool {
+    ChatChunk::scan(json).append_text(json, text)
+}
+
+/// [`chat`] by parsing the chunk: for the chunks a scan cannot read for certain.
+pub(crate) fn parse_chat(json: &[u8], text: &mut StreamText) -> bool {
     let Ok(chunk) = serde_json::from_slice::<Chunk<'_>>(json) else {
         return false;
     };
@@ -222,7 +221,6 @@ pub fn chat(json: &[u8], usage_object: bool, text: &mut StreamText) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scan::keys;
 
     /// The text the parsing reader collects from one OpenAI chunk, for comparison.
     fn parsed_text(json: &[u8]) -> String {
@@ -253,11 +251,10 @@ mod tests {
         let mut all = StreamText::default();
         let mut expected = String::new();
         for json in chunks {
-            let usage_object = keys::USAGE.has_object(json.as_bytes());
             let mut one = StreamText::default();
-            chat(json.as_bytes(), usage_object, &mut one);
+            chat(json.as_bytes(), &mut one);
             assert_eq!(one.decode(), parsed_text(json.as_bytes()), "{json}");
-            chat(json.as_bytes(), usage_object, &mut all);
+            chat(json.as_bytes(), &mut all);
             expected.push_str(&parsed_text(json.as_bytes()));
         }
         assert_eq!(all.decode(), expected);
@@ -267,9 +264,9 @@ mod tests {
     fn the_usage_chunk_is_told_from_a_chunk_that_carries_usage_too() {
         let mut text = StreamText::default();
         let usage_only = br#"{"choices":[],"usage":{"prompt_tokens":1}}"#;
-        assert!(chat(usage_only, true, &mut text));
+        assert!(chat(usage_only, &mut text));
         let both = br#"{"choices":[{"delta":{"content":"x"}}],"usage":{"prompt_tokens":1}}"#;
-        assert!(!chat(both, true, &mut text));
+        assert!(!chat(both, &mut text));
         assert_eq!(text.decode(), "x");
     }
 }

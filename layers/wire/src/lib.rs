@@ -24,6 +24,7 @@
 //! Everything here is public so that it can be fuzzed (`fuzz/`) and benchmarked alone.
 
 pub mod anthropic;
+pub mod chat_chunk;
 pub mod chat_parts;
 mod decoder;
 pub mod delta_text;
