@@ -98,17 +98,13 @@ impl Money {
 }
 
 /// Appends `n` in decimal to `text`, zero-padded to at least `width` digits.
-fn push_digits(text: &mut String, mut n: u64, width: usize) {
-    let mut digits = [b'0'; 20];
-    let mut at = digits.len();
-    while n > 0 || digits.len() - at < width {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
+fn push_digits(text: &mut String, n: u64, width: usize) {
+    let mut buffer = itoa::Buffer::new();
+    let digits = buffer.format(n);
+    for _ in digits.len()..width {
+        text.push('0');
     }
-    // ASCII digits are always UTF-8: the check cannot fail, and is cheaper than pushing
-    // the digits one `char` at a time.
-    text.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
+    text.push_str(digits);
 }
 
 impl Add for Money {
