@@ -53,13 +53,16 @@ pub(crate) fn charge(
         reason = reason.as_str(),
         "the failed attempt was billed by the provider; charging it as waste",
     );
-    billing.charge(BilledAttempt {
-        provider: candidate.provider.clone(),
-        upstream_model: candidate.upstream_model.clone(),
-        usage,
-        reason,
-        attempt,
-    });
+    billing.charge(
+        request,
+        BilledAttempt {
+            provider: candidate.provider.clone(),
+            upstream_model: candidate.upstream_model.clone(),
+            usage,
+            reason,
+            attempt,
+        },
+    );
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@
 
 use std::{fmt, sync::Arc};
 
-use crate::{Money, ProviderName, Usage};
+use crate::{InferRequest, Money, ProviderName, Usage};
 
 /// Why billed work was wasted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -99,20 +99,26 @@ pub struct BilledAttempt {
 
 /// Charges a request's billed failed attempts: a plain callback the cost layer puts on the
 /// request ([`InferRequest::billed_attempts`](crate::InferRequest::billed_attempts)) and
-/// dispatch calls, once per attempt. It must not block: implementations hand the work to a
-/// task.
+/// dispatch calls, once per attempt, with the request. It must not block: implementations hand
+/// the work to a task.
+///
+/// One callback serves every request (putting it on a request clones an `Arc`): it reads who
+/// pays from the request it is given.
 #[derive(Clone)]
-pub struct AttemptBilling(Arc<dyn Fn(BilledAttempt) + Send + Sync>);
+pub struct AttemptBilling(Arc<ChargeFn>);
+
+/// What [`AttemptBilling`] calls.
+type ChargeFn = dyn Fn(&InferRequest, BilledAttempt) + Send + Sync;
 
 impl AttemptBilling {
-    /// Calls `charge` with each billed failed attempt.
-    pub fn new(charge: impl Fn(BilledAttempt) + Send + Sync + 'static) -> Self {
+    /// Calls `charge` with each billed failed attempt and its request.
+    pub fn new(charge: impl Fn(&InferRequest, BilledAttempt) + Send + Sync + 'static) -> Self {
         Self(Arc::new(charge))
     }
 
-    /// Charges `attempt`.
-    pub fn charge(&self, attempt: BilledAttempt) {
-        (self.0)(attempt);
+    /// Charges `attempt`, a failed attempt at serving `request`.
+    pub fn charge(&self, request: &InferRequest, attempt: BilledAttempt) {
+        (self.0)(request, attempt);
     }
 }
 

@@ -16,25 +16,21 @@ use infermux_core::{AttemptBilling, BilledAttempt, InferRequest, LedgerEntry, Mo
 
 use crate::bill::{Shared, log_settled};
 
-/// The billing callback of `request`'s failed attempts.
-pub(crate) fn billing(shared: &Arc<Shared>, request: &InferRequest) -> AttemptBilling {
+/// The billing callback of every request's failed attempts.
+pub(crate) fn billing(shared: &Arc<Shared>) -> AttemptBilling {
     let shared = shared.clone();
-    let request_id = request.request_id.clone();
-    let caller = request.caller.clone();
-    let group = request.route.group.clone();
-    let key = request.key.clone();
-    AttemptBilling::new(move |attempt: BilledAttempt| {
+    AttemptBilling::new(move |request: &InferRequest, attempt: BilledAttempt| {
         let price = shared
             .prices
             .price(&attempt.provider, &attempt.upstream_model);
         let cost = price.map_or(Money::ZERO, |p| p.cost(&attempt.usage));
         let entry = LedgerEntry {
-            request_id: format!("{request_id}.attempt-{}", attempt.attempt)
+            request_id: format!("{}.attempt-{}", request.request_id, attempt.attempt)
                 .as_str()
                 .into(),
             at: shared.clock.now(),
-            caller: caller.clone(),
-            group: group.clone(),
+            caller: request.caller.clone(),
+            group: request.route.group.clone(),
             provider: attempt.provider,
             model: attempt.upstream_model,
             usage: attempt.usage,
@@ -44,7 +40,7 @@ pub(crate) fn billing(shared: &Arc<Shared>, request: &InferRequest) -> AttemptBi
             waste: Some(attempt.reason),
         };
         shared.metrics.record(&entry, false);
-        let charged = key.as_ref().map(|key| key.charge(&entry));
+        let charged = request.key.as_ref().map(|key| key.charge(&entry));
         let settled = shared.store.settle(entry, Money::ZERO);
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             tracing::error!("no runtime to record a billed failed attempt on");

@@ -6,7 +6,7 @@ use std::{
 };
 
 use http::Response;
-use infermux_core::{BoxError, InferBody, InferRequest, Protocol, RequestBody};
+use infermux_core::{AttemptBilling, BoxError, InferBody, InferRequest, Protocol, RequestBody};
 use tower::Service;
 
 use crate::{
@@ -19,11 +19,17 @@ use crate::{
 pub struct Cost<S> {
     inner: S,
     shared: Arc<Shared>,
+    billing: AttemptBilling,
 }
 
 impl<S> Cost<S> {
     pub(crate) fn from_shared(inner: S, shared: Arc<Shared>) -> Self {
-        Self { inner, shared }
+        let billing = crate::attempts::billing(&shared);
+        Self {
+            inner,
+            shared,
+            billing,
+        }
     }
 
     infermux_core::inner_service_accessors!();
@@ -59,7 +65,7 @@ where
         // Counting a prompt's tokens is answered by a provider but never billed.
         let protocol = request.protocol;
         if protocol != Protocol::AnthropicCountTokens {
-            request.billed_attempts = Some(crate::attempts::billing(&self.shared, &request));
+            request.billed_attempts = Some(self.billing.clone());
         }
         ResponseFuture::new(
             self.inner.call(request),
