@@ -57,6 +57,7 @@
 //! ```
 
 mod body;
+mod columns;
 mod forecast;
 mod future;
 mod layer;

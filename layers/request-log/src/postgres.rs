@@ -15,7 +15,8 @@ use tokio_postgres::{Row, types::ToSql};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::{
-    Bucketed, Cursor, Filter, GroupBy, Page, RequestRecord, UsageReport, UsageSums,
+    Bucketed, Cursor, Filter, GroupBy, Page, RequestRecord, UsageReport,
+    columns::{ReadRow, int, record, sums, uint},
     store::{
         COLUMN_COUNT, COLUMNS, LogError, LogFuture, RequestStore, SUMS, SqlParam, where_clause,
     },
@@ -261,14 +262,6 @@ fn err(error: &tokio_postgres::Error) -> LogError {
     }
 }
 
-fn int(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
-}
-
-fn uint(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
-}
-
 fn params(params: &[SqlParam]) -> Vec<&(dyn ToSql + Sync)> {
     params
         .iter()
@@ -279,68 +272,20 @@ fn params(params: &[SqlParam]) -> Vec<&(dyn ToSql + Sync)> {
         .collect()
 }
 
-/// Reads a row written in [`COLUMNS`] order, after `id`.
-fn record(row: &Row) -> Result<(i64, RequestRecord), tokio_postgres::Error> {
-    let s = |i| -> Result<Arc<str>, tokio_postgres::Error> {
-        Ok(Arc::from(row.try_get::<_, String>(i)?))
-    };
-    let t = |i| -> Result<Option<Arc<str>>, tokio_postgres::Error> {
-        Ok(row.try_get::<_, Option<String>>(i)?.map(Arc::from))
-    };
-    let u = |i| -> Result<u64, tokio_postgres::Error> { Ok(uint(row.try_get::<_, i64>(i)?)) };
-    Ok((
-        row.try_get(0)?,
-        RequestRecord {
-            at_ms: row.try_get(1)?,
-            request_id: s(2)?,
-            protocol: s(3)?,
-            caller: s(4)?,
-            key_id: t(5)?,
-            requested_model: s(6)?,
-            virtual_model: t(7)?,
-            tier: t(8)?,
-            route_group: t(9)?,
-            provider: t(10)?,
-            model: t(11)?,
-            strategy: t(12)?,
-            status: u16::try_from(row.try_get::<_, i64>(13)?).unwrap_or(0),
-            error_code: t(14)?,
-            attempts: u32::try_from(row.try_get::<_, i64>(15)?).unwrap_or(0),
-            prompt_tokens: u(16)?,
-            completion_tokens: u(17)?,
-            cached_tokens: u(18)?,
-            cache_write_tokens: u(19)?,
-            reasoning_tokens: u(20)?,
-            cost: Money::from_picos(u(21)?),
-            estimated: row.try_get(22)?,
-            latency_ms: u(23)?,
-            ttft_ms: row.try_get::<_, Option<i64>>(24)?.map(uint),
-            stream: row.try_get(25)?,
-            client: t(26)?,
-        },
-    ))
-}
+impl ReadRow for Row {
+    type Error = tokio_postgres::Error;
 
-/// Reads the group key and the sums of a usage row.
-fn sums(row: &Row, group_by: Option<GroupBy>) -> Result<UsageSums, tokio_postgres::Error> {
-    let (key, offset) = match group_by {
-        Some(g) => (g.render(row.try_get::<_, Option<String>>(0)?), 1),
-        None => (serde_json::Value::Null, 0),
-    };
-    let u = |i: usize| -> Result<u64, tokio_postgres::Error> {
-        Ok(uint(row.try_get::<_, i64>(offset + i)?))
-    };
-    Ok(UsageSums {
-        key,
-        requests: u(0)?,
-        cost: Money::from_picos(u(1)?),
-        prompt_tokens: u(2)?,
-        completion_tokens: u(3)?,
-        cached_tokens: u(4)?,
-        cache_write_tokens: u(5)?,
-        reasoning_tokens: u(6)?,
-        errors: u(7)?,
-    })
+    fn text(&self, column: usize) -> Result<Option<String>, tokio_postgres::Error> {
+        self.try_get(column)
+    }
+
+    fn int(&self, column: usize) -> Result<Option<i64>, tokio_postgres::Error> {
+        self.try_get(column)
+    }
+
+    fn flag(&self, column: usize) -> Result<bool, tokio_postgres::Error> {
+        self.try_get(column)
+    }
 }
 
 /// The columns of `rows` as arrays, for the `UNNEST` insert.

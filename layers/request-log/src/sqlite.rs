@@ -9,7 +9,8 @@ use infermux_core::Money;
 use rusqlite::{Connection, OptionalExtension, Row, Statement, ToSql, params_from_iter};
 
 use crate::{
-    Bucketed, Cursor, Filter, GroupBy, Page, RequestRecord, UsageReport, UsageSums,
+    Bucketed, Cursor, Filter, GroupBy, Page, RequestRecord, UsageReport,
+    columns::{ReadRow, int, record, sums, uint},
     store::{
         COLUMN_COUNT, COLUMNS, LogError, LogFuture, RequestStore, SUMS, SqlParam, where_clause,
     },
@@ -139,14 +140,6 @@ fn to_sql(params: &[SqlParam]) -> Vec<&dyn ToSql> {
         .collect()
 }
 
-fn int(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
-}
-
-fn uint(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
-}
-
 /// Rows per `INSERT` statement: a statement's setup (its cursors on the table and both
 /// indexes, its transaction checks) is shared by this many rows. A batch's last rows, fewer
 /// than this, go in one at a time.
@@ -227,66 +220,20 @@ impl Binder<'_, '_> {
     }
 }
 
-fn text(row: &Row<'_>, i: usize) -> rusqlite::Result<Option<Arc<str>>> {
-    Ok(row.get::<_, Option<String>>(i)?.map(Arc::from))
-}
+impl ReadRow for Row<'_> {
+    type Error = rusqlite::Error;
 
-/// Reads a row written in [`COLUMNS`] order, after `id`.
-fn record(row: &Row<'_>) -> rusqlite::Result<(i64, RequestRecord)> {
-    let id: i64 = row.get(0)?;
-    let s = |i| -> rusqlite::Result<Arc<str>> { Ok(Arc::from(row.get::<_, String>(i)?)) };
-    let u = |i| -> rusqlite::Result<u64> { Ok(uint(row.get::<_, i64>(i)?)) };
-    Ok((
-        id,
-        RequestRecord {
-            at_ms: row.get(1)?,
-            request_id: s(2)?,
-            protocol: s(3)?,
-            caller: s(4)?,
-            key_id: text(row, 5)?,
-            requested_model: s(6)?,
-            virtual_model: text(row, 7)?,
-            tier: text(row, 8)?,
-            route_group: text(row, 9)?,
-            provider: text(row, 10)?,
-            model: text(row, 11)?,
-            strategy: text(row, 12)?,
-            status: u16::try_from(row.get::<_, i64>(13)?).unwrap_or(0),
-            error_code: text(row, 14)?,
-            attempts: u32::try_from(row.get::<_, i64>(15)?).unwrap_or(0),
-            prompt_tokens: u(16)?,
-            completion_tokens: u(17)?,
-            cached_tokens: u(18)?,
-            cache_write_tokens: u(19)?,
-            reasoning_tokens: u(20)?,
-            cost: Money::from_picos(u(21)?),
-            estimated: row.get::<_, i64>(22)? != 0,
-            latency_ms: u(23)?,
-            ttft_ms: row.get::<_, Option<i64>>(24)?.map(uint),
-            stream: row.get::<_, i64>(25)? != 0,
-            client: text(row, 26)?,
-        },
-    ))
-}
+    fn text(&self, column: usize) -> rusqlite::Result<Option<String>> {
+        self.get(column)
+    }
 
-/// Reads the group key and [`SUMS`] of a usage row.
-fn sums(row: &Row<'_>, group_by: Option<GroupBy>) -> rusqlite::Result<UsageSums> {
-    let (key, offset) = match group_by {
-        Some(g) => (g.render(row.get::<_, Option<String>>(0)?), 1),
-        None => (serde_json::Value::Null, 0),
-    };
-    let u = |i: usize| -> rusqlite::Result<u64> { Ok(uint(row.get::<_, i64>(offset + i)?)) };
-    Ok(UsageSums {
-        key,
-        requests: u(0)?,
-        cost: Money::from_picos(u(1)?),
-        prompt_tokens: u(2)?,
-        completion_tokens: u(3)?,
-        cached_tokens: u(4)?,
-        cache_write_tokens: u(5)?,
-        reasoning_tokens: u(6)?,
-        errors: u(7)?,
-    })
+    fn int(&self, column: usize) -> rusqlite::Result<Option<i64>> {
+        self.get(column)
+    }
+
+    fn flag(&self, column: usize) -> rusqlite::Result<bool> {
+        Ok(self.get::<_, i64>(column)? != 0)
+    }
 }
 
 impl RequestStore for SqliteStore {
@@ -348,7 +295,7 @@ impl RequestStore for SqliteStore {
             );
             let mut stmt = conn.prepare(&sql)?;
             let rows: Vec<(i64, RequestRecord)> = stmt
-                .query_map(params_from_iter(to_sql(&params)), record)?
+                .query_map(params_from_iter(to_sql(&params)), |r| record(r))?
                 .collect::<Result<_, _>>()?;
             Ok(Page::from_rows(rows, limit))
         })
@@ -397,7 +344,7 @@ impl RequestStore for SqliteStore {
                 .query_map(params_from_iter(to_sql(&params)), |r| {
                     Ok((
                         r.get::<_, i64>(0)?,
-                        text(r, 1)?,
+                        r.text(1)?.map(Arc::from),
                         Money::from_picos(uint(r.get(2)?)),
                         uint(r.get(3)?),
                     ))
