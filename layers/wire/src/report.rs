@@ -83,4 +83,19 @@ pub(crate) mod testing {
             json!({"id": "chatcmpl-9", "model": "gpt-4o-mini", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
         )
     }
+
+    /// A hub stream of text ("Hi there") and then one tool call whose arguments arrive in two
+    /// pieces, ending with `[DONE]`.
+    pub(crate) fn text_then_tool_call() -> String {
+        [
+            chunk(json!({"role": "assistant", "content": "Hi"}), None),
+            chunk(json!({"content": " there"}), None),
+            chunk(json!({"tool_calls": [{"index": 0, "id": "call_1", "type": "function", "function": {"name": "f", "arguments": ""}}]}), None),
+            chunk(json!({"tool_calls": [{"index": 0, "function": {"arguments": "{\"a\":"}}]}), None),
+            chunk(json!({"tool_calls": [{"index": 0, "function": {"arguments": "1}"}}]}), None),
+            chunk(json!({}), Some("tool_calls")),
+            "data: [DONE]\n\n".to_owned(),
+        ]
+        .concat()
+    }
 }

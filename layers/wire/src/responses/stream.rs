@@ -471,20 +471,11 @@ impl crate::report::StreamReencoder for StreamEncoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::testing::{chunk, events};
+    use crate::report::testing::{chunk, events, text_then_tool_call};
 
     #[test]
     fn text_then_tool_call_stream() {
-        let stream = [
-            chunk(json!({"role": "assistant", "content": "Hi"}), None),
-            chunk(json!({"content": " there"}), None),
-            chunk(json!({"tool_calls": [{"index": 0, "id": "call_1", "type": "function", "function": {"name": "f", "arguments": ""}}]}), None),
-            chunk(json!({"tool_calls": [{"index": 0, "function": {"arguments": "{\"a\":"}}]}), None),
-            chunk(json!({"tool_calls": [{"index": 0, "function": {"arguments": "1}"}}]}), None),
-            chunk(json!({}), Some("tool_calls")),
-            "data: [DONE]\n\n".to_owned(),
-        ]
-        .concat();
+        let stream = text_then_tool_call();
         let mut encoder = StreamEncoder::new("m", 5);
         let mut out = Vec::new();
         for piece in stream.as_bytes().chunks(7) {
