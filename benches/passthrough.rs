@@ -159,7 +159,7 @@ fn bench(c: &mut Criterion) {
             for json in &chunks {
                 let chunk = ChatChunk::scan(json);
                 black_box((chunk.has_error(), chunk.has_usage_object()));
-                chunk.append_text(json, &mut text);
+                chunk.append_text(&mut text);
             }
             text
         });

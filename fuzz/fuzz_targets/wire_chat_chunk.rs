@@ -9,7 +9,7 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     let chunk = ChatChunk::scan(data);
     let mut text = StreamText::default();
-    chunk.append_text(data, &mut text);
+    chunk.append_text(&mut text);
     let _ = text.decode();
     if serde_json::from_slice::<serde::de::IgnoredAny>(data).is_ok() {
         assert_eq!(chunk.has_error(), keys::ERROR.first_value(data).is_some());

@@ -274,7 +274,7 @@ where
             }
         }
         if let Some(text) = self.text.as_mut() {
-            chunk.append_text(&data, text);
+            chunk.append_text(text);
         }
         if replaced {
             Action::Replace(sse_data(&data))

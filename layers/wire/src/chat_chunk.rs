@@ -49,7 +49,8 @@ static SEARCHER: LazyLock<Searcher> = LazyLock::new(|| {
 
 /// What one OpenAI chat chunk holds, as far as the forwarder and the cost layer care.
 #[derive(Debug, Clone, Copy)]
-pub struct ChatChunk {
+pub struct ChatChunk<'a> {
+    json: &'a [u8],
     error: bool,
     usage_object: bool,
     /// The escaped text of each `content` string, as ranges of the chunk, or `None` when the
@@ -81,9 +82,9 @@ impl Contents {
     }
 }
 
-impl ChatChunk {
+impl<'a> ChatChunk<'a> {
     /// Reads `json`, an OpenAI chat chunk (the data of one stream event), in one pass.
-    pub fn scan(json: &[u8]) -> Self {
+    pub fn scan(json: &'a [u8]) -> Self {
         let (mut error, mut usage_object) = (false, false);
         let mut contents = Some(Contents::default());
         for found in SEARCHER.find_iter(json) {
@@ -113,6 +114,7 @@ impl ChatChunk {
             }
         }
         Self {
+            json,
             error,
             usage_object,
             contents,
@@ -130,17 +132,17 @@ impl ChatChunk {
     }
 
     /// Appends the chunk's content and tool-call deltas to `text`, straight from its bytes
-    /// when the walk found only content strings, by parsing it otherwise. Returns whether it
-    /// is the usage chunk (a usage object and no choices).
-    pub fn append_text(&self, json: &[u8], text: &mut StreamText) -> bool {
+    /// when the search found only content strings, by parsing it otherwise. Returns whether
+    /// it is the usage chunk (a usage object and no choices).
+    pub fn append_text(&self, text: &mut StreamText) -> bool {
         match &self.contents {
             Some(contents) => {
                 for (start, end) in &contents.ranges[..contents.count] {
-                    text.push_raw(&json[*start..*end]);
+                    text.push_raw(&self.json[*start..*end]);
                 }
                 false
             }
-            None => crate::delta_text::parse_chat(json, text),
+            None => crate::delta_text::parse_chat(self.json, text),
         }
     }
 }
@@ -190,7 +192,7 @@ mod tests {
         assert!(!chunk.has_error());
         assert!(!chunk.has_usage_object());
         let mut text = StreamText::default();
-        assert!(!chunk.append_text(json, &mut text));
+        assert!(!chunk.append_text(&mut text));
         assert_eq!(text.decode(), r#""error": 1, "usage": {}"#);
     }
 
@@ -211,7 +213,7 @@ mod tests {
         let four = r#"{"choices":[{"delta":{"content":"1"}},{"delta":{"content":null}},{"delta":{"content":"3"}},{"delta":{"content":"4"}},{"delta":{"content":"5"}}]}"#;
         let chunk = ChatChunk::scan(four.as_bytes());
         let mut text = StreamText::default();
-        chunk.append_text(four.as_bytes(), &mut text);
+        chunk.append_text(&mut text);
         assert_eq!(text.decode(), "1345");
         assert!(chunk.contents.is_some());
     }
@@ -221,6 +223,6 @@ mod tests {
         let json = br#"{"choices":[],"usage":{"prompt_tokens":1}}"#;
         let chunk = ChatChunk::scan(json);
         assert!(chunk.has_usage_object());
-        assert!(chunk.append_text(json, &mut StreamText::default()));
+        assert!(chunk.append_text(&mut StreamText::default()));
     }
 }

@@ -202,7 +202,7 @@ pub fn responses(json: &[u8], text: &mut StreamText) {
 /// is the usage chunk (usage and no choices). See [`ChatChunk`] for a caller that also wants
 /// to know of the chunk's error and usage.
 pub fn chat(json: &[u8], text: &mut StreamText) -> bool {
-    ChatChunk::scan(json).append_text(json, text)
+    ChatChunk::scan(json).append_text(text)
 }
 
 /// [`chat`] by parsing the chunk: for the chunks a scan cannot read for certain.
