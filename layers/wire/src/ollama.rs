@@ -30,6 +30,7 @@ mod request;
 mod response;
 mod stream;
 
+pub use error::DecodeError;
 pub use request::{encode_chat, encode_embed};
 pub use response::{decode_chat, decode_embed};
 pub use stream::NdjsonTranslator;

@@ -38,8 +38,7 @@ const JSON_OBJECT_INSTRUCTION: &str = "Respond only with a single valid JSON obj
 ///   message, merged with adjacent tool results and user messages, tool results first as
 ///   Anthropic requires.
 /// * `max_tokens` is `max_completion_tokens`, else `max_tokens`, clamped to `max_output` (the
-///   model's output maximum, when known); without a client limit it is `max_output`, else 4096
-///   ([`DEFAULT_MAX_TOKENS`]).
+///   model's output maximum, when known); without a client limit it is `max_output`, else 4096.
 /// * `temperature`: OpenAI accepts 0..=2, Anthropic 0..=1. Values are clamped into 0..=1 rather
 ///   than rescaled, so the common values up to 1 keep their exact meaning and anything hotter
 ///   becomes Anthropic's most random setting.

@@ -25,7 +25,7 @@ pub(crate) fn map_stop_reason(stop_reason: &str) -> &'static str {
 /// The completion keeps Anthropic's `id` and `model`, takes `created` (Unix seconds) from the
 /// caller, and has one choice: the text blocks concatenated as `content` (`null` when the model
 /// only called tools), `tool_use` blocks as `tool_calls` (the input JSON-encoded as
-/// `arguments`), and the mapped `finish_reason` ([`map_stop_reason`]). `thinking` blocks become
+/// `arguments`), and `stop_reason` mapped to a `finish_reason`. `thinking` blocks become
 /// the message's `reasoning_content`; `redacted_thinking` and server tool blocks have no OpenAI
 /// equivalent and are skipped.
 /// A body that is an Anthropic error object yields [`DecodeError::Provider`].
