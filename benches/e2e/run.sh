@@ -315,6 +315,8 @@ providers:
     type: openai_compatible
     base_url: "http://127.0.0.1:$upstream/v1"
     models: [$MODEL]
+request_log:
+  path: "$WORK/$name-requests.db"
 log:
   level: info
 EOF
@@ -356,6 +358,8 @@ budgets:
   state_file: "$WORK/$name-budgets.json"
   callers:
     - {caller: bench, monthly_usd: 1000000, action: hard_stop}
+request_log:
+  path: "$WORK/$name-requests.db"
 log:
   level: info
 EOF
@@ -369,7 +373,8 @@ start_infermux() {
   local name=$1 shape=$2 upstream=$3 bin=${4:-$INFERMUX_BIN} port mport _
   free_port port
   free_port mport
-  rm -f "$WORK/$name-budgets.json"*
+  # Each start begins with no spend and an empty request log, whatever ran before it.
+  rm -f "$WORK/$name-budgets.json"* "$WORK/$name-requests.db"*
   "${shape}_config" "$name" "$port" "$mport" "$upstream"
   taskset -c "$PROXY_CPU" "$bin" serve --config "$WORK/$name.yml" 2>"$WORK/$name.log" &
   STARTED_PID=$!
