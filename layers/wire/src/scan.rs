@@ -130,7 +130,8 @@ pub mod keys {
 
     /// `"usage"`.
     pub static USAGE: LazyLock<Key> = LazyLock::new(|| Key::new("\"usage\""));
-    /// `"error"`.
+    /// `"error"`: the reference that [`ChatChunk`](crate::chat_chunk::ChatChunk)'s one search is
+    /// checked against (tests, bench and fuzz target).
     pub static ERROR: LazyLock<Key> = LazyLock::new(|| Key::new("\"error\""));
 }
 
