@@ -2,18 +2,17 @@
 
 use std::sync::Arc;
 
+use infermux_core::SharedClock;
 use infermux_request_log::{
     LogError, LogOptions, PostgresStore, RequestLog, RequestLogLayer, RequestStore, SqliteStore,
 };
 
-use infermux_core::SharedClock;
-
 use crate::config::{RequestLogConfig, RequestLogStore};
 
-/// Opens the store of `config`, its rows dated (and their retention counted) by `clock`;
-/// `None` with `store: off`. Fails loudly when the file cannot
-/// be opened, or the PostgreSQL URL is bad or its server cannot be reached (naming
-/// `request_log.url`, never repeating it: it may hold a password).
+/// Opens the store of `config`, its retention counted by `clock` (the accounting clock, which
+/// dates the rows); `None` with `store: off`. Fails loudly when the file cannot be opened, or
+/// the PostgreSQL URL is bad or its server cannot be reached (naming `request_log.url`, never
+/// repeating it: it may hold a password).
 pub fn open(config: &RequestLogConfig, clock: SharedClock) -> Result<Option<RequestLog>, LogError> {
     let store: Arc<dyn RequestStore> = match config.store {
         RequestLogStore::Off => return Ok(None),

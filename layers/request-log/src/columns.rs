@@ -71,6 +71,20 @@ pub(crate) fn record<C: ReadRow>(row: &C) -> Result<(i64, RequestRecord), C::Err
     ))
 }
 
+/// Reads a row of a cost series: bucket start (ms), series key, cost, requests.
+pub(crate) fn point<C: ReadRow>(row: &C) -> Result<SeriesPoint, C::Error> {
+    let count = |i| -> Result<u64, C::Error> { Ok(row.int(i)?.map_or(0, uint)) };
+    Ok((
+        row.int(0)?.unwrap_or_default(),
+        row.text(1)?.map(Arc::from),
+        Money::from_picos(count(2)?),
+        count(3)?,
+    ))
+}
+
+/// One point of [`Bucketed`](crate::Bucketed).
+type SeriesPoint = (i64, Option<Arc<str>>, Money, u64);
+
 /// Reads a usage row: its group key (when grouped by `group_by`) and then the
 /// [`SUMS`](crate::store::SUMS).
 pub(crate) fn sums<C: ReadRow>(row: &C, group_by: Option<GroupBy>) -> Result<UsageSums, C::Error> {

@@ -9,13 +9,12 @@ use std::{
     time::Duration,
 };
 
+use infermux_core::SharedClock;
 use tokio::sync::{
     Notify,
     mpsc::{self, error::TryRecvError},
     oneshot,
 };
-
-use infermux_core::SharedClock;
 
 use crate::{RequestRecord, RequestStore, record::millis};
 
@@ -109,7 +108,8 @@ impl RequestLog {
     /// A log writing into `store`, once its [`writer`](Self::writer) runs; until then rows
     /// queue (and, beyond the queue, are dropped). Needs no runtime.
     ///
-    /// `clock` is the one rows are dated by: the retention is counted back from its time.
+    /// The retention is counted back from `clock`'s time: give it the clock that dates the
+    /// rows (the [`RequestLogLayer`](crate::RequestLogLayer)'s).
     pub fn new(store: Arc<dyn RequestStore>, options: LogOptions, clock: SharedClock) -> Self {
         let (tx, rx) = mpsc::channel(options.queue.max(1));
         let wake = Arc::new(Wake {

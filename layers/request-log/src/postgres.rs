@@ -10,13 +10,12 @@
 use std::{path::Path, str::FromStr, sync::Arc, sync::LazyLock, time::Duration};
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use infermux_core::Money;
 use tokio_postgres::{Row, types::ToSql};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::{
     Bucketed, Cursor, Filter, GroupBy, Page, RequestRecord, UsageReport,
-    columns::{ReadRow, int, record, sums, uint},
+    columns::{ReadRow, int, point, record, sums},
     store::{
         COLUMN_COUNT, COLUMNS, LogError, LogFuture, RequestStore, SUMS, SqlParam, where_clause,
     },
@@ -509,14 +508,7 @@ impl RequestStore for PostgresStore {
                 .await
                 .map_err(|e| err(&e))?
                 .iter()
-                .map(|r| {
-                    Ok((
-                        r.try_get::<_, i64>(0)?,
-                        r.try_get::<_, Option<String>>(1)?.map(Arc::from),
-                        Money::from_picos(uint(r.try_get(2)?)),
-                        uint(r.try_get(3)?),
-                    ))
-                })
+                .map(point)
                 .collect::<Result<Vec<_>, tokio_postgres::Error>>()
                 .map_err(|e| err(&e))?;
             Ok(Bucketed { points })

@@ -5,12 +5,11 @@ use std::{
     sync::{Arc, LazyLock, Mutex},
 };
 
-use infermux_core::Money;
 use rusqlite::{Connection, OptionalExtension, Row, Statement, ToSql, params_from_iter};
 
 use crate::{
     Bucketed, Cursor, Filter, GroupBy, Page, RequestRecord, UsageReport,
-    columns::{ReadRow, int, record, sums, uint},
+    columns::{ReadRow, int, point, record, sums},
     store::{
         COLUMN_COUNT, COLUMNS, LogError, LogFuture, RequestStore, SUMS, SqlParam, where_clause,
     },
@@ -341,14 +340,7 @@ impl RequestStore for SqliteStore {
             );
             let mut stmt = conn.prepare(&sql)?;
             let points = stmt
-                .query_map(params_from_iter(to_sql(&params)), |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.text(1)?.map(Arc::from),
-                        Money::from_picos(uint(r.get(2)?)),
-                        uint(r.get(3)?),
-                    ))
-                })?
+                .query_map(params_from_iter(to_sql(&params)), |r| point(r))?
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(Bucketed { points })
         })

@@ -4,9 +4,9 @@
 //!
 //! A byte scan reads the common events (a content delta, an Anthropic text, JSON or thinking
 //! delta, a Responses delta) without parsing them; events it cannot read for certain (tool
-//! calls, a usage object, an unexpected value) are parsed. A chat chunk is read in one walk
-//! over its strings ([`ChatChunk`]); the other protocols' readers search each event for their
-//! own members only.
+//! calls, a usage object, an unexpected value) are parsed. A chat chunk is read by one search
+//! for all its members ([`ChatChunk`]); the other protocols' readers search each event for
+//! their own members only.
 
 use std::sync::LazyLock;
 
