@@ -47,20 +47,12 @@ pricing:
         "/tests/sdk/anthropic_sdk_smoke.py"
     );
     let base_url = infermux.url("");
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new(python)
-            .args([script, &base_url, "claude-opus-5-5,gpt-4o-mini,llama3.2"])
-            .output()
-    })
-    .await
-    .expect("join")
-    .expect("python runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = common::run_script(Command::new(python).args([
+        script,
+        &base_url,
+        "claude-opus-5-5,gpt-4o-mini,llama3.2",
+    ]))
+    .await;
     assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
     for mock in [&anthropic, &openai, &ollama] {
         assert!(mock.request_count() > 0, "every provider was asked");

@@ -297,3 +297,28 @@ pub fn external(var: &str, what: &str) -> Option<String> {
     eprintln!("{var} is not set; skipping {what}");
     None
 }
+
+/// Runs `command` (an SDK script) and returns its stdout, waiting for it off the runtime;
+/// fails the test, with both of its outputs, when the program cannot start or exits
+/// unsuccessfully.
+pub async fn run_script(command: &mut std::process::Command) -> String {
+    use std::process::Stdio;
+    let program = command.get_program().to_string_lossy().into_owned();
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{program} runs: {e}"));
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .expect("join")
+        .unwrap_or_else(|e| panic!("{program} runs: {e}"));
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}

@@ -50,21 +50,7 @@ keys:
         .map(|k| k["key"].as_str().expect("key").to_owned())
         .collect();
     let base_url = infermux.url("/v1");
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new(python)
-            .arg(script)
-            .arg(base_url)
-            .args(args)
-            .output()
-    })
-    .await
-    .expect("join")
-    .expect("python runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout =
+        common::run_script(Command::new(python).arg(script).arg(base_url).args(args)).await;
     assert!(stdout.contains("6 passed, 0 failed"), "{stdout}");
 }

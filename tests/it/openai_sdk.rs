@@ -35,25 +35,13 @@ providers:
     let infermux = Infermux::start(&yaml).await;
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/openai_sdk_smoke.py");
     let base_url = infermux.url("/v1");
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new(python)
-            .args([
-                script,
-                &base_url,
-                "gpt-4o-mini,claude-haiku-4-5,llama3.2",
-                "text-embedding-3-small,nomic-embed-text",
-            ])
-            .output()
-    })
-    .await
-    .expect("join")
-    .expect("python runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = common::run_script(Command::new(python).args([
+        script,
+        &base_url,
+        "gpt-4o-mini,claude-haiku-4-5,llama3.2",
+        "text-embedding-3-small,nomic-embed-text",
+    ]))
+    .await;
     assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
     for mock in [&openai, &anthropic, &ollama] {
         for request in mock.requests() {

@@ -45,24 +45,12 @@ providers:
     let infermux = Infermux::start(&yaml).await;
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/responses_sdk.py");
     let base_url = infermux.url("/v1");
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new(python)
-            .args([
-                script,
-                &base_url,
-                "gpt-4o-mini,qwen3,claude-haiku-4-5,llama3.2",
-            ])
-            .output()
-    })
-    .await
-    .expect("join")
-    .expect("python runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = common::run_script(Command::new(python).args([
+        script,
+        &base_url,
+        "gpt-4o-mini,qwen3,claude-haiku-4-5,llama3.2",
+    ]))
+    .await;
     assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
     // The openai provider was passed the Responses body; the compatible one was translated.
     let paths = |mock: &MockServer| -> Vec<String> {

@@ -44,21 +44,12 @@ providers:
     let infermux = Infermux::start(&yaml).await;
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/vercel_ai.cjs");
     let base_url = infermux.url("/v1");
-    let output = tokio::task::spawn_blocking(move || {
+    let stdout = common::run_script(
         Command::new("node")
             .args([script, &base_url, "gpt-4o-mini,claude-haiku-4-5,llama3.2"])
-            .env("NODE_PATH", format!("{dir}/node_modules"))
-            .output()
-    })
-    .await
-    .expect("join")
-    .expect("node runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+            .env("NODE_PATH", format!("{dir}/node_modules")),
+    )
+    .await;
     assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
     assert!(
         openai.requests().iter().all(|r| r.path == "/v1/responses"),

@@ -76,18 +76,7 @@ async fn the_seed_guides_code_picks_the_cheapest_able_model() {
     let infermux = Infermux::start(&config(&openai, &anthropic, "")).await;
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/virtual_models.py");
     let base_url = infermux.url("/v1");
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new(python).args([script, &base_url]).output()
-    })
-    .await
-    .expect("join")
-    .expect("python runs");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = common::run_script(Command::new(python).args([script, &base_url])).await;
     let cases: Vec<Value> = stdout
         .lines()
         .map(|l| serde_json::from_str(l).expect("one JSON object a line"))
