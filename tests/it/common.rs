@@ -162,6 +162,32 @@ impl Reply {
     }
 }
 
+/// The (event, data) pairs of an SSE body with named events (Anthropic Messages, Responses).
+pub fn sse_events(reply: &Reply) -> Vec<(String, serde_json::Value)> {
+    reply
+        .text()
+        .split("\n\n")
+        .filter(|e| !e.trim().is_empty())
+        .map(|e| {
+            let mut name = String::new();
+            let mut data = serde_json::Value::Null;
+            for line in e.lines() {
+                if let Some(n) = line.strip_prefix("event: ") {
+                    name = n.to_owned();
+                } else if let Some(d) = line.strip_prefix("data: ") {
+                    data = serde_json::from_str(d).unwrap_or_else(|err| panic!("{err}: {d}"));
+                }
+            }
+            (name, data)
+        })
+        .collect()
+}
+
+/// The names of `events`, in order.
+pub fn event_names(events: &[(String, serde_json::Value)]) -> Vec<&str> {
+    events.iter().map(|(n, _)| n.as_str()).collect()
+}
+
 fn client() -> Client<HttpConnector, Full<Bytes>> {
     Client::builder(TokioExecutor::new()).build_http()
 }

@@ -4,7 +4,7 @@
 
 use crate::common;
 
-use crate::common::{Infermux, Reply, post_json};
+use crate::common::{Infermux, Reply, event_names, post_json, sse_events};
 use infermux_test_util::{Fault, MockServer};
 use serde_json::{Value, json};
 
@@ -73,31 +73,6 @@ fn body(model: &str, stream: bool) -> Value {
     })
 }
 
-/// The (event, data) pairs of an Anthropic SSE body.
-fn events(reply: &Reply) -> Vec<(String, Value)> {
-    reply
-        .text()
-        .split("\n\n")
-        .filter(|e| !e.trim().is_empty())
-        .map(|e| {
-            let mut name = String::new();
-            let mut data = Value::Null;
-            for line in e.lines() {
-                if let Some(n) = line.strip_prefix("event: ") {
-                    name = n.to_owned();
-                } else if let Some(d) = line.strip_prefix("data: ") {
-                    data = serde_json::from_str(d).unwrap_or_else(|err| panic!("{err}: {d}"));
-                }
-            }
-            (name, data)
-        })
-        .collect()
-}
-
-fn names(events: &[(String, Value)]) -> Vec<&str> {
-    events.iter().map(|(n, _)| n.as_str()).collect()
-}
-
 #[tokio::test]
 async fn anthropic_providers_get_the_clients_bytes_and_answer_untouched() {
     let (infermux, mocks) = start().await;
@@ -127,11 +102,11 @@ async fn anthropic_providers_get_the_clients_bytes_and_answer_untouched() {
     // Streamed: the provider's events, byte for byte, and the usage learnt from them.
     let reply = messages(&infermux, body("claude-opus-5-5", true)).await;
     assert_eq!(reply.status, 200, "{}", reply.text());
-    let seen = events(&reply);
-    assert_eq!(names(&seen).first(), Some(&"message_start"));
-    assert_eq!(names(&seen).last(), Some(&"message_stop"));
+    let seen = sse_events(&reply);
+    assert_eq!(event_names(&seen).first(), Some(&"message_start"));
+    assert_eq!(event_names(&seen).last(), Some(&"message_stop"));
     assert!(
-        names(&seen).contains(&"ping"),
+        event_names(&seen).contains(&"ping"),
         "provider events pass as they are"
     );
 }
@@ -205,15 +180,15 @@ async fn translated_streams_are_the_anthropic_event_sequence() {
     for model in ["gpt-4o-mini", "llama3.2", "mock-chat"] {
         let reply = messages(&infermux, body(model, true)).await;
         assert_eq!(reply.status, 200, "{model}: {}", reply.text());
-        let seen = events(&reply);
+        let seen = sse_events(&reply);
         assert_eq!(
-            names(&seen)[..2],
+            event_names(&seen)[..2],
             ["message_start", "content_block_start"],
             "{model}"
         );
         let n = seen.len();
         assert_eq!(
-            names(&seen)[n - 3..],
+            event_names(&seen)[n - 3..],
             ["content_block_stop", "message_delta", "message_stop"],
             "{model}"
         );
@@ -233,7 +208,7 @@ async fn translated_streams_are_the_anthropic_event_sequence() {
         .ollama
         .set_tool_call("get_weather", r#"{"city":"Oslo"}"#);
     let reply = messages(&infermux, body("llama3.2", true)).await;
-    let seen = events(&reply);
+    let seen = sse_events(&reply);
     let start = seen
         .iter()
         .find(|(n, _)| n == "content_block_start")
@@ -255,9 +230,9 @@ async fn a_stream_cut_mid_way_ends_with_an_error_event() {
     mocks.openai.set_fault(Fault::CutStreamAfter(3));
     let reply = messages(&infermux, body("gpt-4o-mini", true)).await;
     assert_eq!(reply.status, 200);
-    let seen = events(&reply);
-    assert_eq!(names(&seen).last(), Some(&"error"), "{seen:?}");
-    assert!(!names(&seen).contains(&"message_stop"));
+    let seen = sse_events(&reply);
+    assert_eq!(event_names(&seen).last(), Some(&"error"), "{seen:?}");
+    assert!(!event_names(&seen).contains(&"message_stop"));
     assert_eq!(
         seen.last().map(|(_, d)| d["type"].clone()),
         Some(json!("error"))
@@ -265,9 +240,9 @@ async fn a_stream_cut_mid_way_ends_with_an_error_event() {
 
     mocks.anthropic.set_fault(Fault::CutStreamAfter(3));
     let reply = messages(&infermux, body("claude-opus-5-5", true)).await;
-    let seen = events(&reply);
-    assert_eq!(names(&seen).last(), Some(&"error"), "{seen:?}");
-    assert!(!names(&seen).contains(&"message_stop"));
+    let seen = sse_events(&reply);
+    assert_eq!(event_names(&seen).last(), Some(&"error"), "{seen:?}");
+    assert!(!event_names(&seen).contains(&"message_stop"));
 }
 
 #[tokio::test]
@@ -508,7 +483,7 @@ async fn whole_streams_are_charged_as_reported_and_a_cut_one_as_waste() {
     for model in ["claude-opus-5-5", "gpt-4o-mini"] {
         let reply = messages(&infermux, body(model, true)).await;
         assert_eq!(
-            names(&events(&reply)).last(),
+            event_names(&sse_events(&reply)).last(),
             Some(&"message_stop"),
             "{model}"
         );
@@ -530,7 +505,7 @@ async fn whole_streams_are_charged_as_reported_and_a_cut_one_as_waste() {
     // A stream the provider cuts is charged what it generated, and shown as waste.
     mocks.anthropic.set_fault(Fault::CutStreamAfter(3));
     let reply = messages(&infermux, body("claude-opus-5-5", true)).await;
-    assert_eq!(names(&events(&reply)).last(), Some(&"error"));
+    assert_eq!(event_names(&sse_events(&reply)).last(), Some(&"error"));
     let waste = common::get(&infermux.management_url("/_infermux/costs/waste"), &[]).await;
     let waste = waste.json();
     assert_eq!(waste["requests"], 1, "{waste}");

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::common::{Infermux, Reply, chat, get, post_json};
+use crate::common::{Infermux, Reply, chat, event_names, get, post_json, sse_events};
 use infermux_test_util::{Fault, MockServer};
 use serde_json::{Value, json};
 
@@ -54,31 +54,6 @@ fn body(model: &str, stream: bool) -> Value {
     json!({"model": model, "input": "hi", "stream": stream})
 }
 
-/// The (event, data) pairs of an SSE body.
-fn events(reply: &Reply) -> Vec<(String, Value)> {
-    reply
-        .text()
-        .split("\n\n")
-        .filter(|e| !e.trim().is_empty())
-        .map(|e| {
-            let mut name = String::new();
-            let mut data = Value::Null;
-            for line in e.lines() {
-                if let Some(n) = line.strip_prefix("event: ") {
-                    name = n.to_owned();
-                } else if let Some(d) = line.strip_prefix("data: ") {
-                    data = serde_json::from_str(d).unwrap_or_else(|err| panic!("{err}: {d}"));
-                }
-            }
-            (name, data)
-        })
-        .collect()
-}
-
-fn names(events: &[(String, Value)]) -> Vec<&str> {
-    events.iter().map(|(n, _)| n.as_str()).collect()
-}
-
 #[tokio::test]
 async fn openai_providers_get_the_clients_bytes_and_answer_untouched() {
     let (infermux, mocks) = start().await;
@@ -112,7 +87,7 @@ async fn openai_providers_get_the_clients_bytes_and_answer_untouched() {
     assert_eq!(request.header("x-codex-turn-metadata"), Some("t"));
 
     let reply = responses(&infermux, &[], body("gpt-4o-mini", true)).await;
-    let seen = events(&reply);
+    let seen = sse_events(&reply);
     assert_eq!(
         seen.last().map(|(n, _)| n.as_str()),
         Some("response.completed")
@@ -169,8 +144,8 @@ async fn translated_streams_are_the_responses_event_sequence() {
     for model in ["claude-haiku-4-5", "llama3.2", "mock-chat"] {
         let reply = responses(&infermux, &[], body(model, true)).await;
         assert_eq!(reply.status, 200, "{model}: {}", reply.text());
-        let seen = events(&reply);
-        let kinds = names(&seen);
+        let seen = sse_events(&reply);
+        let kinds = event_names(&seen);
         assert_eq!(
             kinds[..2],
             ["response.created", "response.in_progress"],
@@ -221,8 +196,8 @@ async fn tool_calls_stream_as_function_call_items() {
     request["tools"] = json!([{"type": "function", "name": "get_weather",
         "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}]);
     let reply = responses(&infermux, &[], request).await;
-    let seen = events(&reply);
-    let kinds = names(&seen);
+    let seen = sse_events(&reply);
+    let kinds = event_names(&seen);
     assert!(
         kinds.contains(&"response.function_call_arguments.delta"),
         "{kinds:?}"
@@ -252,8 +227,8 @@ async fn a_stream_cut_mid_way_ends_with_response_failed() {
     }
     for model in ["llama3.2", "gpt-4o-mini"] {
         let reply = responses(&infermux, &[], body(model, true)).await;
-        let seen = events(&reply);
-        let kinds = names(&seen);
+        let seen = sse_events(&reply);
+        let kinds = event_names(&seen);
         assert_eq!(kinds.last(), Some(&"response.failed"), "{model}: {kinds:?}");
         assert!(!kinds.contains(&"response.completed"), "{model}: {kinds:?}");
         let (_, data) = seen.last().expect("events");
@@ -328,7 +303,7 @@ async fn cost_and_the_ledger_match_chat_completions() {
     assert_eq!(plain.header("x-infermux-cost"), Some(chat_cost.as_str()));
     let streamed = responses(&infermux, &[], body("gpt-4o-mini", true)).await;
     assert_eq!(
-        names(&events(&streamed)).last(),
+        event_names(&sse_events(&streamed)).last(),
         Some(&"response.completed")
     );
     // A stream is settled once it ends: wait (bounded) for the ledger to hold all three.
@@ -388,7 +363,10 @@ routing: {{strategy: priority}}
         assert_eq!(reply.status, 200, "{}", reply.text());
         assert_eq!(reply.header("x-infermux-provider"), Some("anthropic"));
         if stream {
-            assert_eq!(names(&events(&reply)).last(), Some(&"response.completed"));
+            assert_eq!(
+                event_names(&sse_events(&reply)).last(),
+                Some(&"response.completed")
+            );
         } else {
             assert_eq!(reply.json()["object"], "response");
         }
