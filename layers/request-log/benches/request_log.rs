@@ -7,7 +7,10 @@
 //!   difference to `identity` is what the log adds to a request.
 //! - `request_log/record`: [`RequestLog::record`] alone (a `try_send`).
 //! - `request_log/sqlite_insert_1000`: one transaction of 1,000 rows into a SQLite file in
-//!   WAL mode, as the writer does; throughput in rows per second.
+//!   WAL mode, as the writer does; throughput in rows per second. Every row has the same
+//!   caller.
+//! - `request_log/sqlite_insert_1000_64_callers`: the same, the rows' callers taking turns
+//!   among 64 names, as a gateway's many applications and keys do.
 //!
 //! Run with `cargo bench -p infermux-request-log`. Results: `docs/PERFORMANCE.md`.
 
@@ -96,8 +99,6 @@ fn write_throughput(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("runtime");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = SqliteStore::open(&dir.path().join("requests.db")).expect("store");
     let mut row = RequestRecord::begin(&request(), SystemTime::now());
     row.provider = Some("openai".into());
     row.model = Some("gpt-4o-mini".into());
@@ -105,16 +106,30 @@ fn write_throughput(c: &mut Criterion) {
     row.prompt_tokens = 812;
     row.completion_tokens = 96;
     row.cost = Money::from_picos(179_400_000);
-    let rows = vec![row; 1_000];
+    let one_caller = vec![row.clone(); 1_000];
+    let callers: Vec<Arc<str>> = (0..64).map(|i| format!("app-{i}").into()).collect();
+    let many_callers: Vec<RequestRecord> = (0..1_000)
+        .map(|i| RequestRecord {
+            caller: callers[i % callers.len()].clone(),
+            ..row.clone()
+        })
+        .collect();
     let mut group = c.benchmark_group("request_log");
     group.throughput(Throughput::Elements(1_000));
-    group.bench_function("sqlite_insert_1000", |b| {
-        b.to_async(&rt).iter_batched(
-            || rows.clone(),
-            |rows| async { store.insert(black_box(rows)).await.expect("inserted") },
-            criterion::BatchSize::LargeInput,
-        );
-    });
+    for (name, rows) in [
+        ("sqlite_insert_1000", one_caller),
+        ("sqlite_insert_1000_64_callers", many_callers),
+    ] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::open(&dir.path().join("requests.db")).expect("store");
+        group.bench_function(name, |b| {
+            b.to_async(&rt).iter_batched(
+                || rows.clone(),
+                |rows| async { store.insert(black_box(rows)).await.expect("inserted") },
+                criterion::BatchSize::LargeInput,
+            );
+        });
+    }
     group.finish();
 }
 

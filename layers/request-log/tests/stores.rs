@@ -421,3 +421,42 @@ async fn a_log_in_memory_keeps_only_its_newest_rows() {
         .expect("list");
     assert!(oldest.rows.is_empty(), "the oldest rows are gone");
 }
+
+/// The index names of the `requests` table in the SQLite file at `path`.
+fn sqlite_indexes(path: &std::path::Path) -> Vec<String> {
+    let conn = rusqlite::Connection::open(path).expect("open");
+    let mut stmt = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'requests' ORDER BY name")
+        .expect("query");
+    stmt.query_map([], |r| r.get(0))
+        .expect("indexes")
+        .collect::<Result<_, _>>()
+        .expect("names")
+}
+
+#[tokio::test]
+async fn a_log_file_from_an_earlier_build_is_opened_without_its_caller_index() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("requests.db");
+    let store = SqliteStore::open(&path).expect("sqlite");
+    store.insert(rows()).await.expect("insert");
+    drop(store);
+    assert_eq!(sqlite_indexes(&path), ["requests_at"]);
+    // What earlier builds created beside the time index.
+    rusqlite::Connection::open(&path)
+        .expect("open")
+        .execute_batch("CREATE INDEX requests_caller_at ON requests (caller, at_ms);")
+        .expect("old index");
+
+    let store = SqliteStore::open(&path).expect("sqlite reopened");
+    assert_eq!(sqlite_indexes(&path), ["requests_at"]);
+    let filter = Filter {
+        caller: Some("team-b".into()),
+        ..Filter::default()
+    };
+    let expected = rows().iter().filter(|r| matches(r, &filter)).count();
+    assert!(expected > 0);
+    let page = store.list(&filter, 100, None).await.expect("list");
+    assert_eq!(page.rows.len(), expected);
+    assert!(page.rows.iter().all(|r| &*r.caller == "team-b"));
+}
