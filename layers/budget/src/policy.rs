@@ -1,6 +1,10 @@
 //! What each caller's budget is and what happens when it is reached.
 
-use std::{collections::HashMap, sync::Arc};
+use std::sync::Arc;
+
+// Looked up for every request of a budgeted caller: foldhash, not SipHash. The keys are the
+// configured callers, so a client's names cannot grow it.
+use hashbrown::HashMap;
 
 use infermux_core::{Caller, Money};
 

@@ -10,9 +10,12 @@
 //! does not repeat them.
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::HashSet,
     sync::{Arc, Mutex, OnceLock, PoisonError},
 };
+
+// Looked up for every settlement of a budgeted caller: foldhash, not SipHash.
+use hashbrown::HashMap;
 
 use infermux_core::{
     Admission, Caller, Hour, HourTotals, LedgerEntry, Money, Month, SpendStore, SpendSummary,
