@@ -32,6 +32,8 @@
 #   report shows, per proxy and concurrency, the round with the median req/s and the highest
 #   peak RSS of all rounds)
 #   KEEP_WORK=0 (1 keeps the temp dir with the configs, logs and raw wrk output)
+#   CALLERS=1 (N > 1: the requests' X-Infermux-Caller takes turns among bench, bench-1, ...,
+#   bench-(N-1), as a gateway's many applications do; the budget is bench's alone)
 #   INFERMUX_BIN=target/release/infermux; BEFORE_BIN=<an earlier build> adds the variants
 #   before, before_full and before_stream (the same configs as infermux, infermux_full and
 #   infermux_stream, run by that binary) to VARIANTS' choices, so one run compares both builds
@@ -51,6 +53,7 @@ SOAK=${SOAK:-600}
 OUT=${OUT:-$ROOT/target/e2e/results.md}
 SKIP_BUILD=${SKIP_BUILD:-0}
 REPEAT=${REPEAT:-3}
+CALLERS=${CALLERS:-1}
 MODEL=gpt-4o-mini
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/infermux-e2e.XXXXXX")
@@ -110,6 +113,7 @@ if [ ! -x "$NGINX" ] || ! have wrk; then
 fi
 have taskset || die "taskset is needed (util-linux)"
 [ "$(nproc --all)" -ge 2 ] || die "needs 2 CPUs: the proxy on one, the load generator on another"
+[[ "$CALLERS" =~ ^[1-9][0-9]*$ ]] || die "CALLERS=$CALLERS: give a whole number of callers, 1 or more"
 
 # === ports ===
 
@@ -236,6 +240,24 @@ wrk.method = "POST"
 wrk.body = '$body'
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["X-Infermux-Caller"] = "bench"
+
+-- With CALLERS > 1 each request names the next caller in turn; the requests are formatted
+-- once, so that the load generator does no more work per request than with one caller.
+local callers = $CALLERS
+local formatted = {}
+local turn = 0
+if callers > 1 then
+  init = function(args)
+    for i = 0, callers - 1 do
+      wrk.headers["X-Infermux-Caller"] = i == 0 and "bench" or ("bench-" .. i)
+      formatted[i] = wrk.format()
+    end
+  end
+  request = function()
+    turn = (turn + 1) % callers
+    return formatted[turn]
+  end
+end
 
 done = function(summary, latency, requests)
   local e = summary.errors
@@ -571,7 +593,7 @@ awk -F'\t' -v tck="$CLK_TCK" '
   echo "<!-- bash benches/e2e/run.sh; $(date -u '+%Y-%m-%d %H:%M:%SZ') -->"
   echo "Commit: $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)."
   echo "Machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')), kernel $(uname -r)."
-  echo "wrk -t1 -cN -d${DURATION}s on CPU $LOAD_CPU (with nginx), proxy on CPU $PROXY_CPU; ${WARMUP}s warm-up at -c16 per proxy start; peak RSS is VmHWM after the run; $REPEAT round(s), median round by req/s shown."
+  echo "wrk -t1 -cN -d${DURATION}s on CPU $LOAD_CPU (with nginx), proxy on CPU $PROXY_CPU; ${WARMUP}s warm-up at -c16 per proxy start; peak RSS is VmHWM after the run; $REPEAT round(s), median round by req/s shown; requests from $CALLERS caller(s)."
   echo
   cat "$OUT.tmp"
   echo
