@@ -6,6 +6,8 @@
 //! (`stream_options.include_usage`) so that infermux learns the usage of every stream; that
 //! chunk is removed again when the client did not ask for it.
 
+use std::borrow::Cow;
+
 use infermux_core::{
     Usage,
     chat::{ChatMessage, ChatRequest, Stop, StreamOptions, Tool},
@@ -285,19 +287,44 @@ struct Probe {
 impl Probe {
     /// Its usage, at the service tier it names.
     fn usage(&mut self) -> Option<Usage> {
-        let mut usage = Usage::from(self.usage.take()?);
-        if let Some(tier) = &self.service_tier {
-            usage.service_tier = infermux_core::ServiceTier::from_wire(tier);
-        }
-        Some(usage)
+        at_tier(self.usage.take()?, self.service_tier.as_deref())
     }
 }
 
+/// `usage` at the service tier `tier` names (standard when it names none).
+fn at_tier(usage: WireUsage, tier: Option<&str>) -> Option<Usage> {
+    let mut usage = Usage::from(usage);
+    if let Some(tier) = tier {
+        usage.service_tier = infermux_core::ServiceTier::from_wire(tier);
+    }
+    Some(usage)
+}
+
+/// What infermux reads from a complete response: its usage and service tier. Every other
+/// member, `choices` among them, is skipped unparsed.
+#[derive(Deserialize)]
+struct CompletionProbe<'a> {
+    #[serde(default)]
+    usage: Option<WireUsage>,
+    /// Borrowed unless the provider escaped it.
+    #[serde(default, borrow)]
+    service_tier: Option<Cow<'a, str>>,
+}
+
 /// Reads the usage of a complete response (chat completion or embeddings list).
+///
+/// The body is checked as UTF-8 whole and then parsed as text: one pass over its bytes
+/// rather than one per string read, and a byte that is not UTF-8 is refused wherever it is,
+/// in the members skipped too.
 pub fn decode_usage(body: &[u8]) -> Result<Usage, String> {
-    let mut probe: Probe = serde_json::from_slice(body)
-        .map_err(|e| format!("the provider's response is not valid JSON: {e}"))?;
-    Ok(probe.usage().unwrap_or_default())
+    let invalid =
+        |e: &dyn std::fmt::Display| format!("the provider's response is not valid JSON: {e}");
+    let text = std::str::from_utf8(body).map_err(|e| invalid(&e))?;
+    let probe: CompletionProbe<'_> = serde_json::from_str(text).map_err(|e| invalid(&e))?;
+    Ok(probe
+        .usage
+        .and_then(|usage| at_tier(usage, probe.service_tier.as_deref()))
+        .unwrap_or_default())
 }
 
 /// The event that ends a complete OpenAI chat stream, as infermux's stream bodies write it.
@@ -458,6 +485,36 @@ mod tests {
                 ..Usage::default()
             }
         );
+    }
+
+    #[test]
+    fn a_complete_answer_is_priced_at_its_service_tier_even_when_escaped() {
+        let usage = |body: &[u8]| decode_usage(body).expect("usage");
+        let plain =
+            usage(br#"{"service_tier":"flex","usage":{"prompt_tokens":10,"completion_tokens":5}}"#);
+        assert_eq!(plain.service_tier, infermux_core::ServiceTier::Flex);
+        assert_eq!((plain.prompt_tokens, plain.completion_tokens), (10, 5));
+        // A JSON escape cannot be borrowed from the body; it is read all the same.
+        let escaped = usage(br#"{"usage":{"prompt_tokens":1},"service_tier":"priority"}"#);
+        assert_eq!(escaped.service_tier, infermux_core::ServiceTier::Priority);
+        assert_eq!(usage(br#"{"id":"x","choices":[]}"#), Usage::default());
+    }
+
+    #[test]
+    fn a_malformed_complete_answer_is_refused_wherever_the_fault_is() {
+        for body in [
+            &br#"{"choices":[{"message":{"content":"cut off"#[..],
+            b"{\"choices\":[{\"message\":{\"content\":\"\xff\"}}],\"usage\":{\"prompt_tokens\":1}}",
+            br#"{"usage":{"prompt_tokens":1},}"#,
+            b"<html>502 Bad Gateway</html>",
+            b"",
+        ] {
+            let error = decode_usage(body).expect_err("refused");
+            assert!(
+                error.starts_with("the provider's response is not valid JSON"),
+                "{error}"
+            );
+        }
     }
 
     #[test]
