@@ -34,6 +34,8 @@
 #   KEEP_WORK=0 (1 keeps the temp dir with the configs, logs and raw wrk output)
 #   CALLERS=1 (N > 1: the requests' X-Infermux-Caller takes turns among bench, bench-1, ...,
 #   bench-(N-1), as a gateway's many applications do; the budget is bench's alone)
+#   PROMPT_KIB=0 (N > 0: the user's message is N KiB of English words instead of "hi", as an
+#   agent's long prompt)
 #   INFERMUX_BIN=target/release/infermux; BEFORE_BIN=<an earlier build> adds the variants
 #   before, before_full and before_stream (the same configs as infermux, infermux_full and
 #   infermux_stream, run by that binary) to VARIANTS' choices, so one run compares both builds
@@ -54,6 +56,7 @@ OUT=${OUT:-$ROOT/target/e2e/results.md}
 SKIP_BUILD=${SKIP_BUILD:-0}
 REPEAT=${REPEAT:-3}
 CALLERS=${CALLERS:-1}
+PROMPT_KIB=${PROMPT_KIB:-0}
 MODEL=gpt-4o-mini
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/infermux-e2e.XXXXXX")
@@ -114,6 +117,7 @@ fi
 have taskset || die "taskset is needed (util-linux)"
 [ "$(nproc --all)" -ge 2 ] || die "needs 2 CPUs: the proxy on one, the load generator on another"
 [[ "$CALLERS" =~ ^[1-9][0-9]*$ ]] || die "CALLERS=$CALLERS: give a whole number of callers, 1 or more"
+[[ "$PROMPT_KIB" =~ ^[0-9]+$ ]] || die "PROMPT_KIB=$PROMPT_KIB: give a whole number of KiB (0 for \"hi\")"
 
 # === ports ===
 
@@ -231,8 +235,17 @@ smoke_upstream
 
 # === load generator ===
 
-BODY='{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}'
-STREAM_BODY='{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"hi"}]}'
+# The user's message: "hi", or PROMPT_KIB KiB of English words (an agent's long prompt).
+PROMPT=hi
+if [ "$PROMPT_KIB" -gt 0 ]; then
+  PROMPT=""
+  while [ "${#PROMPT}" -lt $((PROMPT_KIB * 1024)) ]; do
+    PROMPT+="the agent reads the failing test, opens the module it names and edits the function "
+  done
+  PROMPT=${PROMPT:0:$((PROMPT_KIB * 1024))}
+fi
+BODY='{"model":"gpt-4o-mini","messages":[{"role":"user","content":"'$PROMPT'"}]}'
+STREAM_BODY='{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"'$PROMPT'"}]}'
 for kind in post stream; do
   if [ "$kind" = post ]; then body=$BODY; else body=$STREAM_BODY; fi
   cat >"$WORK/$kind.lua" <<EOF
@@ -593,7 +606,7 @@ awk -F'\t' -v tck="$CLK_TCK" '
   echo "<!-- bash benches/e2e/run.sh; $(date -u '+%Y-%m-%d %H:%M:%SZ') -->"
   echo "Commit: $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)."
   echo "Machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')), kernel $(uname -r)."
-  echo "wrk -t1 -cN -d${DURATION}s on CPU $LOAD_CPU (with nginx), proxy on CPU $PROXY_CPU; ${WARMUP}s warm-up at -c16 per proxy start; peak RSS is VmHWM after the run; $REPEAT round(s), median round by req/s shown; requests from $CALLERS caller(s)."
+  echo "wrk -t1 -cN -d${DURATION}s on CPU $LOAD_CPU (with nginx), proxy on CPU $PROXY_CPU; ${WARMUP}s warm-up at -c16 per proxy start; peak RSS is VmHWM after the run; $REPEAT round(s), median round by req/s shown; requests from $CALLERS caller(s), prompt of ${PROMPT_KIB} KiB (0: \"hi\")."
   echo
   cat "$OUT.tmp"
   echo
