@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 use proptest::prelude::*;
 use tiktoken_rs::CoreBPE;
 
-use super::CompactBpe;
+use super::{CompactBpe, O200K_BASE_PLAIN_PATTERN, give_back};
 
 fn o200k() -> &'static CompactBpe {
     static TABLE: OnceLock<CompactBpe> = OnceLock::new();
@@ -189,8 +189,66 @@ fn the_tables_are_small() {
     assert_eq!(cl100k().vocab.len(), 100_256);
 }
 
+#[test]
+fn o200k_base_runs_tiktokens_pattern_less_its_look_ahead() {
+    assert_eq!(
+        tiktoken_rs::O200K_BASE_PAT_STR.replace(r"|\s+(?!\S)", ""),
+        O200K_BASE_PLAIN_PATTERN
+    );
+}
+
+/// `text` split by tiktoken's `o200k_base` pattern on `fancy-regex`, look-ahead and all.
+fn fancy_pieces(text: &str) -> Vec<&str> {
+    static PATTERN: OnceLock<fancy_regex::Regex> = OnceLock::new();
+    PATTERN
+        .get_or_init(|| fancy_regex::Regex::new(tiktoken_rs::O200K_BASE_PAT_STR).expect("pattern"))
+        .find_iter(text)
+        .map(|piece| piece.expect("split").as_str())
+        .collect()
+}
+
+/// `text` split as the counter splits it: the plain pattern on `regex`, then [`give_back`].
+fn plain_pieces(text: &str) -> Vec<&str> {
+    static PATTERN: OnceLock<regex::Regex> = OnceLock::new();
+    let pattern =
+        PATTERN.get_or_init(|| regex::Regex::new(O200K_BASE_PLAIN_PATTERN).expect("pattern"));
+    let mut pieces = Vec::new();
+    let mut at = 0;
+    while let Some(piece) = pattern.find_at(text, at) {
+        let end = give_back(text, piece.start(), piece.end());
+        pieces.push(&text[piece.start()..end]);
+        at = end;
+    }
+    pieces
+}
+
+#[test]
+fn whitespace_runs_split_as_the_look_ahead_splits_them() {
+    for text in [
+        "a  b",
+        "a \u{3000}b",
+        "  lead",
+        "trail  ",
+        "x \n y",
+        "x\t\t\ty",
+        " \u{a0}\u{85}\u{2028}z",
+        "a \x0b\x0c b",
+        "one\r\n\r\n  two",
+        "é \u{0301}",
+    ] {
+        assert_eq!(plain_pieces(text), fancy_pieces(text), "{text:?}");
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn o200k_base_splits_as_tiktokens_pattern_splits(
+        text in "[ \t\r\n\x0b\x0c\u{a0}\u{85}\u{2028}\u{3000}aZé日0-9'.,!/_\u{0301}-]{0,60}"
+    ) {
+        prop_assert_eq!(plain_pieces(&text), fancy_pieces(&text));
+    }
 
     #[test]
     fn random_unicode_counts_as_tiktoken_counts_it(text in any::<String>()) {
