@@ -175,9 +175,10 @@ impl CompactBpe {
 
     /// How many tokens `text` encodes to, as tiktoken's `encode_ordinary(text).len()`.
     ///
-    /// Should the pattern give up on some text (`fancy-regex` stops backtracking after a
-    /// million steps; tiktoken panics there), the rest of the text is estimated at 4 bytes per
-    /// token rather than failing the request.
+    /// Should `cl100k_base`'s pattern give up on some text (`fancy-regex` stops backtracking
+    /// after a million steps; tiktoken panics there), the rest of the text is estimated at 4
+    /// bytes per token rather than failing the request. `o200k_base`'s, on `regex`, never gives
+    /// up.
     pub(crate) fn count_ordinary(&self, text: &str) -> usize {
         let mut scratch = Scratch::default();
         if is_one_word(text) {
