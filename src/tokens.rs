@@ -155,8 +155,8 @@ impl BpeTokenCounter {
 }
 
 /// Request bodies larger than this are counted on a counting thread, never on a runtime
-/// worker: counting costs about 25 ms per MiB (release build), so a large prompt counted inline
-/// would hold every other request on that worker.
+/// worker: counting costs about 15 ms per MiB (release build, `o200k_base`), so a large
+/// prompt counted inline would hold every other request on that worker.
 pub const INLINE_ESTIMATE_BYTES: usize = 16 * 1024;
 
 /// Sets `request.estimate` at once when that is cheap (a body of `body_len` bytes up to
