@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 use proptest::prelude::*;
 use tiktoken_rs::CoreBPE;
 
-use super::{CompactBpe, O200K_BASE_PLAIN_PATTERN, give_back};
+use super::{CL100K_BASE_PATTERN, CompactBpe, O200K_BASE_PATTERN, give_back};
 
 fn o200k() -> &'static CompactBpe {
     static TABLE: OnceLock<CompactBpe> = OnceLock::new();
@@ -189,29 +189,35 @@ fn the_tables_are_small() {
     assert_eq!(cl100k().vocab.len(), 100_256);
 }
 
+/// `cl100k_base`'s pre-tokenizer as OpenAI's tiktoken defines it (tiktoken-rs passes it
+/// inline rather than exporting it), with its look-ahead and possessive quantifiers.
+const TIKTOKEN_CL100K_BASE_PATTERN: &str = r"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s";
+
 #[test]
-fn o200k_base_runs_tiktokens_pattern_less_its_look_ahead() {
+fn the_patterns_are_tiktokens_less_look_ahead_and_possessives() {
     assert_eq!(
         tiktoken_rs::O200K_BASE_PAT_STR.replace(r"|\s+(?!\S)", ""),
-        O200K_BASE_PLAIN_PATTERN
+        O200K_BASE_PATTERN
     );
+    let greedy = TIKTOKEN_CL100K_BASE_PATTERN
+        .replace("{1,3}+", "{1,3}")
+        .replace("?+", "?")
+        .replace("++", "+")
+        .replace("*+", "*")
+        .replace(r"|\s+(?!\S)|\s", r"|\s+");
+    assert_eq!(greedy, CL100K_BASE_PATTERN);
 }
 
-/// `text` split by tiktoken's `o200k_base` pattern on `fancy-regex`, look-ahead and all.
-fn fancy_pieces(text: &str) -> Vec<&str> {
-    static PATTERN: OnceLock<fancy_regex::Regex> = OnceLock::new();
-    PATTERN
-        .get_or_init(|| fancy_regex::Regex::new(tiktoken_rs::O200K_BASE_PAT_STR).expect("pattern"))
+/// `text` split by tiktoken's `pattern` on `fancy-regex`, look-ahead and all.
+fn fancy_pieces<'t>(pattern: &fancy_regex::Regex, text: &'t str) -> Vec<&'t str> {
+    pattern
         .find_iter(text)
         .map(|piece| piece.expect("split").as_str())
         .collect()
 }
 
-/// `text` split as the counter splits it: the plain pattern on `regex`, then [`give_back`].
-fn plain_pieces(text: &str) -> Vec<&str> {
-    static PATTERN: OnceLock<regex::Regex> = OnceLock::new();
-    let pattern =
-        PATTERN.get_or_init(|| regex::Regex::new(O200K_BASE_PLAIN_PATTERN).expect("pattern"));
+/// `text` split as the counter splits it: `pattern` on `regex`, then [`give_back`].
+fn plain_pieces<'t>(pattern: &regex::Regex, text: &'t str) -> Vec<&'t str> {
     let mut pieces = Vec::new();
     let mut at = 0;
     while let Some(piece) = pattern.find_at(text, at) {
@@ -220,6 +226,43 @@ fn plain_pieces(text: &str) -> Vec<&str> {
         at = end;
     }
     pieces
+}
+
+/// Both encodings' patterns: tiktoken's on `fancy-regex`, ours on `regex`.
+fn pattern_pairs() -> &'static [(&'static str, fancy_regex::Regex, regex::Regex); 2] {
+    static PAIRS: OnceLock<[(&str, fancy_regex::Regex, regex::Regex); 2]> = OnceLock::new();
+    PAIRS.get_or_init(|| {
+        let pair = |name, theirs: &str, ours: &str| {
+            (
+                name,
+                fancy_regex::Regex::new(theirs).expect("tiktoken's pattern"),
+                regex::Regex::new(ours).expect("our pattern"),
+            )
+        };
+        [
+            pair(
+                "o200k_base",
+                tiktoken_rs::O200K_BASE_PAT_STR,
+                O200K_BASE_PATTERN,
+            ),
+            pair(
+                "cl100k_base",
+                TIKTOKEN_CL100K_BASE_PATTERN,
+                CL100K_BASE_PATTERN,
+            ),
+        ]
+    })
+}
+
+/// Asserts that both encodings split `text` into tiktoken's pieces.
+fn assert_same_pieces(text: &str) {
+    for (name, theirs, ours) in pattern_pairs() {
+        assert_eq!(
+            plain_pieces(ours, text),
+            fancy_pieces(theirs, text),
+            "{name}: {text:?}"
+        );
+    }
 }
 
 #[test]
@@ -235,8 +278,10 @@ fn whitespace_runs_split_as_the_look_ahead_splits_them() {
         "a \x0b\x0c b",
         "one\r\n\r\n  two",
         "é \u{0301}",
+        "a \n\n  b",
+        "!!abc ??  12345 'S 'll",
     ] {
-        assert_eq!(plain_pieces(text), fancy_pieces(text), "{text:?}");
+        assert_same_pieces(text);
     }
 }
 
@@ -244,10 +289,12 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
     #[test]
-    fn o200k_base_splits_as_tiktokens_pattern_splits(
-        text in "[ \t\r\n\x0b\x0c\u{a0}\u{85}\u{2028}\u{3000}aZé日0-9'.,!/_\u{0301}-]{0,60}"
+    fn both_encodings_split_as_tiktokens_patterns_split(
+        text in "[ \t\r\n\x0b\x0c\u{a0}\u{85}\u{2028}\u{3000}aZé日0-9'.,!?/_\u{0301}sStTdDlLvVrReEmM-]{0,60}"
     ) {
-        prop_assert_eq!(plain_pieces(&text), fancy_pieces(&text));
+        for (name, theirs, ours) in pattern_pairs() {
+            prop_assert_eq!(plain_pieces(ours, &text), fancy_pieces(theirs, &text), "{}", name);
+        }
     }
 
     #[test]
