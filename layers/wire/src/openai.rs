@@ -287,17 +287,17 @@ struct Probe {
 impl Probe {
     /// Its usage, at the service tier it names.
     fn usage(&mut self) -> Option<Usage> {
-        at_tier(self.usage.take()?, self.service_tier.as_deref())
+        Some(at_tier(self.usage.take()?, self.service_tier.as_deref()))
     }
 }
 
 /// `usage` at the service tier `tier` names (standard when it names none).
-fn at_tier(usage: WireUsage, tier: Option<&str>) -> Option<Usage> {
+fn at_tier(usage: WireUsage, tier: Option<&str>) -> Usage {
     let mut usage = Usage::from(usage);
     if let Some(tier) = tier {
         usage.service_tier = infermux_core::ServiceTier::from_wire(tier);
     }
-    Some(usage)
+    usage
 }
 
 /// What infermux reads from a complete response: its usage and service tier. Every other
@@ -323,7 +323,7 @@ pub fn decode_usage(body: &[u8]) -> Result<Usage, String> {
     let probe: CompletionProbe<'_> = serde_json::from_str(text).map_err(|e| invalid(&e))?;
     Ok(probe
         .usage
-        .and_then(|usage| at_tier(usage, probe.service_tier.as_deref()))
+        .map(|usage| at_tier(usage, probe.service_tier.as_deref()))
         .unwrap_or_default())
 }
 
@@ -495,7 +495,7 @@ mod tests {
         assert_eq!(plain.service_tier, infermux_core::ServiceTier::Flex);
         assert_eq!((plain.prompt_tokens, plain.completion_tokens), (10, 5));
         // A JSON escape cannot be borrowed from the body; it is read all the same.
-        let escaped = usage(br#"{"usage":{"prompt_tokens":1},"service_tier":"priority"}"#);
+        let escaped = usage(br#"{"usage":{"prompt_tokens":1},"service_tier":"\u0070riority"}"#);
         assert_eq!(escaped.service_tier, infermux_core::ServiceTier::Priority);
         assert_eq!(usage(br#"{"id":"x","choices":[]}"#), Usage::default());
     }
