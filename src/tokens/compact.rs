@@ -110,6 +110,18 @@ fn own_pattern(source: &'static str) -> Option<Rc<regex::Regex>> {
     })
 }
 
+/// `text` split by `pattern` (one of ours), each match passed through [`give_back`]: the
+/// pieces tiktoken's own pattern splits it into.
+fn pieces<'t>(pattern: &'t regex::Regex, text: &'t str) -> impl Iterator<Item = &'t str> {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        let found = pattern.find_at(text, at)?;
+        let end = give_back(text, found.start(), found.end());
+        at = end;
+        Some(&text[found.start()..end])
+    })
+}
+
 /// tiktoken's `\s+(?!\S)`, for a piece that a pattern matched from `start` to `end` of
 /// `text`: a run of whitespace that more text follows gives its last character back to the
 /// piece after it (` word`), unless it is that one character. Other pieces are kept whole.
@@ -159,14 +171,9 @@ impl CompactBpe {
         }
         let own = own_pattern(self.source);
         let pattern = own.as_deref().unwrap_or(&self.pattern);
-        let mut tokens = 0;
-        let mut at = 0;
-        while let Some(piece) = pattern.find_at(text, at) {
-            let end = give_back(text, piece.start(), piece.end());
-            tokens += self.count_piece(&text.as_bytes()[piece.start()..end], &mut scratch);
-            at = end;
-        }
-        tokens
+        pieces(pattern, text)
+            .map(|piece| self.count_piece(piece.as_bytes(), &mut scratch))
+            .sum()
     }
 
     /// How many tokens one piece of the pattern's split is.

@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 use proptest::prelude::*;
 use tiktoken_rs::CoreBPE;
 
-use super::{CL100K_BASE_PATTERN, CompactBpe, O200K_BASE_PATTERN, give_back};
+use super::{CL100K_BASE_PATTERN, CompactBpe, O200K_BASE_PATTERN, pieces};
 
 fn o200k() -> &'static CompactBpe {
     static TABLE: OnceLock<CompactBpe> = OnceLock::new();
@@ -216,18 +216,6 @@ fn fancy_pieces<'t>(pattern: &fancy_regex::Regex, text: &'t str) -> Vec<&'t str>
         .collect()
 }
 
-/// `text` split as the counter splits it: `pattern` on `regex`, then [`give_back`].
-fn plain_pieces<'t>(pattern: &regex::Regex, text: &'t str) -> Vec<&'t str> {
-    let mut pieces = Vec::new();
-    let mut at = 0;
-    while let Some(piece) = pattern.find_at(text, at) {
-        let end = give_back(text, piece.start(), piece.end());
-        pieces.push(&text[piece.start()..end]);
-        at = end;
-    }
-    pieces
-}
-
 /// Both encodings' patterns: tiktoken's on `fancy-regex`, ours on `regex`.
 fn pattern_pairs() -> &'static [(&'static str, fancy_regex::Regex, regex::Regex); 2] {
     static PAIRS: OnceLock<[(&str, fancy_regex::Regex, regex::Regex); 2]> = OnceLock::new();
@@ -258,7 +246,7 @@ fn pattern_pairs() -> &'static [(&'static str, fancy_regex::Regex, regex::Regex)
 fn assert_same_pieces(text: &str) {
     for (name, theirs, ours) in pattern_pairs() {
         assert_eq!(
-            plain_pieces(ours, text),
+            pieces(ours, text).collect::<Vec<_>>(),
             fancy_pieces(theirs, text),
             "{name}: {text:?}"
         );
@@ -293,7 +281,7 @@ proptest! {
         text in "[ \t\r\n\x0b\x0c\u{a0}\u{85}\u{2028}\u{3000}aZé日0-9'.,!?/_\u{0301}sStTdDlLvVrReEmM-]{0,60}"
     ) {
         for (name, theirs, ours) in pattern_pairs() {
-            prop_assert_eq!(plain_pieces(ours, &text), fancy_pieces(theirs, &text), "{}", name);
+            prop_assert_eq!(pieces(ours, &text).collect::<Vec<_>>(), fancy_pieces(theirs, &text), "{}", name);
         }
     }
 
