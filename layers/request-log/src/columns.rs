@@ -20,6 +20,11 @@ pub(crate) trait ReadRow {
 
     /// A yes/no column (an integer in SQLite, a boolean in PostgreSQL).
     fn flag(&self, column: usize) -> Result<bool, Self::Error>;
+
+    /// An integer column read as a count: `NULL` and negative values as 0.
+    fn count(&self, column: usize) -> Result<u64, Self::Error> {
+        Ok(self.int(column)?.map_or(0, uint))
+    }
 }
 
 /// `v` as an `INTEGER` / `BIGINT` value (saturated).
@@ -37,7 +42,6 @@ pub(crate) fn uint(v: i64) -> u64 {
 pub(crate) fn record<C: ReadRow>(row: &C) -> Result<(i64, RequestRecord), C::Error> {
     let text = |i| -> Result<Option<Arc<str>>, C::Error> { Ok(row.text(i)?.map(Arc::from)) };
     let name = |i| -> Result<Arc<str>, C::Error> { Ok(text(i)?.unwrap_or_default()) };
-    let count = |i| -> Result<u64, C::Error> { Ok(row.int(i)?.map_or(0, uint)) };
     Ok((
         row.int(0)?.unwrap_or_default(),
         RequestRecord {
@@ -53,17 +57,17 @@ pub(crate) fn record<C: ReadRow>(row: &C) -> Result<(i64, RequestRecord), C::Err
             provider: text(10)?,
             model: text(11)?,
             strategy: text(12)?,
-            status: u16::try_from(count(13)?).unwrap_or(0),
+            status: u16::try_from(row.count(13)?).unwrap_or(0),
             error_code: text(14)?,
-            attempts: u32::try_from(count(15)?).unwrap_or(0),
-            prompt_tokens: count(16)?,
-            completion_tokens: count(17)?,
-            cached_tokens: count(18)?,
-            cache_write_tokens: count(19)?,
-            reasoning_tokens: count(20)?,
-            cost: Money::from_picos(count(21)?),
+            attempts: u32::try_from(row.count(15)?).unwrap_or(0),
+            prompt_tokens: row.count(16)?,
+            completion_tokens: row.count(17)?,
+            cached_tokens: row.count(18)?,
+            cache_write_tokens: row.count(19)?,
+            reasoning_tokens: row.count(20)?,
+            cost: Money::from_picos(row.count(21)?),
             estimated: row.flag(22)?,
-            latency_ms: count(23)?,
+            latency_ms: row.count(23)?,
             ttft_ms: row.int(24)?.map(uint),
             stream: row.flag(25)?,
             client: text(26)?,
@@ -73,12 +77,11 @@ pub(crate) fn record<C: ReadRow>(row: &C) -> Result<(i64, RequestRecord), C::Err
 
 /// Reads a row of a cost series: bucket start (ms), series key, cost, requests.
 pub(crate) fn point<C: ReadRow>(row: &C) -> Result<SeriesPoint, C::Error> {
-    let count = |i| -> Result<u64, C::Error> { Ok(row.int(i)?.map_or(0, uint)) };
     Ok((
         row.int(0)?.unwrap_or_default(),
         row.text(1)?.map(Arc::from),
-        Money::from_picos(count(2)?),
-        count(3)?,
+        Money::from_picos(row.count(2)?),
+        row.count(3)?,
     ))
 }
 
@@ -92,7 +95,7 @@ pub(crate) fn sums<C: ReadRow>(row: &C, group_by: Option<GroupBy>) -> Result<Usa
         Some(group_by) => (group_by.render(row.text(0)?), 1),
         None => (serde_json::Value::Null, 0),
     };
-    let count = |i: usize| -> Result<u64, C::Error> { Ok(row.int(offset + i)?.map_or(0, uint)) };
+    let count = |i: usize| row.count(offset + i);
     Ok(UsageSums {
         key,
         requests: count(0)?,
