@@ -18,11 +18,11 @@ use crate::{
 /// The table and its one index, by time: every query reads a time range of it, and every
 /// row is added at its end.
 ///
-/// No index by caller (files written by earlier builds have one; it is dropped on open): each caller's
-/// rows would go to a place of their own in it, and with many callers a write then touches
-/// a page per caller. Measured with 64 callers taking turns, it made inserting four times
-/// dearer, and the gap grows with the table. A query for one caller reads the time range, as
-/// queries by key, model or provider already do.
+/// No index by caller (files written by earlier builds have one; it is dropped on open):
+/// each caller's rows would go to a place of their own in it, and with many callers a write
+/// then touches a page per caller. Measured with 64 callers taking turns, it made inserting
+/// four times dearer, and the gap grows with the table. A query for one caller reads the time
+/// range, as queries by key, model or provider already do.
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS requests (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
