@@ -48,6 +48,7 @@ pub mod cors;
 pub mod edge;
 mod embed;
 pub mod error;
+mod head_timeout;
 pub mod health;
 mod idle;
 pub mod ingress;

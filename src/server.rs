@@ -6,14 +6,14 @@
 //! is cut.
 //!
 //! Two timeouts protect each connection from clients that hold it without using it:
-//! `header_read_timeout` (hyper's: the headers of an HTTP/1 request must be complete this long
-//! after it started, so a client sending them a byte at a time is cut) and `idle_timeout`
-//! (no byte read or written for that long: the connection is shut down gracefully, so a
-//! request in flight still finishes). The request body deadline is the edge's
-//! ([`crate::edge`]).
+//! `header_read_timeout` (an HTTP/1 connection may go this long without a request in flight,
+//! so a client sending its headers a byte at a time is cut; see `head_timeout.rs`) and
+//! `idle_timeout` (no byte read or written for that long: the connection is shut down
+//! gracefully, so a request in flight still finishes). The request body deadline is the
+//! edge's ([`crate::edge`]).
 //!
-//! Each connection has a watchdog task (`watchdog.rs`) that waits for the shutdown, the
-//! idle timeout and the end of the drain, so that serving a request polls none of them.
+//! Each connection has a watchdog task (`watchdog.rs`) that waits for the shutdown, both
+//! timeouts and the end of the drain, so that serving a request polls none of them.
 
 use std::{convert::Infallible, time::Duration};
 
@@ -73,7 +73,9 @@ pub async fn serve<S, B>(
         .http1()
         .title_case_headers(true)
         .timer(TokioTimer::new())
-        .header_read_timeout(timeouts.header_read);
+        // The watchdog keeps `header_read_timeout` (see `head_timeout.rs`): hyper's would arm
+        // a timer for every request.
+        .header_read_timeout(None);
     // Connections still open when the drain times out are cut here, before `serve` returns,
     // so that their requests' accounting (a stream's body dropped mid-way is charged what it
     // generated) starts while the runtime runs, and graceful shutdown then awaits it.
@@ -82,6 +84,7 @@ pub async fn serve<S, B>(
         shutdown: shutdown.clone(),
         cut: cut.clone(),
         idle: timeouts.idle,
+        header_read: timeouts.header_read,
     };
     loop {
         let accepted = tokio::select! {
@@ -100,10 +103,12 @@ pub async fn serve<S, B>(
         let _ = stream.set_nodelay(true);
         let activity = crate::idle::Activity::new();
         let io = TokioIo::new(crate::idle::Tracked::new(stream, activity.clone()));
+        let requests = crate::head_timeout::Requests::new();
+        let service = crate::head_timeout::Counted::new(service.clone(), requests.clone());
         let connection = builder
-            .serve_connection(io, TowerToHyperService::new(service.clone()))
+            .serve_connection(io, TowerToHyperService::new(service))
             .into_owned();
-        let (signal, watchdog) = watch.start(activity);
+        let (signal, watchdog) = watch.start(activity, requests);
         connections.spawn(async move {
             let _watchdog = watchdog;
             let served = crate::watchdog::serve(connection, &signal, |connection| {

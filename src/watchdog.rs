@@ -21,7 +21,7 @@ use std::{
 use futures_util::task::AtomicWaker;
 use tokio_util::{sync::CancellationToken, task::AbortOnDropHandle};
 
-use crate::idle::Activity;
+use crate::{head_timeout::Requests, idle::Activity};
 
 /// What the watchdog asks of its connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,7 +58,8 @@ impl Signal {
 }
 
 /// What a connection is watched for: the server's shutdown (drain), its own idleness
-/// (drain), and the end of the drain (stop).
+/// (drain), a wait for a request's headers past `header_read_timeout` (stop), and the end of
+/// the drain (stop).
 #[derive(Clone, Debug)]
 pub(crate) struct Watch {
     /// Cancelled when the server stops accepting.
@@ -67,21 +68,35 @@ pub(crate) struct Watch {
     pub(crate) cut: CancellationToken,
     /// How long a connection may move no byte before it drains.
     pub(crate) idle: Duration,
+    /// How long an HTTP/1 connection may have no request in flight before it stops.
+    pub(crate) header_read: Duration,
 }
 
 impl Watch {
-    /// Spawns the watchdog of a connection whose bytes `activity` counts; it ends when the
-    /// returned handle is dropped.
-    pub(crate) fn start(&self, activity: Arc<Activity>) -> (Arc<Signal>, AbortOnDropHandle<()>) {
+    /// Spawns the watchdog of a connection whose bytes `activity` counts and whose requests
+    /// `requests` counts; it ends when the returned handle is dropped.
+    pub(crate) fn start(
+        &self,
+        activity: Arc<Activity>,
+        requests: Arc<Requests>,
+    ) -> (Arc<Signal>, AbortOnDropHandle<()>) {
         let signal = Arc::new(Signal::default());
         let (watch, raised) = (self.clone(), signal.clone());
         let task = tokio::spawn(async move {
-            tokio::select! {
-                () = watch.shutdown.cancelled() => {}
-                () = activity.idle_for(watch.idle) => tracing::debug!("closing an idle connection"),
-                () = watch.cut.cancelled() => {}
-            }
-            raised.raise(Ask::Drain);
+            let ask = tokio::select! {
+                () = watch.shutdown.cancelled() => Ask::Drain,
+                () = activity.idle_for(watch.idle) => {
+                    tracing::debug!("closing an idle connection");
+                    Ask::Drain
+                }
+                // No request is in flight: nothing is lost by closing at once.
+                () = requests.waiting_for(watch.header_read) => {
+                    tracing::debug!("closing a connection that sent no request headers in time");
+                    Ask::Stop
+                }
+                () = watch.cut.cancelled() => Ask::Drain,
+            };
+            raised.raise(ask);
             watch.cut.cancelled().await;
             raised.raise(Ask::Stop);
         });
@@ -132,13 +147,14 @@ mod tests {
             shutdown: CancellationToken::new(),
             cut: CancellationToken::new(),
             idle: Duration::from_secs(3600),
+            header_read: Duration::from_secs(3600),
         }
     }
 
     #[tokio::test]
     async fn a_shutdown_drains_the_connection_once_and_it_finishes_its_work() {
         let watch = watch();
-        let (signal, _watchdog) = watch.start(Activity::new());
+        let (signal, _watchdog) = watch.start(Activity::new(), Requests::new());
         let (finish, finished) = oneshot::channel::<u8>();
         let finish = Mutex::new(Some(finish));
         let drains = AtomicUsize::new(0);
@@ -156,7 +172,7 @@ mod tests {
     #[tokio::test]
     async fn the_end_of_the_drain_stops_a_connection_that_would_not_finish() {
         let watch = watch();
-        let (signal, _watchdog) = watch.start(Activity::new());
+        let (signal, _watchdog) = watch.start(Activity::new(), Requests::new());
         let drains = AtomicUsize::new(0);
         let served = serve(pending::<()>(), &signal, |_| {
             drains.fetch_add(1, Ordering::Relaxed);
@@ -173,7 +189,7 @@ mod tests {
             idle: Duration::from_millis(200),
             ..watch()
         };
-        let (signal, _watchdog) = watch.start(Activity::new());
+        let (signal, _watchdog) = watch.start(Activity::new(), Requests::new());
         let drained = tokio::sync::Notify::new();
         let started = tokio::time::Instant::now();
         let served = serve(pending::<()>(), &signal, |_| drained.notify_one());
@@ -186,10 +202,29 @@ mod tests {
         assert!(idle_for <= Duration::from_millis(270), "{idle_for:?}");
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn a_connection_without_a_request_past_the_header_timeout_is_stopped() {
+        let watch = Watch {
+            header_read: Duration::from_millis(200),
+            ..watch()
+        };
+        let (signal, _watchdog) = watch.start(Activity::new(), Requests::new());
+        let drains = AtomicUsize::new(0);
+        let started = tokio::time::Instant::now();
+        let served = serve(pending::<()>(), &signal, |_| {
+            drains.fetch_add(1, Ordering::Relaxed);
+        });
+        assert_eq!(served.await, None);
+        assert_eq!(drains.load(Ordering::Relaxed), 0, "stopped, not drained");
+        let waited = started.elapsed();
+        assert!(waited >= Duration::from_millis(200), "{waited:?}");
+        assert!(waited <= Duration::from_millis(270), "{waited:?}");
+    }
+
     #[tokio::test]
     async fn a_connection_that_ends_takes_its_watchdog_with_it() {
         let watch = watch();
-        let (signal, watchdog) = watch.start(Activity::new());
+        let (signal, watchdog) = watch.start(Activity::new(), Requests::new());
         assert_eq!(serve(async { 3 }, &signal, |_| {}).await, Some(3));
         let task = watchdog.abort_handle();
         drop(watchdog);

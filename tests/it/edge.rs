@@ -73,6 +73,47 @@ async fn a_slowloris_connection_is_closed_within_the_header_timeout_while_others
 }
 
 #[tokio::test]
+async fn a_request_outlasting_the_header_timeout_is_served_then_its_idle_connection_closes() {
+    let upstream = MockServer::openai().await;
+    upstream.set_fault(Fault::Latency(Duration::from_millis(2500)));
+    let infermux = Infermux::start(&format!(
+        "header_read_timeout: 1s
+providers:
+  - {{name: slow, type: openai_compatible, base_url: {}, api_key: sk-test, models: [gpt-4o-mini]}}
+",
+        upstream.base_url()
+    ))
+    .await;
+    let body = r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}"#;
+    let mut kept = TcpStream::connect(infermux.proxy).await.expect("connect");
+    let started = Instant::now();
+    kept.write_all(
+        format!(
+            "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .await
+    .expect("write");
+    let mut first = [0u8; 1];
+    kept.read_exact(&mut first).await.expect("an answer");
+    let answered = Instant::now();
+    let (response, closed) = read_until_closed(&mut kept, Duration::from_secs(5)).await;
+    assert!(response.starts_with("TTP/1.1 200"), "{response}");
+    assert!(response.contains("\"chat.completion\""), "{response}");
+    // Served, though in flight for longer than the header timeout.
+    assert!(answered - started >= Duration::from_millis(2400));
+    // Then closed, waiting for a next request, one timeout (and at most a quarter more) on.
+    let waited = closed - answered;
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(3),
+        "closed {waited:?} after the answer"
+    );
+}
+
+#[tokio::test]
 async fn a_body_that_trickles_in_past_the_body_timeout_gets_408() {
     let infermux = Infermux::start(&format!("body_read_timeout: 500ms\n{MOCK}")).await;
     let mut slow = TcpStream::connect(infermux.proxy).await.expect("connect");
