@@ -304,6 +304,10 @@ impl SpendStore for BudgetWatch {
     fn flush(&self) -> StoreFuture<()> {
         self.inner.flush()
     }
+
+    fn groups_writes(&self) -> bool {
+        self.inner.groups_writes()
+    }
 }
 
 #[cfg(test)]

@@ -95,6 +95,12 @@ impl KeyHold {
         &self.inner.caller
     }
 
+    /// Whether the key's store writes settlements in groups (see
+    /// [`SpendStore::groups_writes`]).
+    pub fn groups_writes(&self) -> bool {
+        self.inner.store.groups_writes()
+    }
+
     /// Charges `entry` (the caller's ledger entry: its cost, tokens and time) to each of the
     /// key's accounts and releases what they held; completes once the store has it.
     pub fn settle(&self, entry: &LedgerEntry) -> StoreFuture<()> {

@@ -278,4 +278,12 @@ pub trait SpendStore: Send + Sync + 'static {
     fn flush(&self) -> StoreFuture<()> {
         Box::pin(std::future::ready(Ok(())))
     }
+
+    /// Whether a settlement's write is shared with the settlements made after it in the same
+    /// turn of the runtime (group commit), so that a caller about to wait for one should let
+    /// that turn finish first. A store that writes each settlement alone, or keeps it in
+    /// memory, says no (the default): its callers then wait at once.
+    fn groups_writes(&self) -> bool {
+        false
+    }
 }

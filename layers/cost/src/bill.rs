@@ -101,6 +101,12 @@ impl Bill {
         )
     }
 
+    /// Whether the settlement's writes are grouped with those made after it in the same turn
+    /// of the runtime (see [`SpendStore::groups_writes`]): its caller's store or its key's.
+    pub(crate) fn groups_writes(&self) -> bool {
+        self.shared.store.groups_writes() || self.key.as_ref().is_some_and(KeyHold::groups_writes)
+    }
+
     /// Records `usage` of the response `served` produced (`estimated` when infermux counted
     /// it because the provider did not report it); returns its cost and the settlement.
     ///

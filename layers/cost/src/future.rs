@@ -125,12 +125,17 @@ where
         }
         let settled: Settled = match usage {
             Some(usage) => {
+                let grouped = bill.groups_writes();
                 let (cost, settle) = bill.settle(&served, usage, false);
                 set_cost(&mut response, cost);
                 Box::pin(async move {
                     // The responses that finish in the same turn of the runtime share one
-                    // journal write (group commit); a stream's end is written at once.
-                    tokio::task::yield_now().await;
+                    // journal write (group commit); a stream's end is written at once. A
+                    // store without group commit is waited for at once: letting the turn
+                    // finish would only cost this task another poll.
+                    if grouped {
+                        tokio::task::yield_now().await;
+                    }
                     settle.await;
                     Ok(response)
                 })
@@ -200,5 +205,65 @@ fn set_cost(response: &mut Response<InferBody>, cost: infermux_core::Money) {
     // The decimal's own buffer becomes the header value, uncopied.
     if let Ok(value) = HeaderValue::from_maybe_shared(bytes::Bytes::from(cost.to_plain_decimal())) {
         response.headers_mut().insert(COST_HEADER, value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{sync::Arc, task::Waker};
+
+    use http::Response;
+    use infermux_budget::{FileStore, MemoryStore};
+    use infermux_core::{
+        InferRequest, Price, PriceTable, RequestBody, SpendStore, SystemClock, chat::ChatRequest,
+    };
+    use tower::{Layer, Service, service_fn};
+
+    use super::*;
+    use crate::CostLayer;
+
+    /// Whether a complete answer, settled in `store`, is ready at its first poll.
+    fn answered_at_once(store: Arc<dyn SpendStore>) -> bool {
+        let prices = PriceTable::default().with_price(
+            "openai".into(),
+            "gpt-4o-mini",
+            Price::per_million(0.15, 0.60, None, None).expect("price"),
+        );
+        let provider = service_fn(|_: InferRequest| async {
+            let usage = Usage {
+                prompt_tokens: 8,
+                completion_tokens: 2,
+                ..Usage::default()
+            };
+            let mut response = Response::new(InferBody::full_with_usage("{}", usage));
+            response.extensions_mut().insert(Served {
+                provider: "openai".into(),
+                upstream_model: "gpt-4o-mini".into(),
+            });
+            Ok::<_, BoxError>(response)
+        });
+        let mut service = CostLayer::new(store, prices, Arc::new(SystemClock)).layer(provider);
+        let chat: ChatRequest = serde_json::from_value(serde_json::json!({
+            "model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]
+        }))
+        .expect("chat");
+        let request = InferRequest::new(RequestBody::Chat(chat), "a".into(), "r".into());
+        let mut answer = std::pin::pin!(service.call(request));
+        answer
+            .as_mut()
+            .poll(&mut Context::from_waker(Waker::noop()))
+            .is_ready()
+    }
+
+    #[tokio::test]
+    async fn a_store_without_group_commit_is_waited_for_at_once() {
+        assert!(answered_at_once(Arc::new(MemoryStore::new())));
+    }
+
+    #[tokio::test]
+    async fn a_store_with_group_commit_lets_the_turn_finish_first() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = FileStore::open(dir.path().join("spend.json")).expect("store");
+        assert!(!answered_at_once(Arc::new(store)));
     }
 }

@@ -104,4 +104,8 @@ impl SpendStore for KeyMetrics {
     fn flush(&self) -> StoreFuture<()> {
         self.inner.flush()
     }
+
+    fn groups_writes(&self) -> bool {
+        self.inner.groups_writes()
+    }
 }

@@ -525,6 +525,11 @@ impl SpendStore for FileStore {
     fn flush(&self) -> StoreFuture<()> {
         done(self.shared.compact())
     }
+
+    fn groups_writes(&self) -> bool {
+        // Every line queued before the batch is written goes out in one write.
+        true
+    }
 }
 
 #[cfg(test)]
