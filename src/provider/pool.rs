@@ -109,6 +109,10 @@ impl Http1Pool {
     }
 
     /// The newest idle connection that is still open, once it can take a request.
+    ///
+    /// The newest connection that can take one now is preferred: one that just came back may
+    /// not have finished its last exchange yet, and waiting for it would cost the request
+    /// another wake-up.
     async fn take_idle(&self) -> Option<Sender> {
         loop {
             let idle = {
@@ -117,13 +121,16 @@ impl Http1Pool {
                     .idle
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner);
-                let newest = idle.pop()?;
+                let newest = idle.last()?;
                 if newest.since.elapsed() >= IDLE_TIMEOUT {
                     // The others went idle earlier still.
                     idle.clear();
                     return None;
                 }
-                newest
+                match idle.iter().rposition(|conn| conn.sender.is_ready()) {
+                    Some(ready) => idle.remove(ready),
+                    None => idle.pop()?,
+                }
             };
             let mut sender = idle.sender;
             if sender.ready().await.is_ok() {

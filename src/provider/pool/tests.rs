@@ -242,6 +242,32 @@ async fn a_connection_idle_past_the_timeout_is_closed_not_reused() {
     }
 }
 
+#[tokio::test]
+async fn a_connection_that_can_take_a_request_now_goes_before_a_newer_one_that_cannot() {
+    let server = server(Answer::KeepAlive).await;
+    let pool = pool(&server);
+    let response = pool.send(post()).await.expect("answer");
+    assert_eq!(read(response).await, "hello");
+    // A newer idle connection whose connection task never runs: it never takes a request.
+    let authority = server.base_url.authority().expect("authority").as_str();
+    let stream = tokio::net::TcpStream::connect(authority)
+        .await
+        .expect("connect");
+    let (stalled, _never_polled) = http1::handshake(hyper_util::rt::TokioIo::new(stream))
+        .await
+        .expect("handshake");
+    pool.shared.idle.lock().expect("idle").push(Idle {
+        sender: stalled,
+        since: Instant::now(),
+    });
+    let response = tokio::time::timeout(std::time::Duration::from_secs(5), pool.send(post()))
+        .await
+        .expect("sent on the connection that was ready")
+        .expect("answer");
+    assert_eq!(read(response).await, "hello");
+    assert_eq!(pool.shared.idle.lock().expect("idle").len(), 2);
+}
+
 #[test]
 fn only_plain_http_urls_get_a_pool_and_their_host_names_the_port_unless_80() {
     let host = |url: &str| {
