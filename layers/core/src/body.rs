@@ -11,7 +11,7 @@ use std::{
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
-use http_body_util::{BodyExt, Full, combinators::UnsyncBoxBody};
+use http_body_util::{BodyExt, combinators::UnsyncBoxBody};
 
 use crate::{StreamText, Usage};
 
@@ -98,16 +98,22 @@ impl UsageSlot {
     }
 }
 
-pin_project_lite::pin_project! {
-    /// The body of every response the infermux stack produces.
-    ///
-    /// Streams pass through it frame by frame, never buffered. It carries a [`UsageSlot`] so
-    /// that an accounting layer wrapping it can read the provider's usage when the body ends.
-    pub struct InferBody {
-        #[pin]
-        inner: UnsyncBoxBody<Bytes, BoxError>,
-        usage: UsageSlot,
-    }
+/// The body of every response the infermux stack produces.
+///
+/// Streams pass through it frame by frame, never buffered. It carries a [`UsageSlot`] so
+/// that an accounting layer wrapping it can read the provider's usage when the body ends.
+pub struct InferBody {
+    frames: Frames,
+    usage: UsageSlot,
+}
+
+/// Where an [`InferBody`]'s frames come from.
+enum Frames {
+    /// A complete body, held as is (`None` once sent, or when empty): most answers, which a
+    /// box would cost an allocation and a call through a pointer per frame.
+    Whole(Option<Bytes>),
+    /// Any other body: a stream, a body another layer wraps.
+    Boxed(UnsyncBoxBody<Bytes, BoxError>),
 }
 
 impl InferBody {
@@ -118,19 +124,26 @@ impl InferBody {
         B::Error: Into<BoxError>,
     {
         Self {
-            inner: body.map_err(Into::into).boxed_unsync(),
+            frames: Frames::Boxed(body.map_err(Into::into).boxed_unsync()),
             usage,
         }
     }
 
     /// A complete body with no usage (errors, model lists).
     pub fn full(bytes: impl Into<Bytes>) -> Self {
-        Self::new(Full::new(bytes.into()), UsageSlot::new())
+        Self::whole(bytes.into(), UsageSlot::new())
     }
 
     /// A complete body whose usage is known.
     pub fn full_with_usage(bytes: impl Into<Bytes>, usage: Usage) -> Self {
-        Self::new(Full::new(bytes.into()), UsageSlot::filled(usage))
+        Self::whole(bytes.into(), UsageSlot::filled(usage))
+    }
+
+    fn whole(bytes: Bytes, usage: UsageSlot) -> Self {
+        Self {
+            frames: Frames::Whole((!bytes.is_empty()).then_some(bytes)),
+            usage,
+        }
     }
 
     /// The usage, once the provider reported it.
@@ -167,14 +180,60 @@ impl Body for InferBody {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        self.project().inner.poll_frame(cx)
+        match &mut self.get_mut().frames {
+            Frames::Whole(bytes) => Poll::Ready(bytes.take().map(|bytes| Ok(Frame::data(bytes)))),
+            Frames::Boxed(body) => Pin::new(body).poll_frame(cx),
+        }
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        match &self.frames {
+            Frames::Whole(bytes) => bytes.is_none(),
+            Frames::Boxed(body) => body.is_end_stream(),
+        }
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        match &self.frames {
+            Frames::Whole(bytes) => {
+                SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
+            }
+            Frames::Boxed(body) => body.size_hint(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http_body_util::{BodyExt, Full};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_complete_body_is_one_frame_of_its_bytes_then_ends() {
+        let usage = Usage {
+            prompt_tokens: 3,
+            ..Usage::default()
+        };
+        let mut body = InferBody::full_with_usage("{\"ok\":1}", usage);
+        assert_eq!(body.size_hint().exact(), Some(8));
+        assert!(!body.is_end_stream());
+        let frame = body.frame().await.expect("a frame").expect("data");
+        assert_eq!(frame.into_data().expect("data"), "{\"ok\":1}");
+        assert!(body.is_end_stream());
+        assert!(body.frame().await.is_none());
+        assert_eq!(body.usage(), Some(usage));
+    }
+
+    #[tokio::test]
+    async fn an_empty_body_has_no_frame_as_a_wrapped_one_has_none() {
+        let mut body = InferBody::full(Bytes::new());
+        assert!(body.is_end_stream());
+        assert_eq!(body.size_hint().exact(), Some(0));
+        assert!(body.frame().await.is_none());
+        let wrapped = InferBody::new(Full::new(Bytes::new()), UsageSlot::new());
+        assert!(wrapped.is_end_stream());
+        let collected = wrapped.collect().await.expect("collected").to_bytes();
+        assert!(collected.is_empty());
     }
 }
