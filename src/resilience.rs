@@ -6,34 +6,25 @@
 
 use std::{num::NonZeroU32, time::Duration};
 
-use http::Response;
 use infermux_breaker::{
     AtStreamEnd, Breaker, BreakerParams, CircuitBreakerLayer, Failure, Outcome, RateLimiter,
     RateLimits,
 };
-use infermux_core::{InferBody, ProviderBoard, ProviderName};
-use tower::{Layer, Service, util::BoxCloneSyncService};
+use infermux_core::{ProviderBoard, ProviderName};
+use tower::Layer;
 
 use crate::{
     config::{CircuitBreakerConfig, ProviderConfig, RateLimitConfig},
-    provider::{DispatchTarget, ProviderCall, ProviderError, ProviderErrorKind},
+    provider::{DispatchTarget, ProviderClient, ProviderError, ProviderErrorKind, TargetService},
 };
 
 /// `service`, the client of `provider`, behind its circuit breaker (publishing to the
 /// provider's status on `board`) and with its local rate limit: what dispatch tries.
-pub fn target<S>(
+pub fn target(
     provider: &ProviderConfig,
-    service: S,
+    service: ProviderClient,
     board: &ProviderBoard,
-) -> (ProviderName, DispatchTarget)
-where
-    S: Service<ProviderCall, Response = Response<InferBody>, Error = ProviderError>
-        + Clone
-        + Send
-        + Sync
-        + 'static,
-    S::Future: Send + 'static,
-{
+) -> (ProviderName, DispatchTarget) {
     let name = ProviderName::new(provider.name.as_str());
     let params = breaker_params(&provider.circuit_breaker, provider.max_cooldown);
     let breaker = match board.get(&name) {
@@ -48,7 +39,7 @@ where
         .settle_with(AtStreamEnd)
         .layer(traced);
     let target = DispatchTarget {
-        service: BoxCloneSyncService::new(gated),
+        service: TargetService::Gated(gated),
         limiter: rate_limiter(provider.rate_limit.as_ref()),
     };
     (name, target)

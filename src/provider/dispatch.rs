@@ -32,24 +32,20 @@ use std::{
 
 use futures_util::{FutureExt, future::BoxFuture};
 use http::{HeaderValue, Response};
-use infermux_breaker::RateLimiter;
 use infermux_core::{
     BoxError, Candidate, CircuitState, InferBody, InferRequest, ModelCatalog, ProviderBoard,
     ProviderName, ProviderStatus, Served,
 };
 use tokio::time::Instant;
-use tower::{Service, ServiceExt, util::BoxCloneSyncService};
+use tower::{Service, ServiceExt};
 
-use super::{ProviderCall, ProviderError};
+use super::{DispatchTarget, ProviderCall, ProviderError, ProviderService, TargetService};
 use crate::error::ModelNotFound;
 
 /// Header naming the provider that served a response.
 pub const PROVIDER_HEADER: http::HeaderName = http::HeaderName::from_static("x-infermux-provider");
 /// Header naming the model sent to that provider.
 pub const MODEL_HEADER: http::HeaderName = http::HeaderName::from_static("x-infermux-model");
-
-/// One provider's client, type-erased (in the full stack, behind its circuit breaker).
-pub type ProviderService = BoxCloneSyncService<ProviderCall, Response<InferBody>, ProviderError>;
 
 /// Why dispatch passed over a candidate without sending it the request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -166,24 +162,6 @@ impl fmt::Display for AllProvidersFailed {
 }
 
 impl std::error::Error for AllProvidersFailed {}
-
-/// One provider as dispatch sees it: its (gated) service and its local rate limit.
-#[derive(Debug)]
-pub struct DispatchTarget {
-    /// The provider's service; in the full stack, behind its circuit breaker.
-    pub service: ProviderService,
-    /// The provider's local rate limit, if any.
-    pub limiter: Option<RateLimiter>,
-}
-
-impl From<ProviderService> for DispatchTarget {
-    fn from(service: ProviderService) -> Self {
-        Self {
-            service,
-            limiter: None,
-        }
-    }
-}
 
 /// The provider-dispatch service.
 #[derive(Clone)]
@@ -355,7 +333,7 @@ impl Service<InferRequest> for Dispatch {
 impl Provider {
     /// A service ready to take the request, or why this provider is passed over. Dropping
     /// the returned service unused gives back whatever its gate reserved.
-    fn admit(&self, tokens: u64) -> Result<ProviderService, Skip> {
+    fn admit(&self, tokens: u64) -> Result<TargetService, Skip> {
         if self.status.as_ref().is_some_and(|s| !s.healthy()) {
             return Err(Skip::Unhealthy);
         }

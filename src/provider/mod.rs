@@ -22,17 +22,18 @@ mod mock;
 mod passthrough;
 mod pool;
 mod stream;
+mod target;
 mod wire;
 
 pub use call::{ProviderCall, ProviderError, ProviderErrorKind};
 pub use client::{HttpClient, http_client};
 pub use dispatch::{
-    AllProvidersFailed, Dispatch, DispatchTarget, MODEL_HEADER, NoHealthyProvider, PROVIDER_HEADER,
-    ProviderService, Skip,
+    AllProvidersFailed, Dispatch, MODEL_HEADER, NoHealthyProvider, PROVIDER_HEADER, Skip,
 };
 pub use forward::ForwardBody;
 pub use http::{HttpProvider, HttpProviderConfig};
 pub use kind::ProviderClient;
 pub use mock::{MockProvider, MockSettings};
 pub use stream::{ChunkDecoder, TranslatedBody};
+pub use target::{DispatchTarget, GatedProvider, ProviderService, TargetService};
 pub use wire::WireFormat;
