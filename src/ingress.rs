@@ -66,6 +66,9 @@ pub struct IngressSettings {
     keys: Option<(Arc<infermux_keys::KeyRing>, bool)>,
     /// The request metrics' handles, registered once.
     metrics: metrics::RequestMetrics,
+    /// Set when no layer of the stack decides by a prompt's size: the virtual models, whose
+    /// requests are counted all the same.
+    counts_on_demand: Option<hashbrown::HashSet<Arc<str>>>,
 }
 
 impl IngressSettings {
@@ -102,6 +105,7 @@ impl IngressSettings {
             log: None,
             keys: None,
             metrics: metrics::RequestMetrics::default(),
+            counts_on_demand: None,
         }
     }
 
@@ -144,6 +148,42 @@ impl IngressSettings {
             (class.status.as_u16(), class.code),
             latency,
         ));
+    }
+
+    /// Leaves the prompt of a long non-streamed chat request uncounted (see
+    /// [`InferRequest::deferred_count`]), for a stack in which no layer decides by it: no
+    /// budget, no `tpm` limit, no `cost_weighted` routing. A request for one of
+    /// `virtual_models`, one that names a strategy (`X-Infermux-Strategy`) and one that
+    /// presents an API key (which may hold a spend cap) are counted all the same; the cost
+    /// layer counts a deferred prompt if its answer comes without usage.
+    #[must_use]
+    pub fn with_counts_on_demand<'a>(
+        mut self,
+        virtual_models: impl IntoIterator<Item = &'a Arc<str>>,
+    ) -> Self {
+        self.counts_on_demand = Some(virtual_models.into_iter().cloned().collect());
+        self
+    }
+
+    /// Whether `request` (`route`, a body of `body_len` bytes) is left uncounted; `asks_more`
+    /// when it names a strategy or presents a key.
+    fn leaves_uncounted(
+        &self,
+        route: &Route,
+        request: &InferRequest,
+        body_len: usize,
+        asks_more: bool,
+    ) -> bool {
+        let Some(virtual_models) = &self.counts_on_demand else {
+            return false;
+        };
+        let model = request.body.model();
+        matches!(route, Route::Chat)
+            && !asks_more
+            && !request.body.is_stream()
+            && body_len > crate::tokens::INLINE_ESTIMATE_BYTES
+            && crate::tokens::counts_exactly(model)
+            && !virtual_models.contains(model)
     }
 
     /// Shows `GET /v1/models` to a client presenting a key of `ring` as that key's
@@ -501,7 +541,11 @@ where
     let mut request = InferRequest::new(body, caller.clone(), request_id.clone());
     request.protocol = protocol;
     request.client = client;
-    if !crate::tokens::estimate_inline(settings.tokens, &mut request, bytes.len()) {
+    let client_key = infermux_keys::presented(headers);
+    let asks_more = strategy_override.is_some() || client_key.is_some();
+    if settings.leaves_uncounted(route, &request, bytes.len(), asks_more) {
+        crate::tokens::defer_count(settings.tokens, &mut request, bytes);
+    } else if !crate::tokens::estimate_inline(settings.tokens, &mut request, bytes.len()) {
         // Large prompts are counted off the runtime's workers, and a first table is built on
         // the blocking pool (see `tokens::with_estimate`): boxed, as both are rare and their
         // futures large.
@@ -510,7 +554,7 @@ where
     }
     request.strategy_override = strategy_override;
     request.session = session;
-    request.client_key = infermux_keys::presented(headers);
+    request.client_key = client_key;
     request.user_agent = client_product(headers);
     Ok(request)
 }
@@ -758,3 +802,6 @@ fn status_label(status: StatusCode) -> &'static str {
         },
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use http::Response;
 use infermux_core::{
     BoxError, InferBody, InferRequest, ModelCatalog, ModelSpecs, PriceTable, ProviderBoard,
-    ProviderModels, ProviderName, ProviderStatus,
+    ProviderModels, ProviderName, ProviderStatus, Strategy,
 };
 use infermux_route_group::{GroupSpec, RouteGroupLayer, RouteTable};
 use infermux_strategy::{Ranker, StrategyLayer, Unpriced};
@@ -90,6 +90,12 @@ pub fn build(
         accounting.request_log().cloned(),
         accounting.clock().clone(),
     );
+    // A prompt that no layer decides by is counted only if its answer comes without usage.
+    let settings = if decides_by_estimate(config) {
+        settings
+    } else {
+        settings.with_counts_on_demand(virtuals.names())
+    };
     // Keys and budgets reserve a virtual model's request at its dearest member.
     let reserving = crate::virtual_models::budget_catalog(&catalog, &virtuals);
     let keys = accounting.keys().layer(&reserving, &prices);
@@ -112,6 +118,25 @@ pub fn build(
             prices,
         },
     }
+}
+
+/// Whether a layer of the stack `config` builds decides by a request's prompt tokens: a
+/// budget's reservation, a `tpm` limit's admission, `cost_weighted` routing. (Virtual models
+/// and API keys decide by them too; ingress counts their requests whatever this says.)
+fn decides_by_estimate(config: &Config) -> bool {
+    let cost_weighted = |strategy: Option<Strategy>| strategy == Some(Strategy::CostWeighted);
+    !config.budgets.callers.is_empty()
+        || config.providers.iter().any(|p| {
+            p.rate_limit
+                .as_ref()
+                .is_some_and(|limit| limit.tpm.is_some())
+        })
+        || cost_weighted(Some(config.routing.strategy))
+        || config
+            .routing
+            .groups
+            .iter()
+            .any(|g| cost_weighted(g.strategy))
 }
 
 /// Requested model -> route group, candidates and strategy, from `routing`.
@@ -189,4 +214,34 @@ fn provider_service(
         responses_api: provider.kind == ProviderKind::OpenAi,
     };
     ProviderClient::Http(HttpProvider::new(config, client.clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decides(extra: &str) -> bool {
+        let yaml = format!(
+            "providers:\n  - {{name: a, type: openai, api_key: sk-test, models: [gpt-4o-mini]}}\n{extra}"
+        );
+        let config = crate::config::parse(&yaml, "infermux.yml", &|_| None).expect("config");
+        decides_by_estimate(&config)
+    }
+
+    #[test]
+    fn budgets_tpm_limits_and_cost_weighted_routing_decide_by_the_estimate() {
+        assert!(!decides(""), "one provider, priority");
+        assert!(!decides("routing: {strategy: least_latency}"));
+        assert!(decides("routing: {strategy: cost_weighted}"));
+        assert!(decides(
+            "routing:\n  groups:\n    - {name: g, models: [gpt-4o-mini], strategy: cost_weighted, providers: [a]}"
+        ));
+        assert!(decides(
+            "budgets:\n  callers:\n    - {caller: c, monthly_usd: 10, action: alert}"
+        ));
+        let tpm = "providers:\n  - {name: b, type: openai, api_key: sk-test, models: [gpt-4o], rate_limit: {tpm: 1000}}";
+        let yaml = format!("{tpm}\n");
+        let config = crate::config::parse(&yaml, "infermux.yml", &|_| None).expect("config");
+        assert!(decides_by_estimate(&config));
+    }
 }

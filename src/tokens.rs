@@ -202,6 +202,37 @@ pub async fn with_estimate(
     done.await
 }
 
+/// Whether `model` is counted with a BPE table (an OpenAI-family model): the count that
+/// costs, where others are a token per four bytes.
+pub fn counts_exactly(model: &str) -> bool {
+    Table::for_model(model).is_some()
+}
+
+/// Leaves the prompt of `request`, a chat request whose client sent `body`, uncounted: its
+/// completion cap is read now, and its prompt is counted from `body` only if
+/// [`DeferredCount::count`](infermux_core::DeferredCount::count) is called.
+pub fn defer_count(
+    counter: BpeTokenCounter,
+    request: &mut infermux_core::InferRequest,
+    body: bytes::Bytes,
+) {
+    let max_completion_tokens = match &request.body {
+        RequestBody::Chat(chat) => chat.max_completion_tokens.or(chat.max_tokens),
+        RequestBody::Embeddings(_) => None,
+    };
+    request.estimate = TokenEstimate {
+        prompt_tokens: 0,
+        max_completion_tokens,
+    };
+    request.deferred_count = Some(infermux_core::DeferredCount::new(move || {
+        match serde_json::from_slice::<ChatRequest>(&body) {
+            Ok(chat) => counter.estimate(&RequestBody::Chat(chat)).prompt_tokens,
+            // It parsed at ingress; should it not now, a token per four bytes.
+            Err(_) => (body.len() as u64).div_ceil(BYTES_PER_TOKEN),
+        }
+    }));
+}
+
 /// Builds the table `model` is counted with on the blocking pool, once: requests arriving
 /// while it builds wait for it here, on the runtime, rather than each taking a blocking
 /// thread (each thread costs a stack and, with glibc, possibly a malloc arena of its own).
@@ -280,6 +311,30 @@ mod tests {
         let estimate = BpeTokenCounter.estimate(&body);
         assert_eq!(estimate.prompt_tokens, 8);
         assert_eq!(estimate.max_completion_tokens, Some(50));
+    }
+
+    #[test]
+    fn a_deferred_count_is_the_estimate_ingress_would_have_made() {
+        let json = serde_json::json!({
+            "model": "gpt-4o-mini", "max_completion_tokens": 64,
+            "messages": [
+                {"role": "system", "content": "Answer in one line."},
+                {"role": "user", "content": "Why is the sky blue? ".repeat(1000)}
+            ]
+        });
+        let bytes = bytes::Bytes::from(json.to_string());
+        let mut request = infermux_core::InferRequest::new(chat(json), "a".into(), "r".into());
+        let eager = BpeTokenCounter.estimate(&request.body);
+        defer_count(BpeTokenCounter, &mut request, bytes);
+        assert_eq!(request.estimate.prompt_tokens, 0, "nothing counted yet");
+        assert_eq!(
+            request.estimate.max_completion_tokens,
+            Some(64),
+            "the cap read now"
+        );
+        let deferred = request.deferred_count.expect("a deferred count");
+        assert!(eager.prompt_tokens > 5000);
+        assert_eq!(deferred.count(), eager.prompt_tokens);
     }
 
     #[tokio::test]

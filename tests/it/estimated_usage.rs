@@ -101,6 +101,40 @@ async fn a_complete_answer_without_usage_is_charged_as_counted() {
 }
 
 #[tokio::test]
+async fn a_long_prompt_nothing_decided_by_is_counted_once_its_answer_has_no_usage() {
+    // One provider, `priority`, no budget: ingress leaves a long complete prompt uncounted,
+    // and the answer without usage has it counted then, exactly.
+    let mock = MockServer::openai().await;
+    mock.set_omit_usage(true);
+    mock.set_reply(REPLY);
+    let infermux = Infermux::start(&named_config("compat-long", &mock, "")).await;
+    let body = json!({
+        "model": "gpt-4o-mini",
+        "messages": [
+            {"role": "system", "content": "Summarise the user's notes."},
+            {"role": "user", "content": "Notes on the migration, day by day. ".repeat(800)}
+        ]
+    });
+    assert!(body.to_string().len() > infermux::tokens::INLINE_ESTIMATE_BYTES);
+    let reply = post_json(&infermux.url("/v1/chat/completions"), &[], body.clone()).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let chat = serde_json::from_value(body).expect("chat");
+    let prompt = BpeTokenCounter::new()
+        .estimate(&infermux::core::RequestBody::Chat(chat))
+        .prompt_tokens;
+    assert!(prompt > 5000, "{prompt}");
+    let output = BpeTokenCounter::new().count("gpt-4o-mini", REPLY);
+    let callers = report(&infermux, "/_infermux/costs/by-caller").await;
+    assert_eq!(callers["callers"][0]["prompt_tokens"], prompt);
+    assert_eq!(callers["callers"][0]["completion_tokens"], output);
+    let cost = infermux::core::Money::from_picos(prompt * INPUT_PICOS + output * OUTPUT_PICOS);
+    assert_eq!(
+        reply.header("x-infermux-cost"),
+        Some(cost.to_plain_decimal().as_str())
+    );
+}
+
+#[tokio::test]
 async fn a_stream_without_usage_is_charged_as_counted() {
     let mock = MockServer::openai().await;
     mock.set_omit_usage(true);

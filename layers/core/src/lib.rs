@@ -53,7 +53,8 @@ pub use money::Money;
 pub use pricing::{MAX_PRICE_TIERS, Price, PriceTable, PriceTier, PricingBasis, Rates};
 pub use protocol::{ClientRequest, Protocol};
 pub use request::{
-    Candidate, InferRequest, RequestBody, RouteContext, Served, TokenEstimate, VirtualRoute,
+    Candidate, DeferredCount, InferRequest, RequestBody, RouteContext, Served, TokenEstimate,
+    VirtualRoute,
 };
 pub use settled::{Routed, Settled, SettledSlot};
 pub use specs::{ModelClass, ModelKind, ModelSpec, ModelSpecs, SpecOverride};

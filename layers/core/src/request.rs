@@ -71,6 +71,31 @@ pub struct TokenEstimate {
     pub max_completion_tokens: Option<u64>,
 }
 
+/// A prompt's token count left to be made if something needs it: ingress leaves one in
+/// [`InferRequest::deferred_count`] instead of counting a long prompt that no layer of the
+/// stack decides by. Making it costs as much as counting the prompt, so it belongs off the
+/// async runtime's workers (the blocking pool).
+#[derive(Clone)]
+pub struct DeferredCount(Arc<dyn Fn() -> u64 + Send + Sync>);
+
+impl DeferredCount {
+    /// A count that `count` makes.
+    pub fn new(count: impl Fn() -> u64 + Send + Sync + 'static) -> Self {
+        Self(Arc::new(count))
+    }
+
+    /// The prompt's tokens, counted now.
+    pub fn count(&self) -> u64 {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for DeferredCount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DeferredCount")
+    }
+}
+
 /// A request on its way through the infermux stack.
 #[derive(Clone, Debug)]
 pub struct InferRequest {
@@ -84,6 +109,10 @@ pub struct InferRequest {
     pub route: RouteContext,
     /// The token estimate counted at ingress.
     pub estimate: TokenEstimate,
+    /// Set instead of `estimate.prompt_tokens` (then 0) when ingress left a long prompt
+    /// uncounted because no layer decides by it: the cost layer makes the count only for an
+    /// answer that comes without usage.
+    pub deferred_count: Option<DeferredCount>,
     /// The strategy the client asked for with `X-Infermux-Strategy`, overriding the
     /// configured one.
     pub strategy_override: Option<Strategy>,
@@ -138,6 +167,7 @@ impl InferRequest {
             request_id,
             route: RouteContext::default(),
             estimate: TokenEstimate::default(),
+            deferred_count: None,
             strategy_override: None,
             budget: None,
             session: None,

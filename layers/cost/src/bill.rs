@@ -8,8 +8,8 @@ use std::{
 };
 
 use infermux_core::{
-    Caller, KeyHold, LedgerEntry, Money, Price, PriceTable, RequestId, Reservation, Served,
-    Settled, SettledSlot, SharedClock, SpendStore, StoreFuture, Strategy, TokenCounter,
+    Caller, DeferredCount, KeyHold, LedgerEntry, Money, Price, PriceTable, RequestId, Reservation,
+    Served, Settled, SettledSlot, SharedClock, SpendStore, StoreFuture, Strategy, TokenCounter,
     TokenEstimate, Usage, UsageSlot,
 };
 
@@ -47,6 +47,8 @@ pub(crate) struct Bill {
     pub(crate) caller: Caller,
     pub(crate) group: Option<Arc<str>>,
     pub(crate) estimate: TokenEstimate,
+    /// The prompt's count, when ingress left it to be made if needed.
+    pub(crate) deferred_count: Option<DeferredCount>,
     pub(crate) reservation: Option<Reservation>,
     /// The client's API key and the spend it holds: charged the same entry as the caller.
     pub(crate) key: Option<KeyHold>,
@@ -311,6 +313,20 @@ pub(crate) fn counted_usage(partial: Option<Usage>, prompt_estimate: u64, counte
     }
 }
 
+/// The prompt tokens of a bill's request: the estimate ingress counted, or the count it left
+/// to be made, made now on the blocking pool.
+pub(crate) async fn prompt_tokens(estimate: TokenEstimate, deferred: Option<DeferredCount>) -> u64 {
+    match deferred {
+        Some(deferred) => tokio::task::spawn_blocking(move || deferred.count())
+            .await
+            .unwrap_or_else(|error| {
+                tracing::error!(%error, "counting a prompt failed; charging its output only");
+                estimate.prompt_tokens
+            }),
+        None => estimate.prompt_tokens,
+    }
+}
+
 /// Texts longer than this are counted on the blocking pool, never on a runtime worker: a
 /// BPE tokenizer takes about 25 ms per MiB.
 pub const INLINE_COUNT_LIMIT: usize = 16 * 1024;
@@ -368,6 +384,7 @@ mod tests {
             caller: "a".into(),
             group: None,
             estimate: TokenEstimate::default(),
+            deferred_count: None,
             reservation: None,
             key: None,
             slot: SettledSlot::new(),

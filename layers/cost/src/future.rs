@@ -189,7 +189,8 @@ async fn settle_unreported(
     let text = infermux_wire::delta_text::completion(&bytes);
     let counter = bill.shared.counter.clone();
     let counted = count(counter, served.upstream_model.clone(), text).await;
-    let usage = counted_usage(None, bill.estimate.prompt_tokens, counted);
+    let prompt = crate::bill::prompt_tokens(bill.estimate, bill.deferred_count.clone()).await;
+    let usage = counted_usage(None, prompt, counted);
     tracing::debug!(provider = %served.provider, model = %served.upstream_model,
         "the provider reported no usage; charging infermux's own count");
     let (cost, settle) = bill.settle(&served, usage, true);

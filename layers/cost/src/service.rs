@@ -57,6 +57,7 @@ where
             caller: request.caller.clone(),
             group: request.route.group.clone(),
             estimate: request.estimate,
+            deferred_count: request.deferred_count.clone(),
             reservation: request.budget.take(),
             key: request.key.clone(),
             slot: infermux_core::SettledSlot::new(),
