@@ -48,8 +48,10 @@ fn chat(model: &str, prompt: String, sent: oneshot::Sender<()>) -> Body {
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn a_small_request_is_not_delayed_by_large_prompts_being_counted() {
     let mock = MockServer::openai().await;
+    // `cost_weighted` routing decides by a prompt's size, so every prompt is counted at
+    // ingress (without anything that does, a long complete prompt is left uncounted).
     let infermux = Infermux::start(&format!(
-        "providers:\n  - {{name: openai, type: openai, api_key: sk-test, base_url: \"{}\", models: [gpt-4o-mini]}}\n",
+        "routing: {{strategy: cost_weighted}}\nproviders:\n  - {{name: openai, type: openai, api_key: sk-test, base_url: \"{}\", models: [gpt-4o-mini]}}\n",
         mock.base_url()
     ))
     .await;
