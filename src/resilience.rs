@@ -11,11 +11,11 @@ use infermux_breaker::{
     RateLimits,
 };
 use infermux_core::{ProviderBoard, ProviderName};
-use tower::Layer;
+use tower::{Layer, util::Either};
 
 use crate::{
     config::{CircuitBreakerConfig, ProviderConfig, RateLimitConfig},
-    provider::{DispatchTarget, ProviderClient, ProviderError, ProviderErrorKind, TargetService},
+    provider::{DispatchTarget, ProviderClient, ProviderError, ProviderErrorKind},
 };
 
 /// `service`, the client of `provider`, behind its circuit breaker (publishing to the
@@ -39,7 +39,7 @@ pub fn target(
         .settle_with(AtStreamEnd)
         .layer(traced);
     let target = DispatchTarget {
-        service: TargetService::Gated(gated),
+        service: Either::Left(gated),
         limiter: rate_limiter(provider.rate_limit.as_ref()),
     };
     (name, target)

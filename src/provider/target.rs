@@ -1,15 +1,9 @@
 //! [`DispatchTarget`]: one provider as dispatch tries it.
 
-use std::{
-    fmt,
-    task::{Context, Poll},
-};
-
-use futures_util::future::{BoxFuture, Either};
 use http::Response;
 use infermux_breaker::{AtStreamEnd, CircuitBreaker, Outcome, RateLimiter};
 use infermux_core::InferBody;
-use tower::{Service, util::BoxCloneSyncService};
+use tower::util::{BoxCloneSyncService, Either};
 
 use super::{ProviderCall, ProviderClient, ProviderError};
 use crate::telemetry::AttemptSpans;
@@ -22,50 +16,13 @@ pub type ProviderService = BoxCloneSyncService<ProviderCall, Response<InferBody>
 pub type GatedProvider =
     CircuitBreaker<AttemptSpans<ProviderClient>, fn(&ProviderError) -> Outcome, AtStreamEnd>;
 
-/// A provider's service as dispatch holds it: cloned for each attempt, and called once.
-#[derive(Clone)]
-pub enum TargetService {
-    /// A configured provider, unboxed: an attempt clones it in place (a few reference counts)
-    /// and its future is boxed once, by the client, rather than boxed again around that.
-    Gated(GatedProvider),
-    /// Any other service, such as those handed to [`Dispatch::new`](super::Dispatch::new).
-    Boxed(ProviderService),
-}
-
-impl fmt::Debug for TargetService {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Gated(_) => "TargetService::Gated",
-            Self::Boxed(_) => "TargetService::Boxed",
-        })
-    }
-}
-
-impl Service<ProviderCall> for TargetService {
-    type Response = Response<InferBody>;
-    type Error = ProviderError;
-    type Future = Either<
-        <GatedProvider as Service<ProviderCall>>::Future,
-        BoxFuture<'static, Result<Response<InferBody>, ProviderError>>,
-    >;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ProviderError>> {
-        match self {
-            Self::Gated(service) => service.poll_ready(cx),
-            Self::Boxed(service) => service.poll_ready(cx),
-        }
-    }
-
-    fn call(&mut self, call: ProviderCall) -> Self::Future {
-        match self {
-            Self::Gated(service) => Either::Left(service.call(call)),
-            Self::Boxed(service) => Either::Right(service.call(call)),
-        }
-    }
-}
+/// A provider's service as dispatch holds it, cloned for each attempt and called once: a
+/// configured provider's [`GatedProvider`], unboxed (an attempt clones it in place, a few
+/// reference counts, and its future is boxed once, by the client, not again around that), or
+/// any other [`ProviderService`], such as those handed to [`Dispatch::new`](super::Dispatch::new).
+pub type TargetService = Either<GatedProvider, ProviderService>;
 
 /// One provider as dispatch sees it: its (gated) service and its local rate limit.
-#[derive(Debug)]
 pub struct DispatchTarget {
     /// The provider's service; in the full stack, behind its circuit breaker.
     pub service: TargetService,
@@ -73,10 +30,18 @@ pub struct DispatchTarget {
     pub limiter: Option<RateLimiter>,
 }
 
+impl std::fmt::Debug for DispatchTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DispatchTarget")
+            .field("limiter", &self.limiter)
+            .finish_non_exhaustive()
+    }
+}
+
 impl From<ProviderService> for DispatchTarget {
     fn from(service: ProviderService) -> Self {
         Self {
-            service: TargetService::Boxed(service),
+            service: Either::Right(service),
             limiter: None,
         }
     }
