@@ -24,7 +24,6 @@ use std::{
 
 use http::{Request, Response, Version};
 use http_body::{Body, Frame, SizeHint};
-use tokio::time::Instant;
 use tower::Service;
 
 /// The requests of one connection: how many started, how many finished.
@@ -44,23 +43,13 @@ impl Requests {
     /// Resolves once the connection has had no request in flight for `timeout` (and at most a
     /// quarter of it more); never, for an HTTP/2 connection.
     pub(crate) async fn waiting_for(&self, timeout: Duration) {
-        let look_every = (timeout / 4).max(Duration::from_millis(1));
-        let mut seen = self.counts();
-        let mut waiting_since = Instant::now();
-        loop {
-            tokio::time::sleep(look_every).await;
-            if self.http2.load(Ordering::Relaxed) {
-                return std::future::pending().await;
-            }
-            let counts = self.counts();
-            let (started, finished) = counts;
-            if counts != seen || started != finished {
-                // A request came (or is still being served) since the last look.
-                (seen, waiting_since) = (counts, Instant::now());
-            } else if waiting_since.elapsed() >= timeout {
-                return;
-            }
-        }
+        crate::idle::quiet_for(timeout, || self.waiting()).await;
+    }
+
+    /// The requests started, while none is in flight on an HTTP/1 connection; `None` else.
+    fn waiting(&self) -> Option<u64> {
+        let (started, finished) = self.counts();
+        (started == finished && !self.http2.load(Ordering::Relaxed)).then_some(started)
     }
 
     fn counts(&self) -> (u64, u64) {
@@ -183,6 +172,7 @@ impl<B: Body> Body for CountedBody<B> {
 #[cfg(test)]
 mod tests {
     use http_body_util::{BodyExt, Full};
+    use tokio::time::Instant;
 
     use super::*;
 

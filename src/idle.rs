@@ -44,18 +44,28 @@ impl Activity {
 
     /// Resolves once no byte has moved for `timeout` (and at most a quarter of it more).
     pub(crate) async fn idle_for(&self, timeout: Duration) {
-        let look_every = (timeout / 4).max(Duration::from_millis(1));
-        let mut seen = self.moves.load(Ordering::Relaxed);
-        let mut quiet_since = Instant::now();
-        loop {
-            tokio::time::sleep(look_every).await;
-            let moves = self.moves.load(Ordering::Relaxed);
-            if moves != seen {
-                // The last byte moved at or before this look.
-                (seen, quiet_since) = (moves, Instant::now());
-            } else if quiet_since.elapsed() >= timeout {
-                return;
-            }
+        quiet_for(timeout, || Some(self.moves.load(Ordering::Relaxed))).await;
+    }
+}
+
+/// Resolves once `look` has seen the same quiet state for `timeout`, and at most a quarter of
+/// it more: it looks four times per timeout, and `None` is a busy state, never quiet. A
+/// change (or business) seen at a look restarts the wait from that look: the event was at
+/// or before it.
+pub(crate) async fn quiet_for<T: PartialEq>(
+    timeout: Duration,
+    mut look: impl FnMut() -> Option<T>,
+) {
+    let look_every = (timeout / 4).max(Duration::from_millis(1));
+    let mut seen = look();
+    let mut quiet_since = Instant::now();
+    loop {
+        tokio::time::sleep(look_every).await;
+        let now = look();
+        if now.is_none() || now != seen {
+            (seen, quiet_since) = (now, Instant::now());
+        } else if quiet_since.elapsed() >= timeout {
+            return;
         }
     }
 }

@@ -22,7 +22,7 @@ use http::{Request, Response};
 use http_body::Body;
 use hyper::body::Incoming;
 use hyper_util::{
-    rt::{TokioExecutor, TokioIo, TokioTimer},
+    rt::{TokioExecutor, TokioIo},
     server::conn::auto::Builder,
     service::TowerToHyperService,
 };
@@ -72,9 +72,9 @@ pub async fn serve<S, B>(
     builder
         .http1()
         .title_case_headers(true)
-        .timer(TokioTimer::new())
         // The watchdog keeps `header_read_timeout` (see `head_timeout.rs`): hyper's would arm
-        // a timer for every request.
+        // a timer for every request. Set to none rather than left to hyper's default, which
+        // without a timer logs a warning for every connection.
         .header_read_timeout(None);
     // Connections still open when the drain times out are cut here, before `serve` returns,
     // so that their requests' accounting (a stream's body dropped mid-way is charged what it
