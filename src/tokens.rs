@@ -71,7 +71,7 @@ impl BpeTokenCounter {
         match body {
             RequestBody::Chat(chat) => TokenEstimate {
                 prompt_tokens: self.chat_prompt(chat),
-                max_completion_tokens: chat.max_completion_tokens.or(chat.max_tokens),
+                max_completion_tokens: chat.output_limit(),
             },
             RequestBody::Embeddings(embeddings) => TokenEstimate {
                 prompt_tokens: self.embeddings_input(&embeddings.model, &embeddings.input),
@@ -217,7 +217,7 @@ pub fn defer_count(
     body: bytes::Bytes,
 ) {
     let max_completion_tokens = match &request.body {
-        RequestBody::Chat(chat) => chat.max_completion_tokens.or(chat.max_tokens),
+        RequestBody::Chat(chat) => chat.output_limit(),
         RequestBody::Embeddings(_) => None,
     };
     request.estimate = TokenEstimate {

@@ -103,6 +103,20 @@ impl Bill {
         )
     }
 
+    /// The prompt tokens of the request: the estimate ingress counted, or the count it left
+    /// to be made, made now on the blocking pool.
+    pub(crate) async fn prompt_tokens(&self) -> u64 {
+        let Some(deferred) = self.deferred_count.clone() else {
+            return self.estimate.prompt_tokens;
+        };
+        tokio::task::spawn_blocking(move || deferred.count())
+            .await
+            .unwrap_or_else(|error| {
+                tracing::error!(%error, "counting a prompt failed; charging its output only");
+                0
+            })
+    }
+
     /// Whether the settlement's writes are grouped with those made after it in the same turn
     /// of the runtime (see [`SpendStore::groups_writes`]): its caller's store or its key's.
     pub(crate) fn groups_writes(&self) -> bool {
@@ -310,20 +324,6 @@ pub(crate) fn counted_usage(partial: Option<Usage>, prompt_estimate: u64, counte
         },
         completion_tokens: partial.completion_tokens.max(counted),
         ..partial
-    }
-}
-
-/// The prompt tokens of a bill's request: the estimate ingress counted, or the count it left
-/// to be made, made now on the blocking pool.
-pub(crate) async fn prompt_tokens(estimate: TokenEstimate, deferred: Option<DeferredCount>) -> u64 {
-    match deferred {
-        Some(deferred) => tokio::task::spawn_blocking(move || deferred.count())
-            .await
-            .unwrap_or_else(|error| {
-                tracing::error!(%error, "counting a prompt failed; charging its output only");
-                estimate.prompt_tokens
-            }),
-        None => estimate.prompt_tokens,
     }
 }
 

@@ -189,8 +189,7 @@ async fn settle_unreported(
     let text = infermux_wire::delta_text::completion(&bytes);
     let counter = bill.shared.counter.clone();
     let counted = count(counter, served.upstream_model.clone(), text).await;
-    let prompt = crate::bill::prompt_tokens(bill.estimate, bill.deferred_count.clone()).await;
-    let usage = counted_usage(None, prompt, counted);
+    let usage = counted_usage(None, bill.prompt_tokens().await, counted);
     tracing::debug!(provider = %served.provider, model = %served.upstream_model,
         "the provider reported no usage; charging infermux's own count");
     let (cost, settle) = bill.settle(&served, usage, true);
