@@ -16,6 +16,10 @@
 //! * Images count as 85 tokens each (OpenAI's low-detail figure); tool definitions count as
 //!   their name, description and JSON parameters.
 //!
+//! A prompt's long texts (1 KiB and more) are counted once and then remembered by their hash
+//! (`remembered.rs`), since an agent sends its whole conversation again at each turn: a turn
+//! costs the count of its new messages, not of everything said so far.
+//!
 //! It is an estimate: what a request finally costs comes from the usage the provider reports.
 //! The tokenizer tables load on first use, on the blocking pool, so an idle process holds none
 //! and no runtime worker waits for one (see `tables.rs`). `o200k_base` and `cl100k_base` are
@@ -34,6 +38,7 @@ use serde_json::Value;
 
 mod compact;
 mod merge;
+mod remembered;
 mod tables;
 mod threads;
 mod vocab;
@@ -252,7 +257,7 @@ async fn load_table(model: &str) {
 
 impl TokenCounter for BpeTokenCounter {
     fn count(&self, model: &str, text: &str) -> u64 {
-        Encoder::for_model(model).count(text)
+        Encoder::for_model(model).count_once(text)
     }
 
     fn ready(&self, model: &str) -> bool {
@@ -284,12 +289,29 @@ impl Encoder {
         Table::for_model(model).map_or(Self::Approximate, Self::Bpe)
     }
 
+    /// Counts a prompt's `text`: a long text counted before, as an agent's conversation sends
+    /// its earlier turns again, is remembered rather than counted again.
     fn count(&self, text: &str) -> u64 {
         match self {
-            Self::Bpe(table) => table.get().count_ordinary(text) as u64,
-            Self::Approximate => (text.len() as u64).div_ceil(BYTES_PER_TOKEN),
+            Self::Bpe(table) => remembered::REMEMBERED
+                .count(*table, text, |text| table.get().count_ordinary(text))
+                as u64,
+            Self::Approximate => approximate(text),
         }
     }
+
+    /// Counts `text` without remembering it: an answer's text, seen once.
+    fn count_once(&self, text: &str) -> u64 {
+        match self {
+            Self::Bpe(table) => table.get().count_ordinary(text) as u64,
+            Self::Approximate => approximate(text),
+        }
+    }
+}
+
+/// A token per [`BYTES_PER_TOKEN`] bytes, rounded up.
+fn approximate(text: &str) -> u64 {
+    (text.len() as u64).div_ceil(BYTES_PER_TOKEN)
 }
 
 #[cfg(test)]
@@ -410,6 +432,38 @@ mod tests {
             .expect("counted");
         assert_eq!(request.estimate.prompt_tokens, inline.prompt_tokens);
         assert!(inline.prompt_tokens > 10_000, "{inline:?}");
+    }
+
+    #[test]
+    fn a_conversation_sent_again_counts_the_same_as_counted_afresh() {
+        let history = "The agent reads the failing test and edits the function. ".repeat(200);
+        let turn = |last: &str| {
+            chat(serde_json::json!({
+                "model": "gpt-4o",
+                "messages": [
+                    {"role": "system", "content": history},
+                    {"role": "user", "content": last}
+                ]
+            }))
+        };
+        let first = BpeTokenCounter.estimate(&turn("Run the tests."));
+        let again = BpeTokenCounter.estimate(&turn("Run the tests again, please."));
+        let afresh = |last: &str| {
+            let o200k = Encoder::for_model("gpt-4o");
+            2 * TOKENS_PER_MESSAGE
+                + o200k.count_once("system")
+                + o200k.count_once("user")
+                + o200k.count_once(&history)
+                + o200k.count_once(last)
+                + REPLY_PRIMING
+        };
+        assert_eq!(first.prompt_tokens, afresh("Run the tests."));
+        assert_eq!(
+            again.prompt_tokens,
+            afresh("Run the tests again, please."),
+            "the remembered history and the new message add up exactly"
+        );
+        assert!(again.prompt_tokens > 2_000, "{again:?}");
     }
 
     #[test]

@@ -81,9 +81,10 @@ async fn a_small_request_is_not_delayed_by_large_prompts_being_counted() {
         .map(|i| format!("{:07x} ", i.wrapping_mul(2_654_435_761) % 0xfff_ffff))
         .collect();
     let mut uploads = Vec::new();
-    for _ in 0..LARGE_REQUESTS {
-        // gpt-4o is counted with its BPE tokenizer, and not served here.
-        uploads.push(send("large", "gpt-4o", large.clone()));
+    for n in 0..LARGE_REQUESTS {
+        // gpt-4o is counted with its BPE tokenizer, and not served here. Each prompt is new
+        // (a long text counted once is remembered).
+        uploads.push(send("large", "gpt-4o", format!("{n} {large}")));
     }
     for upload in uploads {
         upload.await.expect("large body handed over");

@@ -1,0 +1,179 @@
+//! The counts of long texts, remembered.
+//!
+//! An agent sends its whole conversation again at every turn: the system prompt, the tool
+//! definitions and every earlier message, with one or two new messages at the end. Counting
+//! costs about 15 ms per MiB, hashing a text well under a tenth of a millisecond, so a text
+//! counted once is looked up by its hash after that, and a turn costs the count of its new
+//! messages only. The count stays exact: a text is found only by a 128-bit keyed hash of its
+//! table and bytes, and its length must match too.
+//!
+//! The memory is bounded: a fixed number of slots, each text hashed to one of them, a new
+//! text taking the place of whatever was there. Texts shorter than [`REMEMBER_FROM_BYTES`]
+//! are counted every time (cheaply), so that short messages do not push long ones out.
+
+use std::{
+    hash::{BuildHasher, Hasher},
+    sync::{LazyLock, Mutex, PoisonError},
+};
+
+use hashbrown::DefaultHashBuilder;
+
+use super::tables::Table;
+
+/// Texts from this long on are remembered: a count of 1 KiB costs about 15 µs, its hash and
+/// lookup well under one.
+pub(crate) const REMEMBER_FROM_BYTES: usize = 1024;
+
+/// Slots of the process's memory: 32 bytes each, 128 KiB in all, allocated with the first
+/// long count.
+const SLOTS: usize = 4096;
+
+/// The counts the process remembers.
+pub(crate) static REMEMBERED: LazyLock<Remembered> = LazyLock::new(|| Remembered::new(SLOTS));
+
+/// A bounded memory of text counts: see the module's documentation.
+pub(crate) struct Remembered {
+    slots: Mutex<Box<[Slot]>>,
+    /// Two hashers with seeds of their own: the key is both hashes.
+    hashers: [DefaultHashBuilder; 2],
+}
+
+/// One remembered count; `len == 0` is an empty slot (no remembered text is empty).
+#[derive(Clone, Copy, Debug, Default)]
+struct Slot {
+    key: [u64; 2],
+    len: usize,
+    count: usize,
+}
+
+impl Remembered {
+    /// A memory of `slots` counts (a power of two).
+    pub(crate) fn new(slots: usize) -> Self {
+        assert!(slots.is_power_of_two(), "slots: a power of two");
+        Self {
+            slots: Mutex::new(vec![Slot::default(); slots].into_boxed_slice()),
+            hashers: [DefaultHashBuilder::default(), DefaultHashBuilder::default()],
+        }
+    }
+
+    /// The count of `text` with `table`: remembered, or `count(text)` (then remembered) when
+    /// this text is not. Texts shorter than [`REMEMBER_FROM_BYTES`] are always counted.
+    pub(crate) fn count(
+        &self,
+        table: Table,
+        text: &str,
+        count: impl FnOnce(&str) -> usize,
+    ) -> usize {
+        if text.len() < REMEMBER_FROM_BYTES {
+            return count(text);
+        }
+        let key = self.hashers.each_ref().map(|hasher| {
+            let mut state = hasher.build_hasher();
+            state.write_u8(table as u8);
+            state.write(text.as_bytes());
+            state.finish()
+        });
+        // The low bits of the first hash pick the slot; both hashes are the key.
+        let index = key[0] as usize;
+        if let Some(count) = self.with_slot(index, |slot| {
+            (slot.key == key && slot.len == text.len()).then_some(slot.count)
+        }) {
+            return count;
+        }
+        let counted = count(text);
+        self.with_slot(index, |slot| {
+            *slot = Slot {
+                key,
+                len: text.len(),
+                count: counted,
+            };
+        });
+        counted
+    }
+
+    /// Runs `f` on the slot `index` picks, under the lock (never held across a count).
+    fn with_slot<T>(&self, index: usize, f: impl FnOnce(&mut Slot) -> T) -> T {
+        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        let mask = slots.len() - 1;
+        f(&mut slots[index & mask])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+
+    /// Counts `text` through `memory`, adding one to `counted` if it was really counted.
+    fn count(memory: &Remembered, table: Table, text: &str, counted: &Cell<usize>) -> usize {
+        memory.count(table, text, |text| {
+            counted.set(counted.get() + 1);
+            text.len() / 4
+        })
+    }
+
+    fn long(word: &str) -> String {
+        word.repeat(REMEMBER_FROM_BYTES / word.len() + 1)
+    }
+
+    #[test]
+    fn a_long_text_is_counted_once_then_remembered() {
+        let memory = Remembered::new(16);
+        let counted = Cell::new(0);
+        let text = long("the agent reads the failing test ");
+        let first = count(&memory, Table::O200k, &text, &counted);
+        assert_eq!(first, text.len() / 4);
+        assert_eq!(count(&memory, Table::O200k, &text, &counted), first);
+        assert_eq!(counted.get(), 1, "the second count was remembered");
+    }
+
+    #[test]
+    fn a_short_text_is_counted_every_time() {
+        let memory = Remembered::new(16);
+        let counted = Cell::new(0);
+        let text = "a".repeat(REMEMBER_FROM_BYTES - 1);
+        count(&memory, Table::O200k, &text, &counted);
+        count(&memory, Table::O200k, &text, &counted);
+        assert_eq!(counted.get(), 2);
+    }
+
+    #[test]
+    fn the_same_text_is_counted_again_for_another_table() {
+        let memory = Remembered::new(16);
+        let counted = Cell::new(0);
+        let text = long("opens the module it names ");
+        count(&memory, Table::O200k, &text, &counted);
+        count(&memory, Table::Cl100k, &text, &counted);
+        assert_eq!(counted.get(), 2, "each table counts the text its own way");
+    }
+
+    #[test]
+    fn a_text_that_differs_by_one_byte_is_counted() {
+        let memory = Remembered::new(16);
+        let counted = Cell::new(0);
+        let text = long("and edits the function ");
+        let mut edited = text.clone();
+        edited.push('!');
+        count(&memory, Table::O200k, &text, &counted);
+        assert_eq!(
+            count(&memory, Table::O200k, &edited, &counted),
+            edited.len() / 4
+        );
+        assert_eq!(counted.get(), 2);
+    }
+
+    #[test]
+    fn a_new_text_takes_the_place_of_the_one_in_its_slot() {
+        // One slot: every text shares it, so the last one counted is the one remembered.
+        let memory = Remembered::new(1);
+        let counted = Cell::new(0);
+        let (first, second) = (long("first "), long("second "));
+        count(&memory, Table::O200k, &first, &counted);
+        count(&memory, Table::O200k, &second, &counted);
+        count(&memory, Table::O200k, &second, &counted);
+        assert_eq!(counted.get(), 2, "the second text stayed");
+        count(&memory, Table::O200k, &first, &counted);
+        assert_eq!(counted.get(), 3, "the first was pushed out");
+    }
+}
