@@ -4,8 +4,8 @@
 //!
 //! - `token_count/estimate_2k_tokens`: the estimate of a chat request of about 2,000 tokens;
 //! - `token_count/estimate_1mib`: the same for a 1 MiB prompt;
-//! - `token_count/estimate_1mib_remembered`: the 1 MiB prompt again, its count remembered (as
-//!   when an agent sends its conversation again); the others count prompts never seen before;
+//! - `token_count/estimate_1mib_remembered`: the 1 MiB prompt sent again by the same caller,
+//!   its count remembered (`BpeTokenCounter::estimate_request`, as ingress counts);
 //! - `token_count/with_estimate_1mib`: the 1 MiB prompt through `tokens::with_estimate`, as
 //!   ingress counts it (the hand-off to a counting thread included).
 //! - `token_count_bpe/{compact,tiktoken}/{hi,1kb,64kb}`: one text counted in `o200k_base` by
@@ -16,7 +16,7 @@
 
 use std::hint::black_box;
 
-use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group, criterion_main};
 use infermux::{
     core::{InferRequest, RequestBody, TokenCounter, chat::ChatRequest},
     tokens::{BpeTokenCounter, with_estimate},
@@ -71,51 +71,38 @@ fn bench(c: &mut Criterion) {
     infermux::tokens::warm_up(["gpt-4o-mini"]);
     let mut group = c.benchmark_group("token_count");
     // About 2,000 tokens: short words count about one token each.
-    let small = text(12_400);
-    let tokens = counter.estimate(&chat(&small)).prompt_tokens;
+    let small = chat(&text(12_400));
+    let tokens = counter.estimate(&small).prompt_tokens;
     assert!((1_800..2_200).contains(&tokens), "{tokens} tokens");
-    // Each iteration counts a prompt never seen before (a number in front of the text), since a
-    // long text counted once is remembered.
-    let mut seen = 0u64;
-    let mut fresh = move |prompt: &str| {
-        seen += 1;
-        chat(&format!("{seen} {prompt}"))
-    };
     group.bench_function("estimate_2k_tokens", |b| {
-        b.iter_batched(
-            || fresh(&small),
-            |body| black_box(counter.estimate(&body)),
-            BatchSize::SmallInput,
-        );
+        b.iter(|| black_box(counter.estimate(black_box(&small))));
     });
-    let large = text(1 << 20);
+    let large = chat(&text(1 << 20));
     group.sample_size(10);
     group.bench_function("estimate_1mib", |b| {
-        b.iter_batched(
-            || fresh(&large),
-            |body| black_box(counter.estimate(&body)),
-            BatchSize::LargeInput,
-        );
+        b.iter(|| black_box(counter.estimate(black_box(&large))));
     });
-    let remembered = chat(&large);
-    counter.estimate(&remembered);
+    // An agent's conversation sent again: its count is remembered for its caller.
+    let again = InferRequest::new(large.clone(), "bench".into(), "r".into());
+    counter.estimate_request(&again);
     group.bench_function("estimate_1mib_remembered", |b| {
-        b.iter(|| black_box(counter.estimate(black_box(&remembered))));
+        b.iter(|| black_box(counter.estimate_request(black_box(&again))));
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .build()
         .expect("runtime");
+    // A caller of its own for each request: nothing is remembered.
+    let mut callers = 0u64;
     group.bench_function("with_estimate_1mib", |b| {
-        b.iter_batched(
-            || InferRequest::new(fresh(&large), "bench".into(), "r".into()),
-            |request| {
-                runtime
-                    .block_on(with_estimate(counter, request, 1 << 20))
-                    .expect("counted")
-            },
-            BatchSize::LargeInput,
-        );
+        b.iter(|| {
+            callers += 1;
+            let caller = format!("bench-{callers}");
+            let request = InferRequest::new(large.clone(), caller.as_str().into(), "r".into());
+            runtime
+                .block_on(with_estimate(counter, request, 1 << 20))
+                .expect("counted")
+        });
     });
     group.finish();
 }

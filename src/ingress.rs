@@ -541,8 +541,9 @@ where
     let mut request = InferRequest::new(body, caller.clone(), request_id.clone());
     request.protocol = protocol;
     request.client = client;
-    let client_key = infermux_keys::presented(headers);
-    let asks_more = strategy_override.is_some() || client_key.is_some();
+    // Before counting: a prompt's long texts are remembered per key (or caller).
+    request.client_key = infermux_keys::presented(headers);
+    let asks_more = strategy_override.is_some() || request.client_key.is_some();
     if settings.leaves_uncounted(route, &request, bytes.len(), asks_more) {
         crate::tokens::defer_count(settings.tokens, &mut request, bytes);
     } else if !crate::tokens::estimate_inline(settings.tokens, &mut request, bytes.len()) {
@@ -554,7 +555,6 @@ where
     }
     request.strategy_override = strategy_override;
     request.session = session;
-    request.client_key = client_key;
     request.user_agent = client_product(headers);
     Ok(request)
 }

@@ -30,6 +30,8 @@
 //!
 //! [tiktoken]: https://github.com/openai/tiktoken
 
+use std::sync::Arc;
+
 use infermux_core::{
     RequestBody, TokenCounter, TokenEstimate,
     chat::{ChatMessage, ChatRequest, MessageContent},
@@ -71,22 +73,35 @@ impl BpeTokenCounter {
     }
 
     /// The prompt-token estimate of `body`: chat messages with their framing, or every
-    /// embeddings input; and the completion cap the client set, if any.
+    /// embeddings input; and the completion cap the client set, if any. Every text is counted.
     pub fn estimate(&self, body: &RequestBody) -> TokenEstimate {
+        self.estimate_in(body, None)
+    }
+
+    /// The estimate of `request`, as [`estimate`](Self::estimate) makes it, except that the
+    /// long texts its caller (or the API key it presents) sent before are not counted again:
+    /// their counts are remembered, for that caller or key only.
+    pub fn estimate_request(&self, request: &infermux_core::InferRequest) -> TokenEstimate {
+        self.estimate_in(&request.body, Some(remembering_scope(request)))
+    }
+
+    /// The estimate of `body`, remembering long texts' counts within `scope` if given.
+    fn estimate_in(&self, body: &RequestBody, scope: Option<&str>) -> TokenEstimate {
         match body {
             RequestBody::Chat(chat) => TokenEstimate {
-                prompt_tokens: self.chat_prompt(chat),
+                prompt_tokens: self.chat_prompt(chat, scope),
                 max_completion_tokens: chat.output_limit(),
             },
             RequestBody::Embeddings(embeddings) => TokenEstimate {
-                prompt_tokens: self.embeddings_input(&embeddings.model, &embeddings.input),
+                prompt_tokens: self
+                    .embeddings_input(&Encoder::new(&embeddings.model, scope), &embeddings.input),
                 max_completion_tokens: None,
             },
         }
     }
 
-    fn chat_prompt(&self, chat: &ChatRequest) -> u64 {
-        let encoder = Encoder::for_model(&chat.model);
+    fn chat_prompt(&self, chat: &ChatRequest, scope: Option<&str>) -> u64 {
+        let encoder = Encoder::new(&chat.model, scope);
         let messages: u64 = chat
             .messages
             .iter()
@@ -112,7 +127,7 @@ impl BpeTokenCounter {
         messages + tools + REPLY_PRIMING
     }
 
-    fn message(&self, encoder: &Encoder, message: &ChatMessage) -> u64 {
+    fn message(&self, encoder: &Encoder<'_>, message: &ChatMessage) -> u64 {
         let mut tokens = TOKENS_PER_MESSAGE + encoder.count(&message.role);
         match &message.content {
             Some(MessageContent::Text(text)) => tokens += encoder.count(text),
@@ -141,8 +156,7 @@ impl BpeTokenCounter {
 
     /// Embeddings input: a string, a list of strings, a list of token ids, or a list of
     /// lists of token ids (already counted).
-    fn embeddings_input(&self, model: &str, input: &Value) -> u64 {
-        let encoder = Encoder::for_model(model);
+    fn embeddings_input(&self, encoder: &Encoder<'_>, input: &Value) -> u64 {
         match input {
             Value::String(text) => encoder.count(text),
             Value::Array(items) => items
@@ -175,7 +189,7 @@ pub fn estimate_inline(
     if body_len > INLINE_ESTIMATE_BYTES || !counter.ready(request.body.model()) {
         return false;
     }
-    request.estimate = counter.estimate(&request.body);
+    request.estimate = counter.estimate_request(request);
     true
 }
 
@@ -201,7 +215,7 @@ pub async fn with_estimate(
     }
     let (counted, done) = tokio::sync::oneshot::channel();
     threads::run(move || {
-        request.estimate = counter.estimate(&request.body);
+        request.estimate = counter.estimate_request(&request);
         let _ = counted.send(request);
     });
     done.await
@@ -229,9 +243,14 @@ pub fn defer_count(
         prompt_tokens: 0,
         max_completion_tokens,
     };
+    let scope: Arc<str> = remembering_scope(request).into();
     request.deferred_count = Some(infermux_core::DeferredCount::new(move || {
         match serde_json::from_slice::<ChatRequest>(&body) {
-            Ok(chat) => counter.estimate(&RequestBody::Chat(chat)).prompt_tokens,
+            Ok(chat) => {
+                counter
+                    .estimate_in(&RequestBody::Chat(chat), Some(&scope))
+                    .prompt_tokens
+            }
             // It parsed at ingress; should it not now, a token per four bytes.
             Err(_) => (body.len() as u64).div_ceil(BYTES_PER_TOKEN),
         }
@@ -257,7 +276,7 @@ async fn load_table(model: &str) {
 
 impl TokenCounter for BpeTokenCounter {
     fn count(&self, model: &str, text: &str) -> u64 {
-        Encoder::for_model(model).count_once(text)
+        Encoder::new(model, None).count(text)
     }
 
     fn ready(&self, model: &str) -> bool {
@@ -278,40 +297,42 @@ pub fn warm_up<'a>(models: impl IntoIterator<Item = &'a str>) {
     }
 }
 
+/// Whose remembered counts a request's texts are looked up in: the API key it presents, or
+/// else its caller.
+fn remembering_scope(request: &infermux_core::InferRequest) -> &str {
+    request
+        .client_key
+        .as_ref()
+        .map_or(request.caller.as_str(), infermux_core::ClientKey::expose)
+}
+
 /// How one model's text is counted.
-enum Encoder {
-    Bpe(Table),
-    Approximate,
+struct Encoder<'s> {
+    /// The model's BPE table; `None`: a token per [`BYTES_PER_TOKEN`] bytes.
+    table: Option<Table>,
+    /// Whose remembered counts long texts are looked up in; `None`: every text is counted.
+    scope: Option<&'s str>,
 }
 
-impl Encoder {
-    fn for_model(model: &str) -> Self {
-        Table::for_model(model).map_or(Self::Approximate, Self::Bpe)
+impl<'s> Encoder<'s> {
+    fn new(model: &str, scope: Option<&'s str>) -> Self {
+        Self {
+            table: Table::for_model(model),
+            scope,
+        }
     }
 
-    /// Counts a prompt's `text`: a long text counted before, as an agent's conversation sends
-    /// its earlier turns again, is remembered rather than counted again.
+    /// Counts a prompt's `text`: a long text counted before within the scope, as an agent's
+    /// conversation sends its earlier turns again, is remembered rather than counted again.
     fn count(&self, text: &str) -> u64 {
-        match self {
-            Self::Bpe(table) => remembered::REMEMBERED
-                .count(*table, text, |text| table.get().count_ordinary(text))
+        match (self.table, self.scope) {
+            (Some(table), Some(scope)) => remembered::REMEMBERED
+                .count(scope, table, text, |text| table.get().count_ordinary(text))
                 as u64,
-            Self::Approximate => approximate(text),
+            (Some(table), None) => table.get().count_ordinary(text) as u64,
+            (None, _) => (text.len() as u64).div_ceil(BYTES_PER_TOKEN),
         }
     }
-
-    /// Counts `text` without remembering it: an answer's text, seen once.
-    fn count_once(&self, text: &str) -> u64 {
-        match self {
-            Self::Bpe(table) => table.get().count_ordinary(text) as u64,
-            Self::Approximate => approximate(text),
-        }
-    }
-}
-
-/// A token per [`BYTES_PER_TOKEN`] bytes, rounded up.
-fn approximate(text: &str) -> u64 {
-    (text.len() as u64).div_ceil(BYTES_PER_TOKEN)
 }
 
 #[cfg(test)]
@@ -438,32 +459,28 @@ mod tests {
     fn a_conversation_sent_again_counts_the_same_as_counted_afresh() {
         let history = "The agent reads the failing test and edits the function. ".repeat(200);
         let turn = |last: &str| {
-            chat(serde_json::json!({
+            let body = chat(serde_json::json!({
                 "model": "gpt-4o",
                 "messages": [
                     {"role": "system", "content": history},
                     {"role": "user", "content": last}
                 ]
-            }))
+            }));
+            infermux_core::InferRequest::new(body, "agent".into(), "r".into())
         };
-        let first = BpeTokenCounter.estimate(&turn("Run the tests."));
-        let again = BpeTokenCounter.estimate(&turn("Run the tests again, please."));
-        let afresh = |last: &str| {
-            let o200k = Encoder::for_model("gpt-4o");
-            2 * TOKENS_PER_MESSAGE
-                + o200k.count_once("system")
-                + o200k.count_once("user")
-                + o200k.count_once(&history)
-                + o200k.count_once(last)
-                + REPLY_PRIMING
-        };
-        assert_eq!(first.prompt_tokens, afresh("Run the tests."));
-        assert_eq!(
-            again.prompt_tokens,
-            afresh("Run the tests again, please."),
-            "the remembered history and the new message add up exactly"
+        let first = turn("Run the tests.");
+        let again = turn("Run the tests again, please.");
+        for request in [&first, &again] {
+            assert_eq!(
+                BpeTokenCounter.estimate_request(request),
+                BpeTokenCounter.estimate(&request.body),
+                "the remembered history and the new message add up exactly"
+            );
+        }
+        assert!(
+            BpeTokenCounter.estimate(&again.body).prompt_tokens > 2_000,
+            "the history is long enough to be remembered"
         );
-        assert!(again.prompt_tokens > 2_000, "{again:?}");
     }
 
     #[test]

@@ -56,10 +56,12 @@ impl Remembered {
         }
     }
 
-    /// The count of `text` with `table`: remembered, or `count(text)` (then remembered) when
-    /// this text is not. Texts shorter than [`REMEMBER_FROM_BYTES`] are always counted.
+    /// The count of `text` with `table` for `scope` (a caller, or a key): remembered, or
+    /// `count(text)` (then remembered) when this text is not. Texts shorter than
+    /// [`REMEMBER_FROM_BYTES`] are always counted.
     pub(crate) fn count(
         &self,
+        scope: &str,
         table: Table,
         text: &str,
         count: impl FnOnce(&str) -> usize,
@@ -69,6 +71,8 @@ impl Remembered {
         }
         let key = self.hashers.each_ref().map(|hasher| {
             let mut state = hasher.build_hasher();
+            state.write_usize(scope.len());
+            state.write(scope.as_bytes());
             state.write_u8(table as u8);
             state.write(text.as_bytes());
             state.finish()
@@ -107,7 +111,7 @@ mod tests {
 
     /// Counts `text` through `memory`, adding one to `counted` if it was really counted.
     fn count(memory: &Remembered, table: Table, text: &str, counted: &Cell<usize>) -> usize {
-        memory.count(table, text, |text| {
+        memory.count("bench", table, text, |text| {
             counted.set(counted.get() + 1);
             text.len() / 4
         })
@@ -146,6 +150,24 @@ mod tests {
         count(&memory, Table::O200k, &text, &counted);
         count(&memory, Table::Cl100k, &text, &counted);
         assert_eq!(counted.get(), 2, "each table counts the text its own way");
+    }
+
+    #[test]
+    fn a_text_one_caller_sent_is_counted_again_for_another() {
+        let memory = Remembered::new(16);
+        let counted = Cell::new(0);
+        let text = long("a document only one caller has ");
+        let count_for = |scope: &str| {
+            memory.count(scope, Table::O200k, &text, |text| {
+                counted.set(counted.get() + 1);
+                text.len() / 4
+            })
+        };
+        count_for("team-a");
+        count_for("team-a");
+        assert_eq!(counted.get(), 1);
+        count_for("team-b");
+        assert_eq!(counted.get(), 2, "team-b's count is its own");
     }
 
     #[test]
