@@ -4,8 +4,9 @@
 //! definitions and every earlier message, with one or two new messages at the end. Counting
 //! costs about 15 ms per MiB, hashing a text well under a tenth of a millisecond, so a text
 //! counted once is looked up by its hash after that, and a turn costs the count of its new
-//! messages only. The count stays exact: a text is found only by a 128-bit keyed hash of its
-//! table and bytes, and its length must match too.
+//! messages only. The count stays exact: a text is found by a keyed 64-bit hash of its table
+//! and bytes, and its length must match too, so that another text is taken for it about once
+//! in 2^64 lookups.
 //!
 //! The memory is bounded: a fixed number of slots, each text hashed to one of them, a new
 //! text taking the place of whatever was there. Texts shorter than [`REMEMBER_FROM_BYTES`]
@@ -24,7 +25,7 @@ use super::tables::Table;
 /// lookup well under one.
 pub(crate) const REMEMBER_FROM_BYTES: usize = 1024;
 
-/// Slots of the process's memory: 32 bytes each, 128 KiB in all, allocated with the first
+/// Slots of the process's memory: 24 bytes each, 96 KiB in all, allocated with the first
 /// long count.
 const SLOTS: usize = 4096;
 
@@ -34,14 +35,14 @@ pub(crate) static REMEMBERED: LazyLock<Remembered> = LazyLock::new(|| Remembered
 /// A bounded memory of text counts: see the module's documentation.
 pub(crate) struct Remembered {
     slots: Mutex<Box<[Slot]>>,
-    /// Two hashers with seeds of their own: the key is both hashes.
-    hashers: [DefaultHashBuilder; 2],
+    /// Seeded at random when the process starts.
+    hasher: DefaultHashBuilder,
 }
 
 /// One remembered count; `len == 0` is an empty slot (no remembered text is empty).
 #[derive(Clone, Copy, Debug, Default)]
 struct Slot {
-    key: [u64; 2],
+    key: u64,
     len: usize,
     count: usize,
 }
@@ -52,7 +53,7 @@ impl Remembered {
         assert!(slots.is_power_of_two(), "slots: a power of two");
         Self {
             slots: Mutex::new(vec![Slot::default(); slots].into_boxed_slice()),
-            hashers: [DefaultHashBuilder::default(), DefaultHashBuilder::default()],
+            hasher: DefaultHashBuilder::default(),
         }
     }
 
@@ -69,16 +70,14 @@ impl Remembered {
         if text.len() < REMEMBER_FROM_BYTES {
             return count(text);
         }
-        let key = self.hashers.each_ref().map(|hasher| {
-            let mut state = hasher.build_hasher();
-            state.write_usize(scope.len());
-            state.write(scope.as_bytes());
-            state.write_u8(table as u8);
-            state.write(text.as_bytes());
-            state.finish()
-        });
-        // The low bits of the first hash pick the slot; both hashes are the key.
-        let index = key[0] as usize;
+        let mut state = self.hasher.build_hasher();
+        state.write_usize(scope.len());
+        state.write(scope.as_bytes());
+        state.write_u8(table as u8);
+        state.write(text.as_bytes());
+        let key = state.finish();
+        // Its low bits pick the slot.
+        let index = key as usize;
         if let Some(count) = self.with_slot(index, |slot| {
             (slot.key == key && slot.len == text.len()).then_some(slot.count)
         }) {
