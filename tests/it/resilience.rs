@@ -65,9 +65,22 @@ async fn until_reported(infermux: &Infermux, name: &str, field: &str, value: Val
 async fn five_hundreds_open_the_circuit_and_traffic_moves_on_with_no_client_error() {
     let (first, second) = (MockServer::openai().await, MockServer::openai().await);
     first.set_fault(Fault::status(500));
-    let infermux = two(&first, &second, Settings::default()).await;
+    // Providers named for this test alone: the metrics registry is the test process's, and
+    // other tests' providers called `first` open and close circuits of their own meanwhile.
+    let infermux = Infermux::start(&format!(
+        r#"
+routing: {{strategy: priority}}
+providers:
+  - {{name: tripping, type: openai, api_key: sk-a, base_url: "{}", models: [gpt-4o-mini],
+     circuit_breaker: {{window: 30s, min_requests: 3, error_rate: 0.5, p95_latency: 10s, recovery: 60s}}}}
+  - {{name: standby, type: openai, api_key: sk-b, base_url: "{}", models: [gpt-4o-mini]}}
+"#,
+        first.base_url(),
+        second.base_url()
+    ))
+    .await;
     for _ in 0..8 {
-        served_by(&infermux, "second").await;
+        served_by(&infermux, "standby").await;
     }
     assert_eq!(
         first.request_count(),
@@ -75,12 +88,12 @@ async fn five_hundreds_open_the_circuit_and_traffic_moves_on_with_no_client_erro
         "min_requests failures, then skipped"
     );
     assert_eq!(second.request_count(), 8);
-    let entry = provider(&infermux, "first").await;
+    let entry = provider(&infermux, "tripping").await;
     assert_eq!(entry["circuit"], "open", "{entry}");
     assert_eq!(entry["error_rate"], 1.0, "{entry}");
     let metrics = get(&infermux.management_url("/metrics"), &[]).await.text();
     assert!(
-        metrics.contains(r#"infermux_circuit_state{provider="first"} 1"#),
+        metrics.contains(r#"infermux_circuit_state{provider="tripping"} 1"#),
         "{metrics}"
     );
     assert!(metrics.contains("infermux_circuit_transitions_total"));
