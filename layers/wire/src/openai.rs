@@ -34,10 +34,11 @@ pub fn encode_chat(chat: &ChatRequest, upstream_model: &str) -> serde_json::Resu
 /// What [`encode_chat`] (`ask_usage`) or [`encode_chat_as_sent`] would send, made from the
 /// client's own bytes `body` with only `model` spliced in (and, when infermux must ask for the
 /// stream's usage, `"stream_options":{"include_usage":true}` inserted), so that a large
-/// conversation is not serialised again. `None` when the bytes cannot stand for `chat` as it
-/// is now, and the caller encodes `chat` instead: a layer changed the output limits, the body
-/// already has `stream_options` that need changing, a member name uses escapes, or it is not
-/// an object with a string `model`.
+/// conversation is not serialised again; when `body` names `upstream_model` already and
+/// nothing is inserted, `body` itself (shared, not copied). `None` when the bytes cannot stand
+/// for `chat` as it is now, and the caller encodes `chat` instead: a layer changed the output
+/// limits, the body already has `stream_options` that need changing, a member name uses
+/// escapes, or it is not an object with a string `model`.
 pub fn splice_chat(
     body: &bytes::Bytes,
     chat: &ChatRequest,
@@ -78,6 +79,10 @@ pub fn splice_chat(
     if insert_usage && has_stream_options {
         return None;
     }
+    if !insert_usage && names_model(&body[start..end], upstream_model) {
+        // Nothing to change: the client's bytes go out as they are, shared, not copied.
+        return Some(body.clone());
+    }
     const USAGE_OPTION: &[u8] = br#""stream_options":{"include_usage":true},"#;
     let encoded = serde_json::to_vec(upstream_model).ok()?;
     let open = body.iter().position(|b| *b == b'{')? + 1;
@@ -90,6 +95,14 @@ pub fn splice_chat(
     out.extend_from_slice(&encoded);
     out.extend_from_slice(&body[end..]);
     Some(out.into())
+}
+
+/// Whether `span`, a JSON string in a body that parsed, is `model` written without escapes
+/// (so it stands for `model` exactly).
+fn names_model(span: &[u8], model: &str) -> bool {
+    span.len() == model.len() + 2
+        && span[1..span.len() - 1] == *model.as_bytes()
+        && !model.contains('\\')
 }
 
 /// The client's request exactly as sent, model replaced, without the
@@ -669,6 +682,34 @@ mod tests {
             spliced > 3000 && encoded > 100,
             "{spliced} spliced, {encoded} encoded"
         );
+    }
+
+    #[test]
+    fn a_body_naming_the_model_sent_already_goes_out_as_it_came() {
+        let body = br#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}"#;
+        let chat: ChatRequest = serde_json::from_slice(body).expect("chat");
+        let bytes = bytes::Bytes::from_static(body);
+        let out = splice_chat(&bytes, &chat, "gpt-4o-mini", true).expect("spliced");
+        assert_eq!(out, bytes);
+        assert_eq!(
+            out.as_ptr(),
+            bytes.as_ptr(),
+            "the client's bytes, not a copy"
+        );
+        // Another model, or a stream that needs its usage asked for, is a new body.
+        let other = splice_chat(&bytes, &chat, "gpt-4o", true).expect("spliced");
+        assert_ne!(other.as_ptr(), bytes.as_ptr());
+        let stream = br#"{"model":"gpt-4o-mini","stream":true,"messages":[]}"#;
+        let chat: ChatRequest = serde_json::from_slice(stream).expect("chat");
+        let bytes = bytes::Bytes::from_static(stream);
+        let out = splice_chat(&bytes, &chat, "gpt-4o-mini", true).expect("spliced");
+        assert!(out.windows(13).any(|w| w == b"include_usage"), "{out:?}");
+        // A model written with an escape is written again without it.
+        let escaped = br#"{"model":"gpt\u002d4o","messages":[]}"#;
+        let chat: ChatRequest = serde_json::from_slice(escaped).expect("chat");
+        let bytes = bytes::Bytes::from_static(escaped);
+        let out = splice_chat(&bytes, &chat, "gpt-4o", true).expect("spliced");
+        assert_eq!(&out[..], br#"{"model":"gpt-4o","messages":[]}"#);
     }
 
     #[test]
