@@ -79,7 +79,7 @@ pub fn splice_chat(
     if insert_usage && has_stream_options {
         return None;
     }
-    if !insert_usage && names_model(&body[start..end], upstream_model) {
+    if !insert_usage && crate::passthrough::names_model(&body[start..end], upstream_model) {
         // Nothing to change: the client's bytes go out as they are, shared, not copied.
         return Some(body.clone());
     }
@@ -95,14 +95,6 @@ pub fn splice_chat(
     out.extend_from_slice(&encoded);
     out.extend_from_slice(&body[end..]);
     Some(out.into())
-}
-
-/// Whether `span`, a JSON string in a body that parsed, is `model` written without escapes
-/// (so it stands for `model` exactly).
-fn names_model(span: &[u8], model: &str) -> bool {
-    span.len() == model.len() + 2
-        && span[1..span.len() - 1] == *model.as_bytes()
-        && !model.contains('\\')
 }
 
 /// The client's request exactly as sent, model replaced, without the

@@ -18,8 +18,9 @@ use crate::scan::{Lines, keys};
 /// JSON object with a string `model`.
 pub fn replace_model(body: &Bytes, model: &str) -> Option<Bytes> {
     let (start, end) = model_span(body)?;
-    let current: String = serde_json::from_slice(&body[start..end]).ok()?;
-    if current == model {
+    let span = &body[start..end];
+    // Decoded only when it is not written out plainly (an escape in the client's name).
+    if names_model(span, model) || serde_json::from_slice::<String>(span).ok()? == model {
         return Some(body.clone());
     }
     let encoded = serde_json::to_vec(model).ok()?;
@@ -28,6 +29,14 @@ pub fn replace_model(body: &Bytes, model: &str) -> Option<Bytes> {
     out.extend_from_slice(&encoded);
     out.extend_from_slice(&body[end..]);
     Some(Bytes::from(out))
+}
+
+/// Whether `span`, a JSON string in a body that parsed, is `model` written without escapes
+/// (so it stands for `model` exactly, with nothing to decode).
+pub(crate) fn names_model(span: &[u8], model: &str) -> bool {
+    span.len() == model.len() + 2
+        && span[1..span.len() - 1] == *model.as_bytes()
+        && !model.contains('\\')
 }
 
 /// The byte range of the top-level `model` string value.
