@@ -30,8 +30,6 @@
 //!
 //! [tiktoken]: https://github.com/openai/tiktoken
 
-use std::sync::Arc;
-
 use infermux_core::{
     RequestBody, TokenCounter, TokenEstimate,
     chat::{ChatMessage, ChatRequest, MessageContent},
@@ -82,14 +80,15 @@ impl BpeTokenCounter {
     /// long texts its caller (or the API key it presents) sent before are not counted again:
     /// their counts are remembered, for that caller or key only.
     pub fn estimate_request(&self, request: &infermux_core::InferRequest) -> TokenEstimate {
-        self.estimate_in(&request.body, Some(remembering_scope(request)))
+        let scope = remembering_scope(&request.caller, request.client_key.as_ref());
+        self.estimate_in(&request.body, Some(scope))
     }
 
     /// The estimate of `body`, remembering long texts' counts within `scope` if given.
     fn estimate_in(&self, body: &RequestBody, scope: Option<&str>) -> TokenEstimate {
         match body {
             RequestBody::Chat(chat) => TokenEstimate {
-                prompt_tokens: self.chat_prompt(chat, scope),
+                prompt_tokens: self.chat_prompt(&Encoder::new(&chat.model, scope), chat),
                 max_completion_tokens: chat.output_limit(),
             },
             RequestBody::Embeddings(embeddings) => TokenEstimate {
@@ -100,12 +99,11 @@ impl BpeTokenCounter {
         }
     }
 
-    fn chat_prompt(&self, chat: &ChatRequest, scope: Option<&str>) -> u64 {
-        let encoder = Encoder::new(&chat.model, scope);
+    fn chat_prompt(&self, encoder: &Encoder<'_>, chat: &ChatRequest) -> u64 {
         let messages: u64 = chat
             .messages
             .iter()
-            .map(|message| self.message(&encoder, message))
+            .map(|message| self.message(encoder, message))
             .sum();
         let tools: u64 = chat
             .tools
@@ -243,12 +241,13 @@ pub fn defer_count(
         prompt_tokens: 0,
         max_completion_tokens,
     };
-    let scope: Arc<str> = remembering_scope(request).into();
+    let (caller, key) = (request.caller.clone(), request.client_key.clone());
     request.deferred_count = Some(infermux_core::DeferredCount::new(move || {
         match serde_json::from_slice::<ChatRequest>(&body) {
             Ok(chat) => {
+                let scope = remembering_scope(&caller, key.as_ref());
                 counter
-                    .estimate_in(&RequestBody::Chat(chat), Some(&scope))
+                    .estimate_in(&RequestBody::Chat(chat), Some(scope))
                     .prompt_tokens
             }
             // It parsed at ingress; should it not now, a token per four bytes.
@@ -299,11 +298,11 @@ pub fn warm_up<'a>(models: impl IntoIterator<Item = &'a str>) {
 
 /// Whose remembered counts a request's texts are looked up in: the API key it presents, or
 /// else its caller.
-fn remembering_scope(request: &infermux_core::InferRequest) -> &str {
-    request
-        .client_key
-        .as_ref()
-        .map_or(request.caller.as_str(), infermux_core::ClientKey::expose)
+fn remembering_scope<'r>(
+    caller: &'r infermux_core::Caller,
+    key: Option<&'r infermux_core::ClientKey>,
+) -> &'r str {
+    key.map_or(caller.as_str(), infermux_core::ClientKey::expose)
 }
 
 /// How one model's text is counted.

@@ -108,12 +108,36 @@ mod tests {
 
     use super::*;
 
-    /// Counts `text` through `memory`, adding one to `counted` if it was really counted.
-    fn count(memory: &Remembered, table: Table, text: &str, counted: &Cell<usize>) -> usize {
-        memory.count("bench", table, text, |text| {
-            counted.set(counted.get() + 1);
-            text.len() / 4
-        })
+    /// A memory, and how many texts it really counted (a token per four bytes).
+    struct Watched {
+        memory: Remembered,
+        counted: Cell<usize>,
+    }
+
+    impl Watched {
+        fn new(slots: usize) -> Self {
+            Self {
+                memory: Remembered::new(slots),
+                counted: Cell::new(0),
+            }
+        }
+
+        /// Counts `text` through the memory for the caller `scope`.
+        fn count_for(&self, scope: &str, table: Table, text: &str) -> usize {
+            self.memory.count(scope, table, text, |text| {
+                self.counted.set(self.counted.get() + 1);
+                text.len() / 4
+            })
+        }
+
+        /// Counts `text` for one caller.
+        fn count(&self, table: Table, text: &str) -> usize {
+            self.count_for("bench", table, text)
+        }
+
+        fn counted(&self) -> usize {
+            self.counted.get()
+        }
     }
 
     fn long(word: &str) -> String {
@@ -122,79 +146,68 @@ mod tests {
 
     #[test]
     fn a_long_text_is_counted_once_then_remembered() {
-        let memory = Remembered::new(16);
-        let counted = Cell::new(0);
+        let watched = Watched::new(16);
         let text = long("the agent reads the failing test ");
-        let first = count(&memory, Table::O200k, &text, &counted);
+        let first = watched.count(Table::O200k, &text);
         assert_eq!(first, text.len() / 4);
-        assert_eq!(count(&memory, Table::O200k, &text, &counted), first);
-        assert_eq!(counted.get(), 1, "the second count was remembered");
+        assert_eq!(watched.count(Table::O200k, &text), first);
+        assert_eq!(watched.counted(), 1, "the second count was remembered");
     }
 
     #[test]
     fn a_short_text_is_counted_every_time() {
-        let memory = Remembered::new(16);
-        let counted = Cell::new(0);
+        let watched = Watched::new(16);
         let text = "a".repeat(REMEMBER_FROM_BYTES - 1);
-        count(&memory, Table::O200k, &text, &counted);
-        count(&memory, Table::O200k, &text, &counted);
-        assert_eq!(counted.get(), 2);
+        watched.count(Table::O200k, &text);
+        watched.count(Table::O200k, &text);
+        assert_eq!(watched.counted(), 2);
     }
 
     #[test]
     fn the_same_text_is_counted_again_for_another_table() {
-        let memory = Remembered::new(16);
-        let counted = Cell::new(0);
+        let watched = Watched::new(16);
         let text = long("opens the module it names ");
-        count(&memory, Table::O200k, &text, &counted);
-        count(&memory, Table::Cl100k, &text, &counted);
-        assert_eq!(counted.get(), 2, "each table counts the text its own way");
+        watched.count(Table::O200k, &text);
+        watched.count(Table::Cl100k, &text);
+        assert_eq!(
+            watched.counted(),
+            2,
+            "each table counts the text its own way"
+        );
     }
 
     #[test]
     fn a_text_one_caller_sent_is_counted_again_for_another() {
-        let memory = Remembered::new(16);
-        let counted = Cell::new(0);
+        let watched = Watched::new(16);
         let text = long("a document only one caller has ");
-        let count_for = |scope: &str| {
-            memory.count(scope, Table::O200k, &text, |text| {
-                counted.set(counted.get() + 1);
-                text.len() / 4
-            })
-        };
-        count_for("team-a");
-        count_for("team-a");
-        assert_eq!(counted.get(), 1);
-        count_for("team-b");
-        assert_eq!(counted.get(), 2, "team-b's count is its own");
+        watched.count_for("team-a", Table::O200k, &text);
+        watched.count_for("team-a", Table::O200k, &text);
+        assert_eq!(watched.counted(), 1);
+        watched.count_for("team-b", Table::O200k, &text);
+        assert_eq!(watched.counted(), 2, "team-b's count is its own");
     }
 
     #[test]
     fn a_text_that_differs_by_one_byte_is_counted() {
-        let memory = Remembered::new(16);
-        let counted = Cell::new(0);
+        let watched = Watched::new(16);
         let text = long("and edits the function ");
         let mut edited = text.clone();
         edited.push('!');
-        count(&memory, Table::O200k, &text, &counted);
-        assert_eq!(
-            count(&memory, Table::O200k, &edited, &counted),
-            edited.len() / 4
-        );
-        assert_eq!(counted.get(), 2);
+        watched.count(Table::O200k, &text);
+        assert_eq!(watched.count(Table::O200k, &edited), edited.len() / 4);
+        assert_eq!(watched.counted(), 2);
     }
 
     #[test]
     fn a_new_text_takes_the_place_of_the_one_in_its_slot() {
         // One slot: every text shares it, so the last one counted is the one remembered.
-        let memory = Remembered::new(1);
-        let counted = Cell::new(0);
+        let watched = Watched::new(1);
         let (first, second) = (long("first "), long("second "));
-        count(&memory, Table::O200k, &first, &counted);
-        count(&memory, Table::O200k, &second, &counted);
-        count(&memory, Table::O200k, &second, &counted);
-        assert_eq!(counted.get(), 2, "the second text stayed");
-        count(&memory, Table::O200k, &first, &counted);
-        assert_eq!(counted.get(), 3, "the first was pushed out");
+        watched.count(Table::O200k, &first);
+        watched.count(Table::O200k, &second);
+        watched.count(Table::O200k, &second);
+        assert_eq!(watched.counted(), 2, "the second text stayed");
+        watched.count(Table::O200k, &first);
+        assert_eq!(watched.counted(), 3, "the first was pushed out");
     }
 }
