@@ -254,13 +254,15 @@ pub async fn chats_in_turn(infermux: &Infermux, model: &str) {
 }
 
 /// Per-provider settings spliced into both providers of [`two`]: the request timeout, the
-/// circuit breaker (empty: the product's default breaker), and lines added to the first
-/// provider.
+/// circuit breaker (empty: the product's default breaker), lines added to the first provider,
+/// and the two providers' names (`first` and `second`; a test that reads the process-wide
+/// metrics names them for itself).
 #[derive(Clone, Copy)]
 pub struct Settings<'a> {
     pub timeout: &'a str,
     pub breaker: &'a str,
     pub first_extra: &'a str,
+    pub names: [&'a str; 2],
 }
 
 impl Default for Settings<'_> {
@@ -269,16 +271,19 @@ impl Default for Settings<'_> {
             timeout: "5s",
             breaker: "{window: 30s, min_requests: 3, error_rate: 0.5, p95_latency: 10s, recovery: 60s}",
             first_extra: "",
+            names: ["first", "second"],
         }
     }
 }
 
-/// Two OpenAI-shaped providers serving the same model, `first` declared (and tried) first.
+/// Two OpenAI-shaped providers serving the same model, the first (`first` unless `settings`
+/// name it) declared, and tried, first.
 pub async fn two(first: &MockServer, second: &MockServer, settings: Settings<'_>) -> Infermux {
     let Settings {
         timeout,
         breaker,
         first_extra,
+        names: [first_name, second_name],
     } = settings;
     let breaker = if breaker.is_empty() {
         String::new()
@@ -289,14 +294,14 @@ pub async fn two(first: &MockServer, second: &MockServer, settings: Settings<'_>
         r#"
 routing: {{strategy: priority}}
 providers:
-  - name: first
+  - name: {first_name}
     type: openai
     api_key: "sk-first-secret"
     base_url: "{}"
     models: [gpt-4o-mini]
     timeout: {timeout}{breaker}
 {first_extra}
-  - name: second
+  - name: {second_name}
     type: openai
     api_key: "sk-second-secret"
     base_url: "{}"

@@ -67,18 +67,11 @@ async fn five_hundreds_open_the_circuit_and_traffic_moves_on_with_no_client_erro
     first.set_fault(Fault::status(500));
     // Providers named for this test alone: the metrics registry is the test process's, and
     // other tests' providers called `first` open and close circuits of their own meanwhile.
-    let infermux = Infermux::start(&format!(
-        r#"
-routing: {{strategy: priority}}
-providers:
-  - {{name: tripping, type: openai, api_key: sk-a, base_url: "{}", models: [gpt-4o-mini],
-     circuit_breaker: {{window: 30s, min_requests: 3, error_rate: 0.5, p95_latency: 10s, recovery: 60s}}}}
-  - {{name: standby, type: openai, api_key: sk-b, base_url: "{}", models: [gpt-4o-mini]}}
-"#,
-        first.base_url(),
-        second.base_url()
-    ))
-    .await;
+    let settings = Settings {
+        names: ["tripping", "standby"],
+        ..Settings::default()
+    };
+    let infermux = two(&first, &second, settings).await;
     for _ in 0..8 {
         served_by(&infermux, "standby").await;
     }
