@@ -1,6 +1,9 @@
 //! The most a request can cost, before routing has chosen who serves it.
 
-use infermux_core::{InferRequest, ModelCatalog, Money, PriceTable, RequestBody};
+use std::sync::Arc;
+
+use hashbrown::HashMap;
+use infermux_core::{InferRequest, ModelCatalog, Money, Price, PriceTable, RequestBody};
 
 /// Output tokens assumed for a chat request that sets neither `max_tokens` nor
 /// `max_completion_tokens`.
@@ -16,10 +19,13 @@ pub const DEFAULT_MAX_TOKENS: u64 = 4096;
 /// worst case is then the prompt estimate at that input price plus the allowed output tokens
 /// (`max_completion_tokens`, else `max_tokens`, else [`DEFAULT_MAX_TOKENS`]) at that output
 /// price. An unpriced model is reserved at $0, as it is recorded.
+///
+/// The prices of each model's candidates are looked up once, when it is built: a request
+/// then costs one lookup by the model it names.
 #[derive(Clone, Debug)]
 pub struct WorstCase {
-    catalog: ModelCatalog,
-    prices: PriceTable,
+    /// For each model a client may request, the prices of the providers that serve it.
+    candidates: Arc<HashMap<Arc<str>, Box<[Price]>>>,
     default_max_tokens: u64,
 }
 
@@ -49,9 +55,20 @@ impl WorstPrice {
 impl WorstCase {
     /// Prices requests with `prices`, over the providers of `catalog`.
     pub fn new(catalog: ModelCatalog, prices: PriceTable) -> Self {
+        let candidates = catalog
+            .requestable_models()
+            .into_iter()
+            .map(|model| {
+                let priced = catalog
+                    .serving(&model)
+                    .filter_map(|(provider, upstream_model)| prices.price(provider, upstream_model))
+                    .cloned()
+                    .collect();
+                (model, priced)
+            })
+            .collect();
         Self {
-            catalog,
-            prices,
+            candidates: Arc::new(candidates),
             default_max_tokens: DEFAULT_MAX_TOKENS,
         }
     }
@@ -73,20 +90,19 @@ impl WorstCase {
     pub(crate) fn price(&self, request: &InferRequest) -> WorstPrice {
         let (mut input, mut output) = (Money::ZERO, Money::ZERO);
         let long_cache = crate::cache_ttl::asks_for_1h_cache(request);
-        for (provider, upstream_model) in self.catalog.serving(request.body.model()) {
-            if let Some(price) = self.prices.price(provider, upstream_model) {
-                // A long prompt is priced at its long-context tier, every token of it.
-                let rates = price.rates_for_prompt(request.estimate.prompt_tokens);
-                let write = rates.cache_write.unwrap_or_default();
-                // A 1-hour cache write is billed at its own (dearer) rate.
-                let write_1h = if long_cache {
-                    rates.cache_write_1h.unwrap_or(write)
-                } else {
-                    Money::ZERO
-                };
-                input = input.max(rates.input).max(write).max(write_1h);
-                output = output.max(rates.output);
-            }
+        let priced = self.candidates.get(request.body.model());
+        for price in priced.into_iter().flatten() {
+            // A long prompt is priced at its long-context tier, every token of it.
+            let rates = price.rates_for_prompt(request.estimate.prompt_tokens);
+            let write = rates.cache_write.unwrap_or_default();
+            // A 1-hour cache write is billed at its own (dearer) rate.
+            let write_1h = if long_cache {
+                rates.cache_write_1h.unwrap_or(write)
+            } else {
+                Money::ZERO
+            };
+            input = input.max(rates.input).max(write).max(write_1h);
+            output = output.max(rates.output);
         }
         let output_tokens = match &request.body {
             RequestBody::Chat(chat) => chat

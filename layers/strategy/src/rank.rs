@@ -168,8 +168,9 @@ fn round_robin(scored: &mut [Scored<'_>], turn: usize, reason: &mut String) {
 /// Untried providers first (they must be measured to be chosen), then the lowest moving
 /// average of recent latency.
 fn least_latency(scored: &mut [Scored<'_>], reason: &mut String) {
-    // Stable: ties keep declared order.
-    scored.sort_by_cached_key(|s| (s.unavailable.is_some(), s.latency.is_some(), s.latency));
+    // Stable: ties keep declared order. The keys are cheap, so they are not cached (which
+    // would allocate a vector of them per request).
+    scored.sort_by_key(|s| (s.unavailable.is_some(), s.latency.is_some(), s.latency));
     describe(
         scored,
         reason,
@@ -188,8 +189,9 @@ fn least_latency(scored: &mut [Scored<'_>], reason: &mut String) {
 /// input price, then declared order.
 fn cost_weighted(scored: &mut [Scored<'_>], prompt_tokens: u64, reason: &mut String) {
     let cost = |s: &Scored<'_>| s.price.map(|p| p.prompt_cost(prompt_tokens));
-    // Stable: ties keep declared order.
-    scored.sort_by_cached_key(|s| {
+    // Stable: ties keep declared order. A key is a multiplication: not worth a vector of
+    // cached keys per request.
+    scored.sort_by_key(|s| {
         (
             s.unavailable.is_some(),
             s.price.is_none(),
