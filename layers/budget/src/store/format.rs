@@ -404,9 +404,18 @@ fn push_int(out: &mut Vec<u8>, value: u64) {
 
 /// `text` as a JSON string, escaped: names come from clients and configs, and a raw quote
 /// or newline would break the line.
+///
+/// Names almost never need escaping, so one look at their bytes comes first: a name without a
+/// quote, backslash or control character is written as it is.
 fn push_str(out: &mut Vec<u8>, text: &str) {
-    // Writing to a `Vec` cannot fail.
-    let _ = serde_json::to_writer(&mut *out, text);
+    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    } else {
+        // Writing to a `Vec` cannot fail.
+        let _ = serde_json::to_writer(&mut *out, text);
+    }
 }
 
 impl JournalLine {
@@ -443,6 +452,27 @@ impl JournalLine {
 mod tests {
     use super::*;
     use crate::store::state::tests::{at, entry};
+
+    #[test]
+    fn names_are_written_as_json_would_write_them() {
+        for name in [
+            "free-tier",
+            "",
+            "gpt-4o-mini",
+            "quote\"inside",
+            "back\\slash",
+            "new\nline",
+            "tab\there",
+            "\u{1}",
+            "caf\u{e9} \u{1f600}",
+            "\u{7f}",
+        ] {
+            let mut out = Vec::new();
+            push_str(&mut out, name);
+            let expected = serde_json::to_vec(name).expect("json");
+            assert_eq!(out, expected, "{name:?}");
+        }
+    }
 
     #[test]
     fn decimal_amounts_round_trip_exactly() {
