@@ -275,11 +275,12 @@ impl SpendStore for BudgetWatch {
             return self.inner.settle(entry, reserved);
         }
         let (caller, month, cost) = (entry.caller.clone(), entry.month(), entry.cost);
-        let settled = self.inner.settle(entry, reserved);
-        let (inner, shared) = (self.inner.clone(), self.shared.clone());
+        // The spend after this settlement, in one step where the store can (one Redis round
+        // trip, not two).
+        let settled = self.inner.clone().settle_and_spent(entry, reserved);
+        let shared = self.shared.clone();
         Box::pin(async move {
-            settled.await?;
-            let spent = inner.spent(&caller, month).await?;
+            let spent = settled.await?;
             shared.settled(&caller, month, cost, spent);
             Ok(())
         })
@@ -388,5 +389,87 @@ mod tests {
                 .expect("settle");
         }
         assert_eq!(sink2.0.lock().expect("lock").len(), 1);
+    }
+
+    /// A store that learns a caller's spend as it settles, as Redis does, and counts the
+    /// separate reads of it.
+    #[derive(Debug, Default)]
+    struct OneStep {
+        inner: MemoryStore,
+        reads: std::sync::atomic::AtomicUsize,
+    }
+
+    impl SpendStore for OneStep {
+        fn reserve(
+            &self,
+            caller: &Caller,
+            month: Month,
+            amount: Money,
+            cap: Option<Money>,
+        ) -> StoreFuture<Admission> {
+            self.inner.reserve(caller, month, amount, cap)
+        }
+
+        fn settle(&self, entry: LedgerEntry, reserved: Money) -> StoreFuture<()> {
+            self.inner.settle(entry, reserved)
+        }
+
+        fn release(&self, caller: &Caller, month: Month, reserved: Money) -> StoreFuture<()> {
+            self.inner.release(caller, month, reserved)
+        }
+
+        fn spent(&self, caller: &Caller, month: Month) -> StoreFuture<Money> {
+            self.reads
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.inner.spent(caller, month)
+        }
+
+        fn summary(&self, month: Month) -> StoreFuture<SpendSummary> {
+            self.inner.summary(month)
+        }
+
+        fn hourly(&self, first: Hour, hours: u32) -> StoreFuture<Vec<HourTotals>> {
+            self.inner.hourly(first, hours)
+        }
+
+        fn settle_and_spent(
+            self: Arc<Self>,
+            entry: LedgerEntry,
+            reserved: Money,
+        ) -> StoreFuture<Money> {
+            let (caller, month) = (entry.caller.clone(), entry.month());
+            let settled = self.inner.settle(entry, reserved);
+            Box::pin(async move {
+                settled.await?;
+                self.inner.spent(&caller, month).await
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_store_that_reports_spend_as_it_settles_is_not_asked_again() {
+        let store = Arc::new(OneStep::default());
+        let policies = BudgetPolicies::new([(
+            "pro".into(),
+            BudgetPolicy::alert(Money::from_picos(100), &[0.5]),
+        )]);
+        let march = humantime::parse_rfc3339("2026-03-14T10:00:00Z").expect("time");
+        let sink = Arc::new(Collect::default());
+        let watch = BudgetWatch::new(store.clone(), policies, Some(sink.clone()));
+        for _ in 0..2 {
+            watch
+                .settle(entry(40, march), Money::ZERO)
+                .await
+                .expect("settle");
+        }
+        let fired: Vec<u64> = sink
+            .0
+            .lock()
+            .expect("lock")
+            .iter()
+            .map(|a| a.spent.picos())
+            .collect();
+        assert_eq!(fired, [80]);
+        assert_eq!(store.reads.load(std::sync::atomic::Ordering::Relaxed), 0);
     }
 }

@@ -266,6 +266,23 @@ pub trait SpendStore: Send + Sync + 'static {
     /// The caller's settled spend in `month`.
     fn spent(&self, caller: &Caller, month: Month) -> StoreFuture<Money>;
 
+    /// Settles `entry` as [`settle`](Self::settle) does, then returns its caller's settled
+    /// spend in the entry's month, as [`spent`](Self::spent) would read it then. The default
+    /// does just that, one step after the other; a store that learns the spend as it settles
+    /// (Redis adds it up in the settling script) answers in one step.
+    fn settle_and_spent(
+        self: Arc<Self>,
+        entry: LedgerEntry,
+        reserved: Money,
+    ) -> StoreFuture<Money> {
+        let (caller, month) = (entry.caller.clone(), entry.month());
+        let settled = self.settle(entry, reserved);
+        Box::pin(async move {
+            settled.await?;
+            self.spent(&caller, month).await
+        })
+    }
+
     /// The month's ledger, summed.
     fn summary(&self, month: Month) -> StoreFuture<SpendSummary>;
 

@@ -85,7 +85,7 @@ pub(crate) async fn release(
 
 /// Records `entry` once per request id and releases `release` of its caller's reservations.
 /// `replay` marks a retry of a settlement that may already have landed. Returns whether the
-/// entry was counted now.
+/// entry was counted now, and the caller's settled spend in the entry's month after it.
 pub(crate) async fn settle(
     mut conn: ConnectionManager,
     ns: &str,
@@ -94,10 +94,10 @@ pub(crate) async fn settle(
     replay: bool,
     marker_ttl: u64,
     now: SystemTime,
-) -> RedisResult<bool> {
+) -> RedisResult<(bool, Money)> {
     let month = entry.month();
     let keys = MonthKeys::new(ns, month);
-    let counted: i64 = scripts::SETTLE
+    let (counted, spent): (i64, u64) = scripts::SETTLE
         .key(keys.settled(entry.request_id.as_str(), entry.at))
         .key(keys.key("reserved"))
         .key(keys.key("totals"))
@@ -136,7 +136,7 @@ pub(crate) async fn settle(
         )
         .invoke_async(&mut conn)
         .await?;
-    Ok(counted == 1)
+    Ok((counted == 1, Money::from_picos(spent)))
 }
 
 /// The settled spend of `caller` in `month`.

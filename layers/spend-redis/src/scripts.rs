@@ -113,7 +113,8 @@ return 1
 /// 11 priced (`1`/`0`), 12 month keys' expiry, 13 hour bucket's expiry, 14 marker's expiry
 /// (all in seconds), 15 estimated (`1`/`0`: infermux counted the usage), 16 waste field
 /// (`reason:provider`, `""` when the spend was not wasted).
-/// Returns 1 when the entry was counted, 0 when its request id was already settled.
+/// Returns `{counted, settled spend of the caller as a decimal string}`: counted is 1 when the
+/// entry was counted, 0 when its request id was already settled.
 pub(crate) static SETTLE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
         "{RELEASE_FN}{}",
@@ -121,7 +122,7 @@ pub(crate) static SETTLE: LazyLock<Script> = LazyLock::new(|| {
 local caller, cost = ARGV[1], ARGV[7]
 local fresh = redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[14])
 if fresh or ARGV[3] == '0' then release(KEYS[2], caller, ARGV[2]) end
-if not fresh then return 0 end
+if not fresh then return {0, redis.call('HGET', KEYS[7], caller) or '0'} end
 redis.call('HINCRBY', KEYS[3], 'cost', cost)
 redis.call('HINCRBY', KEYS[3], 'requests', 1)
 redis.call('HINCRBY', KEYS[3], 'unpriced', ARGV[11] == '1' and 0 or 1)
@@ -149,7 +150,7 @@ if ARGV[16] ~= '' then
 end
 for i = 3, 11 do redis.call('EXPIRE', KEYS[i], ARGV[12]) end
 redis.call('EXPIRE', KEYS[12], ARGV[13])
-return 1
+return {1, redis.call('HGET', KEYS[7], caller)}
 "
     ))
 });

@@ -156,24 +156,30 @@ impl SpendStore for RedisSpendStore {
     }
 
     fn settle(&self, entry: LedgerEntry, reserved: Money) -> StoreFuture<()> {
-        let inner = self.inner.clone();
+        let settling = self.inner.clone().settle_entry(entry, reserved);
         Box::pin(async move {
-            let release = inner
-                .backlog
-                .take_unbacked(&entry.caller, entry.month(), reserved);
-            match inner.settle(&entry, release, false).await {
-                Ok(counted) => {
-                    inner.health.succeeded(inner.backlog.len());
-                    if !counted {
-                        tracing::debug!(request_id = %entry.request_id, "request already settled");
-                    }
-                }
-                Err(error) => {
-                    inner.health.failed("settle", &error);
-                    inner.queue(Pending::Settle { entry, release });
-                }
-            }
+            settling.await;
             Ok(())
+        })
+    }
+
+    /// The settling script reads the caller's spend as it counts the entry: one round trip.
+    fn settle_and_spent(
+        self: Arc<Self>,
+        entry: LedgerEntry,
+        reserved: Money,
+    ) -> StoreFuture<Money> {
+        let inner = self.inner.clone();
+        let (caller, month) = (entry.caller.clone(), entry.month());
+        Box::pin(async move {
+            // As `spent` answers: Redis's figure, else this replica's estimate.
+            Ok(match inner.clone().settle_entry(entry, reserved).await {
+                Some(spent) => {
+                    inner.backlog.saw_spent(&caller, month, spent);
+                    spent
+                }
+                None => inner.backlog.estimate_spent(&caller, month),
+            })
         })
     }
 
@@ -281,12 +287,35 @@ impl Inner {
         }
     }
 
+    /// Settles `entry` in Redis, or queues it for a replay when Redis does not answer (the
+    /// settlement is then counted later, never lost). Returns the caller's settled spend in
+    /// the entry's month after it, as Redis counted it; `None` when it was queued.
+    async fn settle_entry(self: Arc<Self>, entry: LedgerEntry, reserved: Money) -> Option<Money> {
+        let release = self
+            .backlog
+            .take_unbacked(&entry.caller, entry.month(), reserved);
+        match self.settle(&entry, release, false).await {
+            Ok((counted, spent)) => {
+                self.health.succeeded(self.backlog.len());
+                if !counted {
+                    tracing::debug!(request_id = %entry.request_id, "request already settled");
+                }
+                Some(spent)
+            }
+            Err(error) => {
+                self.health.failed("settle", &error);
+                self.queue(Pending::Settle { entry, release });
+                None
+            }
+        }
+    }
+
     async fn settle(
         &self,
         entry: &LedgerEntry,
         release: Money,
         replay: bool,
-    ) -> Result<bool, RedisError> {
+    ) -> Result<(bool, Money), RedisError> {
         let now = self.clock.now();
         let marker_ttl = self.marker_ttl();
         commands::settle(

@@ -183,15 +183,16 @@ async fn flush_replays_queued_settlements_or_says_how_many_are_left() {
     let cost = Money::from_picos(42);
     redis.kill();
 
-    // fail_open admits without Redis, and the settlement waits in the replica.
+    // fail_open admits without Redis, and the settlement waits in the replica; the spend it
+    // reports is the replica's estimate.
     assert!(matches!(
         store.reserve(&caller, march, cost, Some(cost)).await,
         Ok(Admission::Admitted { .. })
     ));
-    store
-        .settle(entry("r1", "a", now(), cost), cost)
-        .await
-        .expect("queued");
+    let spent = Arc::new(store.clone())
+        .settle_and_spent(entry("r1", "a", now(), cost), cost)
+        .await;
+    assert_eq!(spent, Ok(cost), "local estimate");
     assert_eq!(store.pending(), 1);
     assert!(matches!(
         store.flush().await,

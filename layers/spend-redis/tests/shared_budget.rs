@@ -169,6 +169,37 @@ async fn a_request_settled_twice_counts_once_whichever_replica_settles_it() {
 }
 
 #[tokio::test]
+async fn settling_reports_the_callers_spend_exactly_as_reading_it_would() {
+    let redis = RedisServer::start().await;
+    let store = Arc::new(
+        replicas(&redis.url(), 1, UnavailablePolicy::FailClosed)
+            .await
+            .remove(0),
+    );
+    let (march, caller) = (month("2026-03"), Caller::new("pro"));
+    // Above 2^53 pico-USD, where a Lua number would round.
+    let large = Money::from_picos((1 << 53) + 1);
+    let small = Money::from_picos(3);
+    let first = entry("req-1", "pro", now(), large);
+    let settle =
+        |entry, store: &Arc<RedisSpendStore>| store.clone().settle_and_spent(entry, Money::ZERO);
+
+    assert_eq!(
+        settle(first.clone(), &store).await.expect("redis answers"),
+        large
+    );
+    let both = large.saturating_add(small);
+    let second = entry("req-2", "pro", now(), small);
+    assert_eq!(settle(second, &store).await.expect("redis answers"), both);
+    // Settled again, a request counts once, and the spend is reported all the same.
+    assert_eq!(settle(first, &store).await.expect("redis answers"), both);
+    assert_eq!(
+        store.spent(&caller, march).await.expect("redis answers"),
+        both
+    );
+}
+
+#[tokio::test]
 async fn spend_is_kept_per_month_and_the_keys_expire_after_it() {
     let redis = RedisServer::start().await;
     let stores = replicas(&redis.url(), 1, UnavailablePolicy::FailClosed).await;

@@ -152,6 +152,18 @@ impl FileStore {
         f(&mut locked(&self.shared.ledger))
     }
 
+    /// Records `entry` in the state, releases `reserved` of its caller's reservations, and
+    /// queues its journal line; returns the batch the line goes out in.
+    fn record(&self, entry: &LedgerEntry, reserved: Money) -> u64 {
+        let seq = self.with(|l| {
+            l.state.release(&entry.caller, entry.month(), reserved);
+            l.state.apply(entry);
+            l.seq += 1;
+            l.seq
+        });
+        self.shared.queue(entry, seq)
+    }
+
     fn check(&self) -> Result<(), StoreError> {
         if self.shared.failed.load(Ordering::Acquire) {
             return Err(StoreError::Unavailable(
@@ -495,14 +507,22 @@ impl SpendStore for FileStore {
     }
 
     fn settle(&self, entry: LedgerEntry, reserved: Money) -> StoreFuture<()> {
-        let seq = self.with(|l| {
-            l.state.release(&entry.caller, entry.month(), reserved);
-            l.state.apply(&entry);
-            l.seq += 1;
-            l.seq
-        });
-        let batch = self.shared.queue(&entry, seq);
+        let batch = self.record(&entry, reserved);
         Box::pin(self.shared.clone().written(batch))
+    }
+
+    /// The spend is read once the entry's journal line is written, as `spent` would read it
+    /// then, in the same future.
+    fn settle_and_spent(
+        self: Arc<Self>,
+        entry: LedgerEntry,
+        reserved: Money,
+    ) -> StoreFuture<Money> {
+        let batch = self.record(&entry, reserved);
+        Box::pin(async move {
+            self.shared.clone().written(batch).await?;
+            Ok(self.with(|l| l.state.spent(&entry.caller, entry.month())))
+        })
     }
 
     fn release(&self, caller: &Caller, month: Month, reserved: Money) -> StoreFuture<()> {
@@ -582,6 +602,33 @@ mod tests {
             snapshot["months"]["2026-03"]["callers"]["a"]["total_usd"],
             "0.0000018"
         );
+    }
+
+    #[tokio::test]
+    async fn settling_reports_the_spend_once_its_line_is_written() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("budgets.json");
+        let store = Arc::new(FileStore::open(&path).expect("open"));
+        let when = at("2026-03-14T10:00:00Z");
+        let first = store
+            .clone()
+            .settle_and_spent(entry("a", 1_800_000, when), Money::ZERO)
+            .await;
+        assert_eq!(first, Ok(Money::from_picos(1_800_000)));
+        store
+            .settle(entry("b", 5, when), Money::ZERO)
+            .await
+            .expect("settle");
+        let second = store
+            .clone()
+            .settle_and_spent(entry("a", 200_000, when), Money::ZERO)
+            .await;
+        assert_eq!(second, Ok(Money::from_picos(2_000_000)));
+        assert_eq!(store.spent(&"a".into(), month()).await, second);
+        // The line is on disk when the spend is reported.
+        let (_crashed, copy) = killed(&path);
+        let reopened = FileStore::open(&copy).expect("reopen");
+        assert_eq!(reopened.spent(&"a".into(), month()).await, second);
     }
 
     #[tokio::test]

@@ -29,6 +29,12 @@ impl MemoryStore {
     }
 }
 
+/// Records `entry` and releases `reserved` of its caller's reservations.
+fn settle(state: &mut SpendState, entry: &LedgerEntry, reserved: Money) {
+    state.release(&entry.caller, entry.month(), reserved);
+    state.apply(entry);
+}
+
 fn done<T: Send + 'static>(value: T) -> StoreFuture<T> {
     Box::pin(std::future::ready(Ok(value)))
 }
@@ -45,11 +51,19 @@ impl SpendStore for MemoryStore {
     }
 
     fn settle(&self, entry: LedgerEntry, reserved: Money) -> StoreFuture<()> {
-        self.with(|s| {
-            s.release(&entry.caller, entry.month(), reserved);
-            s.apply(&entry);
-        });
+        self.with(|s| settle(s, &entry, reserved));
         done(())
+    }
+
+    fn settle_and_spent(
+        self: Arc<Self>,
+        entry: LedgerEntry,
+        reserved: Money,
+    ) -> StoreFuture<Money> {
+        done(self.with(|s| {
+            settle(s, &entry, reserved);
+            s.spent(&entry.caller, entry.month())
+        }))
     }
 
     fn release(&self, caller: &Caller, month: Month, reserved: Money) -> StoreFuture<()> {
