@@ -391,11 +391,11 @@ mod tests {
         assert_eq!(sink2.0.lock().expect("lock").len(), 1);
     }
 
-    /// A store that learns a caller's spend as it settles, as Redis does, and counts the
-    /// separate reads of it.
+    /// The memory store, which learns a caller's spend as it settles, with the separate
+    /// reads of that spend counted.
     #[derive(Debug, Default)]
     struct OneStep {
-        inner: MemoryStore,
+        inner: Arc<MemoryStore>,
         reads: std::sync::atomic::AtomicUsize,
     }
 
@@ -437,12 +437,7 @@ mod tests {
             entry: LedgerEntry,
             reserved: Money,
         ) -> StoreFuture<Money> {
-            let (caller, month) = (entry.caller.clone(), entry.month());
-            let settled = self.inner.settle(entry, reserved);
-            Box::pin(async move {
-                settled.await?;
-                self.inner.spent(&caller, month).await
-            })
+            self.inner.clone().settle_and_spent(entry, reserved)
         }
     }
 

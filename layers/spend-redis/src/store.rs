@@ -156,9 +156,9 @@ impl SpendStore for RedisSpendStore {
     }
 
     fn settle(&self, entry: LedgerEntry, reserved: Money) -> StoreFuture<()> {
-        let settling = self.inner.clone().settle_entry(entry, reserved);
+        let inner = self.inner.clone();
         Box::pin(async move {
-            settling.await;
+            inner.settle_entry(entry, reserved).await;
             Ok(())
         })
     }
@@ -173,7 +173,7 @@ impl SpendStore for RedisSpendStore {
         let (caller, month) = (entry.caller.clone(), entry.month());
         Box::pin(async move {
             // As `spent` answers: Redis's figure, else this replica's estimate.
-            Ok(match inner.clone().settle_entry(entry, reserved).await {
+            Ok(match inner.settle_entry(entry, reserved).await {
                 Some(spent) => {
                     inner.backlog.saw_spent(&caller, month, spent);
                     spent
@@ -290,7 +290,7 @@ impl Inner {
     /// Settles `entry` in Redis, or queues it for a replay when Redis does not answer (the
     /// settlement is then counted later, never lost). Returns the caller's settled spend in
     /// the entry's month after it, as Redis counted it; `None` when it was queued.
-    async fn settle_entry(self: Arc<Self>, entry: LedgerEntry, reserved: Money) -> Option<Money> {
+    async fn settle_entry(&self, entry: LedgerEntry, reserved: Money) -> Option<Money> {
         let release = self
             .backlog
             .take_unbacked(&entry.caller, entry.month(), reserved);
