@@ -30,7 +30,8 @@
 #   OUT=target/e2e/results.md SKIP_BUILD=0
 #   REPEAT=3 (rounds; each round restarts every proxy, rounds interleave the variants, and the
 #   report shows, per proxy and concurrency, the round with the median req/s and the highest
-#   peak RSS of all rounds)
+#   peak RSS of all rounds; with more than one round, a second table pairs each round's
+#   infermux with that round's baseline, since a noisy machine moves both together)
 #   KEEP_WORK=0 (1 keeps the temp dir with the configs, logs and raw wrk output)
 #   CALLERS=1 (N > 1: the requests' X-Infermux-Caller takes turns among bench, bench-1, ...,
 #   bench-(N-1), as a gateway's many applications do; the budget is bench's alone)
@@ -534,6 +535,13 @@ fi
 mkdir -p "$(dirname "$OUT")"
 awk -F'\t' -v tck="$CLK_TCK" '
   function ms(us) { return sprintf("%.2f", us / 1000) }
+  # The middle of a[1..n] (the lower middle for even n, as the median round is chosen).
+  function middle(a, n,    s, i, j, t) {
+    for (i = 1; i <= n; i++) s[i] = a[i]
+    for (i = 2; i <= n; i++)
+      for (j = i; j > 1 && s[j - 1] > s[j]; j--) { t = s[j]; s[j] = s[j - 1]; s[j - 1] = t }
+    return s[int((n + 1) / 2)]
+  }
   function mib(kib) { return sprintf("%.1f", kib / 1024) }
   {
     v = $1; c = $2; key = v SUBSEP c; i = ++runs[key]
@@ -575,6 +583,30 @@ awk -F'\t' -v tck="$CLK_TCK" '
             p50[k] / p50[b], p99[k] / p99[b], d, rss[k] / rss[b], \
             (cpu_us[b] > 0 ? cpu_us[k] / cpu_us[b] : 0), \
             (r >= 0.9 ? "yes" : "**no**"), (d <= 1 ? "yes" : "**no**"), (rss[k] < 50 * 1024 ? "yes" : "**no**")
+        }
+      }
+      print ""
+    }
+    if (("baseline" SUBSEP conc[1]) in rps && nrounds > 1) {
+      print "### Round by round: infermux ÷ the baseline of the same round"
+      print ""
+      print "| variant | concurrency | req/s ratio, rounds 1, 2, … | median | CPU/req ratio, rounds 1, 2, … | median |"
+      print "| --- | ---: | --- | ---: | --- | ---: |"
+      for (i = 1; i <= nv; i++) {
+        v = order[i]; if (v ~ /^baseline/) continue
+        base = (v ~ /_stream$/) ? "baseline_stream" : "baseline"
+        for (j = 1; j <= nc; j++) {
+          k = v SUBSEP conc[j]; b = base SUBSEP conc[j]
+          if (!(k in runs) || !(b in runs)) continue
+          n = (runs[k] < runs[b]) ? runs[k] : runs[b]
+          split("", q); split("", u); ql = ""; ul = ""
+          for (r = 1; r <= n; r++) {
+            q[r] = r_rps[k, r] / r_rps[b, r]
+            u[r] = (r_cpu_us[b, r] > 0) ? r_cpu_us[k, r] / r_cpu_us[b, r] : 0
+            ql = ql (r > 1 ? ", " : "") sprintf("%.2f", q[r])
+            ul = ul (r > 1 ? ", " : "") sprintf("%.2f", u[r])
+          }
+          printf "| %s | %s | %s | %.2f | %s | %.2f |\n", v, conc[j], ql, middle(q, n), ul, middle(u, n)
         }
       }
       print ""
