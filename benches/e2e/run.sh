@@ -535,12 +535,12 @@ fi
 mkdir -p "$(dirname "$OUT")"
 awk -F'\t' -v tck="$CLK_TCK" '
   function ms(us) { return sprintf("%.2f", us / 1000) }
-  # The middle of a[1..n] (the lower middle for even n, as the median round is chosen).
+  # The median of a[1..n] (for even n, the mean of the two middle values).
   function middle(a, n,    s, i, j, t) {
     for (i = 1; i <= n; i++) s[i] = a[i]
     for (i = 2; i <= n; i++)
       for (j = i; j > 1 && s[j - 1] > s[j]; j--) { t = s[j]; s[j] = s[j - 1]; s[j - 1] = t }
-    return s[int((n + 1) / 2)]
+    return (s[int((n + 1) / 2)] + s[int(n / 2) + 1]) / 2
   }
   function mib(kib) { return sprintf("%.1f", kib / 1024) }
   {
