@@ -169,9 +169,9 @@ impl SpendStore for RedisSpendStore {
         entry: LedgerEntry,
         reserved: Money,
     ) -> StoreFuture<Money> {
-        let inner = self.inner.clone();
         let (caller, month) = (entry.caller.clone(), entry.month());
         Box::pin(async move {
+            let inner = &self.inner;
             // As `spent` answers: Redis's figure, else this replica's estimate.
             Ok(match inner.settle_entry(entry, reserved).await {
                 Some(spent) => {
