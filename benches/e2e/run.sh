@@ -567,49 +567,44 @@ awk -F'\t' -v tck="$CLK_TCK" '
       err[key] = r_err[key, m]; cpu_pct[key] = r_cpu_pct[key, m]; cpu_us[key] = r_cpu_us[key, m]
       if (n > nrounds) nrounds = n
     }
-    if (("baseline" SUBSEP conc[1]) in rps) {
+    # Each infermux variant against the bare proxy of its kind: median rounds, then (with
+    # more than one round) each round against the same round.
+    paired = ""; by_round = ""
+    for (i = 1; i <= nv; i++) {
+      v = order[i]; if (v ~ /^baseline/) continue
+      base = (v ~ /_stream$/) ? "baseline_stream" : "baseline"
+      for (j = 1; j <= nc; j++) {
+        k = v SUBSEP conc[j]; b = base SUBSEP conc[j]
+        if (!(k in rps) || !(b in rps)) continue
+        r = rps[k] / rps[b]; d = (p99[k] - p99[b]) / 1000
+        paired = paired sprintf("| %s | %s | %.2f | %.2f | %.2f | %+.2f | %.2f | %.2f | %s | %s | %s |\n", v, conc[j], r, \
+          p50[k] / p50[b], p99[k] / p99[b], d, rss[k] / rss[b], \
+          (cpu_us[b] > 0 ? cpu_us[k] / cpu_us[b] : 0), \
+          (r >= 0.9 ? "yes" : "**no**"), (d <= 1 ? "yes" : "**no**"), (rss[k] < 50 * 1024 ? "yes" : "**no**"))
+        n = (runs[k] < runs[b]) ? runs[k] : runs[b]
+        split("", q); split("", u); ql = ""; ul = ""
+        for (r = 1; r <= n; r++) {
+          q[r] = r_rps[k, r] / r_rps[b, r]
+          u[r] = (r_cpu_us[b, r] > 0) ? r_cpu_us[k, r] / r_cpu_us[b, r] : 0
+          ql = ql (r > 1 ? ", " : "") sprintf("%.2f", q[r])
+          ul = ul (r > 1 ? ", " : "") sprintf("%.2f", u[r])
+        }
+        by_round = by_round sprintf("| %s | %s | %s | %.2f | %s | %.2f |\n", v, conc[j], ql, middle(q, n), ul, middle(u, n))
+      }
+    }
+    if (paired != "") {
       print "### infermux ÷ baseline"
       print ""
       print "| variant | concurrency | req/s ratio | p50 ratio | p99 ratio | Δp99 (ms) | peak RSS ratio | CPU/req ratio | ≥ 0.9× req/s | Δp99 ≤ 1 ms | RSS < 50 MiB |"
       print "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | :-: | :-: | :-: |"
-      for (i = 1; i <= nv; i++) {
-        v = order[i]; if (v ~ /^baseline/) continue
-        base = (v ~ /_stream$/) ? "baseline_stream" : "baseline"
-        for (j = 1; j <= nc; j++) {
-          k = v SUBSEP conc[j]; b = base SUBSEP conc[j]
-          if (!(k in rps) || !(b in rps)) continue
-          r = rps[k] / rps[b]; d = (p99[k] - p99[b]) / 1000
-          printf "| %s | %s | %.2f | %.2f | %.2f | %+.2f | %.2f | %.2f | %s | %s | %s |\n", v, conc[j], r, \
-            p50[k] / p50[b], p99[k] / p99[b], d, rss[k] / rss[b], \
-            (cpu_us[b] > 0 ? cpu_us[k] / cpu_us[b] : 0), \
-            (r >= 0.9 ? "yes" : "**no**"), (d <= 1 ? "yes" : "**no**"), (rss[k] < 50 * 1024 ? "yes" : "**no**")
-        }
-      }
-      print ""
+      printf "%s\n", paired
     }
-    if (("baseline" SUBSEP conc[1]) in rps && nrounds > 1) {
+    if (paired != "" && nrounds > 1) {
       print "### Round by round: infermux ÷ the baseline of the same round"
       print ""
       print "| variant | concurrency | req/s ratio, rounds 1, 2, … | median | CPU/req ratio, rounds 1, 2, … | median |"
       print "| --- | ---: | --- | ---: | --- | ---: |"
-      for (i = 1; i <= nv; i++) {
-        v = order[i]; if (v ~ /^baseline/) continue
-        base = (v ~ /_stream$/) ? "baseline_stream" : "baseline"
-        for (j = 1; j <= nc; j++) {
-          k = v SUBSEP conc[j]; b = base SUBSEP conc[j]
-          if (!(k in runs) || !(b in runs)) continue
-          n = (runs[k] < runs[b]) ? runs[k] : runs[b]
-          split("", q); split("", u); ql = ""; ul = ""
-          for (r = 1; r <= n; r++) {
-            q[r] = r_rps[k, r] / r_rps[b, r]
-            u[r] = (r_cpu_us[b, r] > 0) ? r_cpu_us[k, r] / r_cpu_us[b, r] : 0
-            ql = ql (r > 1 ? ", " : "") sprintf("%.2f", q[r])
-            ul = ul (r > 1 ? ", " : "") sprintf("%.2f", u[r])
-          }
-          printf "| %s | %s | %s | %.2f | %s | %.2f |\n", v, conc[j], ql, middle(q, n), ul, middle(u, n)
-        }
-      }
-      print ""
+      printf "%s\n", by_round
     }
     print "### Figures"
     print ""
